@@ -1,0 +1,24 @@
+/** An error a user can act on: its message names what is wrong. CLI commands print it and exit with `exitCode`. */
+export class TsruncError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** config.json (or another OCI document) is invalid; `path` is the field, e.g. `linux.namespaces[2].type`. */
+export class ConfigError extends TsruncError {
+  constructor(readonly path: string, readonly problem: string) {
+    super(path ? `${path}: ${problem}` : problem);
+  }
+}
+
+/** Command-line misuse: runc prints "Incorrect Usage." and exits 1. */
+export class UsageError extends TsruncError {}
+
+/** The container named by the caller is not there; message contains runc's "does not exist" that callers match. */
+export class NotFoundError extends TsruncError {
+  constructor(id: string) {
+    super(`container does not exist: ${id}`);
+  }
+}

@@ -1,0 +1,271 @@
+// One container's cgroup across every hierarchy the host mounts. The runtime uses it without knowing the version:
+// create → applyResources → addProcess; freeze/thaw for pause/resume; pids, stats, OOM for ps/events; destroy.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, TsruncError } from '@tsrunc/common';
+import { deviceRules, type DeviceFilterInstaller } from './devices';
+import { applyWrites, cgroupTree, currentReader, errnoCode, readCgroupFile, removeCgroup, sleep, sleepSync, strerror, writeCgroupFile } from './fsexec';
+import type { CgroupLayout } from './layout';
+import { eventfdOomKills, pollOomKills, type EventfdNative, type OomWatch } from './oom';
+import { cgroupPaths, UNIFIED, type CgroupPathOptions, type CgroupPaths } from './paths';
+import type { FileWrite } from './plan';
+import { V1_PLANNERS } from './resources-v1';
+import { unifiedWrites, V2_PLANNERS } from './resources-v2';
+import type { LinuxResources } from './spec';
+import { parseKeyValues, readStats, type CgroupStats } from './stats';
+
+export interface CgroupOptions {
+  /** Installs v2 device rules (eBPF); from the native layer. Without it, v2 device rules are an error. */
+  deviceFilter?: DeviceFilterInstaller;
+}
+
+export interface OpenCgroupOptions extends CgroupPathOptions, CgroupOptions {
+  /** `--systemd-cgroup`. */
+  systemd?: boolean;
+}
+
+/** Each resource concern, by its v1 controller and its v2 counterpart (none: v1 only), in the order applied. */
+const CONCERNS: { v1: string; v2?: string }[] = [
+  { v1: 'cpuset', v2: 'cpuset' },
+  { v1: 'memory', v2: 'memory' },
+  { v1: 'cpu', v2: 'cpu' },
+  { v1: 'pids', v2: 'pids' },
+  { v1: 'blkio', v2: 'io' },
+  { v1: 'hugetlb', v2: 'hugetlb' },
+  { v1: 'net_cls' },
+  { v1: 'net_prio' },
+  { v1: 'rdma', v2: 'rdma' },
+];
+
+const FREEZE_TIMEOUT_MS = 5000;
+const FREEZE_POLL_MS = 10;
+
+/** Opens (does not create) the cgroup for a container. */
+export function openCgroup(layout: CgroupLayout, options: OpenCgroupOptions): Cgroup {
+  if (options.systemd) {
+    throw new TsruncError('--systemd-cgroup is not supported: tsrunc only drives cgroupfs itself, and this host runs no systemd to delegate to');
+  }
+  return new Cgroup(cgroupPaths(layout, options), options);
+}
+
+/** Reopens a cgroup from the `paths` saved in state.json. */
+export function fromPaths(paths: CgroupPaths, options: CgroupOptions = {}): Cgroup {
+  return new Cgroup({ ...paths }, options);
+}
+
+export class Cgroup {
+  constructor(
+    readonly paths: CgroupPaths,
+    private readonly options: CgroupOptions = {},
+  ) {}
+
+  /** The distinct directories (co-mounted v1 controllers share one). */
+  private dirs(): string[] {
+    return [...new Set(Object.values(this.paths))];
+  }
+
+  private v1(controller: string): string | undefined {
+    return controller !== UNIFIED ? this.paths[controller] : undefined;
+  }
+
+  private get unified(): string | undefined {
+    return this.paths[UNIFIED];
+  }
+
+  /**
+   * Makes the directories. v1 cpuset: every new (or empty) level gets its parent's cpus and mems, or no task could
+   * join. v2: controllers are enabled down the ancestors, as far as the kernel allows (a missing one surfaces as a
+   * resource error later). On failure, whatever this call made is removed again.
+   */
+  create(): void {
+    const made: string[] = [];
+    try {
+      for (const dir of this.dirs()) {
+        const cpuset = dir === this.v1('cpuset');
+        for (const d of levelsToMake(dir, cpuset)) {
+          if (!fs.existsSync(d)) {
+            fs.mkdirSync(d, { mode: 0o755 });
+            made.push(d);
+          }
+          if (cpuset) inheritCpuset(d);
+        }
+        if (dir === this.unified) enableControllers(dir);
+      }
+    } catch (e) {
+      // Nothing has joined yet, so each new directory is empty of tasks and children.
+      for (const d of made.reverse()) fs.rmdirSync(d);
+      throw e instanceof TsruncError ? e : new TsruncError(`cannot create cgroup: ${strerror(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`);
+    }
+  }
+
+  addProcess(pid: number): void {
+    for (const dir of this.dirs()) {
+      // EINVAL: the task is still being forked (TASK_NEW); it can join a moment later.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          writeCgroupFile(dir, 'cgroup.procs', String(pid));
+          break;
+        } catch (e) {
+          if (errnoCode(e) === 'EINVAL' && attempt < 5) sleepSync(30);
+          else throw new TsruncError(`cannot add process ${pid} to cgroup ${dir}: ${strerror(e)}`);
+        }
+      }
+    }
+  }
+
+  /** Writes `linux.resources` (create and `update`). Everything is planned, and so validated, before the first write. */
+  applyResources(r: LinuxResources): void {
+    const plan: [string, FileWrite[]][] = [];
+    const u = this.unified;
+    const v2Available = new Set(u ? (readCgroupFile(u, 'cgroup.controllers') ?? '').split(/\s+/) : []);
+    for (const { v1, v2 } of CONCERNS) {
+      const d1 = this.v1(v1);
+      if (d1) plan.push([d1, V1_PLANNERS[v1](r, currentReader(d1))]);
+      else if (u && v2 && v2Available.has(v2)) plan.push([u, V2_PLANNERS[v2](r, currentReader(u))]);
+      else notAvailable(v1, r);
+    }
+    const devices = this.v1('devices');
+    if (devices) plan.push([devices, V1_PLANNERS.devices(r, currentReader(devices))]);
+    if (r.unified && Object.keys(r.unified).length > 0) {
+      if (!u) throw new ConfigError('linux.resources.unified', 'cannot be used on a cgroup v1 host');
+      plan.push([u, unifiedWrites(r)]);
+    }
+    const v2Devices = devices ? undefined : deviceRules(r.devices);
+    if (v2Devices && !(u && this.options.deviceFilter)) {
+      throw new ConfigError('linux.resources.devices', u ? 'cgroup v2 device rules need the native eBPF device filter' : 'no devices cgroup is mounted');
+    }
+    for (const [dir, writes] of plan) applyWrites(dir, writes);
+    if (v2Devices) this.options.deviceFilter!(u!, v2Devices);
+  }
+
+  /** Freezes every task and waits until the kernel reports the cgroup frozen. */
+  async freeze(): Promise<void> {
+    const f = this.freezer();
+    writeCgroupFile(f.dir, f.file, f.frozen);
+    try {
+      await this.waitFreezer(true);
+    } catch (e) {
+      writeCgroupFile(f.dir, f.file, f.thawed);
+      throw e;
+    }
+  }
+
+  async thaw(): Promise<void> {
+    const f = this.freezer();
+    writeCgroupFile(f.dir, f.file, f.thawed);
+    await this.waitFreezer(false);
+  }
+
+  isFrozen(): boolean {
+    const d = this.v1('freezer');
+    if (d) return readCgroupFile(d, 'freezer.state')?.trim() === 'FROZEN';
+    return this.unified !== undefined && parseKeyValues(readCgroupFile(this.unified, 'cgroup.events')).frozen === 1;
+  }
+
+  /** v1 freezer.state, else v2 cgroup.freeze. */
+  private freezer(): { dir: string; file: string; frozen: string; thawed: string } {
+    const d = this.v1('freezer');
+    if (d) return { dir: d, file: 'freezer.state', frozen: 'FROZEN', thawed: 'THAWED' };
+    if (this.unified) return { dir: this.unified, file: 'cgroup.freeze', frozen: '1', thawed: '0' };
+    throw new TsruncError('cannot freeze: this host has neither a v1 freezer nor a cgroup v2 hierarchy');
+  }
+
+  /** v1 goes FREEZING → FROZEN; v2 reports `frozen 1` in cgroup.events once every task has stopped. */
+  private async waitFreezer(frozen: boolean): Promise<void> {
+    for (let waited = 0; this.isFrozen() !== frozen; waited += FREEZE_POLL_MS) {
+      if (waited >= FREEZE_TIMEOUT_MS) {
+        throw new TsruncError(`cgroup ${this.freezer().dir} did not become ${frozen ? 'frozen' : 'thawed'} within ${FREEZE_TIMEOUT_MS} ms`);
+      }
+      await sleep(FREEZE_POLL_MS);
+    }
+  }
+
+  /** Every pid in the cgroup and its children (cgroup.procs, recursively), ascending. */
+  pids(): number[] {
+    const dir = this.procsDir();
+    const pids = cgroupTree(dir).flatMap((d) => (readCgroupFile(d, 'cgroup.procs') ?? '').split('\n').filter(Boolean).map(Number));
+    return [...new Set(pids)].sort((a, b) => a - b);
+  }
+
+  /** Any hierarchy holds all the tasks; prefer ones runtimes always have. */
+  private procsDir(): string {
+    for (const c of ['pids', 'freezer', 'devices', 'memory', UNIFIED]) if (this.paths[c] !== undefined) return this.paths[c];
+    return this.dirs()[0];
+  }
+
+  stats(): CgroupStats {
+    return readStats(this.paths);
+  }
+
+  /** How many times the kernel's OOM killer has killed a task in this cgroup. */
+  oomKillCount(): number {
+    const d = this.v1('memory');
+    if (d) return parseKeyValues(readCgroupFile(d, 'memory.oom_control')).oom_kill ?? 0;
+    if (this.unified) return parseKeyValues(readCgroupFile(this.unified, 'memory.events')).oom_kill ?? 0;
+    throw new TsruncError('no memory cgroup: OOM kills cannot be observed');
+  }
+
+  /**
+   * Calls `onOom` after each OOM kill. v1 with `eventfd` (the native layer): at once through cgroup.event_control;
+   * otherwise by polling the kill counter.
+   */
+  watchOom(onOom: (kills: number) => void, options: { eventfd?: EventfdNative; intervalMs?: number } = {}): OomWatch {
+    const count = (): number => this.oomKillCount();
+    const memory = this.v1('memory');
+    if (memory && options.eventfd) return eventfdOomKills(memory, options.eventfd, count, onOom);
+    return pollOomKills(count, onOom, options.intervalMs ?? 100);
+  }
+
+  /** Removes every directory (and child cgroups), waiting briefly for exiting tasks to leave. */
+  async destroy(): Promise<void> {
+    const failures: string[] = [];
+    for (const dir of this.dirs()) {
+      await removeCgroup(dir).catch((e: Error) => failures.push(e.message));
+    }
+    if (failures.length > 0) throw new TsruncError(failures.join('; '));
+  }
+}
+
+/** A concern with no hierarchy on this host is fine unless the spec asks for it (v1 planners cover every field). */
+function notAvailable(controller: string, r: LinuxResources): void {
+  const asked = V1_PLANNERS[controller](r, () => undefined);
+  if (asked.length > 0) throw new ConfigError(asked[0].field, `the ${controller} cgroup controller is not available on this host`);
+}
+
+/** `dir` and the ancestors that must be made (or, for cpuset, filled in), top-down. */
+function levelsToMake(dir: string, cpuset: boolean): string[] {
+  const levels: string[] = [];
+  for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {
+    if (fs.existsSync(d) && !(cpuset && cpusetEmpty(d))) break;
+    levels.unshift(d);
+  }
+  return levels;
+}
+
+function cpusetEmpty(dir: string): boolean {
+  return !readCgroupFile(dir, 'cpuset.cpus')?.trim() || !readCgroupFile(dir, 'cpuset.mems')?.trim();
+}
+
+function inheritCpuset(dir: string): void {
+  const parent = path.dirname(dir);
+  for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+    if (!readCgroupFile(dir, file)?.trim()) writeCgroupFile(dir, file, readCgroupFile(parent, file)?.trim() ?? '');
+  }
+}
+
+/** Enables, top-down, every controller each ancestor of `dir` offers; best effort like runc. */
+function enableControllers(dir: string): void {
+  const ancestors: string[] = [];
+  for (let d = path.dirname(dir); readCgroupFile(d, 'cgroup.controllers') !== undefined; d = path.dirname(d)) ancestors.unshift(d);
+  for (const d of ancestors) {
+    const enabled = new Set((readCgroupFile(d, 'cgroup.subtree_control') ?? '').split(/\s+/));
+    for (const c of (readCgroupFile(d, 'cgroup.controllers') ?? '').split(/\s+/).filter(Boolean)) {
+      if (enabled.has(c)) continue;
+      try {
+        writeCgroupFile(d, 'cgroup.subtree_control', `+${c}`);
+      } catch {
+        // e.g. EBUSY when d holds processes itself; writing that controller's files will say so.
+      }
+    }
+  }
+}

@@ -1,0 +1,112 @@
+// The impure half: plain file I/O on cgroupfs. Writes open O_WRONLY|O_TRUNC without O_CREAT (a missing cgroup file
+// is an error, never a new regular file) and read-only files are never opened for writing.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, TsruncError } from '@tsrunc/common';
+import type { FileWrite, ReadCurrent } from './plan';
+
+/** strerror(3) wording, which users and runc's messages use (Node's own texts differ). */
+const STRERROR: Record<string, string> = {
+  EBUSY: 'device or resource busy',
+  EINVAL: 'invalid argument',
+  ENOENT: 'no such file or directory',
+  EPERM: 'operation not permitted',
+  EACCES: 'permission denied',
+  ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
+  ENODEV: 'no such device',
+  EOPNOTSUPP: 'operation not supported',
+  ENOTSUP: 'operation not supported',
+  ERANGE: 'numerical result out of range',
+  ESRCH: 'no such process',
+  ENOTEMPTY: 'directory not empty',
+  EEXIST: 'file exists',
+};
+
+export function errnoCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException)?.code;
+}
+
+export function strerror(e: unknown): string {
+  const code = errnoCode(e);
+  return (code && STRERROR[code]) ?? (e instanceof Error ? e.message : String(e));
+}
+
+/** A cgroup file's contents, or undefined when the file does not exist. */
+export function readCgroupFile(dir: string, file: string): string | undefined {
+  try {
+    return fs.readFileSync(path.join(dir, file), 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw new TsruncError(`cannot read ${path.join(dir, file)}: ${strerror(e)}`);
+  }
+}
+
+export function currentReader(dir: string): ReadCurrent {
+  return (file) => readCgroupFile(dir, file);
+}
+
+/** One write(2) of `value` to an existing file. */
+export function writeCgroupFile(dir: string, file: string, value: string): void {
+  const fd = fs.openSync(path.join(dir, file), fs.constants.O_WRONLY | fs.constants.O_TRUNC);
+  try {
+    fs.writeSync(fd, value);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Applies planned writes in order; a failure is a ConfigError naming the spec field and the value. */
+export function applyWrites(dir: string, writes: FileWrite[]): void {
+  for (const w of writes) {
+    try {
+      writeCgroupFile(dir, w.file, w.value);
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code && w.tolerate?.includes(code)) continue;
+      const hint = code === 'ENOENT' ? ` (${w.file} is missing in ${dir}: controller not available?)` : '';
+      throw new ConfigError(w.field, `cannot set ${w.value}: ${strerror(e)}${hint}`);
+    }
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Blocks the thread for a few ms: for the rare retry inside a synchronous call. */
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function subdirs(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/**
+ * Removes a cgroup and any child cgroups, leaf first. rmdir fails with EBUSY while tasks are still leaving (a killed
+ * process stays in its cgroup until it is reaped), so that is retried with backoff for about `budgetMs`.
+ */
+export async function removeCgroup(dir: string, budgetMs = 2000): Promise<void> {
+  for (const child of subdirs(dir)) await removeCgroup(child, budgetMs);
+  let delay = 1;
+  for (let waited = 0; ; waited += delay, delay = Math.min(delay * 2, 100)) {
+    try {
+      fs.rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || waited >= budgetMs) throw new TsruncError(`cannot remove cgroup ${dir}: ${strerror(e)}`);
+    }
+    await sleep(delay);
+  }
+}
+
+/** All directories from `dir` down, parents first. */
+export function cgroupTree(dir: string): string[] {
+  return [dir, ...subdirs(dir).flatMap(cgroupTree)];
+}

@@ -1,8 +1,17 @@
 // Two projects: unit tests need nothing; integration tests (test/) need root and a built tree, and say so when they skip.
-const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true }] };
+// Workspace packages resolve to their sources, so tests never run against a stale dist/.
+const base = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true }] },
+  moduleNameMapper: {
+    '^@tsrunc/common$': '<rootDir>/packages/common/src',
+    '^@tsrunc/runtime$': '<rootDir>/packages/runtime/src',
+    '^ttrpc-ts$': '<rootDir>/packages/ttrpc/src',
+  },
+};
 module.exports = {
   projects: [
-    { displayName: 'unit', testEnvironment: 'node', transform: tsJest, testMatch: ['<rootDir>/packages/*/src/**/*.test.ts'] },
-    { displayName: 'integration', testEnvironment: 'node', transform: tsJest, testMatch: ['<rootDir>/test/**/*.test.ts'] },
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/packages/*/src/**/*.test.ts'] },
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.test.ts'] },
   ],
 };

@@ -1,1 +1,5 @@
 export * from './errors';
+export * from './native';
+export * from './oci';
+export * from './signals';
+export * from './log';

@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "tsrunc",
+      "sources": ["src/addon.cc", "src/spawn.c"],
+      "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-O2"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "libraries": ["-lseccomp"]
+    },
+    {
+      "target_name": "tsrunc-init",
+      "type": "executable",
+      "sources": ["init/main.c", "init/plan.c", "init/rootfs.c", "init/process.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
+      "ldflags": ["-Wl,-z,relro,-z,now"]
+    }
+  ]
+}

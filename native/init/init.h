@@ -1,0 +1,67 @@
+/* tsrunc-init: shared declarations of the op interpreter. */
+#ifndef TSRUNC_INIT_H
+#define TSRUNC_INIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct arg {
+  const uint8_t *data;
+  uint32_t len;
+};
+
+struct op {
+  uint32_t code;
+  uint32_t argc;
+  struct arg args[PLAN_MAX_ARGS];
+};
+
+/* plan.c: decoding. Returns the number of ops, or -1 with *why set, never reading past `len`. */
+int plan_decode(const uint8_t *buf, size_t len, struct op **ops_out, const char **why);
+/* Typed access to an op's args; on a type mismatch they report the op as malformed and exit. */
+int64_t arg_int(const struct op *op, uint32_t i);
+const char *arg_str(const struct op *op, uint32_t i);
+/* A list arg as a NULL-terminated vector (allocated); *count gets its length. */
+char **arg_list(const struct op *op, uint32_t i, size_t *count);
+
+/* main.c: error reporting to the parent. Never returns. */
+_Noreturn void fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void send_msg(uint16_t type, const void *payload, uint32_t len);
+
+/* rootfs.c */
+void op_rootfs(const struct op *op);
+void op_mount(const struct op *op);
+void op_mount_propagation(const struct op *op);
+void op_mknod(const struct op *op);
+void op_bind_device(const struct op *op);
+void op_symlink(const struct op *op);
+void op_mask_path(const struct op *op);
+void op_readonly_path(const struct op *op);
+void op_pivot_root(const struct op *op);
+void op_readonly_root(const struct op *op);
+
+/* process.c */
+void op_setns(const struct op *op);
+void op_unshare(const struct op *op);
+void op_hostname(const struct op *op);
+void op_domainname(const struct op *op);
+void op_loopback_up(const struct op *op);
+void op_sysctl(const struct op *op);
+void op_rlimit(const struct op *op);
+void op_oom_score_adj(const struct op *op);
+void op_personality(const struct op *op);
+void op_set_ids(const struct op *op);
+void op_caps(const struct op *op);
+void op_no_new_privs(const struct op *op);
+void op_seccomp(const struct op *op);
+void op_umask(const struct op *op);
+void op_prepare_exec(const struct op *op);
+void op_wait_fifo(const struct op *op);
+_Noreturn void op_exec(const struct op *op);
+
+/* The sync socket's fd number (argv[1]). */
+extern int sync_fd;
+
+#endif

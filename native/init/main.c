@@ -1,0 +1,150 @@
+/*
+ * tsrunc-init: the only process that enters a container. It is executed from a sealed memfd
+ * (SECURITY.md #1), receives one plan from its parent over the sync socket, executes its ops in
+ * order and finally execve()s the user's process. Policy lives in the TypeScript plan; this is a
+ * small interpreter of primitive ops. Any failure is reported as {op index, errno, text}.
+ *
+ * usage: tsrunc-init SYNC_FD
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init.h"
+
+int sync_fd = -1;
+static uint32_t current_op;
+
+void send_msg(uint16_t type, const void *payload, uint32_t len) {
+  uint8_t buf[TSRUNC_MSG_HEADER + 4096];
+  if (len > sizeof buf - TSRUNC_MSG_HEADER) len = sizeof buf - TSRUNC_MSG_HEADER;
+  uint32_t magic = TSRUNC_MSG_MAGIC, type32 = type;
+  memcpy(buf, &magic, 4);
+  memcpy(buf + 4, &type32, 4);
+  memcpy(buf + 8, &len, 4);
+  if (len) memcpy(buf + TSRUNC_MSG_HEADER, payload, len);
+  /* The parent may be gone (a killed create): nothing more useful can be done with the error. */
+  (void)send(sync_fd, buf, TSRUNC_MSG_HEADER + len, MSG_NOSIGNAL);
+}
+
+/* err > 0: the text gets ": strerror(err)"; err < 0: the text is complete and -err is the errno. */
+_Noreturn void fail(int err, const char *fmt, ...) {
+  char payload[4096];
+  int32_t e = err < 0 ? -err : err;
+  memcpy(payload, &current_op, 4);
+  memcpy(payload + 4, &e, 4);
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(payload + 8, sizeof payload - 8, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if ((size_t)n > sizeof payload - 9) n = sizeof payload - 9;
+  if (err > 0) {
+    int m = snprintf(payload + 8 + n, sizeof payload - 8 - (size_t)n, ": %s", strerror(err));
+    if (m > 0) n += m;
+    if ((size_t)n > sizeof payload - 9) n = sizeof payload - 9;
+  }
+  send_msg(MSG_ERROR, payload, 8 + (uint32_t)n);
+  _exit(1);
+}
+
+/* Reads the plan: exactly one message whose header matches its size (SECURITY.md #9). */
+static uint8_t *read_plan(uint32_t *len_out) {
+  uint8_t *buf = malloc(TSRUNC_MSG_MAX + 1);
+  if (!buf) fail(ENOMEM, "out of memory");
+  ssize_t n;
+  do n = recv(sync_fd, buf, TSRUNC_MSG_MAX + 1, MSG_TRUNC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) fail(errno, "reading the plan");
+  if (n == 0) _exit(1); /* parent went away before sending a plan */
+  if ((size_t)n > TSRUNC_MSG_MAX) fail(EMSGSIZE, "malformed plan: message of %zd bytes exceeds the limit", n);
+  if ((size_t)n < TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed plan: message of %zd bytes is shorter than its header", n);
+  uint32_t magic, type, len;
+  memcpy(&magic, buf, 4);
+  memcpy(&type, buf + 4, 4);
+  memcpy(&len, buf + 8, 4);
+  if (magic != TSRUNC_MSG_MAGIC || type != MSG_PLAN) fail(EBADMSG, "malformed plan: bad magic or type");
+  if (len != (uint32_t)n - TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed plan: header says %u bytes, message has %zd", len, n - (ssize_t)TSRUNC_MSG_HEADER);
+  *len_out = len;
+  return buf + TSRUNC_MSG_HEADER;
+}
+
+typedef void (*op_fn)(const struct op *);
+
+static const op_fn dispatch[] = {
+  [OP_SETNS] = op_setns,
+  [OP_ROOTFS] = op_rootfs,
+  [OP_MOUNT] = op_mount,
+  [OP_MKNOD] = op_mknod,
+  [OP_BIND_DEVICE] = op_bind_device,
+  [OP_SYMLINK] = op_symlink,
+  [OP_PIVOT_ROOT] = op_pivot_root,
+  [OP_MASK_PATH] = op_mask_path,
+  [OP_READONLY_PATH] = op_readonly_path,
+  [OP_READONLY_ROOT] = op_readonly_root,
+  [OP_HOSTNAME] = op_hostname,
+  [OP_DOMAINNAME] = op_domainname,
+  [OP_LOOPBACK_UP] = op_loopback_up,
+  [OP_SET_IDS] = op_set_ids,
+  [OP_UMASK] = op_umask,
+  [OP_PREPARE_EXEC] = op_prepare_exec,
+  [OP_WAIT_FIFO] = op_wait_fifo,
+  [OP_EXEC] = op_exec,
+  [OP_SYSCTL] = op_sysctl,
+  [OP_RLIMIT] = op_rlimit,
+  [OP_OOM_SCORE_ADJ] = op_oom_score_adj,
+  [OP_PERSONALITY] = op_personality,
+  [OP_CAPS] = op_caps,
+  [OP_NO_NEW_PRIVS] = op_no_new_privs,
+  [OP_SECCOMP] = op_seccomp,
+  [OP_MOUNT_PROPAGATION] = op_mount_propagation,
+  [OP_UNSHARE] = op_unshare,
+};
+
+static void op_ready(const struct op *op) {
+  (void)op;
+  send_msg(MSG_READY, NULL, 0);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "tsrunc-init: run by tsrunc only\n");
+    return 2;
+  }
+  char *end;
+  long fd = strtol(argv[1], &end, 10);
+  struct stat st;
+  if (*end || fd < 3 || fstat((int)fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    fprintf(stderr, "tsrunc-init: bad sync fd\n");
+    return 2;
+  }
+  sync_fd = (int)fd;
+  /* Everything we need arrives at known numbers at or below the sync fd: nothing else from the
+   * parent may reach the container. */
+  if (syscall(SYS_close_range, sync_fd + 1, ~0U, 0) != 0) fail(errno, "close_range");
+  /* The container gets its own session (as runc's init does); the mode bits we create are exact. */
+  setsid();
+  umask(0);
+
+  uint32_t len;
+  const uint8_t *plan = read_plan(&len);
+  struct op *ops;
+  const char *why;
+  int n = plan_decode(plan, len, &ops, &why);
+  if (n < 0) fail(EBADMSG, "malformed plan: %s", why);
+  for (current_op = 0; current_op < (uint32_t)n; current_op++) {
+    const struct op *op = &ops[current_op];
+    if (op->code == OP_READY) op_ready(op);
+    else if (op->code < sizeof dispatch / sizeof dispatch[0] && dispatch[op->code]) dispatch[op->code](op);
+    else fail(EBADMSG, "malformed plan: unknown op %u", op->code);
+  }
+  fail(EINVAL, "malformed plan: it does not end with an exec");
+}

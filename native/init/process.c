@@ -1,0 +1,238 @@
+/*
+ * Namespaces, identity, limits and the final exec of the user's process. Writes into procfs go
+ * through files whose filesystem was checked to be procfs (SECURITY.md #5); the cwd is checked to
+ * be inside the root after chdir (SECURITY.md #2); seccomp is loaded last (SECURITY.md #6).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/magic.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init.h"
+
+extern int procfd_dir;
+
+static char *exec_path;
+static char **exec_argv, **exec_envp;
+
+void op_setns(const struct op *op) {
+  int fd = (int)arg_int(op, 0);
+  int nstype = (int)arg_int(op, 1);
+  if (setns(fd, nstype) != 0) fail(errno, "setns");
+  close(fd);
+  if (nstype == CLONE_NEWPID) {
+    /* setns(pid) only places our children in the namespace: fork, report the child, leave. */
+    pid_t child = fork();
+    if (child < 0) fail(errno, "fork into pid namespace");
+    if (child > 0) {
+      int64_t pid = child;
+      send_msg(MSG_PID, &pid, sizeof pid);
+      _exit(0);
+    }
+  }
+}
+
+void op_unshare(const struct op *op) {
+  if (unshare((int)arg_int(op, 0)) != 0) fail(errno, "unshare");
+}
+
+void op_hostname(const struct op *op) {
+  const char *name = arg_str(op, 0);
+  if (sethostname(name, strlen(name)) != 0) fail(errno, "sethostname %s", name);
+}
+
+void op_domainname(const struct op *op) {
+  const char *name = arg_str(op, 0);
+  if (setdomainname(name, strlen(name)) != 0) fail(errno, "setdomainname %s", name);
+}
+
+void op_loopback_up(const struct op *op) {
+  (void)op;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail(errno, "socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) fail(errno, "get flags of lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) fail(errno, "bring lo up");
+  close(s);
+}
+
+/* Writes `value` to a file under /proc, refusing anything that is not procfs. */
+static void write_proc(const char *path, const char *value) {
+  int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) fail(errno, "open %s", path);
+  struct statfs sfs;
+  if (fstatfs(fd, &sfs) != 0 || sfs.f_type != PROC_SUPER_MAGIC) fail(-EXDEV, "%s is not on procfs", path);
+  size_t n = strlen(value);
+  if (write(fd, value, n) != (ssize_t)n) fail(errno, "write %s", path);
+  close(fd);
+}
+
+void op_sysctl(const struct op *op) {
+  const char *key = arg_str(op, 0), *value = arg_str(op, 1);
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "/proc/sys/%s", key) >= (int)sizeof path) fail(ENAMETOOLONG, "%s", key);
+  for (char *c = path + 10; *c; c++) if (*c == '.') *c = '/';
+  write_proc(path, value);
+}
+
+void op_rlimit(const struct op *op) {
+  struct rlimit rl = { .rlim_cur = (rlim_t)arg_int(op, 1), .rlim_max = (rlim_t)arg_int(op, 2) };
+  if (setrlimit((int)arg_int(op, 0), &rl) != 0) fail(errno, "setrlimit");
+}
+
+void op_oom_score_adj(const struct op *op) {
+  char v[32];
+  snprintf(v, sizeof v, "%lld", (long long)arg_int(op, 0));
+  write_proc("/proc/self/oom_score_adj", v);
+}
+
+void op_personality(const struct op *op) {
+  if (personality((unsigned long)arg_int(op, 0)) < 0) fail(errno, "personality");
+}
+
+void op_set_ids(const struct op *op) {
+  uid_t uid = (uid_t)arg_int(op, 0);
+  gid_t gid = (gid_t)arg_int(op, 1);
+  size_t n;
+  char **list = arg_list(op, 2, &n);
+  gid_t *gids = calloc(n ? n : 1, sizeof *gids);
+  if (!gids) fail(ENOMEM, "out of memory");
+  for (size_t i = 0; i < n; i++) gids[i] = (gid_t)strtoul(list[i], NULL, 10);
+  /* An empty list in a user namespace with setgroups denied is the one refusal we accept. */
+  if (setgroups(n, gids) != 0 && !(errno == EPERM && n == 0)) fail(errno, "setgroups");
+  if (prctl(PR_SET_KEEPCAPS, 1) != 0) fail(errno, "keep capabilities");
+  if (setresgid(gid, gid, gid) != 0) fail(errno, "setgid %u", gid);
+  if (setresuid(uid, uid, uid) != 0) fail(errno, "setuid %u", uid);
+  if (prctl(PR_SET_KEEPCAPS, 0) != 0) fail(errno, "clear keep capabilities");
+}
+
+void op_caps(const struct op *op) {
+  uint64_t bounding = (uint64_t)arg_int(op, 0), effective = (uint64_t)arg_int(op, 1);
+  uint64_t permitted = (uint64_t)arg_int(op, 2), inheritable = (uint64_t)arg_int(op, 3);
+  uint64_t ambient = (uint64_t)arg_int(op, 4);
+  for (int cap = 0; cap < 64; cap++) {
+    int r = prctl(PR_CAPBSET_READ, cap);
+    if (r < 0) break; /* past the kernel's last capability */
+    if (r == 1 && !(bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap) != 0) fail(errno, "drop bounding capability %d", cap);
+  }
+  struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+  struct __user_cap_data_struct data[2] = {
+    { (uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable },
+    { (uint32_t)(effective >> 32), (uint32_t)(permitted >> 32), (uint32_t)(inheritable >> 32) },
+  };
+  if (syscall(SYS_capset, &hdr, data) != 0) fail(errno, "capset");
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) fail(errno, "clear ambient capabilities");
+  for (int cap = 0; cap < 64; cap++)
+    if ((ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) fail(errno, "raise ambient capability %d", cap);
+}
+
+void op_no_new_privs(const struct op *op) {
+  (void)op;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(errno, "no_new_privs");
+}
+
+void op_seccomp(const struct op *op) {
+  if (op->argc < 2 || op->args[0].len == 0 || op->args[0].len % sizeof(struct sock_filter) != 0 ||
+      op->args[0].len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    fail(EINVAL, "malformed plan: seccomp program");
+  struct sock_fprog prog = {
+    .len = (unsigned short)(op->args[0].len / sizeof(struct sock_filter)),
+    .filter = (struct sock_filter *)op->args[0].data,
+  };
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)arg_int(op, 1), &prog) < 0) fail(errno, "load seccomp filter");
+}
+
+void op_umask(const struct op *op) {
+  umask((mode_t)arg_int(op, 0));
+}
+
+static const char *env_get(char **env, const char *key) {
+  size_t n = strlen(key);
+  for (; *env; env++)
+    if (!strncmp(*env, key, n) && (*env)[n] == '=') return *env + n + 1;
+  return NULL;
+}
+
+static int is_executable(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+/* exec.LookPath as runc uses it: PATH from the process env, errors in Go's words (callers match them). */
+static char *look_path(const char *file, char **env) {
+  if (strchr(file, '/')) {
+    struct stat st;
+    if (stat(file, &st) != 0) fail(-errno, "exec: \"%s\": stat %s: %s", file, file, strerror(errno));
+    if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) fail(-EACCES, "exec: \"%s\": permission denied", file);
+    return strdup(file);
+  }
+  const char *path = env_get(env, "PATH");
+  if (path) {
+    char *dirs = strdup(path), *save = NULL;
+    for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+      char cand[PATH_MAX];
+      snprintf(cand, sizeof cand, "%s/%s", *dir ? dir : ".", file);
+      if (is_executable(cand)) return strdup(cand);
+    }
+  }
+  fail(-ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
+}
+
+void op_prepare_exec(const struct op *op) {
+  const char *cwd = arg_str(op, 0);
+  size_t argc, envc;
+  exec_argv = arg_list(op, 1, &argc);
+  exec_envp = arg_list(op, 2, &envc);
+  unsigned preserve = (unsigned)arg_int(op, 3);
+  if (argc == 0) fail(EINVAL, "process.args is empty");
+  if (chdir(cwd) != 0) fail(errno, "chdir to cwd (\"%s\") set in config.json failed", cwd);
+  /* A cwd reached through a leaked fd (/proc/self/fd/N) lies outside the root: the kernel then
+   * reports it "(unreachable)…" instead of an absolute path. */
+  char buf[PATH_MAX];
+  if (syscall(SYS_getcwd, buf, sizeof buf) < 0 || buf[0] != '/') fail(-EPERM, "cwd \"%s\" is outside the container root", cwd);
+  exec_path = look_path(exec_argv[0], exec_envp);
+  /* Nothing but stdio and the preserved fds may reach the user's process. */
+  if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(errno, "close_range");
+}
+
+void op_wait_fifo(const struct op *op) {
+  int fd = (int)arg_int(op, 0);
+  char name[16];
+  snprintf(name, sizeof name, "%d", fd);
+  /* Blocks until `start` opens the fifo for reading. */
+  int w = openat(procfd_dir, name, O_WRONLY | O_CLOEXEC);
+  if (w < 0) fail(errno, "open exec fifo");
+  if (write(w, "0", 1) != 1) fail(errno, "write exec fifo");
+  close(w);
+  close(fd);
+}
+
+_Noreturn void op_exec(const struct op *op) {
+  (void)op;
+  execve(exec_path, exec_argv, exec_envp);
+  dprintf(2, "tsrunc-init: exec %s: %s\n", exec_path, strerror(errno));
+  _exit(127);
+}

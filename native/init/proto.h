@@ -1,0 +1,64 @@
+/*
+ * The parent <-> tsrunc-init protocol. The TypeScript side mirrors these numbers in
+ * packages/runtime/src/plan/proto.ts; a unit test reads this header and checks they agree.
+ *
+ * Transport: a SOCK_SEQPACKET socketpair, so every message arrives whole or not at all and its
+ * length is known. Message = header (12 bytes, little-endian) + payload of exactly `len` bytes.
+ * Both sides reject a message whose length disagrees with its header or exceeds TSRUNC_MSG_MAX.
+ */
+#ifndef TSRUNC_PROTO_H
+#define TSRUNC_PROTO_H
+
+#include <stdint.h>
+
+#define TSRUNC_MSG_MAGIC 0x74737231u /* "tsr1" */
+#define TSRUNC_MSG_MAX (1u << 20)
+#define TSRUNC_MSG_HEADER 12u
+
+/* message types */
+enum tsrunc_msg {
+  MSG_PLAN = 1,    /* parent -> init: the ops to execute                           */
+  MSG_READY = 2,   /* init -> parent: setup done, about to wait on exec.fifo        */
+  MSG_ERROR = 3,   /* init -> parent: u32 op index, i32 errno, then a message text */
+  MSG_PID = 4,     /* init -> parent: i64 pid of the process that will exec        */
+};
+
+/*
+ * A plan payload is a sequence of ops: u32 opcode, u32 argc, then argc args of
+ * u32 len + len bytes. Integer args are 8 bytes (little-endian i64); string args include their
+ * terminating NUL and hold no other NUL; list args are NUL-terminated strings back to back.
+ */
+#define PLAN_MAX_ARGS 8u
+
+enum tsrunc_op {
+  OP_SETNS = 1,             /* fd, nstype                                                      */
+  OP_ROOTFS = 2,            /* rootfs path, propagation flags (0: MS_SLAVE|MS_REC)             */
+  OP_MOUNT = 3,             /* source, target (in rootfs), fstype, flags, data, kind (0 dir, 1 file), propagation */
+  OP_MKNOD = 4,             /* path (in rootfs), mode, dev, uid, gid                           */
+  OP_BIND_DEVICE = 5,       /* host path, path (in rootfs)                                     */
+  OP_SYMLINK = 6,           /* target, link path (in rootfs)                                   */
+  OP_PIVOT_ROOT = 7,        /* no_pivot (0/1)                                                  */
+  OP_MASK_PATH = 8,         /* path (after pivot)                                              */
+  OP_READONLY_PATH = 9,     /* path (after pivot)                                              */
+  OP_READONLY_ROOT = 10,    /* -                                                               */
+  OP_HOSTNAME = 11,         /* name                                                            */
+  OP_DOMAINNAME = 12,       /* name                                                            */
+  OP_LOOPBACK_UP = 13,      /* -                                                               */
+  OP_SET_IDS = 14,          /* uid, gid, additional gids (list of decimal strings)             */
+  OP_UMASK = 15,            /* mask                                                            */
+  OP_PREPARE_EXEC = 16,     /* cwd, args (list), env (list), preserved fd count                */
+  OP_READY = 17,            /* -   (tells the parent setup is done)                            */
+  OP_WAIT_FIFO = 18,        /* fd of exec.fifo opened O_PATH                                   */
+  OP_EXEC = 19,             /* -   (close_range above the preserved fds, execve)               */
+  OP_SYSCTL = 20,           /* key (dotted), value                                             */
+  OP_RLIMIT = 21,           /* resource, soft, hard                                            */
+  OP_OOM_SCORE_ADJ = 22,    /* value                                                           */
+  OP_PERSONALITY = 23,      /* persona                                                         */
+  OP_CAPS = 24,             /* bounding, effective, permitted, inheritable, ambient (u64 masks) */
+  OP_NO_NEW_PRIVS = 25,     /* -                                                               */
+  OP_SECCOMP = 26,          /* bpf program (struct sock_filter[]), flags                       */
+  OP_MOUNT_PROPAGATION = 27,/* target (in rootfs), propagation flags                           */
+  OP_UNSHARE = 28,          /* flags: namespaces made after the parent placed us (cgroup)      */
+};
+
+#endif

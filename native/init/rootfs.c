@@ -1,0 +1,268 @@
+/*
+ * Mounts, devices, masks and the root switch. Every path inside the container is resolved against
+ * a rootfs dirfd with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, mounts go onto /proc/self/fd/N of the
+ * resolved fd, and files are created with O_EXCL|O_NOFOLLOW (SECURITY.md #3, #4).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "init.h"
+
+static int rootfd = -1;
+static char rootfs_path[PATH_MAX];
+/* /proc/self/fd of this process, opened while the host's procfs is still at /proc and verified. */
+int procfd_dir = -1;
+
+#define FDPATH(buf, fd) snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd)
+
+static int open_in_root(const char *path, int flags) {
+  struct open_how how = {
+    .flags = (uint64_t)(O_PATH | O_CLOEXEC | flags),
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  int fd;
+  do fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+  while (fd < 0 && errno == EAGAIN);
+  return fd;
+}
+
+/* Opens the directory `path` in the root, creating missing components (0755). */
+static int mkdir_in_root(const char *path) {
+  char prefix[PATH_MAX];
+  size_t n = strlen(path);
+  if (n >= sizeof prefix) fail(ENAMETOOLONG, "%s", path);
+  int fd = open_in_root("/", O_DIRECTORY);
+  if (fd < 0) fail(errno, "open rootfs");
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && path[i] == '/') i++;
+    size_t start = i;
+    while (i < n && path[i] != '/') i++;
+    if (i == start) break;
+    memcpy(prefix, path, i);
+    prefix[i] = 0;
+    int next = open_in_root(prefix, O_DIRECTORY);
+    if (next < 0 && errno == ENOENT) {
+      char name[NAME_MAX + 1];
+      if (i - start > NAME_MAX) fail(ENAMETOOLONG, "%s", path);
+      memcpy(name, path + start, i - start);
+      name[i - start] = 0;
+      if (mkdirat(fd, name, 0755) != 0 && errno != EEXIST) fail(errno, "mkdir %s", prefix);
+      next = open_in_root(prefix, O_DIRECTORY);
+    }
+    if (next < 0) fail(errno, "open %s", prefix);
+    close(fd);
+    fd = next;
+  }
+  return fd;
+}
+
+/* Opens (creating) the parent directory of `path`; *name gets the last component. */
+static int open_parent_in_root(const char *path, char name[NAME_MAX + 1]) {
+  char parent[PATH_MAX];
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--;
+  size_t slash = n;
+  while (slash > 0 && path[slash - 1] != '/') slash--;
+  if (n - slash == 0 || n - slash > NAME_MAX || slash >= sizeof parent) fail(EINVAL, "bad path %s", path);
+  memcpy(name, path + slash, n - slash);
+  name[n - slash] = 0;
+  if (!strcmp(name, ".") || !strcmp(name, "..")) fail(EINVAL, "bad path %s", path);
+  memcpy(parent, path, slash);
+  parent[slash] = 0;
+  return mkdir_in_root(slash ? parent : "/");
+}
+
+/* The mount target: an existing path, or a new directory (kind 0) or empty file (kind 1). */
+static int make_target(const char *path, int64_t kind) {
+  int fd = open_in_root(path, 0);
+  if (fd >= 0) return fd;
+  if (errno != ENOENT) fail(errno, "open %s", path);
+  if (kind == 0) return mkdir_in_root(path);
+  char name[NAME_MAX + 1];
+  int pfd = open_parent_in_root(path, name);
+  int f = openat(pfd, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+  if (f < 0 && errno != EEXIST) fail(errno, "create %s", path);
+  if (f >= 0) close(f);
+  close(pfd);
+  fd = open_in_root(path, 0);
+  if (fd < 0) fail(errno, "open %s", path);
+  return fd;
+}
+
+static void check_procfs(int fd, const char *what) {
+  struct statfs sfs;
+  if (fstatfs(fd, &sfs) != 0) fail(errno, "statfs %s", what);
+  if (sfs.f_type != PROC_SUPER_MAGIC) fail(-EXDEV, "%s is not on procfs", what);
+}
+
+void op_rootfs(const struct op *op) {
+  const char *path = arg_str(op, 0);
+  int64_t propagation = arg_int(op, 1);
+  if (strlen(path) >= sizeof rootfs_path) fail(ENAMETOOLONG, "%s", path);
+  strcpy(rootfs_path, path);
+  procfd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (procfd_dir < 0) fail(errno, "open /proc/self/fd");
+  check_procfs(procfd_dir, "/proc/self/fd");
+  if (mount("", "/", NULL, propagation ? (unsigned long)propagation : MS_SLAVE | MS_REC, NULL) != 0)
+    fail(errno, "set propagation of /");
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) fail(errno, "bind mount rootfs %s", path);
+  rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) fail(errno, "open rootfs %s", path);
+}
+
+/* Flags of an existing mount that a bind remount must repeat (they may be locked). */
+static unsigned long kept_flags(int fd) {
+  struct statvfs sv;
+  if (fstatvfs(fd, &sv) != 0) fail(errno, "statvfs");
+  return sv.f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+}
+
+static void remount(const char *target, unsigned long flags) {
+  int fd = open_in_root(target, 0);
+  if (fd < 0) fail(errno, "reopen %s", target);
+  char p[64];
+  FDPATH(p, fd);
+  if (mount(NULL, p, NULL, flags, NULL) != 0) fail(errno, "remount %s", target);
+  close(fd);
+}
+
+void op_mount(const struct op *op) {
+  const char *src = arg_str(op, 0), *target = arg_str(op, 1), *fstype = arg_str(op, 2);
+  unsigned long flags = (unsigned long)arg_int(op, 3);
+  const char *data = arg_str(op, 4);
+  int64_t kind = arg_int(op, 5);
+  unsigned long propagation = (unsigned long)arg_int(op, 6);
+  int fd = make_target(target, kind);
+  char p[64];
+  FDPATH(p, fd);
+  if (flags & MS_BIND) {
+    if (mount(src, p, NULL, MS_BIND | (flags & MS_REC), NULL) != 0) fail(errno, "bind mount %s on %s", src, target);
+    unsigned long rest = flags & ~(MS_BIND | MS_REC);
+    if (rest) remount(target, MS_REMOUNT | MS_BIND | rest);
+  } else if (mount(src, p, fstype, flags, *data ? data : NULL) != 0) {
+    fail(errno, "mount %s on %s (type %s)", src, target, fstype);
+  }
+  close(fd);
+  if (propagation) remount(target, propagation);
+}
+
+void op_mount_propagation(const struct op *op) {
+  remount(arg_str(op, 0), (unsigned long)arg_int(op, 1));
+}
+
+void op_mknod(const struct op *op) {
+  const char *path = arg_str(op, 0);
+  mode_t mode = (mode_t)arg_int(op, 1);
+  dev_t dev = (dev_t)arg_int(op, 2);
+  uid_t uid = (uid_t)arg_int(op, 3);
+  gid_t gid = (gid_t)arg_int(op, 4);
+  char name[NAME_MAX + 1];
+  int pfd = open_parent_in_root(path, name);
+  if (unlinkat(pfd, name, 0) != 0 && errno != ENOENT) fail(errno, "remove %s", path);
+  if (mknodat(pfd, name, mode, dev) != 0) fail(errno, "mknod %s", path);
+  if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) fail(errno, "chown %s", path);
+  close(pfd);
+}
+
+void op_bind_device(const struct op *op) {
+  const char *host = arg_str(op, 0), *path = arg_str(op, 1);
+  int fd = make_target(path, 1);
+  char p[64];
+  FDPATH(p, fd);
+  if (mount(host, p, NULL, MS_BIND, NULL) != 0) fail(errno, "bind mount device %s on %s", host, path);
+  close(fd);
+}
+
+void op_symlink(const struct op *op) {
+  const char *target = arg_str(op, 0), *link = arg_str(op, 1);
+  char name[NAME_MAX + 1];
+  int pfd = open_parent_in_root(link, name);
+  if (unlinkat(pfd, name, 0) != 0 && errno != ENOENT) fail(errno, "remove %s", link);
+  if (symlinkat(target, pfd, name) != 0) fail(errno, "symlink %s -> %s", link, target);
+  close(pfd);
+}
+
+void op_mask_path(const struct op *op) {
+  const char *path = arg_str(op, 0);
+  int fd = open_in_root(path, 0);
+  if (fd < 0 && errno == ENOENT) return;
+  if (fd < 0) fail(errno, "open %s", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) fail(errno, "stat %s", path);
+  char p[64];
+  FDPATH(p, fd);
+  if (S_ISDIR(st.st_mode)) {
+    if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) != 0) fail(errno, "mask %s", path);
+  } else {
+    /* The container could have replaced /dev/null: bind it only if it is the null device. */
+    int null = open_in_root("/dev/null", 0);
+    struct stat ns;
+    if (null < 0 || fstat(null, &ns) != 0) fail(errno, "open /dev/null to mask %s", path);
+    if (!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3)) fail(-EPERM, "/dev/null is not the null device (1:3); refusing to mask %s with it", path);
+    char np[64];
+    FDPATH(np, null);
+    if (mount(np, p, NULL, MS_BIND, NULL) != 0) fail(errno, "mask %s", path);
+    close(null);
+  }
+  close(fd);
+}
+
+void op_readonly_path(const struct op *op) {
+  const char *path = arg_str(op, 0);
+  int fd = open_in_root(path, 0);
+  if (fd < 0 && errno == ENOENT) return;
+  if (fd < 0) fail(errno, "open %s", path);
+  char p[64];
+  FDPATH(p, fd);
+  if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) != 0) fail(errno, "bind %s", path);
+  close(fd);
+  fd = open_in_root(path, 0);
+  if (fd < 0) fail(errno, "reopen %s", path);
+  remount(path, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(fd));
+  close(fd);
+}
+
+void op_pivot_root(const struct op *op) {
+  int64_t no_pivot = arg_int(op, 0);
+  if (no_pivot) {
+    if (chdir(rootfs_path) != 0) fail(errno, "chdir %s", rootfs_path);
+    if (mount(rootfs_path, "/", NULL, MS_MOVE, NULL) != 0) fail(errno, "move rootfs to /");
+    if (chroot(".") != 0) fail(errno, "chroot");
+  } else {
+    int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    int newroot = open(rootfs_path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (oldroot < 0 || newroot < 0) fail(errno, "open roots");
+    /* pivot_root(".", ".") stacks the old root on the new one; unmount it from under us. */
+    if (fchdir(newroot) != 0) fail(errno, "chdir rootfs");
+    if (syscall(SYS_pivot_root, ".", ".") != 0) fail(errno, "pivot_root");
+    if (fchdir(oldroot) != 0) fail(errno, "chdir old root");
+    if (mount("", ".", NULL, MS_SLAVE | MS_REC, NULL) != 0) fail(errno, "make old root slave");
+    if (umount2(".", MNT_DETACH) != 0) fail(errno, "unmount old root");
+    close(oldroot);
+    close(newroot);
+  }
+  if (chdir("/") != 0) fail(errno, "chdir /");
+  close(rootfd);
+  rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) fail(errno, "open /");
+}
+
+void op_readonly_root(const struct op *op) {
+  (void)op;
+  if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(rootfd), NULL) != 0) fail(errno, "remount / read-only");
+}

@@ -1,0 +1,230 @@
+// tsrunc.node: the syscalls Node lacks, as small synchronous calls plus one asynchronous primitive
+// (waitReadable) that watches an fd on libuv's loop, so waits for children and sync messages never
+// block the event loop or the thread pool.
+#include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include "spawn.h"
+
+namespace {
+
+Napi::Error ErrnoError(Napi::Env env, int err, const std::string &what) {
+  auto e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, what));
+  return e;
+}
+
+int IntArg(const Napi::CallbackInfo &info, size_t i) {
+  if (i >= info.Length() || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+// spawnInit(initPath, cloneFlags, srcFds[], dstFds[], syncFdTarget) -> pid
+Napi::Value SpawnInit(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  unsigned long flags = static_cast<unsigned long>(info[1].As<Napi::Number>().Int64Value());
+  auto srcArr = info[2].As<Napi::Array>();
+  auto dstArr = info[3].As<Napi::Array>();
+  if (srcArr.Length() != dstArr.Length()) throw Napi::TypeError::New(env, "fd lists differ in length");
+  std::vector<int> src, dst;
+  for (uint32_t i = 0; i < srcArr.Length(); i++) {
+    src.push_back(srcArr.Get(i).As<Napi::Number>().Int32Value());
+    dst.push_back(dstArr.Get(i).As<Napi::Number>().Int32Value());
+  }
+  const char *step = "spawn";
+  int pid = tsrunc_spawn_init(path.c_str(), flags, src.data(), dst.data(), static_cast<int>(src.size()), IntArg(info, 4), &step);
+  if (pid < 0) throw ErrnoError(env, -pid, step);
+  return Napi::Number::New(env, pid);
+}
+
+// socketpairSeq() -> [fd, fd], both O_CLOEXEC
+Napi::Value SocketpairSeq(const Napi::CallbackInfo &info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) throw ErrnoError(info.Env(), errno, "socketpair");
+  auto arr = Napi::Array::New(info.Env(), 2);
+  arr.Set(0u, sv[0]);
+  arr.Set(1u, sv[1]);
+  return arr;
+}
+
+// sendMsg(fd, buffer)
+Napi::Value SendMsg(const Napi::CallbackInfo &info) {
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  ssize_t n;
+  do n = send(IntArg(info, 0), buf.Data(), buf.Length(), MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) throw ErrnoError(info.Env(), errno, "send");
+  return info.Env().Undefined();
+}
+
+// recvMsg(fd, maxLen) -> Buffer (empty at EOF) | null when nothing is queued. A message longer than
+// maxLen is reported with its real length so the caller can reject it (MSG_TRUNC).
+Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  size_t max = static_cast<size_t>(IntArg(info, 1));
+  std::vector<uint8_t> buf(max);
+  ssize_t n;
+  do n = recv(IntArg(info, 0), buf.data(), max, MSG_DONTWAIT | MSG_TRUNC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return env.Null();
+  if (n < 0) throw ErrnoError(env, errno, "recv");
+  if (static_cast<size_t>(n) > max) {
+    auto e = Napi::Error::New(env, "message of " + std::to_string(n) + " bytes exceeds " + std::to_string(max));
+    e.Set("code", Napi::String::New(env, "EMSGSIZE"));
+    throw e;
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, buf.data(), static_cast<size_t>(n));
+}
+
+struct PollRequest {
+  uv_poll_t handle;
+  napi_env env;
+  Napi::FunctionReference callback;
+  Napi::AsyncContext *context;
+};
+
+void OnPollClosed(uv_handle_t *handle) { delete static_cast<PollRequest *>(handle->data); }
+
+void OnPoll(uv_poll_t *handle, int status, int) {
+  auto *req = static_cast<PollRequest *>(handle->data);
+  uv_poll_stop(handle);
+  {
+    Napi::Env env(req->env);
+    Napi::HandleScope scope(env);
+    // MakeCallback (not a bare call) so promise continuations run right after.
+    req->callback.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, *req->context);
+    delete req->context;
+    req->callback.Reset();
+  }
+  uv_close(reinterpret_cast<uv_handle_t *>(handle), OnPollClosed);
+}
+
+// waitReadable(fd, callback(status)): calls back once when fd is readable or hung up.
+Napi::Value WaitReadable(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = IntArg(info, 0);
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
+  auto *req = new PollRequest();
+  req->env = env;
+  req->callback = Napi::Persistent(info[1].As<Napi::Function>());
+  req->context = new Napi::AsyncContext(env, "tsrunc.waitReadable");
+  req->handle.data = req;
+  int rc = uv_poll_init(loop, &req->handle, fd);
+  if (rc == 0) rc = uv_poll_start(&req->handle, UV_READABLE | UV_DISCONNECT, OnPoll);
+  if (rc != 0) {
+    delete req->context;
+    req->callback.Reset();
+    uv_close(reinterpret_cast<uv_handle_t *>(&req->handle), OnPollClosed);
+    throw Napi::Error::New(env, std::string("poll fd: ") + uv_strerror(rc));
+  }
+  return env.Undefined();
+}
+
+// pidfdOpen(pid) -> fd (O_CLOEXEC is implied for pidfds)
+Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, IntArg(info, 0), 0));
+  if (fd < 0) throw ErrnoError(info.Env(), errno, "pidfd_open");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// pidfdSendSignal(pidfd, signal)
+Napi::Value PidfdSendSignal(const Napi::CallbackInfo &info) {
+  if (syscall(SYS_pidfd_send_signal, IntArg(info, 0), IntArg(info, 1), nullptr, 0) != 0) throw ErrnoError(info.Env(), errno, "pidfd_send_signal");
+  return info.Env().Undefined();
+}
+
+// reapPidfd(pidfd) -> { exitCode, signal } | null while the child runs. Reaps it (our child only).
+Napi::Value ReapPidfd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int rc;
+  do rc = waitid(static_cast<idtype_t>(3) /* P_PIDFD */, static_cast<id_t>(IntArg(info, 0)), &si, WEXITED | WNOHANG);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) throw ErrnoError(env, errno, "waitid");
+  if (si.si_pid == 0) return env.Null();
+  auto out = Napi::Object::New(env);
+  bool signaled = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
+  out.Set("exitCode", signaled ? env.Null() : Napi::Number::New(env, si.si_status));
+  out.Set("signal", signaled ? Napi::Number::New(env, si.si_status) : env.Null());
+  return out;
+}
+
+// mkfifo(path, mode)
+Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>();
+  if (mkfifo(path.c_str(), static_cast<mode_t>(IntArg(info, 1))) != 0) throw ErrnoError(info.Env(), errno, "mkfifo " + path);
+  return info.Env().Undefined();
+}
+
+// flock(fd, exclusive, nonblocking) -> true when taken (false only when nonblocking and held elsewhere)
+Napi::Value Flock(const Napi::CallbackInfo &info) {
+  int op = info[1].As<Napi::Boolean>() ? LOCK_EX : LOCK_SH;
+  if (info[2].As<Napi::Boolean>()) op |= LOCK_NB;
+  int rc;
+  do rc = flock(IntArg(info, 0), op);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0 && errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
+  if (rc < 0) throw ErrnoError(info.Env(), errno, "flock");
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// setChildSubreaper(): orphaned descendants are re-parented to us, so we can reap them.
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo &info) {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) throw ErrnoError(info.Env(), errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+  return info.Env().Undefined();
+}
+
+// reapAny() -> [{pid, exitCode, signal}] of every exited child, without blocking.
+Napi::Value ReapAny(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    auto o = Napi::Object::New(env);
+    o.Set("pid", pid);
+    o.Set("exitCode", WIFEXITED(status) ? Napi::Number::New(env, WEXITSTATUS(status)) : env.Null());
+    o.Set("signal", WIFSIGNALED(status) ? Napi::Number::New(env, WTERMSIG(status)) : env.Null());
+    out.Set(n++, o);
+  }
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawnInit", Napi::Function::New(env, SpawnInit));
+  exports.Set("socketpairSeq", Napi::Function::New(env, SocketpairSeq));
+  exports.Set("sendMsg", Napi::Function::New(env, SendMsg));
+  exports.Set("recvMsg", Napi::Function::New(env, RecvMsg));
+  exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal));
+  exports.Set("reapPidfd", Napi::Function::New(env, ReapPidfd));
+  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
+  exports.Set("flock", Napi::Function::New(env, Flock));
+  exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
+  exports.Set("reapAny", Napi::Function::New(env, ReapAny));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tsrunc, Init)

@@ -1,0 +1,129 @@
+/*
+ * Starting tsrunc-init. Node is multi-threaded, so between clone() and execveat() the child makes
+ * only raw syscalls: no malloc, no locks, no JS. The child shares our memory (CLONE_VM|CLONE_VFORK,
+ * as posix_spawn does: no page-table copy of a large Node heap) and runs on its own small stack.
+ * The init binary runs from a sealed memfd copy, never from a host file (SECURITY.md #1).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+#define CHILD_STACK (64 * 1024)
+#define MAX_FDS 256
+
+static int init_memfd = -1;
+
+/* The sealed in-memory copy of tsrunc-init, made once per process. */
+static int init_memfd_get(const char *path, const char **step) {
+  if (init_memfd >= 0) return init_memfd;
+  *step = "memfd_create";
+  int fd = memfd_create("tsrunc-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0010U /* MFD_EXEC */);
+  if (fd < 0 && errno == EINVAL) fd = memfd_create("tsrunc-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -errno;
+  *step = "open tsrunc-init";
+  int src = open(path, O_RDONLY | O_CLOEXEC);
+  if (src < 0) goto fail;
+  struct stat st;
+  if (fstat(src, &st) != 0) goto fail_src;
+  *step = "copy tsrunc-init into memfd";
+  for (off_t off = 0; off < st.st_size;) {
+    ssize_t n = sendfile(fd, src, &off, (size_t)(st.st_size - off));
+    if (n <= 0) { if (n == 0) errno = EIO; goto fail_src; }
+  }
+  close(src);
+  *step = "seal memfd";
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) goto fail;
+  init_memfd = fd;
+  return fd;
+fail_src: {
+    int e = errno;
+    close(src);
+    errno = e;
+  }
+fail: {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+}
+
+struct child_args {
+  int memfd;
+  const int *src, *dst;
+  int n, base;
+  char *argv[3];
+  int err;
+  const char *step;
+};
+
+static int child_main(void *p) {
+  struct child_args *a = p;
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  /* Node ignores SIGPIPE and handles others: give the container default dispositions. */
+  for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL);
+  int tmp[MAX_FDS];
+  /* Two passes, so a source that is also another pair's target is not clobbered. */
+  for (int i = 0; i < a->n; i++) {
+    tmp[i] = fcntl(a->src[i], F_DUPFD_CLOEXEC, a->base);
+    if (tmp[i] < 0) { a->err = errno; a->step = "dup fd for tsrunc-init"; _exit(127); }
+  }
+  for (int i = 0; i < a->n; i++) {
+    if (dup3(tmp[i], a->dst[i], 0) < 0) { a->err = errno; a->step = "place fd for tsrunc-init"; _exit(127); }
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  char *envp[] = { NULL };
+  syscall(SYS_execveat, a->memfd, "", a->argv, envp, AT_EMPTY_PATH);
+  a->err = errno;
+  a->step = "execveat tsrunc-init memfd";
+  _exit(127);
+}
+
+int tsrunc_spawn_init(const char *init_path, unsigned long clone_flags, const int *src, const int *dst, int n,
+                      int sync_fd_target, const char **step) {
+  if (n < 0 || n > MAX_FDS) { *step = "fd map"; return -EINVAL; }
+  int memfd = init_memfd_get(init_path, step);
+  if (memfd < 0) return memfd;
+  int maxdst = 2;
+  for (int i = 0; i < n; i++) if (dst[i] > maxdst) maxdst = dst[i];
+  char syncfd[16];
+  snprintf(syncfd, sizeof syncfd, "%d", sync_fd_target);
+  struct child_args a = { .memfd = memfd, .src = src, .dst = dst, .n = n, .base = maxdst + 1,
+                          .argv = { "tsrunc-init", syncfd, NULL }, .err = 0, .step = NULL };
+  *step = "allocate child stack";
+  void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -errno;
+  /* No signal handler of ours may run on the child's stack before it resets them. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int pid = clone(child_main, (char *)stack + CHILD_STACK, (int)(clone_flags | CLONE_VM | CLONE_VFORK | SIGCHLD), &a);
+  int clone_err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  munmap(stack, CHILD_STACK);
+  if (pid < 0) { *step = "clone"; return -clone_err; }
+  if (a.err) {
+    /* vfork semantics: the child has already exited when clone returns here. */
+    waitpid(pid, NULL, 0);
+    *step = a.step;
+    return -a.err;
+  }
+  return pid;
+}

@@ -1,0 +1,74 @@
+// The typed wrapper over tsrunc.node (native/src/addon.cc) and the location of tsrunc-init.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface ExitStatus {
+  exitCode: number | null;
+  signal: number | null;
+}
+
+interface Addon {
+  spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): number;
+  socketpairSeq(): [number, number];
+  sendMsg(fd: number, data: Buffer): void;
+  recvMsg(fd: number, maxLen: number): Buffer | null;
+  waitReadable(fd: number, callback: (status: number) => void): void;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  reapPidfd(pidfd: number): ExitStatus | null;
+  mkfifo(path: string, mode: number): void;
+  flock(fd: number, exclusive: boolean, nonblocking: boolean): boolean;
+  setChildSubreaper(): void;
+  reapAny(): Array<ExitStatus & { pid: number }>;
+}
+
+/** The directory holding tsrunc.node and tsrunc-init: $TSRUNC_NATIVE_DIR, or native/build/Release above this file. */
+function findNativeDir(): string {
+  if (process.env.TSRUNC_NATIVE_DIR) return process.env.TSRUNC_NATIVE_DIR;
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'native/build/Release');
+    if (fs.existsSync(path.join(candidate, 'tsrunc.node'))) return candidate;
+    if (path.dirname(dir) === dir) throw new Error('tsrunc.node not found: run `npm run build` (or set TSRUNC_NATIVE_DIR)');
+  }
+}
+
+let loaded: { addon: Addon; dir: string } | undefined;
+
+function load(): { addon: Addon; dir: string } {
+  if (!loaded) {
+    const dir = findNativeDir();
+    // A computed require: the bundler must leave the .node file to be loaded at run time.
+    const addon = module.require(path.join(dir, 'tsrunc.node')) as Addon;
+    loaded = { addon, dir };
+  }
+  return loaded;
+}
+
+export function native(): Addon {
+  return load().addon;
+}
+
+export function initBinaryPath(): string {
+  return path.join(load().dir, 'tsrunc-init');
+}
+
+/** Resolves once `fd` is readable or its peer hung up. */
+export function waitReadable(fd: number): Promise<void> {
+  return new Promise((resolve, reject) =>
+    native().waitReadable(fd, (status) => (status < 0 ? reject(new Error(`poll fd ${fd}: status ${status}`)) : resolve())),
+  );
+}
+
+/** Waits for our child behind `pidfd` to exit and reaps it. */
+export async function waitPidfd(pidfd: number): Promise<ExitStatus> {
+  for (;;) {
+    const status = native().reapPidfd(pidfd);
+    if (status) return status;
+    await waitReadable(pidfd);
+  }
+}
+
+/** The shell convention runc follows: the exit code, or 128 + the signal that killed the process. */
+export function exitCodeOf(status: ExitStatus): number {
+  return status.signal !== null ? 128 + status.signal : (status.exitCode ?? 255);
+}

@@ -1,0 +1,140 @@
+// The runc-compatible commands: their flags (as runc declares them) and thin handlers over the library.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TsruncError, defaultSpec, parseSignal } from '@tsrunc/common';
+import { containerStateView, createContainer, deleteContainer, killContainer, listContainers, runContainer, startContainer } from '../container';
+import { CommandSpec, FlagSpec, FlagValues } from './flags';
+
+export interface CommandContext {
+  root: string;
+  flags: FlagValues;
+  args: string[];
+  out: (text: string) => void;
+}
+
+export interface Command extends CommandSpec {
+  /** Resolves to the exit code. */
+  run(ctx: CommandContext): Promise<number>;
+}
+
+const CREATE_FLAGS: FlagSpec[] = [
+  { name: 'bundle', aliases: ['b'], type: 'string', usage: 'path to the root of the bundle directory, defaults to the current directory', default: '' },
+  { name: 'console-socket', type: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal', default: '' },
+  { name: 'pidfd-socket', type: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the init process', default: '' },
+  { name: 'pid-file', type: 'string', usage: 'specify the file to write the process id to', default: '' },
+  { name: 'no-pivot', type: 'bool', usage: 'do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on top of a ramdisk' },
+  { name: 'no-new-keyring', type: 'bool', usage: 'do not create a new session keyring for the container.  This will cause the container to inherit the calling processes session key' },
+  { name: 'preserve-fds', type: 'int', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', default: 0 },
+];
+
+function str(flags: FlagValues, name: string): string | undefined {
+  const v = flags[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function createOptions(flags: FlagValues) {
+  const preserveFds = Number(flags['preserve-fds'] ?? 0);
+  if (preserveFds < 0) throw new TsruncError('--preserve-fds must be a non-negative number');
+  if (str(flags, 'pidfd-socket')) throw new TsruncError('--pidfd-socket is not supported yet');
+  return {
+    bundle: str(flags, 'bundle') ?? process.cwd(),
+    pidFile: str(flags, 'pid-file'),
+    noPivot: !!flags['no-pivot'],
+    noNewKeyring: !!flags['no-new-keyring'],
+    consoleSocket: str(flags, 'console-socket'),
+    io: { preserveFds },
+  };
+}
+
+const ID = { exact: 1 };
+
+export const COMMANDS: Command[] = [
+  {
+    name: 'create', usage: 'create a container', argsUsage: '<container-id>', args: ID, flags: CREATE_FLAGS,
+    async run({ root, flags, args }) {
+      const { init } = await createContainer(root, args[0], createOptions(flags));
+      fs.closeSync(init.childPidfd);
+      return 0;
+    },
+  },
+  {
+    name: 'start', usage: 'executes the user defined process in a created container', argsUsage: '<container-id>', args: ID, flags: [],
+    async run({ root, args }) {
+      await startContainer(root, args[0]);
+      return 0;
+    },
+  },
+  {
+    name: 'run', usage: 'create and run a container', argsUsage: '<container-id>', args: ID,
+    flags: [
+      ...CREATE_FLAGS,
+      { name: 'detach', aliases: ['d'], type: 'bool', usage: 'detach from the container\'s process' },
+      { name: 'keep', type: 'bool', usage: 'do not delete the container after it exits' },
+      { name: 'no-subreaper', type: 'bool', usage: 'disable the use of the subreaper used to reap reparented processes' },
+    ],
+    run({ root, flags, args }) {
+      return runContainer(root, args[0], { ...createOptions(flags), detach: !!flags.detach, keep: !!flags.keep, noSubreaper: !!flags['no-subreaper'] });
+    },
+  },
+  {
+    name: 'state', usage: 'output the state of a container', argsUsage: '<container-id>', args: ID, flags: [],
+    async run({ root, args, out }) {
+      out(JSON.stringify(containerStateView(root, args[0]), null, 2));
+      return 0;
+    },
+  },
+  {
+    name: 'kill', usage: 'kill sends the specified signal (default: SIGTERM) to the container\'s init process', argsUsage: '<container-id> [signal]',
+    args: { min: 1, max: 2 },
+    flags: [{ name: 'all', aliases: ['a'], type: 'bool', usage: '(obsoleted, do not use)', hidden: true }],
+    async run({ root, flags, args }) {
+      killContainer(root, args[0], parseSignal(args[1] ?? 'SIGTERM'), !!flags.all);
+      return 0;
+    },
+  },
+  {
+    name: 'delete', usage: 'delete any resources held by the container often used with detached container', argsUsage: '<container-id>', args: ID,
+    flags: [{ name: 'force', aliases: ['f'], type: 'bool', usage: 'Forcibly deletes the container if it is still running (uses SIGKILL)' }],
+    async run({ root, flags, args }) {
+      await deleteContainer(root, args[0], !!flags.force);
+      return 0;
+    },
+  },
+  {
+    name: 'list', usage: 'lists containers started by tsrunc with the given root', argsUsage: '', args: { exact: 0 },
+    flags: [
+      { name: 'format', aliases: ['f'], type: 'string', usage: 'select one of: table or json', default: 'table' },
+      { name: 'quiet', aliases: ['q'], type: 'bool', usage: 'display only container IDs' },
+    ],
+    async run({ root, flags, out }) {
+      const list = listContainers(root);
+      if (flags.quiet) out(list.map((c) => `${c.id}\n`).join(''));
+      else if (flags.format === 'json') out((list.length ? JSON.stringify(list) : 'null') + '\n');
+      else if (flags.format === 'table') out(table(list));
+      else throw new TsruncError(`invalid format option`);
+      return 0;
+    },
+  },
+  {
+    name: 'spec', usage: 'create a new specification file', argsUsage: '', args: { exact: 0 },
+    flags: [
+      { name: 'bundle', aliases: ['b'], type: 'string', usage: 'path to the root of the bundle directory', default: '' },
+      { name: 'rootless', type: 'bool', usage: 'generate a configuration for a rootless container' },
+    ],
+    async run({ flags }) {
+      const file = path.join(str(flags, 'bundle') ?? '.', 'config.json');
+      if (fs.existsSync(file)) throw new TsruncError('File config.json exists. Remove it first.');
+      const cgroupNamespace = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+      fs.writeFileSync(file, JSON.stringify(defaultSpec({ rootless: !!flags.rootless, cgroupNamespace }), null, '\t'), { mode: 0o666 });
+      return 0;
+    },
+  },
+];
+
+/** runc's list table: tabwriter with min width 12 and padding 3. */
+function table(list: Array<Record<string, unknown>>): string {
+  const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+    ...list.map((c) => [c.id, c.pid, c.status, c.bundle, c.created, c.owner].map(String))];
+  const widths = rows[0].map((_, i) => Math.max(12, ...rows.map((r) => r[i].length + 3)));
+  return rows.map((r) => r.map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]) : cell)).join('') + '\n').join('');
+}

@@ -1,0 +1,54 @@
+// tsrunc's entry point: runc's global flags, dispatch, and runc's conventions for errors and exit codes.
+import { Logger, SPEC_VERSION, TsruncError, UsageError, createLogger } from '@tsrunc/common';
+import { COMMANDS } from './commands';
+import { CommandLineError, FlagSpec, appHelp, commandHelp, parseCommandLine } from './flags';
+
+const PROG = 'tsrunc';
+const VERSION = '0.1.0';
+
+const GLOBALS: FlagSpec[] = [
+  { name: 'debug', type: 'bool', usage: 'enable debug logging' },
+  { name: 'log', type: 'string', usage: 'set the log file to write tsrunc logs to (default is \'/dev/stderr\')', default: '' },
+  { name: 'log-format', type: 'string', usage: 'set the log format (\'text\' (default), or \'json\')', default: 'text' },
+  { name: 'root', type: 'string', usage: 'root directory for storage of container state (this should be located in tmpfs)', default: '/run/tsrunc' },
+  { name: 'systemd-cgroup', type: 'bool', usage: 'enable systemd cgroup support' },
+  { name: 'rootless', type: 'string', usage: 'ignore cgroup permission errors (\'true\', \'false\', or \'auto\')', default: 'auto' },
+  { name: 'criu', type: 'string', usage: '(obsoleted; do not use)', hidden: true, default: '' },
+];
+
+function write(text: string): void {
+  process.stdout.write(text);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let logger: Logger | undefined;
+  let commandName = '';
+  try {
+    const parsed = parseCommandLine(argv, GLOBALS, COMMANDS);
+    if (parsed.version) {
+      write(`${PROG} version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+      return 0;
+    }
+    const command = COMMANDS.find((c) => c.name === parsed.command?.name);
+    if (parsed.help || !command) {
+      write(command ? commandHelp(command, PROG) : appHelp(PROG, GLOBALS, COMMANDS));
+      return 0;
+    }
+    commandName = command.name;
+    const format = parsed.globals['log-format'];
+    if (format !== 'text' && format !== 'json') throw new TsruncError(`invalid log-format: ${String(format)}`);
+    logger = createLogger({ file: (parsed.globals.log as string) || undefined, format, debug: !!parsed.globals.debug });
+    if (parsed.globals['systemd-cgroup']) throw new TsruncError('--systemd-cgroup: systemd is not available on this host; tsrunc manages cgroupfs directly');
+    return await command.run({ root: parsed.globals.root as string, flags: parsed.flags, args: parsed.args, out: write });
+  } catch (e) {
+    if (e instanceof CommandLineError) {
+      write(`Incorrect Usage.\n\n${e.command ? commandHelp(e.command, PROG) : appHelp(PROG, GLOBALS, COMMANDS)}\n`);
+    }
+    const message = e instanceof TsruncError ? e.message : (e as Error).stack ?? String(e);
+    const text = commandName && !(e instanceof UsageError) ? `${PROG} ${commandName} failed: ${message}` : message;
+    // Callers read the last error record of --log (containerd) or our stderr (conmon): both get it.
+    if (logger && e instanceof TsruncError) logger.error(message);
+    process.stderr.write(`${PROG}: ${text}\n`);
+    return e instanceof TsruncError ? e.exitCode : 1;
+  }
+}

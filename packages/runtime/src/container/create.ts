@@ -1,0 +1,88 @@
+// create: everything in config.json applied, the init blocked on exec.fifo until `start`.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, Spec, TsruncError, native, parseSpec } from '@tsrunc/common';
+import { compileInitPlan, readHostFacts } from '../plan';
+import { ContainerDir, rfc3339Nano, writeFileAtomic } from './state-dir';
+import { InitStdio, StartedInit, startInit } from './init-process';
+import { readProcStat } from './liveness';
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  consoleSocket?: string;
+  io?: Partial<InitStdio>;
+}
+
+export interface CreatedContainer {
+  dir: ContainerDir;
+  init: StartedInit;
+}
+
+function loadSpec(bundle: string): Spec {
+  const file = path.join(bundle, 'config.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigError('', `JSON specification file config.json not found in bundle ${bundle}`);
+    throw new ConfigError('', `read ${file}: ${(e as Error).message}`);
+  }
+  return parseSpec(text, file);
+}
+
+function checkRootfs(rootfs: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(rootfs);
+  } catch {
+    throw new ConfigError('root.path', `rootfs ${rootfs} does not exist`);
+  }
+  if (!st.isDirectory()) throw new ConfigError('root.path', `rootfs ${rootfs} is not a directory`);
+}
+
+/** runc's pid file: the decimal pid, no newline, renamed into place. */
+export function writePidFile(file: string, pid: number): void {
+  writeFileAtomic(path.resolve(file), String(pid), 0o644);
+}
+
+export async function createContainer(root: string, id: string, opts: CreateOptions): Promise<CreatedContainer> {
+  const dir = new ContainerDir(root, id);
+  const bundle = path.resolve(opts.bundle);
+  const spec = loadSpec(bundle);
+  if (spec.process?.terminal) {
+    throw new ConfigError('process.terminal', opts.consoleSocket ? 'terminals are not supported yet' : 'cannot allocate tty if tsrunc will detach without setting console socket');
+  }
+  if (opts.consoleSocket) throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty');
+  const io: InitStdio = { stdio: opts.io?.stdio ?? [0, 1, 2], preserveFds: opts.io?.preserveFds ?? 0 };
+  // Everything that can be checked without side effects is checked before the id is reserved.
+  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts() });
+  checkRootfs(plan.rootfs);
+
+  dir.create();
+  try {
+    dir.lock();
+    native().mkfifo(dir.fifoPath, 0o622);
+    fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
+    const init = await startInit(plan, io, dir.fifoPath);
+    const stat = readProcStat(init.pid);
+    dir.write({
+      ociVersion: spec.ociVersion,
+      id,
+      pid: init.pid,
+      pidStartTime: stat?.startTime ?? '',
+      bundle,
+      rootfs: plan.rootfs,
+      created: rfc3339Nano(),
+      annotations: spec.annotations,
+      config: spec,
+    });
+    if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
+    return { dir, init };
+  } catch (e) {
+    dir.remove();
+    throw e;
+  }
+}

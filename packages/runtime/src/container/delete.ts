@@ -1,0 +1,48 @@
+// delete: destroy a stopped container (or, with force, kill it first): state dir, and with the
+// last process of its namespaces, its mounts.
+import * as fs from 'node:fs';
+import { NotFoundError, TsruncError, native } from '@tsrunc/common';
+import { ContainerDir, ContainerState } from './state-dir';
+import { containerStatus } from './status';
+import { openPidfd, waitExit } from './liveness';
+
+const SIGKILL = 9;
+const KILL_WAIT_MS = 10_000;
+
+/** SIGKILL the init and wait until it is gone (runc waits 100 x 100 ms). */
+export async function killAndWait(state: ContainerState): Promise<void> {
+  const pidfd = openPidfd(state.pid, state.pidStartTime);
+  if (pidfd === undefined) return;
+  try {
+    native().pidfdSendSignal(pidfd, SIGKILL);
+    if (!(await waitExit(pidfd, KILL_WAIT_MS))) throw new TsruncError('container init still running');
+  } finally {
+    fs.closeSync(pidfd);
+  }
+}
+
+export async function deleteContainer(root: string, id: string, force = false): Promise<void> {
+  const dir = new ContainerDir(root, id);
+  let state: ContainerState;
+  try {
+    dir.lock();
+    state = dir.read();
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+    // A leftover directory without state is removed; with --force an unknown id is not an error.
+    dir.remove();
+    if (force) return;
+    throw e;
+  }
+  const status = containerStatus(dir, state);
+  if ((status === 'running' || status === 'paused') && !force) {
+    dir.release();
+    throw new TsruncError(`cannot delete container ${id} that is not stopped: ${status}`);
+  }
+  if (status !== 'stopped') await killAndWait(state);
+  destroy(dir);
+}
+
+export function destroy(dir: ContainerDir): void {
+  dir.remove();
+}

@@ -1,0 +1,117 @@
+// <root>/<id>/: state.json (written atomically), exec.fifo, and a lock on the directory.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NotFoundError, Spec, TsruncError, native } from '@tsrunc/common';
+
+/** SECURITY.md #7: no '/', no '..', nothing a path could be built from. */
+const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$/;
+
+export function validateId(id: string): void {
+  if (!ID_RE.test(id) || id === '.' || id === '..' || id.includes('..') || id.length > 1024) {
+    throw new TsruncError(`invalid container ID format: ${JSON.stringify(id)}`);
+  }
+}
+
+/** What tsrunc keeps about a container between commands (private: only tsrunc reads it). */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  /** Host pid of the container's init process. */
+  pid: number;
+  /** Its start time (/proc/PID/stat field 22), so a recycled pid is never mistaken for it. */
+  pidStartTime: string;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  annotations?: Record<string, string>;
+  config: Spec;
+}
+
+export class ContainerDir {
+  readonly path: string;
+  private lockFd: number | undefined;
+
+  constructor(readonly root: string, readonly id: string) {
+    validateId(id);
+    this.path = path.join(root, id);
+  }
+
+  get statePath(): string {
+    return path.join(this.path, 'state.json');
+  }
+
+  get fifoPath(): string {
+    return path.join(this.path, 'exec.fifo');
+  }
+
+  exists(): boolean {
+    return fs.existsSync(this.path);
+  }
+
+  /** Reserves the id: mkdir is the atomic test-and-set. */
+  create(): void {
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    try {
+      fs.mkdirSync(this.path, { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TsruncError('container with given ID already exists');
+      throw e;
+    }
+  }
+
+  /** Serialises commands on one container: held until release() or process exit. */
+  lock(exclusive = true): void {
+    if (this.lockFd !== undefined) return;
+    try {
+      this.lockFd = fs.openSync(this.path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(this.id);
+      throw e;
+    }
+    native().flock(this.lockFd, exclusive, false);
+  }
+
+  release(): void {
+    if (this.lockFd !== undefined) fs.closeSync(this.lockFd);
+    this.lockFd = undefined;
+  }
+
+  read(): ContainerState {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.statePath, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(this.id);
+      throw e;
+    }
+    return JSON.parse(text) as ContainerState;
+  }
+
+  write(state: ContainerState): void {
+    writeFileAtomic(this.statePath, JSON.stringify(state), 0o600);
+  }
+
+  remove(): void {
+    this.release();
+    fs.rmSync(this.path, { recursive: true, force: true });
+  }
+}
+
+/** temp file in the same directory + rename: readers see the old or the new file, never a part. */
+export function writeFileAtomic(file: string, data: string, mode: number): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_SYNC, mode);
+  try {
+    fs.writeSync(fd, data);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints it (trailing zeros dropped). */
+export function rfc3339Nano(date = new Date(), nanosWithinMs = Number(process.hrtime.bigint() % 1_000_000n)): string {
+  const iso = date.toISOString(); // 2024-05-01T12:00:00.123Z
+  const frac = (iso.slice(20, 23) + String(nanosWithinMs).padStart(6, '0')).replace(/0+$/, '');
+  return iso.slice(0, 19) + (frac ? `.${frac}` : '') + 'Z';
+}

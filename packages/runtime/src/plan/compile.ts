@@ -1,0 +1,86 @@
+// Spec -> InitPlan: every policy decision about a container, as data. Pure apart from reading the
+// bundle (bind sources, /etc/passwd); host facts come in as an argument.
+import * as path from 'node:path';
+import { ConfigError, Spec, requireProcess } from '@tsrunc/common';
+import { PlanOp } from './encode';
+import { filesystemOps } from './filesystem';
+import { HostFacts } from './host';
+import { CLONE_FLAG, planNamespaces } from './namespaces';
+import { execOps, identityOps, kernelSettingOps, withHome } from './process';
+import { Op } from './proto';
+
+/** An fd the executor opens and hands to the init, at number `3 + preserveFds + index`. */
+export type FdSource = { kind: 'execFifo' } | { kind: 'namespace'; path: string; origin: string };
+
+export interface InitPlan {
+  cloneFlags: number;
+  rootfs: string;
+  fds: FdSource[];
+  /** The sync socket's number inside the init (above every other fd it gets). */
+  syncFd: number;
+  ops: PlanOp[];
+  /** uid/gid maps the parent writes before sending the plan (new user namespace). */
+  uidMappings: string;
+  gidMappings: string;
+}
+
+export interface PlanOptions {
+  bundle: string;
+  preserveFds: number;
+  noPivot: boolean;
+  /** create waits on exec.fifo before exec; an exec'd process does not. */
+  execFifo: boolean;
+  host: HostFacts;
+  cgroupDirs?: Record<string, string>;
+}
+
+function idMap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
+  return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
+  const proc = requireProcess(spec);
+  if (!proc.args || proc.args.length === 0) throw new ConfigError('process.args', 'must not be empty');
+  if (!spec.root?.path) throw new ConfigError('root.path', 'is required');
+  const rootfs = path.resolve(opts.bundle, spec.root.path);
+  const ns = planNamespaces(spec);
+  if (spec.hostname && ns.has('uts') !== 'new') throw new ConfigError('hostname', 'cannot set a hostname without a new UTS namespace');
+  if (spec.domainname && ns.has('uts') !== 'new') throw new ConfigError('domainname', 'cannot set a domainname without a new UTS namespace');
+
+  const fds: FdSource[] = [];
+  const fdNumber = () => 3 + opts.preserveFds + fds.length;
+  const ops: PlanOp[] = [];
+  for (const join of ns.joins) {
+    const fd = fdNumber();
+    fds.push({ kind: 'namespace', path: join.path, origin: `linux.namespaces[${join.index}].path` });
+    ops.push({ code: Op.Setns, args: [fd, CLONE_FLAG[join.type]], origin: `linux.namespaces[${join.index}]` });
+  }
+  if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (cgroup)' });
+  let execFifoFd: number | undefined;
+  if (opts.execFifo) {
+    execFifoFd = fdNumber();
+    fds.push({ kind: 'execFifo' });
+  }
+
+  const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
+  ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind, which also opens our verified procfs handle
+  ops.push(...kernelSettingOps(spec, proc));
+  ops.push(...fsOps.beforeRootSwitch.slice(1), ...fsOps.rootSwitch);
+  if (spec.hostname) ops.push({ code: Op.Hostname, args: [spec.hostname], origin: 'hostname' });
+  if (spec.domainname) ops.push({ code: Op.Domainname, args: [spec.domainname], origin: 'domainname' });
+  if (ns.has('network') === 'new') ops.push({ code: Op.LoopbackUp, args: [], origin: 'linux.namespaces (network): lo' });
+  ops.push(...identityOps(proc));
+  const env = withHome(proc.env ?? [], proc.user.uid, rootfs);
+  const exec = execOps(proc, env, opts.preserveFds, execFifoFd);
+  ops.push(...exec.prepare, ...exec.finish);
+
+  return {
+    cloneFlags: ns.cloneFlags,
+    rootfs,
+    fds,
+    syncFd: 3 + opts.preserveFds + fds.length,
+    ops,
+    uidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.uidMappings) : '',
+    gidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.gidMappings) : '',
+  };
+}

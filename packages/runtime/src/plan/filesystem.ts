@@ -1,0 +1,154 @@
+// The container's filesystem: rootfs, config mounts (cgroup mounts expanded), devices, masks, root switch.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, LinuxDevice, Mount, Spec } from '@tsrunc/common';
+import { PlanOp } from './encode';
+import { CgroupMount, HostFacts } from './host';
+import { MS, PROPAGATION, parseMountOptions } from './mount-options';
+import { NamespacePlan } from './namespaces';
+import { Op } from './proto';
+
+const S_IFIFO = 0o010000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+
+export interface FilesystemContext {
+  bundle: string;
+  rootfs: string;
+  noPivot: boolean;
+  host: HostFacts;
+  ns: NamespacePlan;
+  /** Host directory of the container's cgroup in each hierarchy, by mount point (bind-mounted without a cgroup namespace). */
+  cgroupDirs: Record<string, string>;
+}
+
+/** Linux's new_encode_dev layout of dev_t. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return (mi & 0xffn) | ((ma & 0xfffn) << 8n) | ((mi & ~0xffn) << 12n) | ((ma & ~0xfffn) << 32n);
+}
+
+const DEFAULT_DEVICES: LinuxDevice[] = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3 },
+  { path: '/dev/zero', type: 'c', major: 1, minor: 5 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7 },
+  { path: '/dev/random', type: 'c', major: 1, minor: 8 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9 },
+  { path: '/dev/tty', type: 'c', major: 5, minor: 0 },
+];
+
+const DEV_SYMLINKS: Array<[string, string]> = [
+  ['/proc/self/fd', '/dev/fd'],
+  ['/proc/self/fd/0', '/dev/stdin'],
+  ['/proc/self/fd/1', '/dev/stdout'],
+  ['/proc/self/fd/2', '/dev/stderr'],
+];
+
+function isBind(m: Mount): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+function bindSource(m: Mount, bundle: string, origin: string): { source: string; kind: number } {
+  if (!m.source) throw new ConfigError(`${origin}.source`, 'a bind mount needs a source');
+  const source = path.resolve(bundle, m.source);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(source);
+  } catch (e) {
+    throw new ConfigError(`${origin}.source`, `stat ${source}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  return { source, kind: st.isDirectory() ? 0 : 1 };
+}
+
+function mountOp(origin: string, source: string, target: string, fstype: string, flags: number, data: string, kind: number, propagation: number): PlanOp {
+  return { code: Op.Mount, args: [source, target, fstype, flags, data, kind, propagation], origin };
+}
+
+/** type "cgroup": the host's hierarchies, bind-mounted read-only (SECURITY.md #8), or mounted afresh in a cgroup namespace. */
+function cgroupMountOps(m: Mount, origin: string, ctx: FilesystemContext): PlanOp[] {
+  const { flags, propagation } = parseMountOptions(m.options ?? []);
+  const dest = m.destination;
+  const mounts = ctx.host.cgroupMounts;
+  const withNs = ctx.ns.has('cgroup') !== undefined;
+  const pureV2 = mounts.length === 1 && mounts[0].fstype === 'cgroup2';
+  if (pureV2) {
+    return withNs
+      ? [mountOp(origin, 'cgroup2', dest, 'cgroup2', flags, '', 0, propagation)]
+      : [mountOp(origin, ctx.cgroupDirs[mounts[0].mountpoint] ?? mounts[0].mountpoint, dest, '', MS.BIND | MS.REC | flags | MS.RDONLY, '', 0, propagation)];
+  }
+  const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
+  const ops: PlanOp[] = [mountOp(origin, 'tmpfs', dest, 'tmpfs', base, 'mode=755', 0, 0)];
+  for (const cg of mounts) {
+    const name = path.basename(cg.mountpoint);
+    const target = path.posix.join(dest, name);
+    ops.push(withNs ? mountOp(origin, 'cgroup', target, cg.fstype, flags, cgroupData(cg), 0, 0)
+      : mountOp(origin, ctx.cgroupDirs[cg.mountpoint] ?? cg.mountpoint, target, '', MS.BIND | MS.REC | base | MS.RDONLY, '', 0, 0));
+    if (name.includes(',')) for (const c of cg.controllers) ops.push({ code: Op.Symlink, args: [name, path.posix.join(dest, c)], origin });
+  }
+  if (flags & MS.RDONLY) ops.push(mountOp(origin, 'tmpfs', dest, 'tmpfs', MS.REMOUNT | base | MS.RDONLY, 'mode=755', 0, 0));
+  if (propagation) ops.push({ code: Op.MountPropagation, args: [dest, propagation], origin });
+  return ops;
+}
+
+function cgroupData(cg: CgroupMount): string {
+  return cg.controllers.join(',');
+}
+
+function configMountOps(m: Mount, index: number, ctx: FilesystemContext): PlanOp[] {
+  const origin = `mounts[${index}]`;
+  if (m.type === 'cgroup') return cgroupMountOps(m, origin, ctx);
+  const opts = parseMountOptions(m.options ?? []);
+  if (isBind(m)) {
+    const { source, kind } = bindSource(m, ctx.bundle, origin);
+    return [mountOp(origin, source, m.destination, '', opts.flags | MS.BIND, '', kind, opts.propagation)];
+  }
+  const type = m.type ?? '';
+  if (!type || !ctx.host.filesystems.has(type)) throw new ConfigError(`${origin}.type`, `unknown filesystem type "${type}"`);
+  // Without its own network namespace a container may not mount sysfs: it gets the host's, as runc does.
+  if (type === 'sysfs' && ctx.ns.has('network') !== 'new') {
+    return [mountOp(origin, '/sys', m.destination, '', MS.BIND | MS.REC | opts.flags, '', 0, opts.propagation)];
+  }
+  return [mountOp(origin, m.source ?? type, m.destination, type, opts.flags, opts.data, 0, opts.propagation)];
+}
+
+function deviceMode(d: LinuxDevice): number {
+  const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
+  return kind | ((d.fileMode ?? 0o666) & 0o7777);
+}
+
+function deviceOps(spec: Spec, ctx: FilesystemContext): PlanOp[] {
+  const configured = spec.linux?.devices ?? [];
+  const paths = new Set(configured.map((d) => d.path));
+  const all = [
+    ...DEFAULT_DEVICES.filter((d) => !paths.has(d.path)).map((d) => ({ d, origin: 'default devices' })),
+    ...configured.map((d, i) => ({ d, origin: `linux.devices[${i}]` })),
+  ];
+  // In a new user namespace mknod is refused: bind the host's nodes instead, as runc does.
+  const bind = ctx.ns.has('user') !== undefined;
+  const ops: PlanOp[] = all.map(({ d, origin }) =>
+    bind
+      ? { code: Op.BindDevice, args: [d.path, d.path], origin }
+      : { code: Op.Mknod, args: [d.path, deviceMode(d), makedev(d.major ?? 0, d.minor ?? 0), d.uid ?? 0, d.gid ?? 0], origin },
+  );
+  const links = ctx.host.hasKcore ? [...DEV_SYMLINKS, ['/proc/kcore', '/dev/core'] as [string, string]] : DEV_SYMLINKS;
+  for (const [target, link] of [...links, ['pts/ptmx', '/dev/ptmx'] as [string, string]]) {
+    ops.push({ code: Op.Symlink, args: [target, link], origin: 'default /dev symlinks' });
+  }
+  return ops;
+}
+
+/** Everything from the rootfs bind to the switch of root, in runc's order. */
+export function filesystemOps(spec: Spec, ctx: FilesystemContext): { beforeRootSwitch: PlanOp[]; rootSwitch: PlanOp[] } {
+  const mounts = spec.mounts ?? [];
+  const propagation = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : 0;
+  const ops: PlanOp[] = [{ code: Op.Rootfs, args: [ctx.rootfs, propagation], origin: 'root.path' }];
+  mounts.forEach((m, i) => ops.push(...configMountOps(m, i, ctx)));
+  // A /dev bind-mounted from elsewhere is used as it is.
+  if (!mounts.some((m) => m.destination === '/dev' && isBind(m))) ops.push(...deviceOps(spec, ctx));
+  (spec.linux?.maskedPaths ?? []).forEach((p, i) => ops.push({ code: Op.MaskPath, args: [p], origin: `linux.maskedPaths[${i}]` }));
+  (spec.linux?.readonlyPaths ?? []).forEach((p, i) => ops.push({ code: Op.ReadonlyPath, args: [p], origin: `linux.readonlyPaths[${i}]` }));
+  const rootSwitch: PlanOp[] = [{ code: Op.PivotRoot, args: [ctx.noPivot ? 1 : 0], origin: ctx.noPivot ? 'chroot (--no-pivot)' : 'pivot_root' }];
+  if (spec.root?.readonly) rootSwitch.push({ code: Op.ReadonlyRoot, args: [], origin: 'root.readonly' });
+  return { beforeRootSwitch: ops, rootSwitch };
+}

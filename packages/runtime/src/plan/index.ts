@@ -1,0 +1,4 @@
+export * from './compile';
+export * from './encode';
+export * from './host';
+export { Msg, Op } from './proto';

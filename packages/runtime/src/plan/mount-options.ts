@@ -1,0 +1,48 @@
+// mount(2) flags from OCI mount options, as runc's parseMountOptions maps them.
+export const MS = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, SYNCHRONOUS: 0x10, REMOUNT: 0x20, MANDLOCK: 0x40,
+  DIRSYNC: 0x80, NOSYMFOLLOW: 0x100, NOATIME: 0x400, NODIRATIME: 0x800, BIND: 0x1000, MOVE: 0x2000,
+  REC: 0x4000, SILENT: 0x8000, UNBINDABLE: 0x20000, PRIVATE: 0x40000, SLAVE: 0x80000, SHARED: 0x100000,
+  RELATIME: 0x200000, I_VERSION: 0x800000, STRICTATIME: 0x1000000, LAZYTIME: 0x2000000,
+} as const;
+
+/** option -> [clear (true) or set (false), flag] */
+const FLAGS: Record<string, [boolean, number]> = {
+  async: [true, MS.SYNCHRONOUS], atime: [true, MS.NOATIME], bind: [false, MS.BIND], defaults: [false, 0],
+  dev: [true, MS.NODEV], diratime: [true, MS.NODIRATIME], dirsync: [false, MS.DIRSYNC], exec: [true, MS.NOEXEC],
+  iversion: [false, MS.I_VERSION], lazytime: [false, MS.LAZYTIME], loud: [true, MS.SILENT], mand: [false, MS.MANDLOCK],
+  noatime: [false, MS.NOATIME], nodev: [false, MS.NODEV], nodiratime: [false, MS.NODIRATIME], noexec: [false, MS.NOEXEC],
+  noiversion: [true, MS.I_VERSION], nolazytime: [true, MS.LAZYTIME], nomand: [true, MS.MANDLOCK],
+  norelatime: [true, MS.RELATIME], nostrictatime: [true, MS.STRICTATIME], nosuid: [false, MS.NOSUID],
+  nosymfollow: [false, MS.NOSYMFOLLOW], rbind: [false, MS.BIND | MS.REC], relatime: [false, MS.RELATIME],
+  remount: [false, MS.REMOUNT], ro: [false, MS.RDONLY], rw: [true, MS.RDONLY], silent: [false, MS.SILENT],
+  strictatime: [false, MS.STRICTATIME], suid: [true, MS.NOSUID], sync: [false, MS.SYNCHRONOUS],
+  symfollow: [true, MS.NOSYMFOLLOW],
+};
+
+export const PROPAGATION: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+export interface ParsedMountOptions {
+  flags: number;
+  propagation: number;
+  /** Options the kernel reads as filesystem data (mode=755, size=…), comma-joined. */
+  data: string;
+}
+
+export function parseMountOptions(options: readonly string[]): ParsedMountOptions {
+  let flags = 0;
+  let propagation = 0;
+  const data: string[] = [];
+  for (const opt of options) {
+    const flag = FLAGS[opt];
+    if (flag) flags = flag[0] ? flags & ~flag[1] : flags | flag[1];
+    else if (opt in PROPAGATION) propagation |= PROPAGATION[opt];
+    else data.push(opt);
+  }
+  return { flags, propagation, data: data.join(',') };
+}
+
+export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION)].sort();

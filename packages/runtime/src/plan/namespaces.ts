@@ -1,0 +1,45 @@
+// Which namespaces are made by clone(), made later by unshare(), or joined by setns().
+import { ConfigError, LinuxNamespace, NamespaceType, Spec } from '@tsrunc/common';
+
+export const CLONE_FLAG: Record<NamespaceType, number> = {
+  mount: 0x00020000,
+  cgroup: 0x02000000,
+  uts: 0x04000000,
+  ipc: 0x08000000,
+  user: 0x10000000,
+  pid: 0x20000000,
+  network: 0x40000000,
+  time: 0x00000080,
+};
+
+/** setns order: the user namespace first (it owns the others), the mount namespace last. */
+const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'mount'];
+
+export interface NamespacePlan {
+  /** New namespaces made by clone(). */
+  cloneFlags: number;
+  /** New namespaces the init makes itself once the parent has placed it (its cgroup). */
+  unshareFlags: number;
+  /** Namespaces to join, in setns order, with the config index for errors. */
+  joins: Array<{ type: NamespaceType; path: string; index: number }>;
+  has(type: NamespaceType): 'new' | 'joined' | undefined;
+}
+
+export function planNamespaces(spec: Spec): NamespacePlan {
+  const list: LinuxNamespace[] = spec.linux?.namespaces ?? [];
+  let cloneFlags = 0;
+  let unshareFlags = 0;
+  const joins: NamespacePlan['joins'] = [];
+  const kinds = new Map<NamespaceType, 'new' | 'joined'>();
+  list.forEach((ns, index) => {
+    if (ns.type === 'time') throw new ConfigError(`linux.namespaces[${index}].type`, 'time namespaces are not supported yet');
+    kinds.set(ns.type, ns.path ? 'joined' : 'new');
+    if (ns.path) joins.push({ type: ns.type, path: ns.path, index });
+    // A new cgroup namespace is rooted where the init is when it is made: after the parent moved it.
+    else if (ns.type === 'cgroup') unshareFlags |= CLONE_FLAG.cgroup;
+    else cloneFlags |= CLONE_FLAG[ns.type];
+  });
+  joins.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  if (!kinds.has('mount')) throw new ConfigError('linux.namespaces', 'a mount namespace is required (tsrunc never mounts in the host namespace)');
+  return { cloneFlags, unshareFlags, joins, has: (type) => kinds.get(type) };
+}

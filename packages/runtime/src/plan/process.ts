@@ -1,0 +1,94 @@
+// The process side of the plan: kernel settings, identity, capabilities and the exec.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, KNOWN_CAPABILITIES, Process, RlimitType, Spec } from '@tsrunc/common';
+import { PlanOp } from './encode';
+import { Op } from './proto';
+
+const RLIMIT: Record<RlimitType, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+/** JSON numbers past 2^53 arrive rounded: anything at or above 2^64 - 1 means RLIM_INFINITY. */
+function rlimValue(v: number): bigint {
+  return v >= 2 ** 64 - 1 ? -1n : BigInt(v);
+}
+
+/** sysctl, oom_score_adj, rlimits, personality: written while the host's procfs is still reachable. */
+export function kernelSettingOps(spec: Spec, proc: Process): PlanOp[] {
+  const ops: PlanOp[] = [];
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    ops.push({ code: Op.Sysctl, args: [key, value], origin: `linux.sysctl.${key}` });
+  }
+  if (proc.oomScoreAdj !== undefined) ops.push({ code: Op.OomScoreAdj, args: [proc.oomScoreAdj], origin: 'process.oomScoreAdj' });
+  (proc.rlimits ?? []).forEach((r, i) =>
+    ops.push({ code: Op.Rlimit, args: [RLIMIT[r.type], rlimValue(r.soft), rlimValue(r.hard)], origin: `process.rlimits[${i}] (${r.type})` }),
+  );
+  const persona = spec.linux?.personality;
+  if (persona) ops.push({ code: Op.Personality, args: [persona.domain === 'LINUX32' ? 0x0008 : 0], origin: 'linux.personality' });
+  return ops;
+}
+
+function capMask(names: string[] | undefined, origin: string): bigint {
+  let mask = 0n;
+  (names ?? []).forEach((name, i) => {
+    const bit = KNOWN_CAPABILITIES.indexOf(name as (typeof KNOWN_CAPABILITIES)[number]);
+    if (bit < 0) throw new ConfigError(`${origin}[${i}]`, `unknown capability "${name}"`);
+    mask |= 1n << BigInt(bit);
+  });
+  return mask;
+}
+
+export function identityOps(proc: Process): PlanOp[] {
+  const { uid, gid, additionalGids = [] } = proc.user;
+  const ops: PlanOp[] = [{ code: Op.SetIds, args: [uid, gid, additionalGids.map(String)], origin: 'process.user' }];
+  const caps = proc.capabilities;
+  if (caps) {
+    const o = 'process.capabilities';
+    ops.push({
+      code: Op.Caps,
+      args: [capMask(caps.bounding, `${o}.bounding`), capMask(caps.effective, `${o}.effective`), capMask(caps.permitted, `${o}.permitted`),
+        capMask(caps.inheritable, `${o}.inheritable`), capMask(caps.ambient, `${o}.ambient`)],
+      origin: o,
+    });
+  }
+  return ops;
+}
+
+/** runc sets HOME from the container's /etc/passwd when the config does not. */
+export function withHome(env: string[], uid: number, rootfs: string): string[] {
+  if (env.some((e) => e.startsWith('HOME='))) return env;
+  let home = '/';
+  try {
+    // Read through the rootfs without following a link out of it.
+    const passwd = path.join(rootfs, 'etc/passwd');
+    const real = fs.realpathSync(passwd);
+    if (real.startsWith(fs.realpathSync(rootfs) + path.sep)) {
+      for (const line of fs.readFileSync(real, 'utf8').split('\n')) {
+        const f = line.split(':');
+        if (f.length >= 6 && Number(f[2]) === uid && f[2] !== '') {
+          home = f[5] || '/';
+          break;
+        }
+      }
+    }
+  } catch {
+    // no passwd file: HOME=/ as runc does
+  }
+  return [...env, `HOME=${home}`];
+}
+
+export function execOps(proc: Process, env: string[], preserveFds: number, execFifoFd: number | undefined): { prepare: PlanOp[]; finish: PlanOp[] } {
+  const prepare: PlanOp[] = [
+    { code: Op.Umask, args: [proc.user.umask ?? 0o022], origin: 'process.user.umask' },
+    { code: Op.PrepareExec, args: [proc.cwd, proc.args ?? [], env, preserveFds], origin: 'process.args' },
+    { code: Op.Ready, args: [], origin: 'ready' },
+  ];
+  const finish: PlanOp[] = [];
+  if (execFifoFd !== undefined) finish.push({ code: Op.WaitFifo, args: [execFifoFd], origin: 'exec.fifo' });
+  if (proc.noNewPrivileges) finish.push({ code: Op.NoNewPrivs, args: [], origin: 'process.noNewPrivileges' });
+  finish.push({ code: Op.Exec, args: [], origin: 'process.args' });
+  return { prepare, finish };
+}

@@ -1,0 +1,44 @@
+// Mirror of native/init/proto.h (proto.test.ts checks that the numbers agree).
+export const MSG_MAGIC = 0x74737231;
+export const MSG_MAX = 1 << 20;
+export const MSG_HEADER = 12;
+
+export enum Msg {
+  Plan = 1,
+  Ready = 2,
+  Error = 3,
+  Pid = 4,
+}
+
+export enum Op {
+  Setns = 1,
+  Rootfs = 2,
+  Mount = 3,
+  Mknod = 4,
+  BindDevice = 5,
+  Symlink = 6,
+  PivotRoot = 7,
+  MaskPath = 8,
+  ReadonlyPath = 9,
+  ReadonlyRoot = 10,
+  Hostname = 11,
+  Domainname = 12,
+  LoopbackUp = 13,
+  SetIds = 14,
+  Umask = 15,
+  PrepareExec = 16,
+  Ready = 17,
+  WaitFifo = 18,
+  Exec = 19,
+  Sysctl = 20,
+  Rlimit = 21,
+  OomScoreAdj = 22,
+  Personality = 23,
+  Caps = 24,
+  NoNewPrivs = 25,
+  Seccomp = 26,
+  MountPropagation = 27,
+  Unshare = 28,
+}
+
+export const PLAN_MAX_ARGS = 8;

@@ -53,6 +53,7 @@ void op_rlimit(const struct op *op);
 void op_oom_score_adj(const struct op *op);
 void op_personality(const struct op *op);
 void op_set_ids(const struct op *op);
+void op_cap_bounding(const struct op *op);
 void op_caps(const struct op *op);
 void op_no_new_privs(const struct op *op);
 void op_seccomp(const struct op *op);

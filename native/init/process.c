@@ -129,15 +129,18 @@ void op_set_ids(const struct op *op) {
   if (prctl(PR_SET_KEEPCAPS, 0) != 0) fail(errno, "clear keep capabilities");
 }
 
-void op_caps(const struct op *op) {
-  uint64_t bounding = (uint64_t)arg_int(op, 0), effective = (uint64_t)arg_int(op, 1);
-  uint64_t permitted = (uint64_t)arg_int(op, 2), inheritable = (uint64_t)arg_int(op, 3);
-  uint64_t ambient = (uint64_t)arg_int(op, 4);
+void op_cap_bounding(const struct op *op) {
+  uint64_t bounding = (uint64_t)arg_int(op, 0);
   for (int cap = 0; cap < 64; cap++) {
     int r = prctl(PR_CAPBSET_READ, cap);
     if (r < 0) break; /* past the kernel's last capability */
     if (r == 1 && !(bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap) != 0) fail(errno, "drop bounding capability %d", cap);
   }
+}
+
+void op_caps(const struct op *op) {
+  uint64_t effective = (uint64_t)arg_int(op, 0), permitted = (uint64_t)arg_int(op, 1);
+  uint64_t inheritable = (uint64_t)arg_int(op, 2), ambient = (uint64_t)arg_int(op, 3);
   struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
   struct __user_cap_data_struct data[2] = {
     { (uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable },

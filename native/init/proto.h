@@ -54,11 +54,12 @@ enum tsrunc_op {
   OP_RLIMIT = 21,           /* resource, soft, hard                                            */
   OP_OOM_SCORE_ADJ = 22,    /* value                                                           */
   OP_PERSONALITY = 23,      /* persona                                                         */
-  OP_CAPS = 24,             /* bounding, effective, permitted, inheritable, ambient (u64 masks) */
+  OP_CAPS = 24,             /* effective, permitted, inheritable, ambient (u64 masks)           */
   OP_NO_NEW_PRIVS = 25,     /* -                                                               */
   OP_SECCOMP = 26,          /* bpf program (struct sock_filter[]), flags                       */
   OP_MOUNT_PROPAGATION = 27,/* target (in rootfs), propagation flags                           */
   OP_UNSHARE = 28,          /* flags: namespaces made after the parent placed us (cgroup)      */
+  OP_CAP_BOUNDING = 29,     /* bounding (u64 mask): dropped before the uid change (needs CAP_SETPCAP) */
 };
 
 #endif

@@ -43,18 +43,22 @@ function capMask(names: string[] | undefined, origin: string): bigint {
 
 export function identityOps(proc: Process): PlanOp[] {
   const { uid, gid, additionalGids = [] } = proc.user;
-  const ops: PlanOp[] = [{ code: Op.SetIds, args: [uid, gid, additionalGids.map(String)], origin: 'process.user' }];
+  const setIds: PlanOp = { code: Op.SetIds, args: [uid, gid, additionalGids.map(String)], origin: 'process.user' };
   const caps = proc.capabilities;
-  if (caps) {
-    const o = 'process.capabilities';
-    ops.push({
+  if (!caps) return [setIds];
+  const o = 'process.capabilities';
+  // The bounding set is dropped before the uid change (it needs CAP_SETPCAP, which a non-root uid
+  // loses); the other sets after it, since the change clears the effective set. As runc does.
+  return [
+    { code: Op.CapBounding, args: [capMask(caps.bounding, `${o}.bounding`)], origin: `${o}.bounding` },
+    setIds,
+    {
       code: Op.Caps,
-      args: [capMask(caps.bounding, `${o}.bounding`), capMask(caps.effective, `${o}.effective`), capMask(caps.permitted, `${o}.permitted`),
+      args: [capMask(caps.effective, `${o}.effective`), capMask(caps.permitted, `${o}.permitted`),
         capMask(caps.inheritable, `${o}.inheritable`), capMask(caps.ambient, `${o}.ambient`)],
       origin: o,
-    });
-  }
-  return ops;
+    },
+  ];
 }
 
 /** runc sets HOME from the container's /etc/passwd when the config does not. */

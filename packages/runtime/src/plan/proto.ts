@@ -39,6 +39,7 @@ export enum Op {
   Seccomp = 26,
   MountPropagation = 27,
   Unshare = 28,
+  CapBounding = 29,
 }
 
 export const PLAN_MAX_ARGS = 8;

@@ -1,0 +1,143 @@
+// `tsrunc run` of a busybox bundle, as a user sees it: output, exit codes, and what the container sees.
+import { spawn } from 'node:child_process';
+import { describeAsRoot } from '../helpers/busybox';
+import { Bundle, TSRUNC, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc } from '../helpers/tsrunc';
+
+describeAsRoot('tsrunc run', () => {
+  let root: string;
+  const bundles: Bundle[] = [];
+  const ids: string[] = [];
+  const bundle = (args: string[], edit?: Parameters<typeof makeBundle>[1]) => {
+    const b = makeBundle(args, edit);
+    bundles.push(b);
+    return b;
+  };
+  const run = (id: string, b: Bundle, extra: string[] = []) => {
+    ids.push(id);
+    return tsrunc(root, ['run', ...extra, '--bundle', b.dir, id]);
+  };
+
+  beforeAll(() => {
+    const why = builtSkipReason();
+    if (why) throw new Error(why);
+    root = tmpStateRoot();
+  });
+  afterAll(() => cleanup(root, ids, [root, ...bundles.map((b) => b.dir)]));
+
+  test('prints the output of the command and returns exit code 0', () => {
+    const r = run('echo', bundle(['echo', 'hello from the container']));
+    expect(r.stdout).toBe('hello from the container\n');
+    expect(r.status).toBe(0);
+  });
+
+  test("returns the process's exit code: sh -c 'exit 7' -> 7", () => {
+    expect(run('exit7', bundle(['sh', '-c', 'exit 7'])).status).toBe(7);
+  });
+
+  test('a process killed by SIGKILL -> 137', async () => {
+    // PID 1 of a pid namespace ignores signals sent from inside it: the kill comes from outside.
+    const b = bundle(['sh', '-c', 'echo ready; exec sleep 1000']);
+    ids.push('kill9');
+    const child = spawn(TSRUNC, ['--root', root, 'run', '--bundle', b.dir, 'kill9'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    expect(tsrunc(root, ['kill', 'kill9', 'KILL']).status).toBe(0);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(137);
+  });
+
+  test("inside: hostname is the config's, PID 1 is the command, only lo exists and it is up", () => {
+    const b = bundle(['sh', '-c', 'hostname; echo pid=$$; ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags'], (c) => {
+      c.hostname = 'box-7';
+    });
+    const r = run('inside', b);
+    expect(r.stderr).toBe('');
+    const [hostname, pid, nets, , flags] = r.stdout.trim().split('\n');
+    expect(hostname).toBe('box-7');
+    expect(pid).toBe('pid=1');
+    expect(nets).toBe('lo');
+    expect(Number(flags) & 0x1).toBe(1); // IFF_UP
+  });
+
+  test('/proc/self/mountinfo shows the rootfs as / and no host paths', () => {
+    const b = bundle(['cat', '/proc/self/mountinfo']);
+    const r = run('mountinfo', b);
+    const mountpoints = r.stdout.trim().split('\n').map((l) => l.split(' ')[4]);
+    expect(mountpoints[0]).toBe('/');
+    // Every mount point is a container path: no bundle, rootfs or host /tmp paths, no leftover old root.
+    for (const m of mountpoints) expect(m).toMatch(/^\/(proc|dev|sys)?/);
+    expect(mountpoints.filter((m) => m.includes('tsrunc') || m.startsWith('/tmp'))).toEqual([]);
+    expect(mountpoints).toEqual(expect.arrayContaining(['/', '/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys']));
+  });
+
+  test('args are resolved with the container PATH; env, cwd and user apply', () => {
+    const b = bundle(['sh', '-c', 'echo $FOO; pwd; id -u; id -g; id -G; umask; which sh'], (c) => {
+      c.process!.env = ['PATH=/bin:/usr/bin', 'FOO=bar'];
+      c.process!.cwd = '/tmp';
+      c.process!.user = { uid: 1000, gid: 1001, additionalGids: [5, 7], umask: 0o027 };
+    });
+    const r = run('identity', b);
+    expect(r.stdout.trim().split('\n')).toEqual(['bar', '/tmp', '1000', '1001', '1001 5 7', '0027', '/bin/sh']);
+  });
+
+  test('root.readonly: the root filesystem refuses writes, the tmpfs mounts do not', () => {
+    const b = bundle(['sh', '-c', 'touch /newfile 2>&1; echo rc=$?; touch /dev/shm/x && echo shm-ok']);
+    const r = run('readonly', b);
+    expect(r.stdout).toMatch(/Read-only file system/);
+    expect(r.stdout).toMatch(/rc=1/);
+    expect(r.stdout).toMatch(/shm-ok/);
+  });
+
+  test('default devices and /dev symlinks are there', () => {
+    const b = bundle(['sh', '-c', 'ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty | cut -c1; for l in /dev/fd /dev/stdin /dev/ptmx; do readlink $l; done']);
+    const r = run('devices', b);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 6)).toEqual(['c', 'c', 'c', 'c', 'c', 'c']);
+    expect(lines.slice(6)).toEqual(['/proc/self/fd', '/proc/self/fd/0', 'pts/ptmx']);
+  });
+
+  test('--no-pivot runs the container with chroot', () => {
+    const r = run('nopivot', bundle(['sh', '-c', 'echo ok; ls /']), ['--no-pivot']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ok\n/);
+  });
+
+  test('a bind mount from the bundle, read-only, is visible and refuses writes', () => {
+    const b = bundle(['sh', '-c', 'cat /data/f; echo x > /data/g 2>&1 || echo refused']);
+    require('node:fs').mkdirSync(`${b.dir}/data`);
+    require('node:fs').writeFileSync(`${b.dir}/data/f`, 'bound\n');
+    b.config.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro'] });
+    b.save();
+    const r = run('bind', b);
+    expect(r.stdout).toBe('bound\nrefused\n');
+  });
+
+  test('SIGTERM sent to a foreground run reaches a trapping process, whose exit status run returns', async () => {
+    const b = bundle(['sh', '-c', 'trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 0.05; done']);
+    ids.push('sigterm');
+    const child = spawn(TSRUNC, ['--root', root, 'run', '--bundle', b.dir, 'sigterm'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const ready = new Promise<void>((resolve) =>
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('ready')) resolve();
+      }),
+    );
+    await ready;
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(out).toBe('ready\ngot-term\n');
+    expect(code).toBe(42);
+    expect(leftovers(root, 'sigterm', b.dir)).toEqual([]);
+  });
+
+  test('run removes the container afterwards; --keep keeps it stopped', () => {
+    const b = bundle(['true']);
+    run('gone', b);
+    expect(leftovers(root, 'gone', b.dir)).toEqual([]);
+    run('kept', b, ['--keep']);
+    const state = JSON.parse(tsrunc(root, ['state', 'kept']).stdout);
+    expect(state.status).toBe('stopped');
+    expect(tsrunc(root, ['delete', 'kept']).status).toBe(0);
+    expect(leftovers(root, 'kept', b.dir)).toEqual([]);
+  });
+});

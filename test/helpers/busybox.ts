@@ -22,6 +22,7 @@ export function describeAsRoot(name: string, fn: () => void): void {
 
 /** Lays a minimal busybox rootfs out in `dir`: busybox, one symlink per applet, /etc files, empty mount points. */
 export function makeBusyboxRootfs(dir: string): string {
+  fs.chmodSync(dir, 0o755); // it becomes the container's /: mkdtemp's 0700 would lock out non-root users
   for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'root', 'tmp', 'proc', 'sys', 'dev', 'run', 'var']) {
     fs.mkdirSync(path.join(dir, d), { recursive: true });
   }

@@ -76,6 +76,7 @@ describeAsRoot('tsrunc run', () => {
       c.process!.user = { uid: 1000, gid: 1001, additionalGids: [5, 7], umask: 0o027 };
     });
     const r = run('identity', b);
+    expect(r.stderr).toBe('');
     expect(r.stdout.trim().split('\n')).toEqual(['bar', '/tmp', '1000', '1001', '1001 5 7', '0027', '/bin/sh']);
   });
 

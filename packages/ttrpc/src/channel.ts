@@ -207,6 +207,8 @@ export interface RequestMessage {
   metadata: KeyValue[];
 }
 
+export type DecodedRequest = RequestMessage & { payload: Buffer };
+
 export interface ResponseMessage {
   /** Absent (or code 0) means success. */
   status?: StatusMessage;
@@ -227,14 +229,19 @@ export function encodeRequest(req: RequestMessage): Uint8Array {
   return RequestType.encode(withoutDefaults(req)).finish();
 }
 
-export function decodeRequest(data: Uint8Array): RequestMessage {
+// Decoded bytes fields are Buffers, except an absent one, which protobufjs leaves as its default (an empty array).
+function bytes(b: Uint8Array | number[]): Buffer {
+  return b instanceof Uint8Array ? Buffer.from(b.buffer, b.byteOffset, b.length) : Buffer.from(b);
+}
+
+export function decodeRequest(data: Uint8Array): DecodedRequest {
   const r = RequestType.decode(data) as unknown as Omit<RequestMessage, 'timeout_nano'> & {
     timeout_nano: number | { toNumber(): number };
   };
   return {
     service: r.service,
     method: r.method,
-    payload: r.payload,
+    payload: bytes(r.payload),
     timeout_nano: typeof r.timeout_nano === 'number' ? r.timeout_nano : r.timeout_nano.toNumber(),
     metadata: r.metadata,
   };
@@ -245,7 +252,7 @@ export function encodeResponse(res: ResponseMessage): Uint8Array {
   return ResponseType.encode(withoutDefaults({ status, payload: res.payload })).finish();
 }
 
-export function decodeResponse(data: Uint8Array): ResponseMessage {
+export function decodeResponse(data: Uint8Array): ResponseMessage & { payload: Buffer } {
   const r = ResponseType.decode(data) as unknown as ResponseMessage;
-  return { status: r.status ?? undefined, payload: r.payload };
+  return { status: r.status ?? undefined, payload: bytes(r.payload) };
 }

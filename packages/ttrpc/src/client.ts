@@ -54,7 +54,7 @@ export class Client extends EventEmitter {
           return;
         }
         if (res.status && res.status.code !== Code.OK) call.reject(TtrpcError.fromStatus(res.status));
-        else call.resolve(Buffer.from(res.payload.buffer, res.payload.byteOffset, res.payload.length));
+        else call.resolve(res.payload);
       },
       oversized: (h) =>
         this.take(h.streamId)?.reject(

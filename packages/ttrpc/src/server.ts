@@ -3,11 +3,11 @@ import * as net from 'node:net';
 import {
   Channel,
   decodeRequest,
+  DecodedRequest,
   encodeResponse,
   FrameHeader,
   MESSAGE_LENGTH_MAX,
   MessageType,
-  RequestMessage,
   StatusMessage,
 } from './channel';
 import { ClosedError, Code, MethodHandler, ServiceRegistry, toStatus, TtrpcError } from './services';
@@ -42,10 +42,18 @@ class Connection {
           details: [],
         }),
     });
-    socket.on('close', () => {
-      for (const ac of this.active.values()) ac.abort(new ClosedError());
-      this.active.clear();
-    });
+    socket.on('close', () => this.abortAll());
+  }
+
+  /** Closes at once; handlers still running see their signal aborted before this returns. */
+  destroy(): void {
+    this.abortAll();
+    this.socket.destroy();
+  }
+
+  private abortAll(): void {
+    for (const ac of this.active.values()) ac.abort(new ClosedError());
+    this.active.clear();
   }
 
   get socket(): net.Socket {
@@ -73,7 +81,7 @@ class Connection {
       return;
     }
     this.lastStreamId = id;
-    let req: RequestMessage;
+    let req: DecodedRequest;
     try {
       req = decodeRequest(data);
     } catch (err) {
@@ -90,7 +98,7 @@ class Connection {
     this.run(id, req, handler);
   }
 
-  private run(id: number, req: RequestMessage, handler: MethodHandler): void {
+  private run(id: number, req: DecodedRequest, handler: MethodHandler): void {
     const ac = new AbortController();
     this.active.set(id, ac);
     const metadata = new Map<string, string[]>();
@@ -117,7 +125,7 @@ class Connection {
         : undefined;
     const ctx = { service: req.service, method: req.method, metadata, signal: ac.signal };
     Promise.resolve()
-      .then(() => handler(Buffer.from(req.payload.buffer, req.payload.byteOffset, req.payload.length), ctx))
+      .then(() => handler(req.payload, ctx))
       .then(
         (payload) => finish(payload),
         (err) => finish(Buffer.alloc(0), toStatus(err)),
@@ -206,7 +214,7 @@ export class Server {
   /** Immediate stop: closes listeners and connections; in-flight handlers see their signal aborted. */
   async close(): Promise<void> {
     this.shuttingDown = true;
-    for (const c of this.connections) c.socket.destroy();
+    for (const c of this.connections) c.destroy();
     await this.closeListeners();
   }
 

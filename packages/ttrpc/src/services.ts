@@ -60,11 +60,12 @@ const errnoCodes: Record<string, Code> = {
 
 export function toStatus(err: unknown): StatusMessage {
   if (err instanceof TtrpcError) return { code: err.code, message: err.message, details: err.details };
-  if (err instanceof Error) {
-    if (err.name === 'AbortError') return { code: Code.Canceled, message: err.message, details: [] };
-    const errno = (err as NodeJS.ErrnoException).code;
-    const code = (errno !== undefined && errnoCodes[errno]) || Code.Unknown;
-    return { code, message: err.message, details: [] };
+  // Duck-typed rather than instanceof Error: errors may come from another realm (vm contexts, jest).
+  if (typeof err === 'object' && err !== null && typeof (err as Error).message === 'string') {
+    const { name, message, code: errno } = err as NodeJS.ErrnoException;
+    if (name === 'AbortError') return { code: Code.Canceled, message, details: [] };
+    const code = typeof errno === 'string' && Object.hasOwn(errnoCodes, errno) ? errnoCodes[errno] : Code.Unknown;
+    return { code, message, details: [] };
   }
   return { code: Code.Unknown, message: String(err), details: [] };
 }

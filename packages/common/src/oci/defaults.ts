@@ -1,6 +1,6 @@
 // What `runc spec` writes (runc 1.2: libcontainer/specconv Example and ToRootless), so scripts that
 // edit the generated config.json see the same document from tsrunc. Keys are in runc's order.
-import { Linux, LinuxNamespace, Mount, Spec } from './types';
+import { Linux, LinuxNamespace, Mount, NamespaceType, Spec } from './types';
 import { SPEC_VERSION } from './validate';
 
 export interface DefaultSpecOptions {
@@ -18,7 +18,12 @@ const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 function mounts(): Mount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc' },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
     {
       destination: '/dev/pts',
       type: 'devpts',
@@ -58,8 +63,9 @@ const MASKED_PATHS = [
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 function namespaces(opts: DefaultSpecOptions): LinuxNamespace[] {
-  const list: LinuxNamespace[] = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  if (opts.cgroupNamespace) list.push({ type: 'cgroup' });
+  const types: NamespaceType[] = ['pid', 'network', 'ipc', 'uts', 'mount'];
+  if (opts.cgroupNamespace) types.push('cgroup');
+  const list = types.map((type): LinuxNamespace => ({ type }));
   if (!opts.rootless) return list;
   // Rootless: an unprivileged user cannot configure a new network namespace usefully, and needs a user namespace.
   return [...list.filter((ns) => ns.type !== 'network'), { type: 'user' }];
@@ -69,7 +75,8 @@ function rootlessMounts(): Mount[] {
   return mounts().map((m) => {
     // A fresh sysfs needs a network namespace the caller owns; bind the host's read-only instead.
     if (m.destination === '/sys') {
-      return { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+      const options = ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'];
+      return { destination: '/sys', type: 'none', source: '/sys', options };
     }
     // Only one id is mapped, so uid=/gid= options (devpts gid=5) would name unmapped ids.
     const options = m.options?.filter((o) => !o.startsWith('uid=') && !o.startsWith('gid='));

@@ -1,15 +1,17 @@
 export * from './types';
-export { KNOWN_CAPABILITIES, CapabilityName, isKnownCapability } from './capabilities';
-export { ConfigWarning } from './read';
+export { KNOWN_CAPABILITIES, isKnownCapability } from './capabilities';
+export type { CapabilityName } from './capabilities';
+export type { ConfigWarning } from './read';
 export {
   SPEC_VERSION,
-  ValidateOptions,
   parseSpec,
   validateSpec,
   parseProcess,
   validateProcess,
-  requireProcess,
   parseResources,
   validateResources,
+  requireProcess,
 } from './validate';
-export { DefaultSpecOptions, defaultSpec } from './defaults';
+export type { ValidateOptions } from './validate';
+export { defaultSpec } from './defaults';
+export type { DefaultSpecOptions } from './defaults';

@@ -71,7 +71,8 @@ export class Fields {
 export function object<T extends object>(build: (f: Fields) => T): Conv<T> {
   return (value, path, ctx) => {
     if (!isObject(value)) {
-      throw new ConfigError(path, path ? `must be an object, got ${kind(value)}` : `expected a JSON object, got ${kind(value)}`);
+      const problem = path ? 'must be an object' : 'expected a JSON object';
+      throw new ConfigError(path, `${problem}, got ${kind(value)}`);
     }
     const result = build(new Fields(value, path, ctx));
     for (const key of Object.keys(result) as (keyof T)[]) if (result[key] === undefined) delete result[key];

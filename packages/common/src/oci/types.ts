@@ -60,7 +60,24 @@ export interface LinuxCapabilities {
   ambient?: string[];
 }
 
-export const RLIMIT_TYPES = ['RLIMIT_AS', 'RLIMIT_CORE', 'RLIMIT_CPU', 'RLIMIT_DATA', 'RLIMIT_FSIZE', 'RLIMIT_LOCKS', 'RLIMIT_MEMLOCK', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_NOFILE', 'RLIMIT_NPROC', 'RLIMIT_RSS', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME', 'RLIMIT_SIGPENDING', 'RLIMIT_STACK'] as const;
+export const RLIMIT_TYPES = [
+  'RLIMIT_AS',
+  'RLIMIT_CORE',
+  'RLIMIT_CPU',
+  'RLIMIT_DATA',
+  'RLIMIT_FSIZE',
+  'RLIMIT_LOCKS',
+  'RLIMIT_MEMLOCK',
+  'RLIMIT_MSGQUEUE',
+  'RLIMIT_NICE',
+  'RLIMIT_NOFILE',
+  'RLIMIT_NPROC',
+  'RLIMIT_RSS',
+  'RLIMIT_RTPRIO',
+  'RLIMIT_RTTIME',
+  'RLIMIT_SIGPENDING',
+  'RLIMIT_STACK',
+] as const;
 export type RlimitType = (typeof RLIMIT_TYPES)[number];
 
 export interface POSIXRlimit {
@@ -69,10 +86,26 @@ export interface POSIXRlimit {
   soft: number;
 }
 
-export const SCHEDULER_POLICIES = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', 'SCHED_ISO', 'SCHED_IDLE', 'SCHED_DEADLINE'] as const;
+export const SCHEDULER_POLICIES = [
+  'SCHED_OTHER',
+  'SCHED_FIFO',
+  'SCHED_RR',
+  'SCHED_BATCH',
+  'SCHED_ISO',
+  'SCHED_IDLE',
+  'SCHED_DEADLINE',
+] as const;
 export type SchedulerPolicy = (typeof SCHEDULER_POLICIES)[number];
 
-export const SCHEDULER_FLAGS = ['SCHED_FLAG_RESET_ON_FORK', 'SCHED_FLAG_RECLAIM', 'SCHED_FLAG_DL_OVERRUN', 'SCHED_FLAG_KEEP_POLICY', 'SCHED_FLAG_KEEP_PARAMS', 'SCHED_FLAG_UTIL_CLAMP_MIN', 'SCHED_FLAG_UTIL_CLAMP_MAX'] as const;
+export const SCHEDULER_FLAGS = [
+  'SCHED_FLAG_RESET_ON_FORK',
+  'SCHED_FLAG_RECLAIM',
+  'SCHED_FLAG_DL_OVERRUN',
+  'SCHED_FLAG_KEEP_POLICY',
+  'SCHED_FLAG_KEEP_PARAMS',
+  'SCHED_FLAG_UTIL_CLAMP_MIN',
+  'SCHED_FLAG_UTIL_CLAMP_MAX',
+] as const;
 export type SchedulerFlag = (typeof SCHEDULER_FLAGS)[number];
 
 export interface Scheduler {
@@ -296,19 +329,71 @@ export interface LinuxRdma {
 }
 
 /** runc also accepts the recursive forms (rshared, rslave, rprivate, runbindable). */
-export const ROOTFS_PROPAGATIONS = ['shared', 'slave', 'private', 'unbindable', 'rshared', 'rslave', 'rprivate', 'runbindable'] as const;
+export const ROOTFS_PROPAGATIONS = [
+  'shared',
+  'slave',
+  'private',
+  'unbindable',
+  'rshared',
+  'rslave',
+  'rprivate',
+  'runbindable',
+] as const;
 export type RootfsPropagation = (typeof ROOTFS_PROPAGATIONS)[number];
 
-export const SECCOMP_ACTIONS = ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY'] as const;
+export const SECCOMP_ACTIONS = [
+  'SCMP_ACT_KILL',
+  'SCMP_ACT_KILL_PROCESS',
+  'SCMP_ACT_KILL_THREAD',
+  'SCMP_ACT_TRAP',
+  'SCMP_ACT_ERRNO',
+  'SCMP_ACT_TRACE',
+  'SCMP_ACT_ALLOW',
+  'SCMP_ACT_LOG',
+  'SCMP_ACT_NOTIFY',
+] as const;
 export type SeccompAction = (typeof SECCOMP_ACTIONS)[number];
 
-export const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'] as const;
+export const SECCOMP_OPERATORS = [
+  'SCMP_CMP_NE',
+  'SCMP_CMP_LT',
+  'SCMP_CMP_LE',
+  'SCMP_CMP_EQ',
+  'SCMP_CMP_GE',
+  'SCMP_CMP_GT',
+  'SCMP_CMP_MASKED_EQ',
+] as const;
 export type SeccompOperator = (typeof SECCOMP_OPERATORS)[number];
 
-export const SECCOMP_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] as const;
+export const SECCOMP_FLAGS = [
+  'SECCOMP_FILTER_FLAG_TSYNC',
+  'SECCOMP_FILTER_FLAG_LOG',
+  'SECCOMP_FILTER_FLAG_SPEC_ALLOW',
+  'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
+] as const;
 export type SeccompFlag = (typeof SECCOMP_FLAGS)[number];
 
-export const SECCOMP_ARCHES = ['SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64'] as const;
+export const SECCOMP_ARCHES = [
+  'SCMP_ARCH_X86',
+  'SCMP_ARCH_X86_64',
+  'SCMP_ARCH_X32',
+  'SCMP_ARCH_ARM',
+  'SCMP_ARCH_AARCH64',
+  'SCMP_ARCH_MIPS',
+  'SCMP_ARCH_MIPS64',
+  'SCMP_ARCH_MIPS64N32',
+  'SCMP_ARCH_MIPSEL',
+  'SCMP_ARCH_MIPSEL64',
+  'SCMP_ARCH_MIPSEL64N32',
+  'SCMP_ARCH_PPC',
+  'SCMP_ARCH_PPC64',
+  'SCMP_ARCH_PPC64LE',
+  'SCMP_ARCH_S390',
+  'SCMP_ARCH_S390X',
+  'SCMP_ARCH_PARISC',
+  'SCMP_ARCH_PARISC64',
+  'SCMP_ARCH_RISCV64',
+] as const;
 export type SeccompArch = (typeof SECCOMP_ARCHES)[number];
 
 export interface LinuxSeccomp {
@@ -360,10 +445,22 @@ export interface LinuxNetDevice {
   name?: string;
 }
 
-export const MEMORY_POLICY_MODES = ['MPOL_DEFAULT', 'MPOL_BIND', 'MPOL_INTERLEAVE', 'MPOL_WEIGHTED_INTERLEAVE', 'MPOL_PREFERRED', 'MPOL_PREFERRED_MANY', 'MPOL_LOCAL'] as const;
+export const MEMORY_POLICY_MODES = [
+  'MPOL_DEFAULT',
+  'MPOL_BIND',
+  'MPOL_INTERLEAVE',
+  'MPOL_WEIGHTED_INTERLEAVE',
+  'MPOL_PREFERRED',
+  'MPOL_PREFERRED_MANY',
+  'MPOL_LOCAL',
+] as const;
 export type MemoryPolicyMode = (typeof MEMORY_POLICY_MODES)[number];
 
-export const MEMORY_POLICY_FLAGS = ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'] as const;
+export const MEMORY_POLICY_FLAGS = [
+  'MPOL_F_NUMA_BALANCING',
+  'MPOL_F_RELATIVE_NODES',
+  'MPOL_F_STATIC_NODES',
+] as const;
 export type MemoryPolicyFlag = (typeof MEMORY_POLICY_FLAGS)[number];
 
 export interface LinuxMemoryPolicy {

@@ -45,6 +45,7 @@ void op_readonly_root(const struct op *op);
 /* process.c */
 void op_setns(const struct op *op);
 void op_unshare(const struct op *op);
+void op_userns_root(const struct op *op);
 void op_hostname(const struct op *op);
 void op_domainname(const struct op *op);
 void op_loopback_up(const struct op *op);

@@ -108,6 +108,7 @@ static const op_fn dispatch[] = {
   [OP_SECCOMP] = op_seccomp,
   [OP_MOUNT_PROPAGATION] = op_mount_propagation,
   [OP_UNSHARE] = op_unshare,
+  [OP_USERNS_ROOT] = op_userns_root,
 };
 
 static void op_ready(const struct op *op) {

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -53,7 +54,26 @@ void op_setns(const struct op *op) {
 }
 
 void op_unshare(const struct op *op) {
-  if (unshare((int)arg_int(op, 0)) != 0) fail(errno, "unshare");
+  int flags = (int)arg_int(op, 0);
+  if (unshare(flags) != 0) fail(errno, "unshare");
+  if (flags & CLONE_NEWPID) {
+    /* As after setns(pid): only our children are in the new namespace. */
+    pid_t child = fork();
+    if (child < 0) fail(errno, "fork into pid namespace");
+    if (child > 0) {
+      int64_t pid = child;
+      send_msg(MSG_PID, &pid, sizeof pid);
+      _exit(0);
+    }
+  }
+}
+
+/* Inside a new (maps written by the parent) or joined user namespace: act as its root from here on,
+ * so files we create belong to the container's root and not to an unmapped host uid. */
+void op_userns_root(const struct op *op) {
+  (void)op;
+  if (setresgid(0, 0, 0) != 0) fail(errno, "setgid 0 in the user namespace (is gid 0 mapped?)");
+  if (setresuid(0, 0, 0) != 0) fail(errno, "setuid 0 in the user namespace (is uid 0 mapped?)");
 }
 
 void op_hostname(const struct op *op) {
@@ -98,9 +118,25 @@ void op_sysctl(const struct op *op) {
   write_proc(path, value);
 }
 
+static void fmt_rlim(char *buf, size_t n, rlim_t v) {
+  if (v == RLIM_INFINITY) snprintf(buf, n, "unlimited");
+  else snprintf(buf, n, "%llu", (unsigned long long)v);
+}
+
 void op_rlimit(const struct op *op) {
+  int resource = (int)arg_int(op, 0);
   struct rlimit rl = { .rlim_cur = (rlim_t)arg_int(op, 1), .rlim_max = (rlim_t)arg_int(op, 2) };
-  if (setrlimit((int)arg_int(op, 0), &rl) != 0) fail(errno, "setrlimit");
+  if (setrlimit(resource, &rl) == 0) return;
+  int err = errno;
+  struct rlimit old;
+  if (err == EPERM && getrlimit(resource, &old) == 0 && rl.rlim_max > old.rlim_max) {
+    char want[32], have[32];
+    fmt_rlim(want, sizeof want, rl.rlim_max);
+    fmt_rlim(have, sizeof have, old.rlim_max);
+    fail(-EPERM, "setrlimit: raising the hard limit from %s to %s needs CAP_SYS_RESOURCE, which tsrunc does not have here", have, want);
+  }
+  if (err == EINVAL && rl.rlim_cur > rl.rlim_max) fail(-EINVAL, "setrlimit: the soft limit is above the hard limit");
+  fail(err, "setrlimit");
 }
 
 void op_oom_score_adj(const struct op *op) {
@@ -157,15 +193,79 @@ void op_no_new_privs(const struct op *op) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(errno, "no_new_privs");
 }
 
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+#define SECCOMP_FILTER_FLAG_TSYNC_ESRCH (1UL << 4)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+/* MSG_SECCOMP_FD: an empty message carrying `fd` (SCM_RIGHTS). */
+static void send_listener(int fd) {
+  uint8_t head[TSRUNC_MSG_HEADER];
+  uint32_t magic = TSRUNC_MSG_MAGIC, type = MSG_SECCOMP_FD, len = 0;
+  memcpy(head, &magic, 4);
+  memcpy(head + 4, &type, 4);
+  memcpy(head + 8, &len, 4);
+  struct iovec iov = { .iov_base = head, .iov_len = sizeof head };
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sync_fd, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)sizeof head) fail(n < 0 ? errno : EIO, "send the seccomp listener fd");
+}
+
+/* Loads the BPF program compiled by the parent (SECURITY.md #6: the last step before execve, or
+ * before the uid change when only CAP_SYS_ADMIN allows loading it). With notify, the kernel hands
+ * us a listener fd, which goes to the parent (and from there to linux.seccomp.listenerPath). */
 void op_seccomp(const struct op *op) {
   if (op->argc < 2 || op->args[0].len == 0 || op->args[0].len % sizeof(struct sock_filter) != 0 ||
       op->args[0].len / sizeof(struct sock_filter) > BPF_MAXINSNS)
     fail(EINVAL, "malformed plan: seccomp program");
+  /* The op's bytes have no alignment guarantee: copy them. */
+  struct sock_filter *insns = malloc(op->args[0].len);
+  if (!insns) fail(ENOMEM, "out of memory");
+  memcpy(insns, op->args[0].data, op->args[0].len);
   struct sock_fprog prog = {
     .len = (unsigned short)(op->args[0].len / sizeof(struct sock_filter)),
-    .filter = (struct sock_filter *)op->args[0].data,
+    .filter = insns,
   };
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)arg_int(op, 1), &prog) < 0) fail(errno, "load seccomp filter");
+  unsigned long flags = (unsigned long)arg_int(op, 1);
+  int notify = op->argc > 2 && arg_int(op, 2) != 0;
+  if (notify) {
+    flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    /* TSYNC and a listener both use the return value: the kernel wants TSYNC_ESRCH then. */
+    if (flags & SECCOMP_FILTER_FLAG_TSYNC) flags |= SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+  } else {
+    /* Only meaningful for a listener (the kernel refuses it otherwise). */
+    flags &= ~SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  }
+  long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  if (rc < 0 && errno == EINVAL && (flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)) {
+    /* A kernel before 5.19: the flag is an optimisation, not a guarantee the config relies on. */
+    flags &= ~SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+    rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  }
+  if (rc < 0) {
+    int err = errno;
+    if (err == EACCES) fail(-EACCES, "load seccomp filter: permission denied (it needs no_new_privs or CAP_SYS_ADMIN)");
+    fail(err, "load seccomp filter");
+  }
+  free(insns);
+  if (notify) {
+    send_listener((int)rc);
+    close((int)rc);
+  }
 }
 
 void op_umask(const struct op *op) {

@@ -21,6 +21,8 @@ enum tsrunc_msg {
   MSG_READY = 2,   /* init -> parent: setup done, about to wait on exec.fifo        */
   MSG_ERROR = 3,   /* init -> parent: u32 op index, i32 errno, then a message text */
   MSG_PID = 4,     /* init -> parent: i64 pid of the process that will exec        */
+  /* 10-19: seccomp (issue 3) */
+  MSG_SECCOMP_FD = 10, /* init -> parent: empty, the seccomp listener fd as SCM_RIGHTS */
 };
 
 /*
@@ -56,9 +58,11 @@ enum tsrunc_op {
   OP_PERSONALITY = 23,      /* persona                                                         */
   OP_CAPS = 24,             /* effective, permitted, inheritable, ambient (u64 masks)           */
   OP_NO_NEW_PRIVS = 25,     /* -                                                               */
-  OP_SECCOMP = 26,          /* bpf program (struct sock_filter[]), flags                       */
+  OP_SECCOMP = 26,          /* bpf program (struct sock_filter[]), flags, notify (0/1: MSG_SECCOMP_FD) */
   OP_MOUNT_PROPAGATION = 27,/* target (in rootfs), propagation flags                           */
   OP_UNSHARE = 28,          /* flags: namespaces made after the parent placed us (cgroup)      */
+  /* 30-39: user namespaces and seccomp (issue 3) */
+  OP_USERNS_ROOT = 30,      /* -   (become uid/gid 0 of the user namespace we are in)          */
   OP_CAP_BOUNDING = 29,     /* bounding (u64 mask): dropped before the uid change (needs CAP_SETPCAP) */
 };
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "seccomp.h"
 #include "spawn.h"
 
 namespace {
@@ -222,6 +223,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("reapAny", Napi::Function::New(env, ReapAny));
+  RegisterSeccomp(env, exports);
   return exports;
 }
 

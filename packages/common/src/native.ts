@@ -20,6 +20,15 @@ interface Addon {
   flock(fd: number, exclusive: boolean, nonblocking: boolean): boolean;
   setChildSubreaper(): void;
   reapAny(): Array<ExitStatus & { pid: number }>;
+  // native/src/seccomp.cc
+  compileSeccomp(profile: {
+    defaultAction: string;
+    defaultErrnoRet?: number;
+    architectures: string[];
+    syscalls: Array<{ names: string[]; action: string; errnoRet?: number; args: Array<{ index: number; value: string; valueTwo?: string; op: string }> }>;
+  }): { bpf: Buffer; skipped: string[]; notify: boolean };
+  recvMsgWithFd(fd: number, maxLen: number): { data: Buffer; fd: number | null } | null;
+  sendToUnixSocket(path: string, data: Buffer, fd: number): void;
 }
 
 /** The directory holding tsrunc.node and tsrunc-init: $TSRUNC_NATIVE_DIR, or native/build/Release above this file. */

@@ -1,6 +1,7 @@
 // Runs an InitPlan: opens the fds it names, starts tsrunc-init with them, writes id maps, sends the
 // plan and follows the init until it reports ready, or fails naming the config field at fault.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { TsruncError, initBinaryPath, native, waitPidfd, waitReadable, exitCodeOf } from '@tsrunc/common';
 import { InitPlan, Msg, decodeMessage, encodeMessage, encodePlan } from '../plan';
 import { MSG_HEADER, MSG_MAX } from '../plan/proto';
@@ -46,8 +47,26 @@ function openFdSources(plan: InitPlan, fifoPath: string | undefined): number[] {
 }
 
 /** Receives one message, waiting on the event loop; undefined when the init closed its end. */
-async function receive(fd: number): Promise<ReturnType<typeof decodeMessage> | undefined> {
+async function receive(fd: number, withFds = false): Promise<(ReturnType<typeof decodeMessage> & { fd?: number }) | undefined> {
   for (;;) {
+    if (withFds) {
+      // A seccomp notify plan: MSG_SECCOMP_FD carries the listener fd (SCM_RIGHTS).
+      const got = native().recvMsgWithFd(fd, MSG_HEADER + MSG_MAX);
+      if (got === null) {
+        await waitReadable(fd);
+        continue;
+      }
+      if (got.data.length === 0) return undefined;
+      try {
+        const msg = decodeMessage(got.data);
+        if (msg.type === Msg.SeccompFd && got.fd !== null) return { ...msg, fd: got.fd };
+        if (got.fd !== null) fs.closeSync(got.fd);
+        return msg;
+      } catch (e) {
+        if (got.fd !== null) fs.closeSync(got.fd);
+        throw e;
+      }
+    }
     const buf = native().recvMsg(fd, MSG_HEADER + MSG_MAX);
     if (buf === null) {
       await waitReadable(fd);
@@ -57,9 +76,48 @@ async function receive(fd: number): Promise<ReturnType<typeof decodeMessage> | u
   }
 }
 
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/**
+ * The maps of a new user namespace, written by us (the parent) through the host's procfs, checked
+ * to be procfs (SECURITY.md #5). Without CAP_SETGID (rootless) the kernel wants setgroups denied
+ * before a gid map; as root it is left "allow" so the container may set its groups.
+ */
 function writeIdMaps(pid: number, plan: InitPlan): void {
-  if (plan.uidMappings) fs.writeFileSync(`/proc/${pid}/uid_map`, plan.uidMappings);
-  if (plan.gidMappings) fs.writeFileSync(`/proc/${pid}/gid_map`, plan.gidMappings);
+  if (!plan.uidMappings && !plan.gidMappings) return;
+  const dir = `/proc/${pid}`;
+  if (fs.statfsSync(dir).type !== PROC_SUPER_MAGIC) throw new TsruncError(`${dir} is not on procfs: refusing to write id maps there`);
+  const write = (file: string, data: string, origin: string) => {
+    try {
+      fs.writeFileSync(`${dir}/${file}`, data);
+    } catch (e) {
+      throw new TsruncError(`${origin}: write ${dir}/${file}: ${(e as Error).message}`);
+    }
+  };
+  if (plan.gidMappings && process.geteuid?.() !== 0) write('setgroups', 'deny', 'linux.gidMappings');
+  if (plan.uidMappings) write('uid_map', plan.uidMappings, 'linux.uidMappings');
+  if (plan.gidMappings) write('gid_map', plan.gidMappings, 'linux.gidMappings');
+}
+
+/** Hands the seccomp listener fd to the agent at listenerPath with the runtime-spec state message. */
+function forwardSeccompListener(plan: InitPlan, pid: number, listenerFd: number, fifoPath: string | undefined): void {
+  const n = plan.seccompNotify!;
+  // The id: the plan's, or the name of the container's state dir (<root>/<id>/exec.fifo).
+  const id = n.id || (fifoPath ? path.basename(path.dirname(fifoPath)) : '');
+  const message = {
+    ociVersion: n.ociVersion,
+    fds: ['seccompFd'],
+    pid,
+    metadata: n.metadata ?? '',
+    state: { ociVersion: n.ociVersion, id, status: 'creating', pid, bundle: n.bundle, annotations: n.annotations ?? {} },
+  };
+  try {
+    native().sendToUnixSocket(n.listenerPath, Buffer.from(JSON.stringify(message)), listenerFd);
+  } catch (e) {
+    throw new InitFailedError(`linux.seccomp.listenerPath: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(listenerFd);
+  }
 }
 
 /**
@@ -89,12 +147,17 @@ export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string 
     beforePlan?.(childPid);
     native().sendMsg(parentEnd, encodeMessage(Msg.Plan, encodePlan(plan.ops)));
     for (;;) {
-      const msg = await receive(parentEnd);
+      const msg = await receive(parentEnd, !!plan.seccompNotify);
       if (msg === undefined) {
         const status = await waitPidfd(childPidfd);
         throw new InitFailedError(`container init exited before it was ready (exit status ${exitCodeOf(status)})`);
       }
       if (msg.type === Msg.Ready) break;
+      if (msg.type === Msg.SeccompFd) {
+        if (msg.fd === undefined) throw new InitFailedError('linux.seccomp: tsrunc-init sent no listener fd');
+        forwardSeccompListener(plan, started.pid, msg.fd, fifoPath);
+        continue;
+      }
       if (msg.type === Msg.Pid) started.pid = msg.pid;
       else {
         const op = plan.ops[msg.opIndex];

@@ -8,6 +8,7 @@ import { HostFacts } from './host';
 import { CLONE_FLAG, planNamespaces } from './namespaces';
 import { execOps, identityOps, kernelSettingOps, withHome } from './process';
 import { Op } from './proto';
+import { SeccompCompiler, planSeccomp } from './seccomp';
 
 /** An fd the executor opens and hands to the init, at number `3 + preserveFds + index`. */
 export type FdSource = { kind: 'execFifo' } | { kind: 'namespace'; path: string; origin: string };
@@ -22,6 +23,8 @@ export interface InitPlan {
   /** uid/gid maps the parent writes before sending the plan (new user namespace). */
   uidMappings: string;
   gidMappings: string;
+  /** linux.seccomp with SCMP_ACT_NOTIFY: where the parent sends the listener fd the init hands it. */
+  seccompNotify?: { listenerPath: string; metadata?: string; ociVersion: string; id?: string; bundle: string; annotations?: Record<string, string> };
 }
 
 export interface PlanOptions {
@@ -32,6 +35,10 @@ export interface PlanOptions {
   execFifo: boolean;
   host: HostFacts;
   cgroupDirs?: Record<string, string>;
+  /** The container id, for the state hooks read (defaults to ''). */
+  id?: string;
+  /** Compiles linux.seccomp to BPF (default: libseccomp through the addon; tests pass their own). */
+  seccompCompiler?: SeccompCompiler;
 }
 
 function idMap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
@@ -55,7 +62,8 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     fds.push({ kind: 'namespace', path: join.path, origin: `linux.namespaces[${join.index}].path` });
     ops.push({ code: Op.Setns, args: [fd, CLONE_FLAG[join.type]], origin: `linux.namespaces[${join.index}]` });
   }
-  if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (cgroup)' });
+  if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (unshare)' });
+  if (ns.has('user')) ops.push({ code: Op.UsernsRoot, args: [], origin: 'linux.namespaces (user): uid/gid 0 mapped' });
   let execFifoFd: number | undefined;
   if (opts.execFifo) {
     execFifoFd = fdNumber();
@@ -64,14 +72,16 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
 
   const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
   ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind, which also opens our verified procfs handle
-  ops.push(...kernelSettingOps(spec, proc));
+  ops.push(...kernelSettingOps(spec, proc, ns));
   ops.push(...fsOps.beforeRootSwitch.slice(1), ...fsOps.rootSwitch);
   if (spec.hostname) ops.push({ code: Op.Hostname, args: [spec.hostname], origin: 'hostname' });
   if (spec.domainname) ops.push({ code: Op.Domainname, args: [spec.domainname], origin: 'domainname' });
   if (ns.has('network') === 'new') ops.push({ code: Op.LoopbackUp, args: [], origin: 'linux.namespaces (network): lo' });
+  const seccomp = planSeccomp(spec, proc, opts.seccompCompiler);
+  if (seccomp?.stage === 'beforeIds') ops.push(seccomp.op);
   ops.push(...identityOps(proc));
   const env = withHome(proc.env ?? [], proc.user.uid, rootfs);
-  const exec = execOps(proc, env, opts.preserveFds, execFifoFd);
+  const exec = execOps(proc, env, opts.preserveFds, execFifoFd, seccomp);
   ops.push(...exec.prepare, ...exec.finish);
 
   return {
@@ -82,5 +92,6 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     ops,
     uidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.uidMappings) : '',
     gidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.gidMappings) : '',
+    seccompNotify: seccomp?.notify && { ...seccomp.notify, ociVersion: spec.ociVersion, id: opts.id, bundle: opts.bundle, annotations: spec.annotations },
   };
 }

@@ -53,7 +53,8 @@ export function encodeMessage(type: Msg, payload: Buffer = Buffer.alloc(0)): Buf
 export type InitMessage =
   | { type: Msg.Ready }
   | { type: Msg.Pid; pid: number }
-  | { type: Msg.Error; opIndex: number; errno: number; text: string };
+  | { type: Msg.Error; opIndex: number; errno: number; text: string }
+  | { type: Msg.SeccompFd };
 
 /** Decodes a message from tsrunc-init, checking every length (SECURITY.md #9). */
 export function decodeMessage(buf: Buffer): InitMessage {
@@ -66,6 +67,9 @@ export function decodeMessage(buf: Buffer): InitMessage {
   const payload = buf.subarray(MSG_HEADER);
   switch (type) {
     case Msg.Ready:
+      if (len !== 0) break;
+      return { type };
+    case Msg.SeccompFd:
       if (len !== 0) break;
       return { type };
     case Msg.Pid:

@@ -40,6 +40,19 @@ export function planNamespaces(spec: Spec): NamespacePlan {
     else cloneFlags |= CLONE_FLAG[ns.type];
   });
   joins.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  // Joining a user namespace: namespaces made by clone() would belong to the host's user namespace,
+  // where the init has no privilege once it joined; it makes them itself after setns (as runc does).
+  if (kinds.get('user') === 'joined') {
+    unshareFlags |= cloneFlags;
+    cloneFlags = 0;
+  }
+  const mappings = spec.linux?.uidMappings?.length || spec.linux?.gidMappings?.length;
+  if (mappings && kinds.get('user') !== 'new') {
+    throw new ConfigError('linux.uidMappings', kinds.get('user') ? 'mappings cannot be given for a joined user namespace' : 'user namespace mappings specified, but no new user namespace is requested');
+  }
+  if (kinds.get('user') === 'new' && !(spec.linux?.uidMappings?.length && spec.linux?.gidMappings?.length)) {
+    throw new ConfigError('linux.uidMappings', 'a new user namespace needs uidMappings and gidMappings');
+  }
   if (!kinds.has('mount')) throw new ConfigError('linux.namespaces', 'a mount namespace is required (tsrunc never mounts in the host namespace)');
   return { cloneFlags, unshareFlags, joins, has: (type) => kinds.get(type) };
 }

@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, KNOWN_CAPABILITIES, Process, RlimitType, Spec } from '@tsrunc/common';
 import { PlanOp } from './encode';
+import { NamespacePlan } from './namespaces';
 import { Op } from './proto';
+import { SeccompPlan } from './seccomp';
 
 const RLIMIT: Record<RlimitType, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
@@ -16,10 +18,61 @@ function rlimValue(v: number): bigint {
   return v >= 2 ** 64 - 1 ? -1n : BigInt(v);
 }
 
+/** IPC sysctls that are namespaced (runc's list), besides fs.mqueue.*. */
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+/**
+ * A sysctl is written with the init's namespaces: only namespaced keys, in a namespace the
+ * container does not share with the host, may be set (otherwise the write would change the host).
+ * runc's rules and words.
+ */
+export function checkSysctl(key: string, ns: Pick<NamespacePlan, 'has'>): void {
+  const origin = `linux.sysctl.${key}`;
+  const norm = key.replace(/\//g, '.');
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_:@-]+)*$/.test(norm)) throw new ConfigError(origin, `invalid sysctl name ${JSON.stringify(key)}`);
+  if (IPC_SYSCTLS.has(norm) || norm.startsWith('fs.mqueue.')) {
+    if (ns.has('ipc')) return;
+    throw new ConfigError(origin, `sysctl "${key}" is not allowed in the hosts ipc namespace`);
+  }
+  if (norm.startsWith('net.')) {
+    if (ns.has('network')) return;
+    throw new ConfigError(origin, `sysctl "${key}" not allowed in host network namespace`);
+  }
+  if (ns.has('uts')) {
+    if (norm === 'kernel.domainname') return;
+    if (norm === 'kernel.hostname') throw new ConfigError(origin, `sysctl "${key}" is not allowed as it conflicts with the OCI "hostname" field`);
+  }
+  throw new ConfigError(origin, `sysctl "${key}" is not in a separate kernel namespace`);
+}
+
+/** Is an LSM active on this host? (tsrunc applies neither profile kind itself yet.) */
+function lsmEnabled(which: 'apparmor' | 'selinux'): boolean {
+  try {
+    if (which === 'apparmor') return fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+    return fs.existsSync('/sys/fs/selinux/enforce');
+  } catch {
+    return false;
+  }
+}
+
+/** process.apparmorProfile / process.selinuxLabel: refused clearly rather than silently ignored (runc's words). */
+export function checkLsm(proc: Process, enabled: (which: 'apparmor' | 'selinux') => boolean = lsmEnabled): void {
+  if (proc.apparmorProfile) {
+    if (!enabled('apparmor')) throw new ConfigError('process.apparmorProfile', 'apparmor profile is specified in config, but apparmor is disabled or not supported');
+    throw new ConfigError('process.apparmorProfile', 'applying apparmor profiles is not supported by tsrunc yet');
+  }
+  if (proc.selinuxLabel) {
+    if (!enabled('selinux')) throw new ConfigError('process.selinuxLabel', 'selinux label is specified in config, but selinux is disabled or not supported');
+    throw new ConfigError('process.selinuxLabel', 'applying selinux labels is not supported by tsrunc yet');
+  }
+}
+
 /** sysctl, oom_score_adj, rlimits, personality: written while the host's procfs is still reachable. */
-export function kernelSettingOps(spec: Spec, proc: Process): PlanOp[] {
+export function kernelSettingOps(spec: Spec, proc: Process, ns: Pick<NamespacePlan, 'has'> = { has: () => undefined }): PlanOp[] {
+  checkLsm(proc);
   const ops: PlanOp[] = [];
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    checkSysctl(key, ns);
     ops.push({ code: Op.Sysctl, args: [key, value], origin: `linux.sysctl.${key}` });
   }
   if (proc.oomScoreAdj !== undefined) ops.push({ code: Op.OomScoreAdj, args: [proc.oomScoreAdj], origin: 'process.oomScoreAdj' });
@@ -84,15 +137,25 @@ export function withHome(env: string[], uid: number, rootfs: string): string[] {
   return [...env, `HOME=${home}`];
 }
 
-export function execOps(proc: Process, env: string[], preserveFds: number, execFifoFd: number | undefined): { prepare: PlanOp[]; finish: PlanOp[] } {
+/**
+ * The end of the plan (SECURITY.md #6): no_new_privs before seccomp, seccomp last before execve.
+ * A seccomp plan staged `beforeIds` was placed by the caller; `beforeReady` (a notify filter,
+ * whose listener fd must reach the agent during create) goes before the ready report.
+ */
+export function execOps(proc: Process, env: string[], preserveFds: number, execFifoFd: number | undefined, seccomp?: SeccompPlan): { prepare: PlanOp[]; finish: PlanOp[] } {
+  const nnp: PlanOp = { code: Op.NoNewPrivs, args: [], origin: 'process.noNewPrivileges' };
+  const early = seccomp?.stage === 'beforeReady';
   const prepare: PlanOp[] = [
     { code: Op.Umask, args: [proc.user.umask ?? 0o022], origin: 'process.user.umask' },
     { code: Op.PrepareExec, args: [proc.cwd, proc.args ?? [], env, preserveFds], origin: 'process.args' },
-    { code: Op.Ready, args: [], origin: 'ready' },
   ];
+  if (early && proc.noNewPrivileges) prepare.push(nnp);
+  if (early) prepare.push(seccomp.op);
+  prepare.push({ code: Op.Ready, args: [], origin: 'ready' });
   const finish: PlanOp[] = [];
   if (execFifoFd !== undefined) finish.push({ code: Op.WaitFifo, args: [execFifoFd], origin: 'exec.fifo' });
-  if (proc.noNewPrivileges) finish.push({ code: Op.NoNewPrivs, args: [], origin: 'process.noNewPrivileges' });
+  if (proc.noNewPrivileges && !early) finish.push(nnp);
+  if (seccomp?.stage === 'last') finish.push(seccomp.op);
   finish.push({ code: Op.Exec, args: [], origin: 'process.args' });
   return { prepare, finish };
 }

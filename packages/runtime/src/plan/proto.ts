@@ -8,6 +8,8 @@ export enum Msg {
   Ready = 2,
   Error = 3,
   Pid = 4,
+  // 10-19: seccomp (issue 3)
+  SeccompFd = 10,
 }
 
 export enum Op {
@@ -40,6 +42,8 @@ export enum Op {
   MountPropagation = 27,
   Unshare = 28,
   CapBounding = 29,
+  // 30-39: user namespaces and seccomp (issue 3)
+  UsernsRoot = 30,
 }
 
 export const PLAN_MAX_ARGS = 8;

@@ -32,9 +32,28 @@ export interface MessageCodec<T> {
  */
 export const DEFAULT_CONVERSION: protobuf.IConversionOptions = { longs: Number, defaults: true };
 
+// protobufjs writes every field that is set, even to its default; proto3 (and Go) leave those out. Message fields keep
+// their presence, and so do oneof members.
+function dropDefaults(type: protobuf.Type, message: protobuf.Message): protobuf.Message {
+  const m = message as unknown as Record<string, unknown>;
+  for (const field of type.fieldsArray) {
+    const v = m[field.name];
+    if (v === undefined || v === null || field.repeated || field.map || field.partOf) continue;
+    if (field.resolvedType && 'fieldsArray' in field.resolvedType) dropDefaults(field.resolvedType, v as protobuf.Message);
+    else if (isDefault(v)) delete m[field.name];
+  }
+  return message;
+}
+
+function isDefault(v: unknown): boolean {
+  if (v === 0 || v === '' || v === false) return true;
+  if (v instanceof Uint8Array) return v.length === 0;
+  return typeof v === 'object' && v !== null && 'low' in v && 'high' in v && (v as { low: number }).low === 0 && (v as { high: number }).high === 0;
+}
+
 export function messageCodec<T>(type: protobuf.Type, conversion = DEFAULT_CONVERSION): MessageCodec<T> {
   return {
-    encode: (message) => type.encode(type.fromObject(message as { [k: string]: unknown })).finish(),
+    encode: (message) => type.encode(dropDefaults(type, type.fromObject(message as { [k: string]: unknown }))).finish(),
     decode: (data) => type.toObject(type.decode(data), conversion) as T,
   };
 }

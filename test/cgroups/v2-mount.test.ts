@@ -1,0 +1,94 @@
+// The v2 code on a real cgroup2 hierarchy: a fresh cgroup2 mount, seen as a pure v2 host. On this hybrid host the
+// kernel keeps cpu, memory, pids, io… bound to v1, so the mount offers only hugetlb plus the core files
+// (cgroup.procs, cgroup.freeze, cgroup.events, cpu.stat); the other v2 resources are covered over a fake
+// cgroupfs in packages/runtime/src/cgroups/cgroup.test.ts.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { detectCgroupLayout, openCgroup, UNIFIED, type CgroupLayout, type DeviceRule } from '../../packages/runtime/src/cgroups';
+import { describeAsRoot } from '../helpers/busybox';
+import { cpuTicks, delay, killAll, release, rmdirTree, startShell, waitFor } from './helpers';
+
+const PARENT = `/tsrunc-test-${process.pid}-v2`;
+
+describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
+  let mnt: string;
+  let layout: CgroupLayout;
+  let rootControl: string;
+
+  beforeAll(() => {
+    mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-cgroup2-'));
+    execFileSync('mount', ['-t', 'cgroup2', 'none', mnt]);
+    rootControl = fs.readFileSync(`${mnt}/cgroup.subtree_control`, 'utf8').trim();
+    layout = detectCgroupLayout(mnt);
+  });
+
+  afterEach(killAll);
+
+  afterAll(() => {
+    rmdirTree(path.join(mnt, PARENT));
+    if (rootControl === '') {
+      for (const c of fs.readFileSync(`${mnt}/cgroup.subtree_control`, 'utf8').split(/\s+/).filter(Boolean)) fs.writeFileSync(`${mnt}/cgroup.subtree_control`, `-${c}`);
+    }
+    execFileSync('umount', [mnt]);
+    fs.rmdirSync(mnt);
+  });
+
+  it('sees the mount as a pure v2 host', () => {
+    expect(layout.mode).toBe('v2');
+    expect(layout.hierarchies).toEqual([{ version: 2, mountpoint: mnt, controllers: expect.any(Array), own: expect.any(String) }]);
+  });
+
+  it('creates, enables controllers down the tree, joins, freezes via cgroup.freeze, thaws, lists, destroys', async () => {
+    const deviceCalls: [string, DeviceRule[]][] = [];
+    const cg = openCgroup(layout, { cgroupsPath: `${PARENT}/c1`, id: 'c1', deviceFilter: (dir, rules) => deviceCalls.push([dir, rules]) });
+    expect(cg.paths).toEqual({ [UNIFIED]: path.join(mnt, PARENT, 'c1') });
+    cg.create();
+    const dir = cg.paths[UNIFIED];
+    const available = fs.readFileSync(`${dir}/cgroup.controllers`, 'utf8').trim();
+    expect(available).toBe(fs.readFileSync(`${mnt}/cgroup.controllers`, 'utf8').trim());
+
+    if (available.includes('hugetlb')) {
+      cg.applyResources({ hugepageLimits: [{ pageSize: '2MB', limit: 8 << 20 }] });
+      expect(fs.readFileSync(`${dir}/hugetlb.2MB.max`, 'utf8').trim()).toBe(String(8 << 20));
+    }
+    if (!available.includes('memory')) {
+      expect(() => cg.applyResources({ memory: { limit: 1 << 20 } })).toThrow('linux.resources.memory.limit: the memory cgroup controller is not available on this host');
+    }
+    // v2 device rules go to the native eBPF installer, spec rules first, runc's defaults after.
+    cg.applyResources({ devices: [{ allow: false, access: 'rwm' }] });
+    expect(deviceCalls).toHaveLength(1);
+    expect(deviceCalls[0][0]).toBe(dir);
+    expect(deviceCalls[0][1][0]).toEqual({ allow: false, type: 'a', major: -1, minor: -1, access: 'rwm' });
+
+    const spinner = startShell('read x; while :; do :; done');
+    cg.addProcess(spinner.pid);
+    release(spinner);
+    expect(cg.pids()).toEqual([spinner.pid]);
+    await waitFor('CPU use', () => cpuTicks(spinner.pid) > 2);
+
+    await cg.freeze();
+    expect(cg.isFrozen()).toBe(true);
+    expect(fs.readFileSync(`${dir}/cgroup.events`, 'utf8')).toContain('frozen 1');
+    const frozenAt = cpuTicks(spinner.pid);
+    await delay(300);
+    expect(cpuTicks(spinner.pid)).toBe(frozenAt);
+    await cg.thaw();
+    expect(cg.isFrozen()).toBe(false);
+    await waitFor('the spinner to run again', () => cpuTicks(spinner.pid) > frozenAt);
+
+    expect(cg.stats().cpu.usage.total).toBeGreaterThan(0);
+
+    spinner.kill('SIGKILL');
+    await cg.destroy();
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it('without the native device filter, v2 device rules are a clear error', () => {
+    const cg = openCgroup(layout, { cgroupsPath: `${PARENT}/c2`, id: 'c2' });
+    cg.create();
+    expect(() => cg.applyResources({ devices: [{ allow: false }] })).toThrow('linux.resources.devices: cgroup v2 device rules need the native eBPF device filter');
+    return cg.destroy();
+  });
+});

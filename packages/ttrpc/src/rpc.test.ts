@@ -6,6 +6,7 @@ import {
   decodeResponse,
   encodeFrame,
   encodeRequest,
+  Flag,
   Frame,
   FrameDecoder,
   MESSAGE_LENGTH_MAX,
@@ -267,10 +268,10 @@ describe('limits and odd frames', () => {
   it('parses streaming frames: Data on a unary connection is answered InvalidArgument, a flagged unary Request is served', async () => {
     await start();
     const peer = await raw();
-    peer.socket.write(encodeFrame(1, MessageType.Data, 0x01 | 0x04, Buffer.alloc(0)));
+    peer.socket.write(encodeFrame(1, MessageType.Data, Flag.RemoteClosed | Flag.NoData, Buffer.alloc(0)));
     let f = await peer.next();
     expect([f.streamId, statusOf(f)?.code, statusOf(f)?.message]).toEqual([1, Code.InvalidArgument, 'StreamID is no longer active']);
-    peer.socket.write(request(3, { payload: Buffer.from('s') }, MessageType.Request, 0x01));
+    peer.socket.write(request(3, { payload: Buffer.from('s') }, MessageType.Request, Flag.RemoteClosed));
     f = await peer.next();
     expect([f.streamId, f.type, decodeResponse(f.data).payload.toString()]).toEqual([3, MessageType.Response, 'S']);
   });

@@ -11,7 +11,7 @@ import { cgroupPaths, UNIFIED, type CgroupPathOptions, type CgroupPaths } from '
 import type { FileWrite } from './plan';
 import { V1_PLANNERS } from './resources-v1';
 import { unifiedWrites, V2_PLANNERS } from './resources-v2';
-import type { LinuxResources } from './spec';
+import type { LinuxResources } from '@tsrunc/common';
 import { parseKeyValues, readStats, type CgroupStats } from './stats';
 
 export interface CgroupOptions {

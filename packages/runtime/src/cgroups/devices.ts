@@ -2,7 +2,7 @@
 // v1 writes them to devices.allow/deny; v2 has no files for this: the native layer attaches an eBPF program.
 import { ConfigError } from '@tsrunc/common';
 import type { FileWrite } from './plan';
-import type { LinuxDeviceCgroup } from './spec';
+import type { LinuxDeviceCgroup } from '@tsrunc/common';
 
 export interface DeviceRule {
   allow: boolean;
@@ -47,7 +47,8 @@ export function deviceRules(devices: LinuxDeviceCgroup[] | undefined): DeviceRul
   if (devices === undefined) return undefined;
   const rules = devices.map((d, i): DeviceRule => {
     const field = `linux.resources.devices[${i}]`;
-    const type = d.type ?? 'a';
+    // Also reached by `update` input, which skips config.json validation.
+    const type: string = d.type ?? 'a';
     if (type !== 'a' && type !== 'b' && type !== 'c') throw new ConfigError(`${field}.type`, `unknown device type ${JSON.stringify(type)}`);
     const access = d.access ?? 'rwm';
     if (!/^[rwm]{1,3}$/.test(access) || new Set(access).size !== access.length) {

@@ -5,4 +5,4 @@ export { Cgroup, fromPaths, openCgroup, type CgroupOptions, type OpenCgroupOptio
 export { DEFAULT_DEVICE_RULES, type DeviceFilterInstaller, type DeviceRule } from './devices';
 export type { EventfdNative, OomWatch } from './oom';
 export type { CgroupStats } from './stats';
-export type { LinuxResources } from './spec';
+

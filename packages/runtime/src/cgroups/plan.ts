@@ -1,7 +1,7 @@
 // The pure half of applying resources: planners turn `linux.resources` into file writes for one cgroup directory.
 // They may look at the directory's current files (which files exist, the current limit), through `ReadCurrent`.
 import { ConfigError } from '@tsrunc/common';
-import type { LinuxResources } from './spec';
+import type { LinuxResources } from '@tsrunc/common';
 
 export interface FileWrite {
   /** File name inside the cgroup directory. */

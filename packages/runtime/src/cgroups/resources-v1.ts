@@ -3,7 +3,7 @@
 import { ConfigError } from '@tsrunc/common';
 import { devicesV1Writes } from './devices';
 import { cpusetWrites, int, pageSize, pidsWrites, rdmaWrites, word, type FileWrite, type Planner, type ReadCurrent } from './plan';
-import type { LinuxResources, LinuxThrottleDevice } from './spec';
+import type { LinuxResources, LinuxThrottleDevice } from '@tsrunc/common';
 
 const MEM = 'linux.resources.memory';
 

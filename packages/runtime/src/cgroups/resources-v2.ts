@@ -3,7 +3,7 @@
 import { ConfigError } from '@tsrunc/common';
 import { checkUsage, hugetlbWrites, throttleWrites } from './resources-v1';
 import { cpusetWrites, int, pidsWrites, rdmaWrites, word, type FileWrite, type Planner, type ReadCurrent } from './plan';
-import type { LinuxResources } from './spec';
+import type { LinuxResources } from '@tsrunc/common';
 
 /** v2 limit files take "max" for no limit, where v1 took -1. */
 function limit(field: string, v: number): string {

@@ -46,6 +46,7 @@ void op_readonly_root(const struct op *op);
 void op_setns(const struct op *op);
 void op_unshare(const struct op *op);
 void op_userns_root(const struct op *op);
+void op_userns_maps(const struct op *op);
 void op_hostname(const struct op *op);
 void op_domainname(const struct op *op);
 void op_loopback_up(const struct op *op);

@@ -109,6 +109,7 @@ static const op_fn dispatch[] = {
   [OP_MOUNT_PROPAGATION] = op_mount_propagation,
   [OP_UNSHARE] = op_unshare,
   [OP_USERNS_ROOT] = op_userns_root,
+  [OP_USERNS_MAPS] = op_userns_maps,
 };
 
 static void op_ready(const struct op *op) {

@@ -68,6 +68,26 @@ void op_unshare(const struct op *op) {
   }
 }
 
+/* A new user namespace is made by unshare() here, not by clone(): tsrunc-init is exec'd right after
+ * clone, and an exec with an unmapped uid would drop every capability in the new namespace. The
+ * parent writes the maps while we wait. */
+void op_userns_maps(const struct op *op) {
+  (void)op;
+  send_msg(MSG_USERNS_MAPS, NULL, 0);
+  uint8_t buf[TSRUNC_MSG_HEADER + 1];
+  ssize_t n;
+  do n = recv(sync_fd, buf, sizeof buf, MSG_TRUNC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) fail(errno, "wait for the id maps");
+  if (n == 0) _exit(1); /* the parent went away */
+  uint32_t magic, type, len;
+  if (n != TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed message: %zd bytes while waiting for the id maps", n);
+  memcpy(&magic, buf, 4);
+  memcpy(&type, buf + 4, 4);
+  memcpy(&len, buf + 8, 4);
+  if (magic != TSRUNC_MSG_MAGIC || type != MSG_USERNS_MAPPED || len != 0) fail(EBADMSG, "malformed message while waiting for the id maps");
+}
+
 /* Inside a new (maps written by the parent) or joined user namespace: act as its root from here on,
  * so files we create belong to the container's root and not to an unmapped host uid. */
 void op_userns_root(const struct op *op) {

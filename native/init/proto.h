@@ -23,6 +23,8 @@ enum tsrunc_msg {
   MSG_PID = 4,     /* init -> parent: i64 pid of the process that will exec        */
   /* 10-19: seccomp (issue 3) */
   MSG_SECCOMP_FD = 10, /* init -> parent: empty, the seccomp listener fd as SCM_RIGHTS */
+  MSG_USERNS_MAPS = 11,   /* init -> parent: empty, write my uid/gid maps now             */
+  MSG_USERNS_MAPPED = 12, /* parent -> init: empty, the maps are written                  */
 };
 
 /*
@@ -63,6 +65,7 @@ enum tsrunc_op {
   OP_UNSHARE = 28,          /* flags: namespaces made after the parent placed us (cgroup)      */
   /* 30-39: user namespaces and seccomp (issue 3) */
   OP_USERNS_ROOT = 30,      /* -   (become uid/gid 0 of the user namespace we are in)          */
+  OP_USERNS_MAPS = 31,      /* -   (after unshare(CLONE_NEWUSER): MSG_USERNS_MAPS, wait for MAPPED) */
   OP_CAP_BOUNDING = 29,     /* bounding (u64 mask): dropped before the uid change (needs CAP_SETPCAP) */
 };
 

@@ -143,7 +143,6 @@ export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string 
   const childPidfd = native().pidfdOpen(childPid);
   const started: StartedInit = { pid: childPid, childPid, childPidfd };
   try {
-    writeIdMaps(childPid, plan);
     beforePlan?.(childPid);
     native().sendMsg(parentEnd, encodeMessage(Msg.Plan, encodePlan(plan.ops)));
     for (;;) {
@@ -153,6 +152,11 @@ export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string 
         throw new InitFailedError(`container init exited before it was ready (exit status ${exitCodeOf(status)})`);
       }
       if (msg.type === Msg.Ready) break;
+      if (msg.type === Msg.UsernsMaps) {
+        writeIdMaps(started.childPid, plan);
+        native().sendMsg(parentEnd, encodeMessage(Msg.UsernsMapped));
+        continue;
+      }
       if (msg.type === Msg.SeccompFd) {
         if (msg.fd === undefined) throw new InitFailedError('linux.seccomp: tsrunc-init sent no listener fd');
         forwardSeccompListener(plan, started.pid, msg.fd, fifoPath);

@@ -62,8 +62,12 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     fds.push({ kind: 'namespace', path: join.path, origin: `linux.namespaces[${join.index}].path` });
     ops.push({ code: Op.Setns, args: [fd, CLONE_FLAG[join.type]], origin: `linux.namespaces[${join.index}]` });
   }
-  if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (unshare)' });
+  if (ns.has('user') === 'new') {
+    ops.push({ code: Op.Unshare, args: [CLONE_FLAG.user], origin: 'linux.namespaces (user)' });
+    ops.push({ code: Op.UsernsMaps, args: [], origin: 'linux.uidMappings/gidMappings' });
+  }
   if (ns.has('user')) ops.push({ code: Op.UsernsRoot, args: [], origin: 'linux.namespaces (user): uid/gid 0 mapped' });
+  if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (unshare)' });
   let execFifoFd: number | undefined;
   if (opts.execFifo) {
     execFifoFd = fdNumber();

@@ -54,7 +54,8 @@ export type InitMessage =
   | { type: Msg.Ready }
   | { type: Msg.Pid; pid: number }
   | { type: Msg.Error; opIndex: number; errno: number; text: string }
-  | { type: Msg.SeccompFd };
+  | { type: Msg.SeccompFd }
+  | { type: Msg.UsernsMaps };
 
 /** Decodes a message from tsrunc-init, checking every length (SECURITY.md #9). */
 export function decodeMessage(buf: Buffer): InitMessage {
@@ -70,6 +71,7 @@ export function decodeMessage(buf: Buffer): InitMessage {
       if (len !== 0) break;
       return { type };
     case Msg.SeccompFd:
+    case Msg.UsernsMaps:
       if (len !== 0) break;
       return { type };
     case Msg.Pid:

@@ -42,8 +42,10 @@ export function planNamespaces(spec: Spec): NamespacePlan {
   joins.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
   // Joining a user namespace: namespaces made by clone() would belong to the host's user namespace,
   // where the init has no privilege once it joined; it makes them itself after setns (as runc does).
-  if (kinds.get('user') === 'joined') {
-    unshareFlags |= cloneFlags;
+  // A new one is made by the init too (unshare, then the parent writes the maps): tsrunc-init is
+  // exec'd right after clone, and an exec with a still unmapped uid drops every capability.
+  if (kinds.has('user')) {
+    unshareFlags |= cloneFlags & ~CLONE_FLAG.user;
     cloneFlags = 0;
   }
   const mappings = spec.linux?.uidMappings?.length || spec.linux?.gidMappings?.length;

@@ -10,6 +10,8 @@ export enum Msg {
   Pid = 4,
   // 10-19: seccomp (issue 3)
   SeccompFd = 10,
+  UsernsMaps = 11,
+  UsernsMapped = 12,
 }
 
 export enum Op {
@@ -44,6 +46,7 @@ export enum Op {
   CapBounding = 29,
   // 30-39: user namespaces and seccomp (issue 3)
   UsernsRoot = 30,
+  UsernsMaps = 31,
 }
 
 export const PLAN_MAX_ARGS = 8;

@@ -1,0 +1,136 @@
+// One test per line of SECURITY.md that tries the attack on a real container and shows it fails.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { native } from '@tsrunc/common';
+import { describeAsRoot, makeBusyboxRootfs } from '../helpers/busybox';
+import { initBinaryPath } from '@tsrunc/common';
+import { tsrunc } from '../helpers/tsrunc';
+import { Containers, ownLeftovers } from '../hardening/container';
+
+describeAsRoot('SECURITY.md', () => {
+  const c = new Containers();
+  afterEach(() => c.cleanup());
+
+  test('#1 the init is a sealed memfd: writing through the container init\'s /proc/PID/exe fails', () => {
+    const b = c.bundle(['true']);
+    const id = c.id('exe');
+    expect(c.create(id, b).create.stderr).toBe('');
+    const pid = c.pid(id);
+    expect(fs.readlinkSync(`/proc/${pid}/exe`)).toMatch(/^\/memfd:tsrunc-init \(deleted\)$/);
+    expect(() => fs.openSync(`/proc/${pid}/exe`, 'r+')).toThrow(/ETXTBSY|EPERM|EACCES/);
+    expect(tsrunc(c.root, ['delete', '--force', id]).status).toBe(0);
+  });
+
+  test('#2 cwd /proc/self/fd/N for N in 3..64 never starts a process outside the root', () => {
+    for (let n = 3; n <= 64; n++) {
+      const b = c.bundle(['pwd'], (s) => (s.process!.cwd = `/proc/self/fd/${n}`));
+      const r = c.run(`cwd${n}`, b);
+      // Refused (outside the root, or no such fd), or an fd of the init that is inside the root
+      // (its own handle on the new "/"): never a process whose cwd is a host directory.
+      if (r.create.status === 0) expect({ n, cwd: r.lines[0] }).toEqual({ n, cwd: '/' });
+      else expect(r.create.stderr).toMatch(/outside the container root|chdir to cwd/);
+      c.cleanup();
+    }
+  }, 120_000);
+
+  test('#2 the container process sees only fds 0, 1, 2 (and the preserved ones)', () => {
+    const r = c.run('fds', c.bundle(['ls', '/proc/self/fd']));
+    // 3 is ls's own handle on the directory it lists.
+    expect(r.lines).toEqual(['0', '1', '2', '3']);
+  });
+
+  test('#3 a mount target that is a symlink to a host path resolves inside the rootfs, never on the host', () => {
+    const rootfs = c.dir(makeBusyboxRootfs(fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-rootfs-sym-'))));
+    const hostTarget = c.dir(fs.mkdtempSync('/tmp/tsrunc-hosttarget-'));
+    fs.symlinkSync(hostTarget, path.join(rootfs, 'evil'));
+    const src = c.dir(fs.mkdtempSync('/tmp/tsrunc-src-'));
+    fs.writeFileSync(path.join(src, 'marker'), 'm');
+    const b = c.bundle(['ls', '/evil'], (s) => {
+      s.root = { path: rootfs, readonly: false };
+      s.mounts!.push({ destination: '/evil', type: 'bind', source: src, options: ['rbind'] });
+    });
+    const r = c.run('symlink', b);
+    // The link resolves inside the root (RESOLVE_IN_ROOT), where its target does not exist: the
+    // mount is refused; the host directory it names is never mounted on or written.
+    expect(r.create.status).toBe(1);
+    expect(r.create.stderr).toContain('mounts[7]: open /evil: No such file or directory');
+    expect(fs.readdirSync(hostTarget)).toEqual([]);
+    expect(ownLeftovers(c.root, r.id, b.dir)).toEqual([]);
+  });
+
+  test('#4 /dev/null replaced by a symlink before masking: masking refuses', () => {
+    const dev = c.dir(fs.mkdtempSync('/tmp/tsrunc-dev-'));
+    fs.symlinkSync('/etc/hostname', path.join(dev, 'null'));
+    const b = c.bundle(['true'], (s) => {
+      s.mounts = s.mounts!.filter((m) => m.destination !== '/dev' && !m.destination.startsWith('/dev/'));
+      s.mounts.push({ destination: '/dev', type: 'bind', source: dev, options: ['rbind'] });
+      s.linux!.maskedPaths = ['/proc/version'];
+    });
+    const r = c.run('devnull', b);
+    expect(r.create.status).toBe(1);
+    expect(r.create.stderr).toContain('/dev/null is not the null device (1:3); refusing to mask /proc/version');
+    expect(ownLeftovers(c.root, r.id, b.dir)).toEqual([]);
+  });
+
+  test('#7 a container id with ".." is refused and nothing is created', () => {
+    const b = c.bundle(['true']);
+    for (const id of ['..', 'a..b', '../escape', 'a/b']) {
+      const r = tsrunc(c.root, ['create', '--bundle', b.dir, id]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('invalid container ID format');
+    }
+    expect(fs.existsSync(c.root) ? fs.readdirSync(c.root) : []).toEqual([]);
+    expect(fs.existsSync(path.join(path.dirname(c.root), 'escape'))).toBe(false);
+  });
+
+  test('#8 without a cgroup namespace /sys/fs/cgroup is read-only', () => {
+    const b = c.bundle(['sh', '-c', 'mkdir /sys/fs/cgroup/x 2>&1; echo rc=$?; grep " /sys/fs/cgroup " /proc/self/mountinfo | grep -c " ro,"'], (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+    });
+    const r = c.run('cgroupro', b);
+    expect(r.output).toContain('Read-only file system');
+    expect(r.lines).toContain('rc=1');
+  });
+
+  test('#9 a malformed parent->init message is reported as an error, never a crash', async () => {
+    const cases: Array<[string, Buffer, RegExp]> = [];
+    const head = (type: number, len: number) => {
+      const h = Buffer.alloc(12);
+      h.writeUInt32LE(0x74737231, 0);
+      h.writeUInt32LE(type, 4);
+      h.writeUInt32LE(len, 8);
+      return h;
+    };
+    cases.push(['length disagrees with the header', Buffer.concat([head(1, 100), Buffer.alloc(4)]), /header says 100 bytes/]);
+    cases.push(['shorter than a header', Buffer.alloc(5), /shorter than its header/]);
+    const op = Buffer.alloc(12);
+    op.writeUInt32LE(19, 0); // OP_EXEC
+    op.writeUInt32LE(1, 4); // one arg
+    op.writeUInt32LE(1000, 8); // of 1000 bytes: past the end
+    cases.push(['an arg longer than the message', Buffer.concat([head(1, op.length), op]), /arg longer than the message/]);
+    for (const [what, msg, expected] of cases) {
+      const [ours, theirs] = native().socketpairSeq();
+      const child = spawn(initBinaryPath(), ['3'], { stdio: ['ignore', 'ignore', 'pipe', theirs] });
+      fs.closeSync(theirs);
+      native().sendMsg(ours, msg);
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c2, sig) => resolve(sig ? -1 : c2)));
+      const reply = native().recvMsg(ours, 65536);
+      fs.closeSync(ours);
+      expect({ what, code }).toEqual({ what, code: 1 });
+      expect(reply).not.toBeNull();
+      expect(reply!.readUInt32LE(4)).toBe(3); // MSG_ERROR
+      expect(reply!.subarray(20).toString()).toMatch(expected);
+    }
+  });
+
+  test('#11 a failed create leaves nothing behind (state dir, mounts, processes)', () => {
+    const b = c.bundle(['true'], (s) => (s.process!.cwd = '/no/such/dir'));
+    const r = c.run('failed', b);
+    expect(r.create.status).toBe(1);
+    expect(r.create.stderr).toContain('chdir to cwd ("/no/such/dir") set in config.json failed');
+    expect(ownLeftovers(c.root, r.id, b.dir)).toEqual([]);
+    expect(fs.existsSync(c.root) ? fs.readdirSync(c.root) : []).toEqual([]);
+  });
+});

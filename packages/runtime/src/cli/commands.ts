@@ -4,6 +4,11 @@ import * as path from 'node:path';
 import { TsruncError, defaultSpec, parseSignal } from '@tsrunc/common';
 import { containerStateView, createContainer, deleteContainer, killContainer, listContainers, runContainer, startContainer } from '../container';
 import { CommandSpec, FlagSpec, FlagValues } from './flags';
+import { pauseContainer } from '../container/pause';
+import { resumeContainer } from '../container/resume';
+import { containerPids, psJson, psTable } from '../container/ps';
+import { UpdateFlags, readResourcesFile, resourcesFromFlags, updateContainer } from '../container/update';
+import { containerEvents, parseGoDuration } from '../container/events';
 
 export interface CommandContext {
   root: string;
@@ -88,7 +93,7 @@ export const COMMANDS: Command[] = [
     args: { min: 1, max: 2 },
     flags: [{ name: 'all', aliases: ['a'], type: 'bool', usage: '(obsoleted, do not use)', hidden: true }],
     async run({ root, flags, args }) {
-      killContainer(root, args[0], parseSignal(args[1] ?? 'SIGTERM'), !!flags.all);
+      await killContainer(root, args[0], parseSignal(args[1] ?? 'SIGTERM'), !!flags.all);
       return 0;
     },
   },
@@ -126,6 +131,72 @@ export const COMMANDS: Command[] = [
       if (fs.existsSync(file)) throw new TsruncError('File config.json exists. Remove it first.');
       const cgroupNamespace = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
       fs.writeFileSync(file, JSON.stringify(defaultSpec({ rootless: !!flags.rootless, cgroupNamespace }), null, '\t'), { mode: 0o666 });
+      return 0;
+    },
+  },
+  {
+    name: 'pause', usage: 'pause suspends all processes inside the container', argsUsage: '<container-id>', args: ID, flags: [],
+    async run({ root, args }) {
+      await pauseContainer(root, args[0]);
+      return 0;
+    },
+  },
+  {
+    name: 'resume', usage: 'resumes all processes that have been previously paused', argsUsage: '<container-id>', args: ID, flags: [],
+    async run({ root, args }) {
+      await resumeContainer(root, args[0]);
+      return 0;
+    },
+  },
+  {
+    name: 'ps', usage: 'ps displays the processes running inside a container', argsUsage: '<container-id> [ps options]',
+    args: { min: 1 }, skipArgReorder: true,
+    flags: [{ name: 'format', aliases: ['f'], type: 'string', usage: 'select one of: table or json', default: 'table' }],
+    async run({ root, flags, args, out }) {
+      if (flags.format === 'json') out(psJson(await containerPids(root, args[0])));
+      else if (flags.format === 'table') out(await psTable(root, args[0], args.slice(1)));
+      else throw new TsruncError('invalid format option');
+      return 0;
+    },
+  },
+  {
+    name: 'update', usage: 'update container resource constraints', argsUsage: '<container-id>', args: ID,
+    flags: [
+      { name: 'resources', aliases: ['r'], type: 'string', usage: 'path to the file containing the resources to update or \'-\' to read from the standard input', default: '' },
+      { name: 'blkio-weight', type: 'int', usage: 'Specifies per cgroup weight, range is from 10 to 1000', default: 0 },
+      { name: 'cpu-period', type: 'string', usage: 'CPU CFS period to be used for hardcapping (in usecs). 0 to use system default', default: '' },
+      { name: 'cpu-quota', type: 'string', usage: 'CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period', default: '' },
+      { name: 'cpu-burst', type: 'string', usage: 'CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period', default: '' },
+      { name: 'cpu-share', type: 'string', usage: 'CPU shares (relative weight vs. other containers)', default: '' },
+      { name: 'cpu-rt-period', type: 'string', usage: 'CPU realtime period to be used for hardcapping (in usecs). 0 to use system default', default: '' },
+      { name: 'cpu-rt-runtime', type: 'string', usage: 'CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period', default: '' },
+      { name: 'cpuset-cpus', type: 'string', usage: 'CPU(s) to use', default: '' },
+      { name: 'cpuset-mems', type: 'string', usage: 'Memory node(s) to use', default: '' },
+      { name: 'cpu-idle', type: 'string', usage: 'set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE', default: '' },
+      { name: 'kernel-memory', type: 'string', usage: '(obsoleted; do not use)', hidden: true, default: '' },
+      { name: 'kernel-memory-tcp', type: 'string', usage: '(obsoleted; do not use)', hidden: true, default: '' },
+      { name: 'memory', type: 'string', usage: 'Memory limit (in bytes)', default: '' },
+      { name: 'memory-reservation', type: 'string', usage: 'Memory reservation or soft_limit (in bytes)', default: '' },
+      { name: 'memory-swap', type: 'string', usage: 'Total memory usage (memory + swap); set \'-1\' to enable unlimited swap', default: '' },
+      { name: 'pids-limit', type: 'int', usage: 'Maximum number of pids allowed in the container', default: 0 },
+      { name: 'l3-cache-schema', type: 'string', usage: 'The string of Intel RDT/CAT L3 cache schema', default: '' },
+      { name: 'mem-bw-schema', type: 'string', usage: 'The string of Intel RDT/MBA memory bandwidth schema', default: '' },
+    ],
+    async run({ root, flags, args }) {
+      if (str(flags, 'l3-cache-schema') || str(flags, 'mem-bw-schema')) throw new TsruncError('Intel RDT is not supported by tsrunc');
+      const file = str(flags, 'resources');
+      await updateContainer(root, args[0], file ? readResourcesFile(file) : resourcesFromFlags(flags as UpdateFlags));
+      return 0;
+    },
+  },
+  {
+    name: 'events', usage: 'display container events such as OOM notifications, cpu, memory, and IO usage statistics', argsUsage: '<container-id>', args: ID,
+    flags: [
+      { name: 'interval', type: 'string', usage: 'set the stats collection interval', default: '5s' },
+      { name: 'stats', type: 'bool', usage: 'display the container\'s stats then exit' },
+    ],
+    async run({ root, flags, args, out }) {
+      await containerEvents(root, args[0], { stats: !!flags.stats, intervalMs: parseGoDuration(String(flags.interval ?? '5s')), out });
       return 0;
     },
   },

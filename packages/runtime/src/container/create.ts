@@ -6,6 +6,7 @@ import { compileInitPlan, readHostFacts } from '../plan';
 import { ContainerDir, rfc3339Nano, writeFileAtomic } from './state-dir';
 import { InitStdio, StartedInit, startInit } from './init-process';
 import { readProcStat } from './liveness';
+import { containerCgroup, setUpContainerCgroup } from '../cgroups';
 
 export interface CreateOptions {
   bundle: string;
@@ -58,15 +59,19 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
   if (opts.consoleSocket) throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty');
   const io: InitStdio = { stdio: opts.io?.stdio ?? [0, 1, 2], preserveFds: opts.io?.preserveFds ?? 0 };
   // Everything that can be checked without side effects is checked before the id is reserved.
-  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts() });
+  const { cgroup, cgroupDirs } = containerCgroup(spec, id);
+  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(), cgroupDirs });
   checkRootfs(plan.rootfs);
 
   dir.create();
+  let cgroupMade = false;
   try {
     dir.lock();
+    await setUpContainerCgroup(cgroup, spec);
+    cgroupMade = true;
     native().mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
-    const init = await startInit(plan, io, dir.fifoPath);
+    const init = await startInit(plan, io, dir.fifoPath, (pid) => cgroup.addProcess(pid));
     const stat = readProcStat(init.pid);
     dir.write({
       ociVersion: spec.ociVersion,
@@ -78,11 +83,14 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
       created: rfc3339Nano(),
       annotations: spec.annotations,
       config: spec,
+      cgroupPaths: cgroup.paths,
     });
     if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
     return { dir, init };
   } catch (e) {
     dir.remove();
+    // SECURITY.md #11; the init is gone already (startInit kills and reaps it on failure).
+    if (cgroupMade) await cgroup.destroy().catch(() => undefined);
     throw e;
   }
 }

@@ -5,6 +5,7 @@ import { NotFoundError, TsruncError, native } from '@tsrunc/common';
 import { ContainerDir, ContainerState } from './state-dir';
 import { containerStatus } from './status';
 import { openPidfd, waitExit } from './liveness';
+import { destroyContainerCgroup, thawIfFrozen } from '../cgroups';
 
 const SIGKILL = 9;
 const KILL_WAIT_MS = 10_000;
@@ -15,6 +16,7 @@ export async function killAndWait(state: ContainerState): Promise<void> {
   if (pidfd === undefined) return;
   try {
     native().pidfdSendSignal(pidfd, SIGKILL);
+    await thawIfFrozen(state.cgroupPaths); // a paused container: SIGKILL lands once thawed (runc)
     if (!(await waitExit(pidfd, KILL_WAIT_MS))) throw new TsruncError('container init still running');
   } finally {
     fs.closeSync(pidfd);
@@ -40,9 +42,18 @@ export async function deleteContainer(root: string, id: string, force = false): 
     throw new TsruncError(`cannot delete container ${id} that is not stopped: ${status}`);
   }
   if (status !== 'stopped') await killAndWait(state);
-  destroy(dir);
+  await destroy(dir);
 }
 
-export function destroy(dir: ContainerDir): void {
+/** Removes what create made: the cgroup (and anything left in it), then the state dir even if that failed (runc). */
+export async function destroy(dir: ContainerDir): Promise<void> {
+  let state: ContainerState | undefined;
+  try {
+    state = dir.read();
+  } catch {
+    // no state: no cgroup recorded
+  }
+  const cgroupError = await destroyContainerCgroup(state?.cgroupPaths).then(() => undefined, (e: Error) => e);
   dir.remove();
+  if (cgroupError) throw cgroupError;
 }

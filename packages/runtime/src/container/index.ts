@@ -6,3 +6,8 @@ export * from './run';
 export * from './list';
 export { ContainerDir, ContainerState, validateId } from './state-dir';
 export { Status } from './status';
+export * from './pause';
+export * from './resume';
+export * from './update';
+export * from './ps';
+export * from './events';

@@ -4,8 +4,11 @@ import { TsruncError, native } from '@tsrunc/common';
 import { ContainerDir } from './state-dir';
 import { containerStatus } from './status';
 import { openPidfd } from './liveness';
+import { fromPaths, signalAll } from '../cgroups';
 
-export function killContainer(root: string, id: string, signal: number, all = false): void {
+const SIGKILL = 9;
+
+export async function killContainer(root: string, id: string, signal: number, all = false): Promise<void> {
   const dir = new ContainerDir(root, id);
   dir.lock();
   try {
@@ -21,6 +24,14 @@ export function killContainer(root: string, id: string, signal: number, all = fa
       native().pidfdSendSignal(pidfd, signal);
     } finally {
       fs.closeSync(pidfd);
+    }
+    if (signal === SIGKILL && state.cgroupPaths) {
+      const cgroup = fromPaths(state.cgroupPaths);
+      // runc 1.2: without its own pid namespace, the init's death takes nothing else with it: kill the whole cgroup.
+      const ownPidNs = state.config.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);
+      if (!ownPidNs) await signalAll(cgroup, SIGKILL);
+      // A paused container is thawed so the SIGKILL lands (runc).
+      if (status === 'paused' && cgroup.isFrozen()) await cgroup.thaw();
     }
   } finally {
     dir.release();

@@ -25,6 +25,8 @@ export interface ContainerState {
   created: string;
   annotations?: Record<string, string>;
   config: Spec;
+  /** The container's cgroup directory per hierarchy (controller name, '' for cgroup2), as the cgroups library keys it. */
+  cgroupPaths?: Record<string, string>;
 }
 
 export class ContainerDir {

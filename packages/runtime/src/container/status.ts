@@ -2,12 +2,24 @@
 import * as fs from 'node:fs';
 import { ContainerDir, ContainerState } from './state-dir';
 import { isAlive } from './liveness';
+import { fromPaths } from '../cgroups';
 
 export type Status = 'created' | 'running' | 'paused' | 'stopped';
 
 export function containerStatus(dir: ContainerDir, state: ContainerState): Status {
   if (!state.pid || !isAlive(state.pid, state.pidStartTime)) return 'stopped';
+  if (isPaused(state)) return 'paused';
   return fs.existsSync(dir.fifoPath) ? 'created' : 'running';
+}
+
+/** The container's cgroup is frozen (an unreadable freezer counts as not frozen). */
+function isPaused(state: ContainerState): boolean {
+  if (!state.cgroupPaths) return false;
+  try {
+    return fromPaths(state.cgroupPaths).isFrozen();
+  } catch {
+    return false;
+  }
 }
 
 /** The state object of `tsrunc state` (runtime-spec state + runc's rootfs, created, owner). */

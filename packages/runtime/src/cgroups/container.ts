@@ -1,0 +1,162 @@
+// What the container lifecycle needs around one Cgroup: the spec's resources as runc applies them, the per-mountpoint
+// directories the init binds for a `cgroup` mount, the native seams, and signalling every task in the cgroup.
+import * as fs from 'node:fs';
+import { native, type LinuxDeviceCgroup, type LinuxResources, type Spec } from '@tsrunc/common';
+import { TsruncError } from '@tsrunc/common';
+import { fromPaths, openCgroup, type Cgroup } from './cgroup';
+import type { DeviceFilterInstaller } from './devices';
+import { detectCgroupLayout, type CgroupLayout } from './layout';
+import type { EventfdNative } from './oom';
+import { UNIFIED, type CgroupPaths } from './paths';
+
+const SIGKILL = 9;
+
+/**
+ * The container's cgroup (paths only: `linux.cgroupsPath` is checked, nothing is made) and, for the init's `cgroup`
+ * mounts, its directory per hierarchy mountpoint.
+ */
+export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout = detectCgroupLayout()): { cgroup: Cgroup; cgroupDirs: Record<string, string> } {
+  const cgroup = openCgroup(layout, { cgroupsPath: spec.linux?.cgroupsPath, id, deviceFilter: nativeDeviceFilter() });
+  return { cgroup, cgroupDirs: cgroupDirsByMountpoint(layout, cgroup.paths) };
+}
+
+/**
+ * Makes the directories and writes the spec's resources, before any process joins. A cgroup that already holds
+ * processes is refused (runc: "container's cgroup is not empty"). On failure nothing this call made is left.
+ */
+export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec): Promise<void> {
+  const existing = cgroup.pids();
+  if (existing.length > 0) throw new TsruncError(`container's cgroup is not empty: ${existing.length} process(es) found`);
+  cgroup.create();
+  try {
+    cgroup.applyResources(specResources(spec));
+  } catch (e) {
+    await cgroup.destroy().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * `linux.resources` as runc applies it at create: device rules start from "deny all" when the spec has none (runc's
+ * device emulator is default-deny), and every `linux.devices` node is allowed (runc's specconv does the same), before
+ * the library appends runc's default rules.
+ */
+export function specResources(spec: Spec): LinuxResources {
+  const r = spec.linux?.resources ?? {};
+  const nodes: LinuxDeviceCgroup[] = (spec.linux?.devices ?? [])
+    .filter((d) => d.type === 'c' || d.type === 'b' || d.type === 'u')
+    .map((d) => ({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major, minor: d.minor, access: 'rwm' }));
+  return { ...r, devices: [...(r.devices ?? [{ allow: false, access: 'rwm' }]), ...nodes] };
+}
+
+/** Host directory of the container's cgroup for each hierarchy's mountpoint (PlanOptions.cgroupDirs). */
+export function cgroupDirsByMountpoint(layout: CgroupLayout, paths: CgroupPaths): Record<string, string> {
+  const dirs: Record<string, string> = {};
+  for (const h of layout.hierarchies) {
+    const dir = h.version === 2 ? paths[UNIFIED] : paths[h.controllers[0]];
+    if (dir !== undefined) dirs[h.mountpoint] = dir;
+  }
+  return dirs;
+}
+
+interface CgroupAddon {
+  cgroupEventfd?: () => number;
+  cgroupEventfdRead?: (fd: number) => boolean;
+  cgroupDeviceFilter?: (dir: string, rules: Array<{ allow: boolean; type: string; major: number; minor: number; access: string }>) => void;
+  waitReadable(fd: number, callback: (status: number) => void): void;
+}
+
+/** The v2 device filter from the native addon (native/src/cgroup.cc), if this build has it. */
+export function nativeDeviceFilter(): DeviceFilterInstaller | undefined {
+  const addon = native() as unknown as CgroupAddon;
+  if (!addon.cgroupDeviceFilter) return undefined;
+  return (dir, rules) => addon.cgroupDeviceFilter!(dir, rules);
+}
+
+/**
+ * eventfd(2) for v1 OOM notification from the native addon, readiness through its libuv poll (waitReadable, one-shot,
+ * not cancellable): a stopped watch wakes its own poll with a write and the fd is closed once that poll has returned.
+ */
+export function nativeEventfd(): EventfdNative | undefined {
+  const addon = native() as unknown as CgroupAddon;
+  if (!addon.cgroupEventfd || !addon.cgroupEventfdRead) return undefined;
+  const polling = new Map<number, { stopped: boolean; closeWhenDone: boolean }>();
+  const wake = (fd: number): void => {
+    const one = Buffer.alloc(8);
+    one.writeBigUInt64LE(1n);
+    fs.writeSync(fd, one);
+  };
+  return {
+    eventfd: () => addon.cgroupEventfd!(),
+    onReadable(fd, onEvent) {
+      const watch = { stopped: false, closeWhenDone: false };
+      polling.set(fd, watch);
+      const wait = (): void => {
+        addon.waitReadable(fd, (status) => {
+          if (watch.stopped || status < 0) {
+            polling.delete(fd);
+            if (watch.closeWhenDone) fs.closeSync(fd);
+            return;
+          }
+          // Drains the 8-byte counter; false: nothing there (spurious wake-up).
+          if (addon.cgroupEventfdRead!(fd)) onEvent();
+          wait();
+        });
+      };
+      wait();
+      return () => {
+        if (watch.stopped) return;
+        watch.stopped = true;
+        wake(fd);
+      };
+    },
+    close(fd) {
+      const watch = polling.get(fd);
+      if (watch) watch.closeWhenDone = true;
+      else fs.closeSync(fd);
+    },
+  };
+}
+
+/**
+ * Sends `signal` to every task in the cgroup (runc's signalAllProcesses): frozen first so nothing forks meanwhile, then
+ * thawed, which also lets a SIGKILL reach tasks a v1 freezer holds.
+ */
+export async function signalAll(cg: Cgroup, signal: number): Promise<void> {
+  let frozen = false;
+  try {
+    await cg.freeze();
+    frozen = true;
+  } catch {
+    // No freezer: signal what is there.
+  }
+  try {
+    for (const pid of cg.pids()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  } finally {
+    if (frozen || cg.isFrozen()) await cg.thaw().catch(() => undefined);
+  }
+}
+
+/** A frozen cgroup is thawed (after a SIGKILL: a v1-frozen task only dies once it runs again). */
+export async function thawIfFrozen(paths: CgroupPaths | undefined): Promise<void> {
+  if (!paths) return;
+  const cg = fromPaths(paths);
+  if (cg.isFrozen()) await cg.thaw();
+}
+
+/**
+ * Removes a container's cgroup after its init is gone: whatever still runs in it (a container without its own pid
+ * namespace) is SIGKILLed first, as runc's destroy does.
+ */
+export async function destroyContainerCgroup(paths: CgroupPaths | undefined): Promise<void> {
+  if (!paths || Object.keys(paths).length === 0) return;
+  const cg = fromPaths(paths);
+  if (cg.pids().length > 0 || cg.isFrozen()) await signalAll(cg, SIGKILL);
+  await cg.destroy();
+}

@@ -64,6 +64,16 @@ void op_prepare_exec(const struct op *op);
 void op_wait_fifo(const struct op *op);
 _Noreturn void op_exec(const struct op *op);
 
+/* terminal.c */
+void op_terminal(const struct op *op);
+
+/* hooks.c */
+void op_hook(const struct op *op);
+void op_hook_sync(const struct op *op);
+void op_fifo_open(const struct op *op);
+void op_fifo_release(const struct op *op);
+_Noreturn void op_exit(const struct op *op);
+
 /* The sync socket's fd number (argv[1]). */
 extern int sync_fd;
 

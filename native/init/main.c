@@ -110,6 +110,12 @@ static const op_fn dispatch[] = {
   [OP_UNSHARE] = op_unshare,
   [OP_USERNS_ROOT] = op_userns_root,
   [OP_USERNS_MAPS] = op_userns_maps,
+  [OP_TERMINAL] = op_terminal,
+  [OP_HOOK_SYNC] = op_hook_sync,
+  [OP_HOOK] = op_hook,
+  [OP_FIFO_OPEN] = op_fifo_open,
+  [OP_FIFO_RELEASE] = op_fifo_release,
+  [OP_EXIT] = op_exit,
 };
 
 static void op_ready(const struct op *op) {

@@ -25,6 +25,9 @@ enum tsrunc_msg {
   MSG_SECCOMP_FD = 10, /* init -> parent: empty, the seccomp listener fd as SCM_RIGHTS */
   MSG_USERNS_MAPS = 11,   /* init -> parent: empty, write my uid/gid maps now             */
   MSG_USERNS_MAPPED = 12, /* parent -> init: empty, the maps are written                  */
+  /* 20-29: hooks and terminals (issue 5) */
+  MSG_HOOKS = 20,  /* init -> parent: run prestart/createRuntime hooks now (empty)  */
+  MSG_RESUME = 21, /* parent -> init: those hooks succeeded, go on (empty)          */
 };
 
 /*
@@ -66,6 +69,13 @@ enum tsrunc_op {
   /* 30-39: user namespaces and seccomp (issue 3) */
   OP_USERNS_ROOT = 30,      /* -   (become uid/gid 0 of the user namespace we are in)          */
   OP_USERNS_MAPS = 31,      /* -   (after unshare(CLONE_NEWUSER): MSG_USERNS_MAPS, wait for MAPPED) */
+  /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
+  OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1)         */
+  OP_HOOK_SYNC = 41,        /* -   (MSG_HOOKS, then wait for MSG_RESUME)                       */
+  OP_HOOK = 42,             /* phase, index, path, args (list), env (list), timeout s, state JSON, insert pid (0/1) */
+  OP_FIFO_OPEN = 43,        /* fd of exec.fifo opened O_PATH: open it for writing (blocks)     */
+  OP_FIFO_RELEASE = 44,     /* -   (write "0" to the fifo opened by OP_FIFO_OPEN, close it)     */
+  OP_EXIT = 45,             /* -   (exit 0: a plan that only runs hooks)                       */
   OP_CAP_BOUNDING = 29,     /* bounding (u64 mask): dropped before the uid change (needs CAP_SETPCAP) */
 };
 

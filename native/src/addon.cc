@@ -19,6 +19,7 @@
 
 #include "seccomp.h"
 #include "spawn.h"
+#include "terminal.h"
 
 namespace {
 
@@ -224,6 +225,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("reapAny", Napi::Function::New(env, ReapAny));
   RegisterSeccomp(env, exports);
+  RegisterTerminal(env, exports);
   return exports;
 }
 

@@ -29,6 +29,15 @@ interface Addon {
   }): { bpf: Buffer; skipped: string[]; notify: boolean };
   recvMsgWithFd(fd: number, maxLen: number): { data: Buffer; fd: number | null } | null;
   sendToUnixSocket(path: string, data: Buffer, fd: number): void;
+  // terminal.cc: console sockets and window sizes
+  unixConnect(path: string): number;
+  unixListen(path: string): number;
+  unixAccept(fd: number): number | null;
+  socketpairStream(): [number, number];
+  recvFd(fd: number): { fd: number; name: string } | null;
+  setWinsize(fd: number, rows: number, cols: number): void;
+  getWinsize(fd: number): { rows: number; cols: number };
+  dupCloexec(fd: number): number;
 }
 
 /** The directory holding tsrunc.node and tsrunc-init: $TSRUNC_NATIVE_DIR, or native/build/Release above this file. */

@@ -4,6 +4,10 @@ import * as path from 'node:path';
 import { TsruncError, defaultSpec, parseSignal } from '@tsrunc/common';
 import { containerStateView, createContainer, deleteContainer, killContainer, listContainers, runContainer, startContainer } from '../container';
 import { CommandSpec, FlagSpec, FlagValues } from './flags';
+import { execInContainer, resolveExecProcess } from '../container/exec';
+import { runHostHooksWarnOnly } from '../container/hooks';
+import { ContainerDir } from '../container/state-dir';
+import { featuresText } from './features';
 import { pauseContainer } from '../container/pause';
 import { resumeContainer } from '../container/resume';
 import { containerPids, psJson, psTable } from '../container/ps';
@@ -66,6 +70,10 @@ export const COMMANDS: Command[] = [
     name: 'start', usage: 'executes the user defined process in a created container', argsUsage: '<container-id>', args: ID, flags: [],
     async run({ root, args }) {
       await startContainer(root, args[0]);
+      // runtime-spec: poststart after the user's program started, before start returns (runc runs
+      // them at the end of create instead). Failures only warn.
+      const state = new ContainerDir(root, args[0]).read();
+      await runHostHooksWarnOnly(state.config, 'poststart', { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
       return 0;
     },
   },
@@ -135,6 +143,63 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'exec', usage: 'execute new process inside the container', argsUsage: '<container-id> <command> [command options]  || -p process.json <container-id>',
+    args: { min: 1 }, skipArgReorder: true,
+    flags: [
+      { name: 'console-socket', type: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal', default: '' },
+      { name: 'pidfd-socket', type: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the exec process', default: '' },
+      { name: 'cwd', type: 'string', usage: 'current working directory in the container', default: '' },
+      { name: 'env', aliases: ['e'], type: 'strings', usage: 'set environment variables' },
+      { name: 'tty', aliases: ['t'], type: 'bool', usage: 'allocate a pseudo-TTY' },
+      { name: 'user', aliases: ['u'], type: 'string', usage: 'UID (format: <uid>[:<gid>])', default: '' },
+      { name: 'additional-gids', aliases: ['g'], type: 'strings', usage: 'additional gids' },
+      { name: 'process', aliases: ['p'], type: 'string', usage: 'path to the process.json', default: '' },
+      { name: 'detach', aliases: ['d'], type: 'bool', usage: 'detach from the container\'s process' },
+      { name: 'pid-file', type: 'string', usage: 'specify the file to write the process id to', default: '' },
+      { name: 'process-label', type: 'string', usage: 'set the asm process label for the process commonly used with selinux', default: '' },
+      { name: 'apparmor', type: 'string', usage: 'set the apparmor profile for the process', default: '' },
+      { name: 'no-new-privs', type: 'bool', usage: 'set the no new privileges value for the process' },
+      { name: 'cap', aliases: ['c'], type: 'strings', usage: 'add a capability to the bounding set for the process' },
+      { name: 'preserve-fds', type: 'int', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', default: 0 },
+      { name: 'cgroup', type: 'strings', usage: 'run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.' },
+      { name: 'ignore-paused', type: 'bool', usage: 'allow exec in a paused container' },
+    ],
+    async run({ root, flags, args }) {
+      // runc: any error of exec itself exits 255 ("exec failed: …"), so callers can tell it from the process's status.
+      try {
+        const preserveFds = Number(flags['preserve-fds'] ?? 0);
+        if (!Number.isInteger(preserveFds) || preserveFds < 0) throw new TsruncError('--preserve-fds must be a non-negative number');
+        if (str(flags, 'pidfd-socket')) throw new TsruncError('--pidfd-socket is not supported yet');
+        if ((flags.cgroup as string[] | undefined)?.length) throw new TsruncError('--cgroup is not supported yet');
+        const id = args[0];
+        const spec = new ContainerDir(root, id).read().config;
+        const proc = resolveExecProcess(spec, {
+          processFile: str(flags, 'process'),
+          args: args.slice(1),
+          tty: !!flags.tty,
+          cwd: str(flags, 'cwd'),
+          env: flags.env as string[],
+          user: str(flags, 'user'),
+          additionalGids: flags['additional-gids'] as string[],
+          caps: flags.cap as string[],
+          noNewPrivs: !!flags['no-new-privs'],
+          apparmor: str(flags, 'apparmor'),
+          processLabel: str(flags, 'process-label'),
+        });
+        return await execInContainer(root, id, {
+          process: proc,
+          detach: !!flags.detach,
+          pidFile: str(flags, 'pid-file'),
+          consoleSocket: str(flags, 'console-socket'),
+          preserveFds,
+          ignorePaused: !!flags['ignore-paused'],
+        });
+      } catch (e) {
+        throw new TsruncError(e instanceof TsruncError ? e.message : (e as Error).message, 255);
+      }
+    },
+  },
+  {
     name: 'pause', usage: 'pause suspends all processes inside the container', argsUsage: '<container-id>', args: ID, flags: [],
     async run({ root, args }) {
       await pauseContainer(root, args[0]);
@@ -197,6 +262,13 @@ export const COMMANDS: Command[] = [
     ],
     async run({ root, flags, args, out }) {
       await containerEvents(root, args[0], { stats: !!flags.stats, intervalMs: parseGoDuration(String(flags.interval ?? '5s')), out });
+      return 0;
+    },
+  },
+  {
+    name: 'features', usage: 'show the enabled features', argsUsage: '', args: { exact: 0 }, flags: [],
+    async run({ out }) {
+      out(featuresText());
       return 0;
     },
   },

@@ -6,6 +6,8 @@ import { compileInitPlan, readHostFacts } from '../plan';
 import { ContainerDir, rfc3339Nano, writeFileAtomic } from './state-dir';
 import { InitStdio, StartedInit, startInit } from './init-process';
 import { readProcStat } from './liveness';
+import { runHostHooks, runHostHooksWarnOnly } from './hooks';
+import { HookState } from '../plan/hooks';
 import { containerCgroup, setUpContainerCgroup } from '../cgroups';
 
 export interface CreateOptions {
@@ -14,6 +16,8 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   consoleSocket?: string;
+  /** `run` in the foreground: our end of a socket pair that receives the pty master if process.terminal. */
+  consoleSocketFd?: number;
   io?: Partial<InitStdio>;
 }
 
@@ -53,14 +57,15 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
   const dir = new ContainerDir(root, id);
   const bundle = path.resolve(opts.bundle);
   const spec = loadSpec(bundle);
-  if (spec.process?.terminal) {
-    throw new ConfigError('process.terminal', opts.consoleSocket ? 'terminals are not supported yet' : 'cannot allocate tty if tsrunc will detach without setting console socket');
+  if (spec.process?.terminal && !opts.consoleSocket && opts.consoleSocketFd === undefined) {
+    throw new TsruncError('cannot allocate tty if tsrunc will detach without setting console socket');
   }
-  if (opts.consoleSocket) throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty');
+  if (opts.consoleSocket && !spec.process?.terminal) throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty');
+  const consoleSocket = !spec.process?.terminal ? undefined : opts.consoleSocket ? { path: opts.consoleSocket } : { fd: opts.consoleSocketFd };
   const io: InitStdio = { stdio: opts.io?.stdio ?? [0, 1, 2], preserveFds: opts.io?.preserveFds ?? 0 };
   // Everything that can be checked without side effects is checked before the id is reserved.
   const { cgroup, cgroupDirs } = containerCgroup(spec, id);
-  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(), cgroupDirs });
+  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(), id, consoleSocket, cgroupDirs });
   checkRootfs(plan.rootfs);
 
   dir.create();
@@ -71,7 +76,18 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
     cgroupMade = true;
     native().mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
-    const init = await startInit(plan, io, dir.fifoPath, (pid) => cgroup.addProcess(pid));
+    const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
+    let init: StartedInit;
+    try {
+      init = await startInit(plan, io, dir.fifoPath, (pid) => cgroup.addProcess(pid), (pid) => runHostHooks(spec, ['prestart', 'createRuntime'], { ...hookState, pid }));
+    } catch (e) {
+      // A failed hook phase continues at destroy, which runs the poststop hooks (runtime-spec).
+      if (/^hooks\.(prestart|createRuntime|createContainer)/.test((e as Error).message)) {
+        dir.remove();
+        await runHostHooksWarnOnly(spec, 'poststop', { ...hookState, status: 'stopped' });
+      }
+      throw e;
+    }
     const stat = readProcStat(init.pid);
     dir.write({
       ociVersion: spec.ociVersion,

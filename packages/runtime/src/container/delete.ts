@@ -5,6 +5,7 @@ import { NotFoundError, TsruncError, native } from '@tsrunc/common';
 import { ContainerDir, ContainerState } from './state-dir';
 import { containerStatus } from './status';
 import { openPidfd, waitExit } from './liveness';
+import { runHostHooksWarnOnly } from './hooks';
 import { destroyContainerCgroup, thawIfFrozen } from '../cgroups';
 
 const SIGKILL = 9;
@@ -45,15 +46,19 @@ export async function deleteContainer(root: string, id: string, force = false): 
   await destroy(dir);
 }
 
-/** Removes what create made: the cgroup (and anything left in it), then the state dir even if that failed (runc). */
+/** Removes what create made, then runs the poststop hooks (failures only warn, runtime-spec). */
 export async function destroy(dir: ContainerDir): Promise<void> {
   let state: ContainerState | undefined;
   try {
     state = dir.read();
   } catch {
-    // no state: no cgroup recorded
+    // no state: nothing to run hooks for
   }
+  // runc's order: the cgroup (and anything left in it), then the state dir even if that failed, then the error.
   const cgroupError = await destroyContainerCgroup(state?.cgroupPaths).then(() => undefined, (e: Error) => e);
   dir.remove();
+  if (state?.config.hooks?.poststop?.length) {
+    await runHostHooksWarnOnly(state.config, 'poststop', { ociVersion: state.ociVersion, id: state.id, status: 'stopped', bundle: state.bundle, annotations: state.annotations });
+  }
   if (cgroupError) throw cgroupError;
 }

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { TsruncError, initBinaryPath, native, waitPidfd, waitReadable, exitCodeOf } from '@tsrunc/common';
 import { InitPlan, Msg, decodeMessage, encodeMessage, encodePlan } from '../plan';
 import { MSG_HEADER, MSG_MAX } from '../plan/proto';
+import { HooksMessage, decodeHooksMessage } from './hooks';
+import { openConsoleSocket } from './exec';
 
 const O_PATH = 0o10000000;
 const SIGKILL = 9;
@@ -31,6 +33,7 @@ function openFdSources(plan: InitPlan, fifoPath: string | undefined): number[] {
   try {
     for (const src of plan.fds) {
       if (src.kind === 'execFifo') opened.push(fs.openSync(fifoPath!, O_PATH));
+      else if (src.kind === 'consoleSocket') opened.push(openConsoleSocket(src));
       else {
         try {
           opened.push(fs.openSync(src.path, fs.constants.O_RDONLY));
@@ -47,7 +50,7 @@ function openFdSources(plan: InitPlan, fifoPath: string | undefined): number[] {
 }
 
 /** Receives one message, waiting on the event loop; undefined when the init closed its end. */
-async function receive(fd: number, withFds = false): Promise<(ReturnType<typeof decodeMessage> & { fd?: number }) | undefined> {
+async function receive(fd: number, withFds = false): Promise<((ReturnType<typeof decodeMessage> | HooksMessage) & { fd?: number }) | undefined> {
   for (;;) {
     if (withFds) {
       // A seccomp notify plan: MSG_SECCOMP_FD carries the listener fd (SCM_RIGHTS).
@@ -72,7 +75,7 @@ async function receive(fd: number, withFds = false): Promise<(ReturnType<typeof 
       await waitReadable(fd);
       continue;
     }
-    return buf.length === 0 ? undefined : decodeMessage(buf);
+    return buf.length === 0 ? undefined : (decodeHooksMessage(buf) ?? decodeMessage(buf));
   }
 }
 
@@ -124,7 +127,7 @@ function forwardSeccompListener(plan: InitPlan, pid: number, listenerFd: number,
  * Starts the init and drives it to MSG_READY. `beforePlan` runs while the init waits for its plan
  * (cgroup placement). On failure the init is killed and reaped before the error is thrown.
  */
-export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string | undefined, beforePlan?: (pid: number) => void): Promise<StartedInit> {
+export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string | undefined, beforePlan?: (pid: number) => void, onHooks?: (pid: number) => Promise<void>): Promise<StartedInit> {
   const extra = openFdSources(plan, fifoPath);
   const [parentEnd, childEnd] = native().socketpairSeq();
   const preserved = Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
@@ -160,6 +163,12 @@ export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string 
       if (msg.type === Msg.SeccompFd) {
         if (msg.fd === undefined) throw new InitFailedError('linux.seccomp: tsrunc-init sent no listener fd');
         forwardSeccompListener(plan, started.pid, msg.fd, fifoPath);
+        continue;
+      }
+      if (msg.type === Msg.Hooks) {
+        // prestart + createRuntime, in our namespaces; a failure kills the init (below).
+        await onHooks?.(started.pid);
+        native().sendMsg(parentEnd, encodeMessage(Msg.Resume));
         continue;
       }
       if (msg.type === Msg.Pid) started.pid = msg.pid;

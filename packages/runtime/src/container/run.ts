@@ -7,6 +7,8 @@ import { CreateOptions, createContainer } from './create';
 import { releaseInit } from './start';
 import { destroy } from './delete';
 import { isAlive } from './liveness';
+import { proxyTerminal } from './exec';
+import { runHostHooksWarnOnly } from './hooks';
 
 export interface RunOptions extends CreateOptions {
   detach?: boolean;
@@ -15,7 +17,7 @@ export interface RunOptions extends CreateOptions {
 }
 
 /** Signals runc forwards to the container (all but those Node cannot catch or uses itself). */
-const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGWINCH', 'SIGPIPE', 'SIGVTALRM', 'SIGPROF', 'SIGXCPU', 'SIGXFSZ', 'SIGIO', 'SIGPWR', 'SIGSYS', 'SIGTRAP'];
+export const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGWINCH', 'SIGPIPE', 'SIGVTALRM', 'SIGPROF', 'SIGXCPU', 'SIGXFSZ', 'SIGIO', 'SIGPWR', 'SIGSYS', 'SIGTRAP'];
 
 /** Returns the exit code `tsrunc run` exits with. */
 export async function runContainer(root: string, id: string, opts: RunOptions): Promise<number> {
@@ -31,14 +33,39 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
       });
   if (!opts.detach && !opts.noSubreaper) native().setChildSubreaper();
   try {
-    const { dir, init } = await createContainer(root, id, opts);
+    // In the foreground a terminal is ours to proxy: the init sends its pty master to this pair.
+    let ours: number | undefined;
+    let theirs: number | undefined;
+    if (!opts.detach && !opts.consoleSocket) [ours, theirs] = native().socketpairStream();
+    let created: Awaited<ReturnType<typeof createContainer>>;
+    try {
+      created = await createContainer(root, id, { ...opts, consoleSocketFd: theirs });
+    } catch (e) {
+      if (ours !== undefined) fs.closeSync(ours);
+      throw e;
+    } finally {
+      if (theirs !== undefined) fs.closeSync(theirs);
+    }
+    const { dir, init } = created;
     const state = dir.read();
+    let tty: ReturnType<typeof proxyTerminal> | undefined;
+    if (ours !== undefined) {
+      try {
+        // Queued by the init before it reported ready.
+        const master = state.config.process?.terminal ? native().recvFd(ours) : null;
+        if (master) tty = proxyTerminal(master.fd);
+      } finally {
+        fs.closeSync(ours);
+      }
+    }
     try {
       dir.release();
       await releaseInit(dir.fifoPath, () => isAlive(state.pid, state.pidStartTime));
       fs.rmSync(dir.fifoPath, { force: true });
+      await runHostHooksWarnOnly(state.config, 'poststart', { ociVersion: state.ociVersion, id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
     } catch (e) {
-      if (!opts.keep) destroy(dir);
+      tty?.stop();
+      if (!opts.keep) await destroy(dir);
       throw e;
     }
     if (opts.detach) {
@@ -55,7 +82,11 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
     pending.splice(0).forEach(deliver);
     const status = await waitPidfd(init.childPidfd);
     fs.closeSync(init.childPidfd);
-    if (!opts.keep) destroy(dir);
+    if (tty) {
+      await tty.done;
+      tty.stop();
+    }
+    if (!opts.keep) await destroy(dir);
     return exitCodeOf(status);
   } finally {
     for (const [name, handler] of handlers) process.off(name, handler);

@@ -9,9 +9,11 @@ import { CLONE_FLAG, planNamespaces } from './namespaces';
 import { execOps, identityOps, kernelSettingOps, withHome } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
+import { ConsoleSocketSource, terminalOp } from './exec';
+import { HookState, beforePivotHookOps, withStartContainerHooks } from './hooks';
 
 /** An fd the executor opens and hands to the init, at number `3 + preserveFds + index`. */
-export type FdSource = { kind: 'execFifo' } | { kind: 'namespace'; path: string; origin: string };
+export type FdSource = { kind: 'execFifo' } | { kind: 'namespace'; path: string; origin: string } | ({ kind: 'consoleSocket' } & ConsoleSocketSource);
 
 export interface InitPlan {
   cloneFlags: number;
@@ -39,6 +41,8 @@ export interface PlanOptions {
   id?: string;
   /** Compiles linux.seccomp to BPF (default: libseccomp through the addon; tests pass their own). */
   seccompCompiler?: SeccompCompiler;
+  /** Where the pty master goes when process.terminal (--console-socket, or run's own socket). */
+  consoleSocket?: ConsoleSocketSource;
 }
 
 function idMap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
@@ -73,11 +77,21 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     execFifoFd = fdNumber();
     fds.push({ kind: 'execFifo' });
   }
+  let consoleFd: number | undefined;
+  if (proc.terminal) {
+    if (!opts.consoleSocket) throw new ConfigError('process.terminal', 'a terminal needs a console socket');
+    consoleFd = fdNumber();
+    fds.push({ kind: 'consoleSocket', ...opts.consoleSocket });
+  }
+  const hookState: HookState = { ociVersion: spec.ociVersion, id: opts.id ?? '', status: 'creating', bundle: opts.bundle, annotations: spec.annotations };
 
   const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
   ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind, which also opens our verified procfs handle
   ops.push(...kernelSettingOps(spec, proc, ns));
-  ops.push(...fsOps.beforeRootSwitch.slice(1), ...fsOps.rootSwitch);
+  ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState), fsOps.rootSwitch[0]);
+  // The console after the masks and the root switch, before the root turns read-only (SECURITY.md #4).
+  if (consoleFd !== undefined) ops.push(terminalOp(proc, consoleFd, true));
+  ops.push(...fsOps.rootSwitch.slice(1));
   if (spec.hostname) ops.push({ code: Op.Hostname, args: [spec.hostname], origin: 'hostname' });
   if (spec.domainname) ops.push({ code: Op.Domainname, args: [spec.domainname], origin: 'domainname' });
   if (ns.has('network') === 'new') ops.push({ code: Op.LoopbackUp, args: [], origin: 'linux.namespaces (network): lo' });
@@ -86,7 +100,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   ops.push(...identityOps(proc));
   const env = withHome(proc.env ?? [], proc.user.uid, rootfs);
   const exec = execOps(proc, env, opts.preserveFds, execFifoFd, seccomp);
-  ops.push(...exec.prepare, ...exec.finish);
+  ops.push(...exec.prepare, ...withStartContainerHooks(exec.finish, spec, hookState));
 
   return {
     cloneFlags: ns.cloneFlags,

@@ -12,6 +12,9 @@ export enum Msg {
   SeccompFd = 10,
   UsernsMaps = 11,
   UsernsMapped = 12,
+  // 20-29: hooks and terminals (issue 5)
+  Hooks = 20,
+  Resume = 21,
 }
 
 export enum Op {
@@ -47,6 +50,13 @@ export enum Op {
   // 30-39: user namespaces and seccomp (issue 3)
   UsernsRoot = 30,
   UsernsMaps = 31,
+  // 40-49: hooks and terminals (issue 5)
+  Terminal = 40,
+  HookSync = 41,
+  Hook = 42,
+  FifoOpen = 43,
+  FifoRelease = 44,
+  Exit = 45,
 }
 
 export const PLAN_MAX_ARGS = 8;

@@ -1,0 +1,169 @@
+// The parent side of terminals: console sockets (connect, listen, accept, receive a pty master
+// with SCM_RIGHTS as go-runc's console.go does) and window sizes, which Node has no calls for.
+#include "terminal.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+namespace {
+
+Napi::Error TermError(Napi::Env env, int err, const std::string &what) {
+  auto e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, what));
+  return e;
+}
+
+int FdArg(const Napi::CallbackInfo &info, size_t i) {
+  if (i >= info.Length() || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+sockaddr_un UnixAddr(const Napi::CallbackInfo &info, socklen_t *len) {
+  std::string path = info[0].As<Napi::String>();
+  sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) throw TermError(info.Env(), ENAMETOOLONG, "console socket path " + path);
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  return addr;
+}
+
+// unixConnect(path) -> fd: a SOCK_STREAM connection (O_CLOEXEC), as runc dials --console-socket.
+Napi::Value UnixConnect(const Napi::CallbackInfo &info) {
+  socklen_t len;
+  sockaddr_un addr = UnixAddr(info, &len);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw TermError(info.Env(), errno, "socket");
+  int rc;
+  do rc = connect(fd, reinterpret_cast<sockaddr *>(&addr), len);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    int e = errno;
+    close(fd);
+    throw TermError(info.Env(), e, std::string("dial unix ") + addr.sun_path);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// unixListen(path) -> fd: a listening SOCK_STREAM socket (what containerd/conmon create).
+Napi::Value UnixListen(const Napi::CallbackInfo &info) {
+  socklen_t len;
+  sockaddr_un addr = UnixAddr(info, &len);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw TermError(info.Env(), errno, "socket");
+  if (bind(fd, reinterpret_cast<sockaddr *>(&addr), len) != 0 || listen(fd, 4) != 0) {
+    int e = errno;
+    close(fd);
+    throw TermError(info.Env(), e, std::string("listen unix ") + addr.sun_path);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// unixAccept(fd) -> fd | null when nothing is pending (non-blocking).
+Napi::Value UnixAccept(const Napi::CallbackInfo &info) {
+  int fd;
+  do fd = accept4(FdArg(info, 0), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return info.Env().Null();
+  if (fd < 0) throw TermError(info.Env(), errno, "accept");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// socketpairStream() -> [fd, fd] (O_CLOEXEC): a console socket for `run`/`exec` in the foreground.
+Napi::Value SocketpairStream(const Napi::CallbackInfo &info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw TermError(info.Env(), errno, "socketpair");
+  auto arr = Napi::Array::New(info.Env(), 2);
+  arr.Set(0u, sv[0]);
+  arr.Set(1u, sv[1]);
+  return arr;
+}
+
+// recvFd(sock) -> { fd, name } | null when nothing is queued. The checks are go-runc's
+// (console.go): data < 4096 bytes, control exactly CMSG_SPACE(4) with one SCM_RIGHTS fd.
+Napi::Value RecvFd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  char name[4096];
+  iovec iov = {name, sizeof name};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(FdArg(info, 0), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return env.Null();
+  if (n < 0) throw TermError(env, errno, "recvmsg");
+  cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 && !c) throw Napi::Error::New(env, "console socket closed before a pty master arrived");
+  if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || static_cast<size_t>(n) >= sizeof name || msg.msg_controllen != CMSG_SPACE(sizeof(int)) ||
+      !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)) || CMSG_NXTHDR(&msg, c)) {
+    if (c && c->cmsg_type == SCM_RIGHTS) {
+      size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < nfds; i++) {
+        int stray;
+        memcpy(&stray, CMSG_DATA(c) + i * sizeof(int), sizeof stray);
+        close(stray);
+      }
+    }
+    throw Napi::Error::New(env, "console socket: malformed message (want one name and exactly one fd)");
+  }
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  auto out = Napi::Object::New(env);
+  out.Set("fd", fd);
+  out.Set("name", Napi::String::New(env, name, static_cast<size_t>(n)));
+  return out;
+}
+
+// setWinsize(fd, rows, cols)
+Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
+  winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = static_cast<unsigned short>(FdArg(info, 1));
+  ws.ws_col = static_cast<unsigned short>(FdArg(info, 2));
+  if (ioctl(FdArg(info, 0), TIOCSWINSZ, &ws) != 0) throw TermError(info.Env(), errno, "TIOCSWINSZ");
+  return info.Env().Undefined();
+}
+
+// getWinsize(fd) -> { rows, cols }
+Napi::Value GetWinsize(const Napi::CallbackInfo &info) {
+  winsize ws;
+  if (ioctl(FdArg(info, 0), TIOCGWINSZ, &ws) != 0) throw TermError(info.Env(), errno, "TIOCGWINSZ");
+  auto out = Napi::Object::New(info.Env());
+  out.Set("rows", ws.ws_row);
+  out.Set("cols", ws.ws_col);
+  return out;
+}
+
+// dupCloexec(fd) -> a new fd (O_CLOEXEC) for the same open file.
+Napi::Value DupCloexec(const Napi::CallbackInfo &info) {
+  int fd = fcntl(FdArg(info, 0), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) throw TermError(info.Env(), errno, "dup");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+}  // namespace
+
+void RegisterTerminal(Napi::Env env, Napi::Object exports) {
+  exports.Set("unixConnect", Napi::Function::New(env, UnixConnect));
+  exports.Set("unixListen", Napi::Function::New(env, UnixListen));
+  exports.Set("unixAccept", Napi::Function::New(env, UnixAccept));
+  exports.Set("socketpairStream", Napi::Function::New(env, SocketpairStream));
+  exports.Set("recvFd", Napi::Function::New(env, RecvFd));
+  exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
+  exports.Set("getWinsize", Napi::Function::New(env, GetWinsize));
+  exports.Set("dupCloexec", Napi::Function::New(env, DupCloexec));
+}

@@ -1,0 +1,300 @@
+// exec: a new process in a running (or created) container. It joins every namespace of the
+// container's init and its cgroups, takes the container's identity, capabilities and rlimits
+// unless told otherwise (as runc's exec does), and its exit code becomes ours. Terminals: with
+// --console-socket the pty master goes to the caller; in the foreground we proxy it ourselves.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, Process, Spec, TsruncError, exitCodeOf, native, parseProcess, waitPidfd } from '@tsrunc/common';
+import { readHostFacts } from '../plan';
+import { ConsoleSocketSource, compileExecPlan } from '../plan/exec';
+import { ContainerDir } from './state-dir';
+import { Status, containerStatus } from './status';
+import { StartedInit, startInit } from './init-process';
+import { writePidFile } from './create';
+import { FORWARDED } from './run';
+
+/** Opens the console socket an init plan names: connect to the caller's path, or dup our own end. */
+export function openConsoleSocket(src: ConsoleSocketSource): number {
+  if (src.fd !== undefined) return native().dupCloexec(src.fd);
+  try {
+    return native().unixConnect(src.path!);
+  } catch (e) {
+    throw new TsruncError(`failed to connect to the console socket ${src.path}: ${(e as Error).message}`);
+  }
+}
+
+/** runc's rule: exec into created or running; paused only with --ignore-paused. */
+export function checkExecAllowed(status: Status, ignorePaused: boolean): void {
+  if (status === 'stopped') throw new TsruncError('cannot exec in a stopped container');
+  if (status === 'paused' && !ignorePaused) throw new TsruncError('cannot exec in a paused container (use --ignore-paused to override)');
+}
+
+/** runc's terminal/console-socket rules (docs/terminals.md). */
+export function checkTerminalMode(terminal: boolean, detach: boolean, consoleSocket: string | undefined): void {
+  if (terminal && detach && !consoleSocket) throw new TsruncError('cannot allocate tty if tsrunc will detach without setting console socket');
+  if (consoleSocket && (!terminal || !detach)) throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty');
+}
+
+/** What `exec` was told about the process: --process, or the command line with runc's overrides. */
+export interface ExecProcessArgs {
+  processFile?: string;
+  args: string[];
+  tty?: boolean;
+  cwd?: string;
+  env?: string[];
+  user?: string;
+  additionalGids?: string[];
+  caps?: string[];
+  noNewPrivs?: boolean;
+  apparmor?: string;
+  processLabel?: string;
+}
+
+function lsmEnabled(kind: 'apparmor' | 'selinux'): boolean {
+  try {
+    if (kind === 'selinux') return fs.statfsSync('/sys/fs/selinux').type === 0xf97cff8c;
+    return fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+  } catch {
+    return false;
+  }
+}
+
+/** LSM labels: validated, and refused rather than silently ignored (tsrunc applies no LSM labels yet). */
+function checkLabels(p: Process, origin: string): void {
+  if (p.apparmorProfile) {
+    if (!lsmEnabled('apparmor')) throw new ConfigError(`${origin}apparmorProfile`, 'apparmor profile is specified, but apparmor is not enabled on this system');
+    throw new ConfigError(`${origin}apparmorProfile`, 'applying apparmor profiles is not supported by tsrunc yet');
+  }
+  if (p.selinuxLabel) {
+    if (!lsmEnabled('selinux')) throw new ConfigError(`${origin}selinuxLabel`, 'selinux label is specified, but selinux is disabled or not supported');
+    throw new ConfigError(`${origin}selinuxLabel`, 'applying selinux labels is not supported by tsrunc yet');
+  }
+}
+
+function parseId(text: string, what: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 0xffffffff) throw new TsruncError(`parsing ${text} as int for ${what} failed`);
+  return Number(text);
+}
+
+/** The process exec runs, as runc's getProcess builds it (exec.go). */
+export function resolveExecProcess(spec: Spec, a: ExecProcessArgs): Process {
+  const base = spec.process;
+  if (a.processFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(a.processFile, 'utf8');
+    } catch (e) {
+      throw new TsruncError(`open ${a.processFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+    }
+    const p = parseProcess(text, a.processFile);
+    checkLabels(p, '');
+    // libcontainer's initConfig: what the process leaves out comes from the container.
+    return {
+      ...p,
+      capabilities: p.capabilities ?? base?.capabilities,
+      rlimits: p.rlimits?.length ? p.rlimits : base?.rlimits,
+    };
+  }
+  if (!base) throw new ConfigError('process', 'the container has no process to start from');
+  const p: Process = structuredClone(base);
+  p.args = a.args;
+  if (a.cwd) p.cwd = a.cwd;
+  if (a.apparmor) p.apparmorProfile = a.apparmor;
+  if (a.processLabel) p.selinuxLabel = a.processLabel;
+  checkLabels({ ...p, apparmorProfile: a.apparmor, selinuxLabel: a.processLabel } as Process, '');
+  if (a.caps?.length) {
+    const c = (p.capabilities ??= {});
+    for (const cap of a.caps) {
+      (c.bounding ??= []).push(cap);
+      (c.effective ??= []).push(cap);
+      (c.permitted ??= []).push(cap);
+      // Ambient needs inheritable, which --cap does not set: only when the spec has some.
+      if (c.inheritable) (c.ambient ??= []).push(cap);
+    }
+  }
+  p.env = [...(p.env ?? []), ...(a.env ?? [])];
+  p.terminal = !!a.tty;
+  if (a.noNewPrivs) p.noNewPrivileges = true;
+  if (a.user) {
+    const [uid, gid] = a.user.split(/:(.*)/s);
+    p.user = { ...p.user, additionalGids: [...(p.user.additionalGids ?? [])] };
+    if (gid !== undefined) p.user.gid = parseId(gid, 'gid');
+    p.user.uid = parseId(uid, 'uid');
+  }
+  for (const g of a.additionalGids ?? []) {
+    if (!/^-?\d+$/.test(g)) throw new TsruncError(`invalid value "${g}" for flag -additional-gids`);
+    if (Number(g) < 0) throw new TsruncError(`additional-gids must be a positive number ${g}`);
+    (p.user.additionalGids ??= []).push(parseId(g, 'additional gid'));
+  }
+  return p;
+}
+
+/** Puts `pid` into every cgroup the container's init is in (as the host sees them). */
+export function joinCgroups(initPid: number, pid: number): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8');
+  } catch {
+    throw new TsruncError('container init exited');
+  }
+  const mounts = readHostFacts().cgroupMounts;
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    const [, , ctrls, cgPath] = m;
+    const want = ctrls.split(',').filter(Boolean).sort().join(',');
+    const mount = ctrls === ''
+      ? mounts.find((x) => x.fstype === 'cgroup2')
+      : mounts.find((x) => x.fstype === 'cgroup' && [...x.controllers].sort().join(',') === want);
+    if (!mount) continue; // a hierarchy not mounted here
+    const procs = path.join(mount.mountpoint, cgPath, 'cgroup.procs');
+    try {
+      fs.writeFileSync(procs, String(pid));
+    } catch (e) {
+      throw new TsruncError(`join the container's cgroup ${path.dirname(procs)}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Copies between our stdio and a pty master until the process is gone; resizes on SIGWINCH. */
+export function proxyTerminal(master: number): { done: Promise<void>; stop: () => void } {
+  const stdin = process.stdin;
+  const isTty = stdin.isTTY === true;
+  const resize = () => {
+    try {
+      const ws = native().getWinsize(0);
+      native().setWinsize(master, ws.rows, ws.cols);
+    } catch {
+      // stdin is not a terminal: keep consoleSize
+    }
+  };
+  if (isTty) {
+    stdin.setRawMode(true);
+    resize();
+    process.on('SIGWINCH', resize);
+  }
+  const onData = (d: Buffer) => {
+    for (let off = 0; off < d.length;) {
+      try {
+        off += fs.writeSync(master, d, off);
+      } catch {
+        return; // the pty is gone
+      }
+    }
+  };
+  stdin.on('data', onData);
+  const done = (async () => {
+    const buf = Buffer.alloc(65536);
+    for (;;) {
+      let n: number;
+      try {
+        n = await new Promise<number>((resolve, reject) => fs.read(master, buf, 0, buf.length, null, (e, k) => (e ? reject(e) : resolve(k))));
+      } catch {
+        return; // EIO: every slave fd is closed
+      }
+      if (n === 0) return;
+      await new Promise<void>((resolve) => process.stdout.write(buf.subarray(0, n), () => resolve()));
+    }
+  })();
+  const stop = () => {
+    stdin.off('data', onData);
+    stdin.pause();
+    if (isTty) {
+      stdin.setRawMode(false);
+      process.off('SIGWINCH', resize);
+    }
+  };
+  return { done, stop };
+}
+
+export interface ExecOptions {
+  process: Process;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  ignorePaused?: boolean;
+  /** Our fds that become the process's 0, 1, 2 (default ours). */
+  stdio?: [number, number, number];
+}
+
+/** Runs the process; resolves to the exit code `tsrunc exec` exits with (0 when detached). */
+export async function execInContainer(root: string, id: string, opts: ExecOptions): Promise<number> {
+  const proc = opts.process;
+  const detach = !!opts.detach;
+  checkTerminalMode(!!proc.terminal, detach, opts.consoleSocket);
+  const dir = new ContainerDir(root, id);
+  dir.lock(false);
+  let started: StartedInit;
+  let procPidfd: number;
+  let ours: number | undefined;
+  try {
+    const state = dir.read();
+    checkExecAllowed(containerStatus(dir, state), !!opts.ignorePaused);
+    const spec = state.config;
+    const preserveFds = opts.preserveFds ?? 0;
+    let consoleSocket: ConsoleSocketSource | undefined;
+    let theirs: number | undefined;
+    if (proc.terminal && opts.consoleSocket) consoleSocket = { path: opts.consoleSocket };
+    else if (proc.terminal) {
+      [ours, theirs] = native().socketpairStream();
+      consoleSocket = { fd: theirs };
+    }
+    const plan = compileExecPlan(proc, { initPid: state.pid, spec, rootfs: state.rootfs, preserveFds, consoleSocket });
+    // The exec'd process is our grandchild after the pid-namespace fork: as a subreaper we can
+    // wait for it. Detached, it goes to our caller's subreaper as with runc.
+    if (!detach) native().setChildSubreaper();
+    try {
+      started = await startInit(plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, (pid) => joinCgroups(state.pid, pid));
+    } finally {
+      if (theirs !== undefined) fs.closeSync(theirs);
+    }
+    // Pin the process before our child (the fork's parent) is reaped.
+    procPidfd = started.pid === started.childPid ? started.childPidfd : native().pidfdOpen(started.pid);
+    if (procPidfd !== started.childPidfd) {
+      await waitPidfd(started.childPidfd);
+      fs.closeSync(started.childPidfd);
+    }
+    if (opts.pidFile) writePidFile(opts.pidFile, started.pid);
+  } catch (e) {
+    if (ours !== undefined) fs.closeSync(ours);
+    throw e;
+  } finally {
+    dir.release();
+  }
+  if (detach) {
+    fs.closeSync(procPidfd);
+    return 0;
+  }
+  let tty: ReturnType<typeof proxyTerminal> | undefined;
+  if (ours !== undefined) {
+    const got = native().recvFd(ours);
+    fs.closeSync(ours);
+    if (!got) throw new TsruncError('the pty master did not arrive');
+    tty = proxyTerminal(got.fd);
+  }
+  const forward = (sig: number) => {
+    try {
+      native().pidfdSendSignal(procPidfd, sig);
+    } catch {
+      // exited meanwhile
+    }
+  };
+  const handlers = FORWARDED.map((name) => {
+    const handler = () => forward(os.constants.signals[name]);
+    process.on(name, handler);
+    return [name, handler] as const;
+  });
+  try {
+    const status = await waitPidfd(procPidfd);
+    if (tty) {
+      await tty.done;
+      tty.stop();
+    }
+    return exitCodeOf(status);
+  } finally {
+    for (const [name, handler] of handlers) process.off(name, handler);
+    fs.closeSync(procPidfd);
+  }
+}

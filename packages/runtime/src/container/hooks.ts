@@ -1,0 +1,76 @@
+// The hooks that run in the runtime's namespaces (prestart, createRuntime, poststart, poststop).
+// They run through tsrunc-init too, spawned without new namespaces, with a plan of OP_HOOK ops
+// ending in OP_EXIT: one implementation of hook execution (stdin state, exact argv/env, captured
+// output, timeout) for every phase, and no child_process in a process that may be the shim.
+//
+// Moments (runtime-spec runtime.md "Lifecycle"; runc differences in docs, see the issue report):
+//   prestart, createRuntime  create: after the mounts, before pivot_root, when the init reaches
+//                            OP_HOOK_SYNC; state status "creating", pid = host pid of the init.
+//   createContainer          create: in the init, in the container's namespaces, before pivot_root.
+//   startContainer           start: in the init after exec.fifo opened, before the user's program.
+//   poststart                start (and run): after the user's program started, before returning.
+//                            runc runs them at the end of create instead; tsrunc follows the spec.
+//   poststop                 delete: after the container was destroyed, before delete returns.
+// Failures: prestart/createRuntime/createContainer fail create (the init is killed, everything it
+// made removed, poststop hooks run); startContainer fails start (the container stops);
+// poststart/poststop only warn.
+import * as fs from 'node:fs';
+import { HookName, Spec } from '@tsrunc/common';
+import { HookState, hookOps } from '../plan/hooks';
+import { InitPlan, Msg, Op, PlanOp } from '../plan';
+import { MSG_HEADER, MSG_MAGIC } from '../plan/proto';
+import { startInit } from './init-process';
+import { waitPidfd } from '@tsrunc/common';
+
+export type HooksMessage = { type: Msg.Hooks };
+
+/** MSG_HOOKS from the init (empty payload), or undefined for any other message. */
+export function decodeHooksMessage(buf: Buffer): HooksMessage | undefined {
+  if (buf.length < MSG_HEADER || buf.readUInt32LE(0) !== MSG_MAGIC || buf.readUInt32LE(4) !== Msg.Hooks) return undefined;
+  if (buf.readUInt32LE(8) !== 0 || buf.length !== MSG_HEADER) throw new Error('malformed message from tsrunc-init: hooks message with a payload');
+  return { type: Msg.Hooks };
+}
+
+export function hasHooks(spec: Spec, ...phases: HookName[]): boolean {
+  return phases.some((p) => (spec.hooks?.[p]?.length ?? 0) > 0);
+}
+
+/** Runs the hooks of `phases` in order, in our namespaces; throws the first failure. */
+export async function runHostHooks(spec: Spec, phases: HookName[], state: HookState): Promise<void> {
+  await runHookOps(phases.flatMap((phase) => hookOps(spec, phase, state, false)));
+}
+
+async function runHookOps(ops: PlanOp[]): Promise<void> {
+  if (!ops.length) return;
+  const plan: InitPlan = {
+    cloneFlags: 0,
+    rootfs: '',
+    fds: [],
+    syncFd: 3,
+    ops: [...ops, { code: Op.Ready, args: [], origin: 'hooks' }, { code: Op.Exit, args: [], origin: 'hooks' }],
+    uidMappings: '',
+    gidMappings: '',
+  };
+  // The hook's own stdio is a pipe; the runner's is ours (it writes nothing).
+  const runner = await startInit(plan, { stdio: [0, 1, 2], preserveFds: 0 }, undefined);
+  try {
+    await waitPidfd(runner.childPidfd);
+  } finally {
+    fs.closeSync(runner.childPidfd);
+  }
+}
+
+export type Warn = (message: string) => void;
+
+const stderrWarn: Warn = (message) => process.stderr.write(`tsrunc: warning: ${message}\n`);
+
+/** poststart and poststop: a failure is a warning, and the lifecycle goes on (runtime-spec). */
+export async function runHostHooksWarnOnly(spec: Spec, phase: 'poststart' | 'poststop', state: HookState, warn: Warn = stderrWarn): Promise<void> {
+  for (const op of hookOps(spec, phase, state, false)) {
+    try {
+      await runHookOps([op]);
+    } catch (e) {
+      warn((e as Error).message);
+    }
+  }
+}

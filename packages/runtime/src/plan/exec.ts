@@ -1,0 +1,79 @@
+// Process + running container -> InitPlan for `exec`: join every namespace of the container's
+// init through /proc/<pid>/ns/* (user first, mount last; the pid join forks inside tsrunc-init),
+// then the same identity and exec ops as the container's own process (process.ts), no exec.fifo.
+import * as path from 'node:path';
+import { ConfigError, NamespaceType, Process, Spec } from '@tsrunc/common';
+import type { FdSource, InitPlan } from './compile';
+import { PlanOp } from './encode';
+import { CLONE_FLAG } from './namespaces';
+import { execOps, identityOps, kernelSettingOps, withHome } from './process';
+import { Op } from './proto';
+
+/** /proc/<pid>/ns/<file> of each namespace type. */
+export const NS_FILE: Record<NamespaceType, string> = {
+  user: 'user', ipc: 'ipc', uts: 'uts', network: 'net', pid: 'pid', cgroup: 'cgroup', time: 'time', mount: 'mnt',
+};
+
+/** setns order: the user namespace owns the others; the mount namespace last (it moves our root). */
+const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+
+export interface ConsoleSocketSource {
+  /** --console-socket: connected by the executor; or an fd of ours (foreground terminal). */
+  path?: string;
+  fd?: number;
+}
+
+/** The pty op: console socket fd, consoleSize, and whether /dev/console is bound (new containers only). */
+export function terminalOp(proc: Process, socketFd: number, mountConsole: boolean): PlanOp {
+  const size = proc.consoleSize;
+  return { code: Op.Terminal, args: [socketFd, size?.height ?? 0, size?.width ?? 0, mountConsole ? 1 : 0], origin: 'process.terminal' };
+}
+
+export interface ExecPlanOptions {
+  /** Host pid of the container's init. */
+  initPid: number;
+  /** The container's config.json (its namespaces). */
+  spec: Spec;
+  rootfs: string;
+  preserveFds: number;
+  /** Required when process.terminal. */
+  consoleSocket?: ConsoleSocketSource;
+}
+
+/** runc's validateProcessSpec for exec. */
+export function validateExecProcess(proc: Process): void {
+  if (!proc.cwd) throw new ConfigError('cwd', 'property must not be empty');
+  if (!path.isAbsolute(proc.cwd)) throw new ConfigError('cwd', 'must be an absolute path');
+  if (!proc.args || proc.args.length === 0) throw new ConfigError('args', 'must not be empty');
+}
+
+export function compileExecPlan(proc: Process, opts: ExecPlanOptions): InitPlan {
+  validateExecProcess(proc);
+  const types = new Set((opts.spec.linux?.namespaces ?? []).map((ns) => ns.type));
+  const fds: FdSource[] = [];
+  const fdNumber = () => 3 + opts.preserveFds + fds.length;
+  const ops: PlanOp[] = [];
+  for (const type of JOIN_ORDER) {
+    if (!types.has(type)) continue;
+    if (type === 'mount') {
+      // Written through the host's procfs, before our root moves into the container.
+      ops.push(...kernelSettingOps({ ociVersion: opts.spec.ociVersion }, proc));
+    }
+    const nsPath = `/proc/${opts.initPid}/ns/${NS_FILE[type]}`;
+    const fd = fdNumber();
+    fds.push({ kind: 'namespace', path: nsPath, origin: `${type} namespace of the container (${nsPath})` });
+    ops.push({ code: Op.Setns, args: [fd, CLONE_FLAG[type]], origin: `join the container's ${type} namespace` });
+  }
+  if (!types.has('mount')) throw new ConfigError('linux.namespaces', 'the container has no mount namespace to exec in');
+  if (proc.terminal) {
+    if (!opts.consoleSocket) throw new ConfigError('terminal', 'a terminal needs a console socket');
+    const fd = fdNumber();
+    fds.push({ kind: 'consoleSocket', ...opts.consoleSocket });
+    ops.push(terminalOp(proc, fd, false));
+  }
+  ops.push(...identityOps(proc));
+  const env = withHome(proc.env ?? [], proc.user.uid, opts.rootfs);
+  const exec = execOps(proc, env, opts.preserveFds, undefined);
+  ops.push(...exec.prepare, ...exec.finish);
+  return { cloneFlags: 0, rootfs: opts.rootfs, fds, syncFd: fdNumber(), ops, uidMappings: '', gidMappings: '' };
+}

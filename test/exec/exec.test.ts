@@ -182,6 +182,23 @@ describeAsRoot('tsrunc exec', () => {
     expect(tsrunc(root, ['exec', id, 'true']).status).toBe(0);
   });
 
+  it('keeps the container\'s seccomp filter', () => {
+    const sid = 'exec-seccomp';
+    const b = makeBundle(['sleep', '1000'], (c) => {
+      c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getcwd'], action: 'SCMP_ACT_ERRNO' }] };
+    });
+    try {
+      expect(tsrunc(root, ['run', '-d', '--bundle', b.dir, sid], { stdio: 'ignore' }).status).toBe(0);
+      const r = tsrunc(root, ['exec', sid, 'sh', '-c', 'grep Seccomp: /proc/self/status; /bin/pwd; echo pwd=$?']);
+      expect(r.stdout).toMatch(/Seccomp:\s+2/);
+      expect(r.stdout).toContain('pwd=1');
+      const plain = tsrunc(root, ['exec', id, 'sh', '-c', '/bin/pwd; echo pwd=$?']);
+      expect(plain.stdout).toContain('pwd=0');
+    } finally {
+      cleanup(root, [sid], [b.dir]);
+    }
+  });
+
   it('refuses a stopped container with exit 255', () => {
     const sid = 'exec-stopped';
     const b = makeBundle(['true']);

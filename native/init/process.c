@@ -204,8 +204,11 @@ void op_caps(const struct op *op) {
   };
   if (syscall(SYS_capset, &hdr, data) != 0) fail(errno, "capset");
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) fail(errno, "clear ambient capabilities");
+  /* The kernel raises an ambient capability only if it is permitted and inheritable; runc's default
+   * spec lists ambient capabilities without inheritable ones and runc skips them: so do we. */
+  uint64_t raisable = ambient & permitted & inheritable;
   for (int cap = 0; cap < 64; cap++)
-    if ((ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) fail(errno, "raise ambient capability %d", cap);
+    if ((raisable & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) fail(errno, "raise ambient capability %d", cap);
 }
 
 void op_no_new_privs(const struct op *op) {

@@ -20,25 +20,9 @@ export function describeAsRoot(name: string, fn: () => void): void {
   else describe(name, fn);
 }
 
-/** Lays a minimal busybox rootfs out in `dir`: busybox, one symlink per applet, /etc files, empty mount points. */
+/** Lays a minimal busybox rootfs out in `dir` (scripts/make-busybox-rootfs). */
 export function makeBusyboxRootfs(dir: string): string {
-  fs.chmodSync(dir, 0o755); // it becomes the container's /: mkdtemp's 0700 would lock out non-root users
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'root', 'tmp', 'proc', 'sys', 'dev', 'run', 'var']) {
-    fs.mkdirSync(path.join(dir, d), { recursive: true });
-  }
-  fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
-  fs.copyFileSync(BUSYBOX, path.join(dir, 'bin/busybox'));
-  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
-  const applets = execFileSync(BUSYBOX, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  for (const applet of applets) {
-    if (applet === 'bin/busybox') continue;
-    const link = path.join(dir, applet);
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    if (!fs.existsSync(link)) fs.symlinkSync('/bin/busybox', link);
-  }
-  fs.writeFileSync(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
-  fs.writeFileSync(path.join(dir, 'etc/group'), 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n');
-  fs.writeFileSync(path.join(dir, 'etc/hostname'), 'busybox\n');
+  execFileSync(path.join(__dirname, '../../scripts/make-busybox-rootfs'), [dir], { env: { ...process.env, BUSYBOX } });
   return dir;
 }
 

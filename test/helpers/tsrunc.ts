@@ -49,21 +49,38 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI with `--root root` and waits (timeout 30 s). */
+/**
+ * Runs the built CLI with `--root root` and waits (timeout 30 s). Output is captured through temp
+ * files, not pipes: a created container keeps its stdio open, and a pipe would make us wait for it.
+ */
 export function tsrunc(root: string, args: string[], opts: SpawnSyncOptions = {}): CliResult {
-  const r = spawnSync(TSRUNC, ['--root', root, ...args], { encoding: 'utf8', timeout: 30_000, ...opts });
-  return { status: r.status, signal: r.signal, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  const argv = ['--root', root, ...args];
+  if (opts.stdio) {
+    const r = spawnSync(TSRUNC, argv, { encoding: 'utf8', timeout: 30_000, ...opts });
+    return { status: r.status, signal: r.signal, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-out-'));
+  const [out, err] = ['stdout', 'stderr'].map((name) => fs.openSync(path.join(dir, name), 'w+'));
+  try {
+    const r = spawnSync(TSRUNC, argv, { timeout: 30_000, ...opts, stdio: ['ignore', out, err] });
+    const read = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
+    return { status: r.status, signal: r.signal, stdout: read('stdout'), stderr: read('stderr') };
+  } finally {
+    fs.closeSync(out);
+    fs.closeSync(err);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-/** Pids of live tsrunc-init processes (the memfd is their exe) and of processes whose root is under `dir`. */
-export function processesUnder(dir: string): number[] {
+/** Pids of processes whose root is under one of `dirs`, or that hold an open file under one of them. */
+export function processesUnder(...dirs: string[]): number[] {
+  const under = (p: string) => dirs.some((d) => p === d || p.startsWith(d + '/'));
   const out: number[] = [];
   for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
     try {
-      const root = fs.readlinkSync(`/proc/${p}/root`);
-      const exe = fs.readlinkSync(`/proc/${p}/exe`);
-      if (root.startsWith(dir) || exe.startsWith('/memfd:tsrunc-init')) out.push(Number(p));
+      const fds = fs.readdirSync(`/proc/${p}/fd`).map((fd) => fs.readlinkSync(`/proc/${p}/fd/${fd}`));
+      if (under(fs.readlinkSync(`/proc/${p}/root`)) || fds.some(under)) out.push(Number(p));
     } catch {
       // exited meanwhile, or a kernel thread
     }
@@ -79,10 +96,28 @@ export function mountsUnder(dir: string): string[] {
 /** What a container left behind: its state dir, mounts under its bundle or rootfs, live processes. Empty when clean. */
 export function leftovers(root: string, id: string, bundleDir: string): string[] {
   const found: string[] = [];
-  if (fs.existsSync(path.join(root, id))) found.push(`state dir ${path.join(root, id)}`);
+  // An id that is not a plain name ("..", "a/b") has no state dir of its own: callers check the root is empty.
+  const plainName = /^[^/]+$/.test(id) && id !== '.' && id !== '..';
+  if (plainName && fs.existsSync(path.join(root, id))) found.push(`state dir ${path.join(root, id)}`);
   for (const m of [...mountsUnder(bundleDir), ...mountsUnder(sharedBusyboxRootfs())]) found.push(`mount ${m}`);
-  for (const pid of new Set([...processesUnder(bundleDir), ...processesUnder(sharedBusyboxRootfs())])) found.push(`process ${pid}`);
+  // A container's processes are rooted in its rootfs; a stray init also holds its exec.fifo under the state root.
+  for (const pid of processesUnder(bundleDir, plainName ? path.join(root, id) : root, sharedBusyboxRootfs())) found.push(`process ${pid}`);
   return found;
+}
+
+/** A process that has exited: gone, or a zombie its parent (for an orphan, the host's init) has yet to reap. */
+export function hasExited(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/** Container ids unique to this test process: the default cgroup path is the id, shared by every state root. */
+export function uniqueId(name: string): string {
+  return `${name}-${process.pid}`;
 }
 
 /** Best-effort cleanup for afterEach: force-delete, then remove the temp dirs. */

@@ -1,7 +1,7 @@
 // `tsrunc run` of a busybox bundle, as a user sees it: output, exit codes, and what the container sees.
 import { spawn } from 'node:child_process';
 import { describeAsRoot } from '../helpers/busybox';
-import { Bundle, TSRUNC, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc } from '../helpers/tsrunc';
+import { Bundle, TSRUNC, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
 
 describeAsRoot('tsrunc run', () => {
   let root: string;
@@ -12,7 +12,8 @@ describeAsRoot('tsrunc run', () => {
     bundles.push(b);
     return b;
   };
-  const run = (id: string, b: Bundle, extra: string[] = []) => {
+  const run = (name: string, b: Bundle, extra: string[] = []) => {
+    const id = uniqueId(name);
     ids.push(id);
     return tsrunc(root, ['run', ...extra, '--bundle', b.dir, id]);
   };
@@ -37,10 +38,11 @@ describeAsRoot('tsrunc run', () => {
   test('a process killed by SIGKILL -> 137', async () => {
     // PID 1 of a pid namespace ignores signals sent from inside it: the kill comes from outside.
     const b = bundle(['sh', '-c', 'echo ready; exec sleep 1000']);
-    ids.push('kill9');
-    const child = spawn(TSRUNC, ['--root', root, 'run', '--bundle', b.dir, 'kill9'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const id = uniqueId('kill9');
+    ids.push(id);
+    const child = spawn(TSRUNC, ['--root', root, 'run', '--bundle', b.dir, id], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-    expect(tsrunc(root, ['kill', 'kill9', 'KILL']).status).toBe(0);
+    expect(tsrunc(root, ['kill', id, 'KILL']).status).toBe(0);
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(code).toBe(137);
   });
@@ -114,8 +116,9 @@ describeAsRoot('tsrunc run', () => {
 
   test('SIGTERM sent to a foreground run reaches a trapping process, whose exit status run returns', async () => {
     const b = bundle(['sh', '-c', 'trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 0.05; done']);
-    ids.push('sigterm');
-    const child = spawn(TSRUNC, ['--root', root, 'run', '--bundle', b.dir, 'sigterm'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const id = uniqueId('sigterm');
+    ids.push(id);
+    const child = spawn(TSRUNC, ['--root', root, 'run', '--bundle', b.dir, id], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const ready = new Promise<void>((resolve) =>
       child.stdout.on('data', (d) => {
@@ -128,17 +131,17 @@ describeAsRoot('tsrunc run', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(out).toBe('ready\ngot-term\n');
     expect(code).toBe(42);
-    expect(leftovers(root, 'sigterm', b.dir)).toEqual([]);
+    expect(leftovers(root, id, b.dir)).toEqual([]);
   });
 
   test('run removes the container afterwards; --keep keeps it stopped', () => {
     const b = bundle(['true']);
     run('gone', b);
-    expect(leftovers(root, 'gone', b.dir)).toEqual([]);
+    expect(leftovers(root, uniqueId('gone'), b.dir)).toEqual([]);
     run('kept', b, ['--keep']);
-    const state = JSON.parse(tsrunc(root, ['state', 'kept']).stdout);
+    const state = JSON.parse(tsrunc(root, ['state', uniqueId('kept')]).stdout);
     expect(state.status).toBe('stopped');
-    expect(tsrunc(root, ['delete', 'kept']).status).toBe(0);
-    expect(leftovers(root, 'kept', b.dir)).toEqual([]);
+    expect(tsrunc(root, ['delete', uniqueId('kept')]).status).toBe(0);
+    expect(leftovers(root, uniqueId('kept'), b.dir)).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { CreateOptions, createContainer } from './create';
 import { releaseInit } from './start';
 import { destroy } from './delete';
 import { isAlive } from './liveness';
+import { killInit } from './init-process';
 import { proxyTerminal } from './exec';
 import { runHostHooksWarnOnly } from './hooks';
 
@@ -49,22 +50,24 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
     const { dir, init } = created;
     const state = dir.read();
     let tty: ReturnType<typeof proxyTerminal> | undefined;
-    if (ours !== undefined) {
-      try {
-        // Queued by the init before it reported ready.
-        const master = state.config.process?.terminal ? native().recvFd(ours) : null;
-        if (master) tty = proxyTerminal(master.fd);
-      } finally {
-        fs.closeSync(ours);
-      }
-    }
     try {
+      if (ours !== undefined) {
+        try {
+          // Queued by the init before it reported ready.
+          const master = state.config.process?.terminal ? native().recvFd(ours) : null;
+          if (master) tty = proxyTerminal(master.fd);
+        } finally {
+          fs.closeSync(ours);
+        }
+      }
       dir.release();
       await releaseInit(dir.fifoPath, () => isAlive(state.pid, state.pidStartTime));
       fs.rmSync(dir.fifoPath, { force: true });
       await runHostHooksWarnOnly(state.config, 'poststart', { ociVersion: state.ociVersion, id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
     } catch (e) {
+      // Whatever failed between create and a started process: the init must not outlive us.
       tty?.stop();
+      await killInit(init);
       if (!opts.keep) await destroy(dir);
       throw e;
     }

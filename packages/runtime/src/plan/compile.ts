@@ -55,8 +55,6 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   if (!spec.root?.path) throw new ConfigError('root.path', 'is required');
   const rootfs = path.resolve(opts.bundle, spec.root.path);
   const ns = planNamespaces(spec);
-  if (spec.hostname && ns.has('uts') !== 'new') throw new ConfigError('hostname', 'cannot set a hostname without a new UTS namespace');
-  if (spec.domainname && ns.has('uts') !== 'new') throw new ConfigError('domainname', 'cannot set a domainname without a new UTS namespace');
 
   const fds: FdSource[] = [];
   const fdNumber = () => 3 + opts.preserveFds + fds.length;

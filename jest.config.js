@@ -2,7 +2,7 @@
 // Workspace packages resolve to their sources, so tests never run against a stale dist/.
 const base = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
   moduleNameMapper: {
     '^@tsrunc/common$': '<rootDir>/packages/common/src',
     '^@tsrunc/runtime$': '<rootDir>/packages/runtime/src',

@@ -1,0 +1,159 @@
+// The plan as data: what a config turns into, in which order, and which field each error names.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, Spec, defaultSpec } from '@tsrunc/common';
+import { compileInitPlan, PlanOptions } from './compile';
+import { HostFacts, parseCgroupMounts, parseFilesystems } from './host';
+import { MS, parseMountOptions } from './mount-options';
+import { Op } from './proto';
+
+const HYBRID_MOUNTINFO = [
+  '30 23 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
+  '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate',
+  '32 30 0:28 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,memory',
+  '33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,cpu,cpuacct',
+  '34 23 0:5 / /proc rw - proc proc rw',
+].join('\n');
+
+const HOST: HostFacts = {
+  filesystems: parseFilesystems('nodev\tproc\nnodev\ttmpfs\nnodev\tdevpts\nnodev\tmqueue\nnodev\tsysfs\nnodev\tcgroup\nnodev\tcgroup2\n\text4\n'),
+  cgroupMounts: parseCgroupMounts(HYBRID_MOUNTINFO),
+  hasKcore: true,
+};
+
+let bundle: string;
+beforeAll(() => {
+  bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-plan-'));
+  fs.mkdirSync(path.join(bundle, 'rootfs/etc'), { recursive: true });
+  fs.writeFileSync(path.join(bundle, 'rootfs/etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n');
+  fs.mkdirSync(path.join(bundle, 'data'));
+});
+afterAll(() => fs.rmSync(bundle, { recursive: true, force: true }));
+
+function spec(edit?: (s: Spec) => void): Spec {
+  const s = defaultSpec();
+  s.process!.terminal = false;
+  edit?.(s);
+  return s;
+}
+
+function plan(s: Spec, opts: Partial<PlanOptions> = {}) {
+  return compileInitPlan(s, { bundle, preserveFds: 0, noPivot: false, execFifo: true, host: HOST, seccompCompiler: () => { throw new Error('no seccomp in this test'); }, ...opts });
+}
+
+const codes = (s: Spec, opts?: Partial<PlanOptions>) => plan(s, opts).ops.map((o) => Op[o.code]);
+
+test('parseMountOptions: flags set and cleared in order, propagation apart, the rest is fs data', () => {
+  expect(parseMountOptions(['nosuid', 'noexec', 'exec', 'ro', 'rw', 'rprivate', 'mode=755', 'size=65536k'])).toEqual({
+    flags: MS.NOSUID, propagation: MS.PRIVATE | MS.REC, data: 'mode=755,size=65536k',
+  });
+  expect(parseMountOptions(['rbind', 'ro']).flags).toBe(MS.BIND | MS.REC | MS.RDONLY);
+});
+
+test('the default spec: namespaces by clone, rootfs first, root switch after the masks, exec last', () => {
+  const p = plan(spec());
+  const CLONE_NEWNS = 0x20000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000, CLONE_NEWIPC = 0x08000000, CLONE_NEWUTS = 0x04000000;
+  expect(p.cloneFlags).toBe(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS);
+  const c = p.ops.map((o) => Op[o.code]);
+  expect(c[0]).toBe('Rootfs');
+  const at = (name: string) => c.indexOf(name);
+  expect(at('Rlimit')).toBeLessThan(at('Mount'));
+  expect(c.lastIndexOf('Mknod')).toBeLessThan(at('MaskPath'));
+  expect(c.lastIndexOf('ReadonlyPath')).toBeLessThan(at('PivotRoot'));
+  expect(at('PivotRoot')).toBeLessThan(at('ReadonlyRoot'));
+  expect(at('ReadonlyRoot')).toBeLessThan(at('Hostname'));
+  expect(at('CapBounding')).toBeLessThan(at('SetIds'));
+  expect(at('SetIds')).toBeLessThan(at('Caps'));
+  expect(c.slice(-5)).toEqual(['PrepareExec', 'Ready', 'WaitFifo', 'NoNewPrivs', 'Exec']);
+  expect(c).toContain('LoopbackUp');
+  // the exec.fifo is the one fd handed over; the sync socket comes after it
+  expect(p.fds).toEqual([{ kind: 'execFifo' }]);
+  expect(p.syncFd).toBe(4);
+});
+
+test('fd numbers follow the preserved fds: setns fds, then exec.fifo, then the sync socket', () => {
+  const p = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/1/ns/cgroup' })), { preserveFds: 2 });
+  expect(p.fds).toEqual([{ kind: 'namespace', path: '/proc/1/ns/cgroup', origin: 'linux.namespaces[5].path' }, { kind: 'execFifo' }]);
+  expect(p.ops.find((o) => o.code === Op.Setns)!.args).toEqual([5, 0x02000000]);
+  expect(p.ops.find((o) => o.code === Op.WaitFifo)!.args).toEqual([6]);
+  expect(p.syncFd).toBe(7);
+  expect(p.ops.find((o) => o.code === Op.PrepareExec)!.args[3]).toBe(2);
+});
+
+test('a new cgroup namespace is made by the init (after the parent placed it), not by clone', () => {
+  const p = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup' })));
+  expect(p.cloneFlags & 0x02000000).toBe(0);
+  expect(p.ops.some((o) => o.code === Op.Unshare && o.args[0] === 0x02000000)).toBe(true);
+});
+
+test('type "cgroup" without a cgroup namespace: a tmpfs, each hierarchy bound read-only from the container\'s own dir', () => {
+  const p = plan(spec(), { cgroupDirs: { '/sys/fs/cgroup/memory': '/sys/fs/cgroup/memory/ctr' } });
+  const cg = p.ops.filter((o) => o.origin === 'mounts[6]');
+  expect(cg.map((o) => [Op[o.code], o.args[0], o.args[1]])).toEqual([
+    ['Mount', 'tmpfs', '/sys/fs/cgroup'],
+    ['Mount', '/sys/fs/cgroup/unified', '/sys/fs/cgroup/unified'],
+    ['Mount', '/sys/fs/cgroup/memory/ctr', '/sys/fs/cgroup/memory'],
+    ['Mount', '/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/cpu,cpuacct'],
+    ['Symlink', 'cpu,cpuacct', '/sys/fs/cgroup/cpu'],
+    ['Symlink', 'cpu,cpuacct', '/sys/fs/cgroup/cpuacct'],
+    ['Mount', 'tmpfs', '/sys/fs/cgroup'],
+  ]);
+  for (const bind of cg.filter((o) => o.code === Op.Mount && (Number(o.args[3]) & MS.BIND))) expect(Number(bind.args[3]) & MS.RDONLY).toBe(MS.RDONLY);
+  expect(Number(cg[cg.length - 1].args[3]) & (MS.REMOUNT | MS.RDONLY)).toBe(MS.REMOUNT | MS.RDONLY);
+});
+
+test('bind sources are relative to the bundle; a file source makes a file target', () => {
+  fs.writeFileSync(path.join(bundle, 'hosts'), '');
+  const p = plan(spec((s) => s.mounts!.push(
+    { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro'] },
+    { destination: '/etc/hosts', type: 'bind', source: 'hosts', options: ['bind'] },
+  )));
+  const [data, hosts] = p.ops.filter((o) => o.origin === 'mounts[7]' || o.origin === 'mounts[8]');
+  expect(data.args.slice(0, 2)).toEqual([path.join(bundle, 'data'), '/data']);
+  expect(Number(data.args[3])).toBe(MS.BIND | MS.REC | MS.RDONLY);
+  expect(data.args[5]).toBe(0);
+  expect(hosts.args[5]).toBe(1);
+});
+
+test('sysfs without its own network namespace is the host\'s, bound (as runc does)', () => {
+  const p = plan(spec((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'network'))));
+  const sys = p.ops.find((o) => o.code === Op.Mount && o.args[1] === '/sys')!;
+  expect(sys.args[0]).toBe('/sys');
+  expect(Number(sys.args[3]) & MS.BIND).toBe(MS.BIND);
+  expect(p.ops.some((o) => o.code === Op.LoopbackUp)).toBe(false);
+});
+
+test('devices: defaults plus config devices (config wins on a path), /dev symlinks; bound instead of made in a user namespace', () => {
+  const s = spec((x) => x.linux!.devices = [{ path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o600, uid: 5, gid: 6 }, { path: '/dev/fuse', type: 'c', major: 10, minor: 229 }]);
+  const mk = plan(s).ops.filter((o) => o.code === Op.Mknod);
+  expect(mk.map((o) => o.args[0])).toEqual(['/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/null', '/dev/fuse']);
+  expect(mk[5].args.slice(1)).toEqual([0o020600, (1n << 8n) | 3n, 5, 6]);
+  expect(mk[5].origin).toBe('linux.devices[0]');
+  const links = plan(s).ops.filter((o) => o.code === Op.Symlink && o.origin === 'default /dev symlinks').map((o) => `${o.args[1]}->${o.args[0]}`);
+  expect(links).toEqual(['/dev/fd->/proc/self/fd', '/dev/stdin->/proc/self/fd/0', '/dev/stdout->/proc/self/fd/1', '/dev/stderr->/proc/self/fd/2', '/dev/core->/proc/kcore', '/dev/ptmx->pts/ptmx']);
+});
+
+test('HOME comes from the container\'s /etc/passwd when the config has none', () => {
+  const env = (uid: number) => plan(spec((s) => (s.process!.user = { uid, gid: 0 }))).ops.find((o) => o.code === Op.PrepareExec)!.args[2];
+  expect(env(1000)).toContain('HOME=/home/alice');
+  expect(env(0)).toContain('HOME=/root');
+  expect(env(4242)).toContain('HOME=/');
+});
+
+test('errors name the config field', () => {
+  const fails = (edit: (s: Spec) => void) => {
+    try {
+      plan(spec(edit));
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as Error).message;
+    }
+    throw new Error('no error');
+  };
+  expect(fails((s) => s.mounts!.push({ destination: '/x', type: 'foofs', source: 'x' }))).toBe('mounts[7].type: unknown filesystem type "foofs"');
+  expect(fails((s) => s.mounts!.push({ destination: '/x', type: 'bind', source: 'nope', options: ['bind'] }))).toBe(`mounts[7].source: stat ${path.join(bundle, 'nope')}: no such file or directory`);
+  expect(fails((s) => (s.process!.args = []))).toBe('process.args: must not be empty');
+  expect(fails((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount')))).toMatch(/^linux\.namespaces: a mount namespace is required/);
+  expect(fails((s) => s.process!.capabilities!.effective!.push('CAP_NOPE'))).toBe('process.capabilities.effective[3]: unknown capability "CAP_NOPE"');
+});

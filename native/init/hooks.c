@@ -165,19 +165,7 @@ void op_hook(const struct op *op) {
 /* Tells the parent to run its prestart and createRuntime hooks, and waits until it has. */
 void op_hook_sync(const struct op *op) {
   (void)op;
-  send_msg(MSG_HOOKS, NULL, 0);
-  uint8_t buf[TSRUNC_MSG_HEADER + 1];
-  ssize_t n;
-  do n = recv(sync_fd, buf, sizeof buf, MSG_TRUNC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) fail(errno, "waiting for the prestart hooks");
-  if (n == 0) _exit(1); /* the parent gave up (its hooks failed): it kills us anyway */
-  uint32_t magic, type, len;
-  if ((size_t)n != TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed resume message of %zd bytes", n);
-  memcpy(&magic, buf, 4);
-  memcpy(&type, buf + 4, 4);
-  memcpy(&len, buf + 8, 4);
-  if (magic != TSRUNC_MSG_MAGIC || type != MSG_RESUME || len != 0) fail(EBADMSG, "malformed resume message");
+  ask_parent(MSG_HOOKS, MSG_RESUME, "waiting for the prestart hooks");
 }
 
 /*

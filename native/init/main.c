@@ -35,6 +35,41 @@ void send_msg(uint16_t type, const void *payload, uint32_t len) {
   (void)send(sync_fd, buf, TSRUNC_MSG_HEADER + len, MSG_NOSIGNAL);
 }
 
+/* Sends `type` and blocks until the parent answers with the empty message `answer`; an EOF means
+ * the parent gave up (it kills us anyway). */
+void ask_parent(uint16_t type, uint16_t answer, const char *what) {
+  send_msg(type, NULL, 0);
+  uint8_t buf[TSRUNC_MSG_HEADER + 1];
+  ssize_t n;
+  do n = recv(sync_fd, buf, sizeof buf, MSG_TRUNC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) fail(errno, "%s", what);
+  if (n == 0) _exit(1);
+  uint32_t magic, got, len;
+  if (n != TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed message of %zd bytes while %s", n, what);
+  memcpy(&magic, buf, 4);
+  memcpy(&got, buf + 4, 4);
+  memcpy(&len, buf + 8, 4);
+  if (magic != TSRUNC_MSG_MAGIC || got != answer || len != 0) fail(EBADMSG, "malformed message while %s", what);
+}
+
+/* One sendmsg of `data` with `fd` attached (SCM_RIGHTS), as a console-socket receiver expects it. */
+void send_fd(int sock, const void *data, size_t len, int fd, const char *what) {
+  struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)len) fail(n < 0 ? errno : EIO, "%s", what);
+}
+
 /* err > 0: the text gets ": strerror(err)"; err < 0: the text is complete and -err is the errno. */
 _Noreturn void fail(int err, const char *fmt, ...) {
   char payload[4096];

@@ -36,36 +36,29 @@ extern int procfd_dir;
 static char *exec_path;
 static char **exec_argv, **exec_envp;
 
+/* setns/unshare of a pid namespace only places our children in it: fork, report the child, leave. */
+static void fork_into_pidns(void) {
+  pid_t child = fork();
+  if (child < 0) fail(errno, "fork into pid namespace");
+  if (child > 0) {
+    int64_t pid = child;
+    send_msg(MSG_PID, &pid, sizeof pid);
+    _exit(0);
+  }
+}
+
 void op_setns(const struct op *op) {
   int fd = (int)arg_int(op, 0);
   int nstype = (int)arg_int(op, 1);
   if (setns(fd, nstype) != 0) fail(errno, "setns");
   close(fd);
-  if (nstype == CLONE_NEWPID) {
-    /* setns(pid) only places our children in the namespace: fork, report the child, leave. */
-    pid_t child = fork();
-    if (child < 0) fail(errno, "fork into pid namespace");
-    if (child > 0) {
-      int64_t pid = child;
-      send_msg(MSG_PID, &pid, sizeof pid);
-      _exit(0);
-    }
-  }
+  if (nstype == CLONE_NEWPID) fork_into_pidns();
 }
 
 void op_unshare(const struct op *op) {
   int flags = (int)arg_int(op, 0);
   if (unshare(flags) != 0) fail(errno, "unshare");
-  if (flags & CLONE_NEWPID) {
-    /* As after setns(pid): only our children are in the new namespace. */
-    pid_t child = fork();
-    if (child < 0) fail(errno, "fork into pid namespace");
-    if (child > 0) {
-      int64_t pid = child;
-      send_msg(MSG_PID, &pid, sizeof pid);
-      _exit(0);
-    }
-  }
+  if (flags & CLONE_NEWPID) fork_into_pidns();
 }
 
 /* A new user namespace is made by unshare() here, not by clone(): tsrunc-init is exec'd right after
@@ -73,19 +66,7 @@ void op_unshare(const struct op *op) {
  * parent writes the maps while we wait. */
 void op_userns_maps(const struct op *op) {
   (void)op;
-  send_msg(MSG_USERNS_MAPS, NULL, 0);
-  uint8_t buf[TSRUNC_MSG_HEADER + 1];
-  ssize_t n;
-  do n = recv(sync_fd, buf, sizeof buf, MSG_TRUNC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) fail(errno, "wait for the id maps");
-  if (n == 0) _exit(1); /* the parent went away */
-  uint32_t magic, type, len;
-  if (n != TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed message: %zd bytes while waiting for the id maps", n);
-  memcpy(&magic, buf, 4);
-  memcpy(&type, buf + 4, 4);
-  memcpy(&len, buf + 8, 4);
-  if (magic != TSRUNC_MSG_MAGIC || type != MSG_USERNS_MAPPED || len != 0) fail(EBADMSG, "malformed message while waiting for the id maps");
+  ask_parent(MSG_USERNS_MAPS, MSG_USERNS_MAPPED, "waiting for the id maps");
 }
 
 /* Inside a new (maps written by the parent) or joined user namespace: act as its root from here on,
@@ -233,19 +214,7 @@ static void send_listener(int fd) {
   memcpy(head, &magic, 4);
   memcpy(head + 4, &type, 4);
   memcpy(head + 8, &len, 4);
-  struct iovec iov = { .iov_base = head, .iov_len = sizeof head };
-  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
-  memset(&control, 0, sizeof control);
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(sync_fd, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n != (ssize_t)sizeof head) fail(n < 0 ? errno : EIO, "send the seccomp listener fd");
+  send_fd(sync_fd, head, sizeof head, fd, "send the seccomp listener fd");
 }
 
 /* Loads the BPF program compiled by the parent (SECURITY.md #6: the last step before execve, or

@@ -64,25 +64,6 @@ static void mount_console(int slave) {
   close(dev);
 }
 
-static void send_master(int sock, int master) {
-  static const char name[] = "/dev/ptmx";
-  struct iovec iov = { .iov_base = (void *)name, .iov_len = sizeof name - 1 };
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof u);
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof master);
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) fail(errno, "send the pty master over the console socket");
-}
 
 void op_terminal(const struct op *op) {
   int sock = (int)arg_int(op, 0);
@@ -108,7 +89,8 @@ void op_terminal(const struct op *op) {
     if (ioctl(master, TIOCSWINSZ, &ws) != 0) fail(errno, "set the console size");
   }
   if (console) mount_console(slave);
-  send_master(sock, master);
+  static const char name[] = "/dev/ptmx"; /* the name runc sends; receivers ignore it */
+  send_fd(sock, name, sizeof name - 1, master, "send the pty master over the console socket");
   close(sock);
   close(master);
 

@@ -18,22 +18,14 @@
 #include <vector>
 
 #include "seccomp.h"
+#include "napi-util.h"
 #include "spawn.h"
 #include "terminal.h"
 
 namespace {
 
-Napi::Error ErrnoError(Napi::Env env, int err, const std::string &what) {
-  auto e = Napi::Error::New(env, what + ": " + strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, what));
-  return e;
-}
-
-int IntArg(const Napi::CallbackInfo &info, size_t i) {
-  if (i >= info.Length() || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number");
-  return info[i].As<Napi::Number>().Int32Value();
-}
+using tsrunc::ErrnoError;
+using tsrunc::IntArg;
 
 // spawnInit(initPath, cloneFlags, srcFds[], dstFds[], syncFdTarget) -> pid
 Napi::Value SpawnInit(const Napi::CallbackInfo &info) {

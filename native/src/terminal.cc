@@ -2,6 +2,8 @@
 // with SCM_RIGHTS as go-runc's console.go does) and window sizes, which Node has no calls for.
 #include "terminal.h"
 
+#include "napi-util.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -14,24 +16,15 @@
 
 namespace {
 
-Napi::Error TermError(Napi::Env env, int err, const std::string &what) {
-  auto e = Napi::Error::New(env, what + ": " + strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, what));
-  return e;
-}
-
-int FdArg(const Napi::CallbackInfo &info, size_t i) {
-  if (i >= info.Length() || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number");
-  return info[i].As<Napi::Number>().Int32Value();
-}
+using tsrunc::ErrnoError;
+using tsrunc::IntArg;
 
 sockaddr_un UnixAddr(const Napi::CallbackInfo &info, socklen_t *len) {
   std::string path = info[0].As<Napi::String>();
   sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) throw TermError(info.Env(), ENAMETOOLONG, "console socket path " + path);
+  if (path.empty() || path.size() >= sizeof addr.sun_path) throw ErrnoError(info.Env(), ENAMETOOLONG, "console socket path " + path);
   memcpy(addr.sun_path, path.c_str(), path.size());
   *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
   return addr;
@@ -42,14 +35,14 @@ Napi::Value UnixConnect(const Napi::CallbackInfo &info) {
   socklen_t len;
   sockaddr_un addr = UnixAddr(info, &len);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw TermError(info.Env(), errno, "socket");
+  if (fd < 0) throw ErrnoError(info.Env(), errno, "socket");
   int rc;
   do rc = connect(fd, reinterpret_cast<sockaddr *>(&addr), len);
   while (rc < 0 && errno == EINTR);
   if (rc < 0) {
     int e = errno;
     close(fd);
-    throw TermError(info.Env(), e, std::string("dial unix ") + addr.sun_path);
+    throw ErrnoError(info.Env(), e, std::string("dial unix ") + addr.sun_path);
   }
   return Napi::Number::New(info.Env(), fd);
 }
@@ -59,11 +52,11 @@ Napi::Value UnixListen(const Napi::CallbackInfo &info) {
   socklen_t len;
   sockaddr_un addr = UnixAddr(info, &len);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw TermError(info.Env(), errno, "socket");
+  if (fd < 0) throw ErrnoError(info.Env(), errno, "socket");
   if (bind(fd, reinterpret_cast<sockaddr *>(&addr), len) != 0 || listen(fd, 4) != 0) {
     int e = errno;
     close(fd);
-    throw TermError(info.Env(), e, std::string("listen unix ") + addr.sun_path);
+    throw ErrnoError(info.Env(), e, std::string("listen unix ") + addr.sun_path);
   }
   return Napi::Number::New(info.Env(), fd);
 }
@@ -71,17 +64,17 @@ Napi::Value UnixListen(const Napi::CallbackInfo &info) {
 // unixAccept(fd) -> fd | null when nothing is pending (non-blocking).
 Napi::Value UnixAccept(const Napi::CallbackInfo &info) {
   int fd;
-  do fd = accept4(FdArg(info, 0), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  do fd = accept4(IntArg(info, 0), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   while (fd < 0 && errno == EINTR);
   if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return info.Env().Null();
-  if (fd < 0) throw TermError(info.Env(), errno, "accept");
+  if (fd < 0) throw ErrnoError(info.Env(), errno, "accept");
   return Napi::Number::New(info.Env(), fd);
 }
 
 // socketpairStream() -> [fd, fd] (O_CLOEXEC): a console socket for `run`/`exec` in the foreground.
 Napi::Value SocketpairStream(const Napi::CallbackInfo &info) {
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw TermError(info.Env(), errno, "socketpair");
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw ErrnoError(info.Env(), errno, "socketpair");
   auto arr = Napi::Array::New(info.Env(), 2);
   arr.Set(0u, sv[0]);
   arr.Set(1u, sv[1]);
@@ -102,10 +95,10 @@ Napi::Value RecvFd(const Napi::CallbackInfo &info) {
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
   ssize_t n;
-  do n = recvmsg(FdArg(info, 0), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  do n = recvmsg(IntArg(info, 0), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return env.Null();
-  if (n < 0) throw TermError(env, errno, "recvmsg");
+  if (n < 0) throw ErrnoError(env, errno, "recvmsg");
   cmsghdr *c = CMSG_FIRSTHDR(&msg);
   if (n == 0 && !c) throw Napi::Error::New(env, "console socket closed before a pty master arrived");
   if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || static_cast<size_t>(n) >= sizeof name || msg.msg_controllen != CMSG_SPACE(sizeof(int)) ||
@@ -132,16 +125,16 @@ Napi::Value RecvFd(const Napi::CallbackInfo &info) {
 Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
   winsize ws;
   memset(&ws, 0, sizeof ws);
-  ws.ws_row = static_cast<unsigned short>(FdArg(info, 1));
-  ws.ws_col = static_cast<unsigned short>(FdArg(info, 2));
-  if (ioctl(FdArg(info, 0), TIOCSWINSZ, &ws) != 0) throw TermError(info.Env(), errno, "TIOCSWINSZ");
+  ws.ws_row = static_cast<unsigned short>(IntArg(info, 1));
+  ws.ws_col = static_cast<unsigned short>(IntArg(info, 2));
+  if (ioctl(IntArg(info, 0), TIOCSWINSZ, &ws) != 0) throw ErrnoError(info.Env(), errno, "TIOCSWINSZ");
   return info.Env().Undefined();
 }
 
 // getWinsize(fd) -> { rows, cols }
 Napi::Value GetWinsize(const Napi::CallbackInfo &info) {
   winsize ws;
-  if (ioctl(FdArg(info, 0), TIOCGWINSZ, &ws) != 0) throw TermError(info.Env(), errno, "TIOCGWINSZ");
+  if (ioctl(IntArg(info, 0), TIOCGWINSZ, &ws) != 0) throw ErrnoError(info.Env(), errno, "TIOCGWINSZ");
   auto out = Napi::Object::New(info.Env());
   out.Set("rows", ws.ws_row);
   out.Set("cols", ws.ws_col);
@@ -150,8 +143,8 @@ Napi::Value GetWinsize(const Napi::CallbackInfo &info) {
 
 // dupCloexec(fd) -> a new fd (O_CLOEXEC) for the same open file.
 Napi::Value DupCloexec(const Napi::CallbackInfo &info) {
-  int fd = fcntl(FdArg(info, 0), F_DUPFD_CLOEXEC, 3);
-  if (fd < 0) throw TermError(info.Env(), errno, "dup");
+  int fd = fcntl(IntArg(info, 0), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) throw ErrnoError(info.Env(), errno, "dup");
   return Napi::Number::New(info.Env(), fd);
 }
 

@@ -50,7 +50,7 @@ function checkRootfs(rootfs: string): void {
 
 /** runc's pid file: the decimal pid, no newline, renamed into place. */
 export function writePidFile(file: string, pid: number): void {
-  writeFileAtomic(path.resolve(file), String(pid), 0o644);
+  writeFileAtomic(path.resolve(file), String(pid), 0o644, true);
 }
 
 export async function createContainer(root: string, id: string, opts: CreateOptions): Promise<CreatedContainer> {

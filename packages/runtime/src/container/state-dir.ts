@@ -99,10 +99,14 @@ export class ContainerDir {
   }
 }
 
-/** temp file in the same directory + rename: readers see the old or the new file, never a part. */
-export function writeFileAtomic(file: string, data: string, mode: number): void {
+/**
+ * temp file in the same directory + rename: readers see the old or the new file, never a part.
+ * `sync` (O_SYNC) is for files runc syncs (the pid file); state lives on a tmpfs and needs no disk flush.
+ */
+export function writeFileAtomic(file: string, data: string, mode: number, sync = false): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}`);
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_SYNC, mode);
+  const { O_WRONLY, O_CREAT, O_EXCL, O_SYNC } = fs.constants;
+  const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | (sync ? O_SYNC : 0), mode);
   try {
     fs.writeSync(fd, data);
   } finally {

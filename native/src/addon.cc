@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "cgroup.h"
 #include "seccomp.h"
 #include "napi-util.h"
 #include "spawn.h"
@@ -217,6 +218,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("reapAny", Napi::Function::New(env, ReapAny));
   RegisterSeccomp(env, exports);
+  RegisterCgroup(env, exports);
   RegisterTerminal(env, exports);
   return exports;
 }

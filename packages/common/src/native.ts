@@ -27,6 +27,10 @@ interface Addon {
     architectures: string[];
     syscalls: Array<{ names: string[]; action: string; errnoRet?: number; args: Array<{ index: number; value: string; valueTwo?: string; op: string }> }>;
   }): { bpf: Buffer; skipped: string[]; notify: boolean };
+  // native/src/cgroup.cc
+  cgroupEventfd(): number;
+  cgroupEventfdRead(fd: number): boolean;
+  cgroupDeviceFilter(dir: string, rules: Array<{ allow: boolean; type: 'a' | 'b' | 'c'; major: number; minor: number; access: string }>): void;
   recvMsgWithFd(fd: number, maxLen: number): { data: Buffer; fd: number | null } | null;
   sendToUnixSocket(path: string, data: Buffer, fd: number): void;
   // terminal.cc: console sockets and window sizes

@@ -59,27 +59,17 @@ export function cgroupDirsByMountpoint(layout: CgroupLayout, paths: CgroupPaths)
   return dirs;
 }
 
-interface CgroupAddon {
-  cgroupEventfd?: () => number;
-  cgroupEventfdRead?: (fd: number) => boolean;
-  cgroupDeviceFilter?: (dir: string, rules: Array<{ allow: boolean; type: string; major: number; minor: number; access: string }>) => void;
-  waitReadable(fd: number, callback: (status: number) => void): void;
-}
-
-/** The v2 device filter from the native addon (native/src/cgroup.cc), if this build has it. */
-export function nativeDeviceFilter(): DeviceFilterInstaller | undefined {
-  const addon = native() as unknown as CgroupAddon;
-  if (!addon.cgroupDeviceFilter) return undefined;
-  return (dir, rules) => addon.cgroupDeviceFilter!(dir, rules);
+/** The v2 device filter from the native addon (native/src/cgroup.cc). */
+export function nativeDeviceFilter(): DeviceFilterInstaller {
+  return (dir, rules) => native().cgroupDeviceFilter(dir, rules);
 }
 
 /**
  * eventfd(2) for v1 OOM notification from the native addon, readiness through its libuv poll (waitReadable, one-shot,
  * not cancellable): a stopped watch wakes its own poll with a write and the fd is closed once that poll has returned.
  */
-export function nativeEventfd(): EventfdNative | undefined {
-  const addon = native() as unknown as CgroupAddon;
-  if (!addon.cgroupEventfd || !addon.cgroupEventfdRead) return undefined;
+export function nativeEventfd(): EventfdNative {
+  const addon = native();
   const polling = new Map<number, { stopped: boolean; closeWhenDone: boolean }>();
   const wake = (fd: number): void => {
     const one = Buffer.alloc(8);
@@ -87,7 +77,7 @@ export function nativeEventfd(): EventfdNative | undefined {
     fs.writeSync(fd, one);
   };
   return {
-    eventfd: () => addon.cgroupEventfd!(),
+    eventfd: () => addon.cgroupEventfd(),
     onReadable(fd, onEvent) {
       const watch = { stopped: false, closeWhenDone: false };
       polling.set(fd, watch);
@@ -99,7 +89,7 @@ export function nativeEventfd(): EventfdNative | undefined {
             return;
           }
           // Drains the 8-byte counter; false: nothing there (spurious wake-up).
-          if (addon.cgroupEventfdRead!(fd)) onEvent();
+          if (addon.cgroupEventfdRead(fd)) onEvent();
           wait();
         });
       };

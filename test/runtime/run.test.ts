@@ -134,6 +134,38 @@ describeAsRoot('tsrunc run', () => {
     expect(leftovers(root, id, b.dir)).toEqual([]);
   });
 
+  test('a new user namespace (the init forks into the pid namespace): run waits for the process and returns its code', () => {
+    const b = bundle(['sh', '-c', 'sleep 0.3; echo uid=$(id -u) pid=$$; exit 3'], (c) => {
+      c.linux!.namespaces!.push({ type: 'user' });
+      c.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    });
+    const r = run('userns', b);
+    expect(r.stdout).toBe('uid=0 pid=1\n');
+    expect(r.status).toBe(3);
+    expect(leftovers(root, uniqueId('userns'), b.dir)).toEqual([]);
+  });
+
+  test('joining another container\'s pid namespace by path: same processes visible, exit code propagates', () => {
+    const host = bundle(['sleep', '1000']);
+    const hostId = uniqueId('pidns-host');
+    ids.push(hostId);
+    expect(tsrunc(root, ['run', '--detach', '--bundle', host.dir, hostId]).status).toBe(0);
+    try {
+      const hostPid = JSON.parse(tsrunc(root, ['state', hostId]).stdout).pid;
+      const guest = bundle(['sh', '-c', 'ps -o pid,comm | grep -c "sleep"; test $$ != 1; exit 5'], (c) => {
+        c.linux!.namespaces = c.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${hostPid}/ns/pid` } : n));
+      });
+      const r = run('pidns-guest', guest);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('1\n'); // the other container's sleep (pid 1 there) is visible
+      expect(r.status).toBe(5);
+    } finally {
+      expect(tsrunc(root, ['delete', '--force', hostId]).status).toBe(0);
+    }
+    expect(leftovers(root, uniqueId('pidns-guest'), host.dir)).toEqual([]);
+  });
+
   test('run removes the container afterwards; --keep keeps it stopped', () => {
     const b = bundle(['true']);
     run('gone', b);

@@ -62,7 +62,7 @@ export const COMMANDS: Command[] = [
     name: 'create', usage: 'create a container', argsUsage: '<container-id>', args: ID, flags: CREATE_FLAGS,
     async run({ root, flags, args }) {
       const { init } = await createContainer(root, args[0], createOptions(flags));
-      fs.closeSync(init.childPidfd);
+      fs.closeSync(init.pidfd);
       return 0;
     },
   },

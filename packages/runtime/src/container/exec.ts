@@ -250,12 +250,7 @@ export async function execInContainer(root: string, id: string, opts: ExecOption
     } finally {
       if (theirs !== undefined) fs.closeSync(theirs);
     }
-    // Pin the process before our child (the fork's parent) is reaped.
-    procPidfd = started.pid === started.childPid ? started.childPidfd : native().pidfdOpen(started.pid);
-    if (procPidfd !== started.childPidfd) {
-      await waitPidfd(started.childPidfd);
-      fs.closeSync(started.childPidfd);
-    }
+    procPidfd = started.pidfd;
     if (opts.pidFile) writePidFile(opts.pidFile, started.pid);
   } catch (e) {
     if (ours !== undefined) fs.closeSync(ours);

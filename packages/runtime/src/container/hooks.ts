@@ -54,9 +54,9 @@ async function runHookOps(ops: PlanOp[]): Promise<void> {
   // The hook's own stdio is a pipe; the runner's is ours (it writes nothing).
   const runner = await startInit(plan, { stdio: [0, 1, 2], preserveFds: 0 }, undefined);
   try {
-    await waitPidfd(runner.childPidfd);
+    await waitPidfd(runner.pidfd);
   } finally {
-    fs.closeSync(runner.childPidfd);
+    fs.closeSync(runner.pidfd);
   }
 }
 

@@ -19,11 +19,13 @@ export interface InitStdio {
 }
 
 export interface StartedInit {
-  /** The container process (after a pid-namespace join: the grandchild). */
+  /** The container process: our child, or (when the init forked into a pid namespace) its child. */
   pid: number;
-  /** Our child's pidfd, to wait on and reap; undefined once reaped. */
-  childPidfd: number;
-  childPid: number;
+  /**
+   * A pidfd of it, to signal and wait on. After a pid-namespace fork it is our child, and can be
+   * reaped, only if we are a subreaper (run, exec): its parent has exited by the time we return.
+   */
+  pidfd: number;
 }
 
 export class InitFailedError extends TsruncError {}
@@ -144,7 +146,9 @@ export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string 
     extra.forEach((fd) => fs.closeSync(fd));
   }
   const childPidfd = native().pidfdOpen(childPid);
-  const started: StartedInit = { pid: childPid, childPid, childPidfd };
+  // Set when the init forks into a pid namespace and reports the process that will exec.
+  let forked: { pid: number; pidfd: number } | undefined;
+  const current = () => forked?.pid ?? childPid;
   try {
     beforePlan?.(childPid);
     native().sendMsg(parentEnd, encodeMessage(Msg.Plan, encodePlan(plan.ops)));
@@ -156,54 +160,54 @@ export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string 
       }
       if (msg.type === Msg.Ready) break;
       if (msg.type === Msg.UsernsMaps) {
-        writeIdMaps(started.childPid, plan);
+        writeIdMaps(childPid, plan);
         native().sendMsg(parentEnd, encodeMessage(Msg.UsernsMapped));
         continue;
       }
       if (msg.type === Msg.SeccompFd) {
         if (msg.fd === undefined) throw new InitFailedError('linux.seccomp: tsrunc-init sent no listener fd');
-        forwardSeccompListener(plan, started.pid, msg.fd, fifoPath);
+        forwardSeccompListener(plan, current(), msg.fd, fifoPath);
         continue;
       }
       if (msg.type === Msg.Hooks) {
         // prestart + createRuntime, in our namespaces; a failure kills the init (below).
-        await onHooks?.(started.pid);
+        await onHooks?.(current());
         native().sendMsg(parentEnd, encodeMessage(Msg.Resume));
         continue;
       }
-      if (msg.type === Msg.Pid) started.pid = msg.pid;
+      // Pinned at once: the pidfd keeps naming this process whatever happens to its pid.
+      if (msg.type === Msg.Pid) forked = { pid: msg.pid, pidfd: native().pidfdOpen(msg.pid) };
       else {
         const op = plan.ops[msg.opIndex];
         throw new InitFailedError(op ? `${op.origin}: ${msg.text}` : msg.text);
       }
     }
-    return started;
+    if (!forked) return { pid: childPid, pidfd: childPidfd };
+    // The fork's parent exits right after reporting its child: reap it.
+    await waitPidfd(childPidfd);
+    fs.closeSync(childPidfd);
+    return forked;
   } catch (e) {
-    await killInit(started);
+    if (forked) await killInit(forked);
+    await killInit({ pid: childPid, pidfd: childPidfd });
     throw e;
   } finally {
     fs.closeSync(parentEnd);
   }
 }
 
-/** Kills a half-made init (and its pid-namespace grandchild) and reaps our child. */
+/** Kills a half-made or failed init and waits until it is gone (reaping it when it is our child). */
 export async function killInit(init: StartedInit): Promise<void> {
-  if (init.pid !== init.childPid) {
-    try {
-      process.kill(init.pid, SIGKILL);
-    } catch {
-      // already gone
-    }
-  }
   try {
-    native().pidfdSendSignal(init.childPidfd, SIGKILL);
+    native().pidfdSendSignal(init.pidfd, SIGKILL);
   } catch {
     // already exited
   }
   try {
-    await waitPidfd(init.childPidfd);
+    await waitPidfd(init.pidfd);
   } catch {
-    // reaped already (it exited before it was ready)
+    // not our child (its parent is another process), or reaped already: wait for the exit itself
+    await waitReadable(init.pidfd);
   }
-  fs.closeSync(init.childPidfd);
+  fs.closeSync(init.pidfd);
 }

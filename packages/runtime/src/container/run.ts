@@ -72,19 +72,19 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
       throw e;
     }
     if (opts.detach) {
-      fs.closeSync(init.childPidfd);
+      fs.closeSync(init.pidfd);
       return 0;
     }
     deliver = (sig) => {
       try {
-        native().pidfdSendSignal(init.childPidfd, sig);
+        native().pidfdSendSignal(init.pidfd, sig);
       } catch {
         // exited meanwhile
       }
     };
     pending.splice(0).forEach(deliver);
-    const status = await waitPidfd(init.childPidfd);
-    fs.closeSync(init.childPidfd);
+    const status = await waitPidfd(init.pidfd);
+    fs.closeSync(init.pidfd);
     if (tty) {
       await tty.done;
       tty.stop();

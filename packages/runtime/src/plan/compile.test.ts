@@ -42,7 +42,6 @@ function plan(s: Spec, opts: Partial<PlanOptions> = {}) {
   return compileInitPlan(s, { bundle, preserveFds: 0, noPivot: false, execFifo: true, host: HOST, seccompCompiler: () => { throw new Error('no seccomp in this test'); }, ...opts });
 }
 
-const codes = (s: Spec, opts?: Partial<PlanOptions>) => plan(s, opts).ops.map((o) => Op[o.code]);
 
 test('parseMountOptions: flags set and cleared in order, propagation apart, the rest is fs data', () => {
   expect(parseMountOptions(['nosuid', 'noexec', 'exec', 'ro', 'rw', 'rprivate', 'mode=755', 'size=65536k'])).toEqual({

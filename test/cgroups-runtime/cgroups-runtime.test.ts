@@ -146,7 +146,7 @@ describeAsRoot('cgroups through the tsrunc CLI (hybrid host: v1 controllers + cg
   test('a process allocating past memory.limit is OOM-killed and `events` reports the OOM', async () => {
     const id = uniq('oom');
     // tail buffers /dev/zero's endless first line: it grows until the OOM killer takes it; the shell survives.
-    const b = bundle(['sh', '-c', 'sleep 1; tail /dev/zero; echo "tail ended $?"; exec sleep 1000'], (c) => {
+    const b = bundle(['sh', '-c', 'tail /dev/zero; echo "tail ended $?"; exec sleep 1000'], (c) => {
       c.linux!.resources = { ...c.linux!.resources, memory: { limit: 32 << 20, swap: 32 << 20 } };
     });
     detached(['create', '--bundle', b.dir, id]);
@@ -154,6 +154,8 @@ describeAsRoot('cgroups through the tsrunc CLI (hybrid host: v1 controllers + cg
     children.push(ev);
     let stream = '';
     ev.stdout!.on('data', (d: Buffer) => (stream += d.toString()));
+    // The first stats event: the OOM watch is in place (it is set up before the first tick).
+    await waitFor('the first stats event', () => stream.includes('"type":"stats"'));
     ok(['start', id]);
     await waitFor('an oom event', () => stream.split('\n').includes(JSON.stringify({ type: 'oom', id })), 20_000);
     // The stats events around it are runc's shape, and the kernel counted the kill.

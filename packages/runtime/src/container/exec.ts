@@ -243,8 +243,10 @@ export async function execInContainer(root: string, id: string, opts: ExecOption
     }
     const plan = compileExecPlan(proc, { initPid: state.pid, spec, rootfs: state.rootfs, preserveFds, consoleSocket });
     // The exec'd process is our grandchild after the pid-namespace fork: as a subreaper we can
-    // wait for it. Detached, it goes to our caller's subreaper as with runc.
-    if (!detach) native().setChildSubreaper();
+    // wait for it. Detached too: a process that exits at once (`sh -c 'echo; exit 3'`) stays our
+    // zombie, so its pidfd can still be opened, instead of being reaped by our caller's subreaper
+    // (the shim) first (pidfd_open: ESRCH). When we exit it passes to that subreaper, as with runc.
+    native().setChildSubreaper();
     try {
       started = await startInit(plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, (pid) => joinCgroups(state.pid, pid));
     } finally {

@@ -1,0 +1,307 @@
+// e2e helpers: a private containerd (its own root, state, sockets and config under a temp dir, so it never meets
+// the host's or another test's containerd), the busybox image imported into it, ctr driven as a caller would, and
+// a teardown that stops everything it started by pid: containerd, any shim it left, their mounts and dirs.
+import { ChildProcess, SpawnOptions, execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO } from '../helpers/tsrunc';
+
+export const IMAGE = 'docker.io/library/busybox-local:latest';
+const CLEAN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Absolute path of an executable on the clean PATH (containerd finds the shim there), or undefined. */
+export function which(name: string): string | undefined {
+  return CLEAN_PATH.split(':').map((d) => path.join(d, name)).find((p) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Why the containerd suite cannot run here, or undefined. */
+export function containerdSkipReason(): string | undefined {
+  const missing = ['containerd', 'ctr', 'containerd-shim-runc-v2', 'script', 'jq'].filter((t) => !which(t));
+  return missing.length ? `needs ${missing.join(', ')} (apt-get install containerd util-linux jq)` : undefined;
+}
+
+export interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end; `feed` gets its stdin (closed at once when absent); a timeout kills it with SIGKILL. */
+export function runAsync(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; feed?: (stdin: NodeJS.WritableStream) => void; onSpawn?: (c: ChildProcess) => void } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: opts.env ?? cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] } as SpawnOptions);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdin!.on('error', () => undefined);
+    if (opts.feed) opts.feed(child.stdin!);
+    else child.stdin!.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+    opts.onSpawn?.(child);
+  });
+}
+
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: CLEAN_PATH, HOME: '/root', LANG: 'C.UTF-8', ...extra };
+}
+
+/** Single-quotes a word for sh. */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Builds the busybox OCI image tar (scripts/make-busybox-image) into `dir`; returns the tar's path. */
+export function makeBusyboxImage(dir: string): string {
+  execFileSync(path.join(REPO, 'scripts/make-busybox-image'), [dir, IMAGE], { stdio: 'ignore' });
+  return path.join(dir, 'busybox-oci.tar');
+}
+
+export class Containerd {
+  readonly address: string;
+  readonly log: string;
+  /** The shim's --runc-root: tsrunc's state lives in `<runcRoot>/<namespace>`. */
+  readonly runcRoot: string;
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+
+  /** `dir` is a fresh temp dir that this instance owns and removes; `namespace` is the containerd namespace used. */
+  constructor(readonly dir: string, readonly namespace: string) {
+    this.address = path.join(dir, 'containerd.sock');
+    this.log = path.join(dir, 'containerd.log');
+    this.runcRoot = path.join(dir, 'tsrunc');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Writes the config and starts containerd: a clean environment, a new session, no inherited fds above 2. */
+  async start(): Promise<void> {
+    const config = path.join(this.dir, 'config.toml');
+    fs.writeFileSync(config, [
+      'version = 2',
+      `root = "${path.join(this.dir, 'root')}"`,
+      `state = "${path.join(this.dir, 'state')}"`,
+      // CRI would start its own machinery (CNI, streaming server): ctr needs none of it.
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${this.address}"`,
+      '[ttrpc]',
+      `  address = "${this.address}.ttrpc"`,
+      '[debug]',
+      '  address = ""',
+      '[metrics]',
+      '  address = ""',
+      '',
+    ].join('\n'));
+    const logFd = fs.openSync(this.log, 'a');
+    // The shell closes every fd above 2 it inherited (a stray pipe of the test runner would otherwise leak into
+    // containerd and every shim and keep them from seeing EOF), then becomes containerd with exec (same pid).
+    const script = 'for fd in /proc/self/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done; ' +
+      `exec ${which('containerd')} --config "$1" --log-level debug`;
+    this.child = spawn('/bin/bash', ['-c', script, 'containerd', config], { env: cleanEnv(), detached: true, stdio: ['ignore', logFd, logFd] });
+    fs.closeSync(logFd);
+    this.exited = new Promise((resolve) => this.child!.once('exit', () => resolve()));
+    for (const end = Date.now() + 15_000; ; ) {
+      if (this.child.exitCode !== null) throw new Error(`containerd exited (${this.child.exitCode}):\n${this.logTail()}`);
+      if (fs.existsSync(this.address) && spawnSync(which('ctr')!, ['--address', this.address, 'version'], { env: cleanEnv(), stdio: 'ignore', timeout: 5000 }).status === 0) return;
+      if (Date.now() > end) throw new Error(`containerd did not answer on ${this.address}:\n${this.logTail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  logTail(lines = 40): string {
+    try {
+      return fs.readFileSync(this.log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** ctr's argv prefix for this containerd and namespace. */
+  ctrArgs(...args: string[]): string[] {
+    return ['--address', this.address, '--namespace', this.namespace, ...args];
+  }
+
+  ctr(args: string[], opts: { timeoutMs?: number; feed?: (stdin: NodeJS.WritableStream) => void; onSpawn?: (c: ChildProcess) => void } = {}): Promise<RunResult> {
+    return runAsync(which('ctr')!, this.ctrArgs(...args), opts);
+  }
+
+  /** `ctr …` as one shell command line, for `script -c`. */
+  ctrCommandLine(args: string[]): string {
+    return [which('ctr')!, ...this.ctrArgs(...args)].map(shq).join(' ');
+  }
+
+  async importImage(tar: string): Promise<void> {
+    const r = await this.ctr(['image', 'import', tar], { timeoutMs: 60_000 });
+    if (r.status !== 0) throw new Error(`ctr image import: ${r.stderr}`);
+  }
+
+  /** Status column of `ctr task ls` for `id` (RUNNING, PAUSED, STOPPED …), or undefined. */
+  async taskStatus(id: string): Promise<string | undefined> {
+    const r = await this.ctr(['task', 'ls']);
+    return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id)?.[2];
+  }
+
+  async waitStatus(id: string, status: string, ms = 10_000): Promise<boolean> {
+    for (const end = Date.now() + ms; Date.now() < end; ) {
+      if ((await this.taskStatus(id)) === status) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  }
+
+  /** Pids of shims serving this containerd (their argv names our socket). */
+  shimPids(): number[] {
+    return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+      try {
+        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return /containerd-shim/.test(argv[0]) && argv.includes(this.address);
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** What the runs left behind: tsrunc state, shims, mounts and cgroups of our namespace. Empty when clean. */
+  leftovers(): string[] {
+    const found: string[] = [];
+    const tsruncState = path.join(this.runcRoot, this.namespace);
+    if (fs.existsSync(tsruncState)) found.push(...fs.readdirSync(tsruncState).map((e) => `tsrunc state ${path.join(tsruncState, e)}`));
+    found.push(...this.shimPids().map((p) => `shim process ${p}`));
+    found.push(...mountsUnder(this.dir).map((m) => `mount ${m}`));
+    found.push(...this.processesInRootfs().map((p) => `container process ${p}`));
+    for (const d of this.cgroupDirs()) found.push(...fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `cgroup ${path.join(d, e.name)}`));
+    return found;
+  }
+
+  /** Processes rooted in a container rootfs of this containerd (bundles live under its state dir). */
+  private processesInRootfs(): number[] {
+    const prefix = path.join(this.dir, 'state') + '/';
+    return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+      try {
+        return fs.readlinkSync(`/proc/${pid}/root`).startsWith(prefix);
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Our namespace's parent cgroup in every hierarchy (ctr's default cgroupsPath is /<namespace>/<id>). */
+  private cgroupDirs(): string[] {
+    const dirs: string[] = [];
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const f = line.split(' ');
+      const sep = f.indexOf('-');
+      if (sep < 0 || !/^cgroup2?$/.test(f[sep + 1])) continue;
+      const d = path.join(f[4], this.namespace);
+      if (fs.existsSync(d)) dirs.push(d);
+    }
+    return dirs;
+  }
+
+  /**
+   * Stops everything by pid: tasks of our namespace (best effort through ctr), containerd (SIGTERM, then SIGKILL),
+   * any shim still serving it (SIGKILL; its socket under /run/containerd/s removed), then the mounts, cgroups and dirs.
+   */
+  async stop(): Promise<void> {
+    if (this.child && this.child.exitCode === null) {
+      const tasks = (await this.ctr(['task', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+      for (const id of tasks) {
+        await this.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+        await this.ctr(['task', 'delete', '-f', id]);
+      }
+      for (const id of (await this.ctr(['container', 'ls', '-q'])).stdout.split('\n').filter(Boolean)) await this.ctr(['container', 'rm', id]);
+      process.kill(this.child.pid!, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const gone = await Promise.race([this.exited!.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000)))]);
+      clearTimeout(timer);
+      if (!gone) {
+        process.kill(this.child.pid!, 'SIGKILL');
+        await this.exited;
+      }
+    }
+    for (const pid of this.shimPids()) {
+      const sockets = shimSockets(pid);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+      for (const end = Date.now() + 5000; fs.existsSync(`/proc/${pid}`) && !isZombie(pid) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+      for (const s of sockets) fs.rmSync(s, { force: true });
+    }
+    for (const m of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', m]);
+    for (const d of this.cgroupDirs()) {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) rmdirQuiet(path.join(d, e.name));
+      rmdirQuiet(d);
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function rmdirQuiet(d: string): void {
+  try {
+    fs.rmdirSync(d);
+  } catch {
+    // busy or gone: leftovers() reports what matters
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/** The listening socket paths under /run/containerd/s that `pid` holds (matched by inode in /proc/net/unix). */
+function shimSockets(pid: number): string[] {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    }
+  } catch {
+    return [];
+  }
+  return fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 8 && inodes.has(f[6]) && f[7].startsWith('/run/containerd/s/')).map((f) => f[7]);
+}
+
+/** Mount points (in our mount namespace) at or under `dir`. */
+export function mountsUnder(dir: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && (m === dir || m.startsWith(dir + '/')));
+}
+
+/** A fresh private containerd with the busybox image imported, in its own temp dir and namespace. */
+export async function startPrivateContainerd(): Promise<Containerd> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-e2e-ctd-'));
+  const c = new Containerd(dir, `tsrunc-e2e-${process.pid}`);
+  try {
+    await c.start();
+    await c.importImage(makeBusyboxImage(path.join(dir, 'image')));
+  } catch (e) {
+    await c.stop();
+    throw e;
+  }
+  return c;
+}

@@ -1,0 +1,166 @@
+// e2e: podman (through conmon) with `--runtime bin/tsrunc`, on a private storage root (--root/--runroot/--tmpdir
+// under a temp dir, so the host's podman storage is never touched) and a private containers.conf:
+//   cgroup_manager = cgroupfs (no systemd here), events_logger = none,
+//   runtime_supports_json lists tsrunc, so podman passes `--log-format=json --log <oci-log>` as it does for runc
+//   and reads the whole file as one JSON object (runc-cli.md §11).
+// tsrunc keeps its state in its default root /run/tsrunc: podman's `container cleanup` (run by conmon on exit)
+// does not pass --runtime-flag, so a private --root would not reach every call; each test checks its state went.
+// Host workaround (../shared/lab/README.md): root lacks CAP_SYS_RESOURCE, so the rlimits are set explicitly.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describeAsRoot } from '../helpers/busybox';
+import { TSRUNC, builtSkipReason } from '../helpers/tsrunc';
+import { IMAGE, RunResult, cleanEnv, makeBusyboxImage, mountsUnder, runAsync, which } from './containerd';
+
+jest.setTimeout(90_000);
+
+const missing = ['podman', 'conmon', 'jq'].filter((t) => !which(t));
+const why = missing.length ? `needs ${missing.join(', ')} (apt-get install podman)` : undefined;
+const describeE2e = why ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${why}]`, fn) : describeAsRoot;
+
+const HOST_OPTS = ['--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
+const TSRUNC_ROOT = '/run/tsrunc';
+
+/** Cgroup dirs podman's cgroupfs manager uses under every mounted hierarchy (cgroupsPath /libpod_parent/libpod-<id>). */
+function libpodCgroups(): string[] {
+  const found: string[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep < 0 || !/^cgroup2?$/.test(f[sep + 1])) continue;
+    const parent = path.join(f[4], 'libpod_parent');
+    if (!fs.existsSync(parent)) continue;
+    found.push(parent, ...fs.readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(parent, e.name)));
+  }
+  return found;
+}
+
+describeE2e('podman --runtime bin/tsrunc', () => {
+  let dir: string;
+  let cgroupsBefore: Set<string>;
+  const env = () => cleanEnv({ CONTAINERS_CONF: path.join(dir, 'containers.conf') });
+  const podman = (args: string[], timeoutMs = 60_000): Promise<RunResult> =>
+    runAsync(which('podman')!, ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--tmpdir', path.join(dir, 'tmp'), '--runtime', TSRUNC, ...args], { env: env(), timeoutMs });
+
+  /** tsrunc containers (default root) whose bundle is in our storage: podman's, left behind. */
+  const ourTsruncContainers = async (): Promise<string[]> => {
+    const r = await runAsync(TSRUNC, ['--root', TSRUNC_ROOT, 'list', '--format', 'json']);
+    const list = (JSON.parse(r.stdout || 'null') ?? []) as Array<{ id: string; bundle: string }>;
+    return list.filter((c) => c.bundle.startsWith(dir + '/')).map((c) => c.id);
+  };
+  /** conmon and container processes of our storage: their argv or root names a path under `dir`. */
+  const ourProcesses = (): number[] => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid).map(Number).filter((pid) => {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return (/conmon/.test(argv.split('\0')[0]) && argv.includes(dir + '/')) || fs.readlinkSync(`/proc/${pid}/root`).startsWith(dir + '/');
+    } catch {
+      return false;
+    }
+  });
+  const leftovers = async (): Promise<string[]> => [
+    ...(await ourTsruncContainers()).map((id) => `tsrunc state ${TSRUNC_ROOT}/${id}`),
+    ...ourProcesses().map((p) => `process ${p}`),
+    ...libpodCgroups().filter((c) => !cgroupsBefore.has(c) && /libpod-[0-9a-f]{64}$/.test(c)).map((c) => `cgroup ${c}`),
+  ];
+
+  beforeAll(async () => {
+    const built = builtSkipReason();
+    if (built) throw new Error(built);
+    cgroupsBefore = new Set(libpodCgroups());
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-e2e-podman-'));
+    fs.writeFileSync(path.join(dir, 'containers.conf'), [
+      '[engine]',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "none"',
+      'runtime_supports_json = ["crun", "runc", "tsrunc"]',
+      '',
+    ].join('\n'));
+    const load = await podman(['load', '-i', makeBusyboxImage(path.join(dir, 'image'))]);
+    if (load.status !== 0) throw new Error(`podman load: ${load.stderr}`);
+  });
+
+  afterAll(async () => {
+    if (!dir) return;
+    await podman(['rm', '-a', '-f', '-t', '0']);
+    for (const id of await ourTsruncContainers()) await runAsync(TSRUNC, ['--root', TSRUNC_ROOT, 'delete', '--force', id]);
+    for (const pid of ourProcesses()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+    await podman(['rmi', '-a', '-f']);
+    for (const m of mountsUnder(dir).reverse()) await runAsync('/usr/bin/umount', ['-l', m]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    // podman's cgroupfs parents (libpod_parent, its conmon cgroup) when this suite made them
+    for (const c of libpodCgroups().reverse()) {
+      if (cgroupsBefore.has(c)) continue;
+      try {
+        fs.rmdirSync(c);
+      } catch {
+        // busy: reported by the tests
+      }
+    }
+  });
+
+  afterEach(async () => {
+    // podman's own `container cleanup` (started by conmon when the container exits) may still be deleting
+    let left: string[] = [];
+    for (const end = Date.now() + 10_000; Date.now() < end; ) {
+      left = await leftovers();
+      if (!left.length) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(left).toEqual([]);
+  });
+
+  test('run --rm echo hello', async () => {
+    const r = await podman(['run', '--rm', ...HOST_OPTS, IMAGE, 'echo', 'hello']);
+    expect({ status: r.status, out: r.stdout, err: r.stderr }).toEqual({ status: 0, out: 'hello\n', err: '' });
+  });
+
+  test("exit code propagates: sh -c 'exit 7' -> podman exits 7", async () => {
+    const r = await podman(['run', '--rm', ...HOST_OPTS, IMAGE, 'sh', '-c', 'exit 7']);
+    expect(r.status).toBe(7);
+  });
+
+  test('a missing executable: podman exits 127 with tsrunc\'s message from the json log', async () => {
+    const r = await podman(['run', '--rm', ...HOST_OPTS, IMAGE, 'no-such-binary-xyz']);
+    expect(r.status).toBe(127);
+    // podman unmarshals the whole oci-log as one {level,msg,time} record: the bare message, no logrus text wrapper
+    expect(r.stderr).toMatch(/exec: "no-such-binary-xyz": executable file not found in \$PATH/);
+    expect(r.stderr).not.toMatch(/level=error/);
+  });
+
+  test('run -d sleep; exec (output, exit code, stdin); pause/unpause; stop; rm', async () => {
+    const name = `tsrunc-e2e-${process.pid}`;
+    const d = await podman(['run', '-d', '--name', name, ...HOST_OPTS, IMAGE, 'sleep', '1000']);
+    expect(d.status).toBe(0);
+    const status = async () => (await podman(['inspect', '-f', '{{.State.Status}}', name])).stdout.trim();
+    expect(await status()).toBe('running');
+
+    const e = await podman(['exec', name, 'sh', '-c', 'echo exec-ok; exit 3']);
+    expect({ status: e.status, out: e.stdout }).toEqual({ status: 3, out: 'exec-ok\n' });
+    const cat = await runAsync(which('podman')!, ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--tmpdir', path.join(dir, 'tmp'), '--runtime', TSRUNC, 'exec', '-i', name, 'cat'], {
+      env: env(),
+      feed: (stdin) => stdin.end('in-data\n'),
+    });
+    expect({ status: cat.status, out: cat.stdout }).toEqual({ status: 0, out: 'in-data\n' });
+    const missingExe = await podman(['exec', name, 'no-such-binary-xyz']);
+    expect(missingExe.status).toBe(127);
+
+    expect((await podman(['pause', name])).status).toBe(0);
+    expect(await status()).toBe('paused');
+    expect((await podman(['unpause', name])).status).toBe(0);
+    expect(await status()).toBe('running');
+
+    // sleep as pid 1 ignores SIGTERM: podman resorts to SIGKILL after the timeout
+    const stop = await podman(['stop', '-t', '1', name]);
+    expect(stop.status).toBe(0);
+    expect((await podman(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name])).stdout.trim()).toBe('exited 137');
+    const rm = await podman(['rm', name]);
+    expect(rm.status).toBe(0);
+  });
+});

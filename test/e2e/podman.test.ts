@@ -11,11 +11,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
 import { TSRUNC, builtSkipReason } from '../helpers/tsrunc';
-import { IMAGE, RunResult, cleanEnv, makeBusyboxImage, mountsUnder, runAsync, which } from './containerd';
+import { IMAGE, RunResult, cleanEnv, makeBusyboxImage, mountsUnder, runAsync, shq, which } from './containerd';
 
 jest.setTimeout(90_000);
 
-const missing = ['podman', 'conmon', 'jq'].filter((t) => !which(t));
+const missing = ['podman', 'conmon', 'jq', 'script'].filter((t) => !which(t));
 const why = missing.length ? `needs ${missing.join(', ')} (apt-get install podman)` : undefined;
 const describeE2e = why ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${why}]`, fn) : describeAsRoot;
 
@@ -132,6 +132,29 @@ describeE2e('podman --runtime bin/tsrunc', () => {
     // podman unmarshals the whole oci-log as one {level,msg,time} record: the bare message, no logrus text wrapper
     expect(r.stderr).toMatch(/exec: "no-such-binary-xyz": executable file not found in \$PATH/);
     expect(r.stderr).not.toMatch(/level=error/);
+  });
+
+  test('run -it under a pty (conmon\'s console socket): /dev/pts, resized to 30x100, exit 5; run -i pipes stdin', async () => {
+    const line = `stty rows 30 cols 100; ${[which('podman')!, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--tmpdir', path.join(dir, 'tmp'), '--runtime', TSRUNC, 'run', '--rm', '-it', ...HOST_OPTS, IMAGE, 'sh', '-c', 'tty; sleep 0.3; stty size; exit 5'].map(shq).join(' ')}; echo rc=$?`;
+    const t = await runAsync(which('script')!, ['-qec', line, '/dev/null'], { env: env() });
+    const out = t.stdout.replace(/[\r\0]/g, '').replace(/^\^@/gm, '');
+    expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
+    expect(out).toMatch(/^30 100$/m);
+    expect(out).toMatch(/^rc=5$/m);
+    const cat = await runAsync(which('podman')!, ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--tmpdir', path.join(dir, 'tmp'), '--runtime', TSRUNC, 'run', '--rm', '-i', ...HOST_OPTS, IMAGE, 'cat'], {
+      env: env(),
+      feed: (stdin) => stdin.end('piped\n'),
+    });
+    expect({ status: cat.status, out: cat.stdout }).toEqual({ status: 0, out: 'piped\n' });
+  });
+
+  test('kill -s TERM reaches a pid 1 with a handler: exited 143', async () => {
+    const name = `tsrunc-e2e-trap-${process.pid}`;
+    expect((await podman(['run', '-d', '--name', name, ...HOST_OPTS, IMAGE, 'sh', '-c', 'trap "exit 143" TERM; sleep 1000 & wait'])).status).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await podman(['kill', '-s', 'TERM', name])).status).toBe(0);
+    expect((await podman(['wait', name])).stdout.trim()).toBe('143');
+    expect((await podman(['rm', name])).status).toBe(0);
   });
 
   test('run -d sleep; exec (output, exit code, stdin); pause/unpause; stop; rm', async () => {

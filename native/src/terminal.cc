@@ -141,6 +141,34 @@ Napi::Value GetWinsize(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// ttyMakeRaw(fd) -> Buffer: puts a terminal in raw mode as runc's console.SetRaw does (cfmakeraw:
+// no echo, no line editing, no signals, and no output processing, so the container's bytes reach
+// the caller's terminal unchanged); returns the termios to hand back to ttyRestore. Node's
+// setRawMode keeps ONLCR, which turned every "\r\n" from the container's pty into "\r\r\n".
+Napi::Value TtyMakeRaw(const Napi::CallbackInfo &info) {
+  int fd = IntArg(info, 0);
+  termios saved;
+  if (tcgetattr(fd, &saved) != 0) throw ErrnoError(info.Env(), errno, "tcgetattr");
+  termios raw = saved;
+  cfmakeraw(&raw);
+  raw.c_cc[VMIN] = 1;
+  raw.c_cc[VTIME] = 0;
+  if (tcsetattr(fd, TCSANOW, &raw) != 0) throw ErrnoError(info.Env(), errno, "tcsetattr");
+  return Napi::Buffer<char>::Copy(info.Env(), reinterpret_cast<const char *>(&saved), sizeof saved);
+}
+
+// ttyRestore(fd, saved): the termios ttyMakeRaw returned.
+Napi::Value TtyRestore(const Napi::CallbackInfo &info) {
+  int fd = IntArg(info, 0);
+  if (info.Length() < 2 || !info[1].IsBuffer() || info[1].As<Napi::Buffer<char>>().Length() != sizeof(termios)) {
+    throw Napi::TypeError::New(info.Env(), "argument 1 must be the Buffer ttyMakeRaw returned");
+  }
+  termios saved;
+  memcpy(&saved, info[1].As<Napi::Buffer<char>>().Data(), sizeof saved);
+  if (tcsetattr(fd, TCSANOW, &saved) != 0) throw ErrnoError(info.Env(), errno, "tcsetattr");
+  return info.Env().Undefined();
+}
+
 // dupCloexec(fd) -> a new fd (O_CLOEXEC) for the same open file.
 Napi::Value DupCloexec(const Napi::CallbackInfo &info) {
   int fd = fcntl(IntArg(info, 0), F_DUPFD_CLOEXEC, 3);
@@ -159,4 +187,6 @@ void RegisterTerminal(Napi::Env env, Napi::Object exports) {
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("getWinsize", Napi::Function::New(env, GetWinsize));
   exports.Set("dupCloexec", Napi::Function::New(env, DupCloexec));
+  exports.Set("ttyMakeRaw", Napi::Function::New(env, TtyMakeRaw));
+  exports.Set("ttyRestore", Napi::Function::New(env, TtyRestore));
 }

@@ -4,6 +4,7 @@
 // --console-socket the pty master goes to the caller; in the foreground we proxy it ourselves.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { ReadStream as TtyReadStream } from 'node:tty';
 import * as path from 'node:path';
 import { ConfigError, Process, Spec, TsruncError, exitCodeOf, native, parseProcess, waitPidfd } from '@tsrunc/common';
 import { readHostFacts } from '../plan';
@@ -157,10 +158,41 @@ export function joinCgroups(initPid: number, pid: number): void {
   }
 }
 
-/** Copies between our stdio and a pty master until the process is gone; resizes on SIGWINCH. */
-export function proxyTerminal(master: number): { done: Promise<void>; stop: () => void } {
+/** terminal.cc's raw-mode calls (not in @tsrunc/common's Addon type yet). */
+interface RawModeCalls {
+  ttyMakeRaw(fd: number): Buffer;
+  ttyRestore(fd: number, saved: Buffer): void;
+}
+
+/** How long the pty must stay quiet, once the process has exited, before we stop copying. */
+const AFTER_EXIT_IDLE_MS = 200;
+
+/** Writes all of `d` to a non-blocking fd, waiting out EAGAIN (a full pty input queue) as a blocking write would. */
+function writeAll(fd: number, d: Buffer): void {
+  for (let off = 0; off < d.length;) {
+    try {
+      off += fs.writeSync(fd, d, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}
+
+/**
+ * Copies between our stdio and a pty master; resizes on SIGWINCH. The master is read through a
+ * libuv stream (non-blocking, polled): a blocking read left pending in the thread pool would keep
+ * Node from ever exiting, since exit joins those threads. `done` resolves when every slave fd is
+ * closed (EIO). `settle()`, called once the process has exited, resolves then too, or once the pty
+ * has been quiet for a moment: a background process that outlived the one we ran (and ignored the
+ * hangup) may hold the slave open forever; runc, likewise, shuts its console down at the exit.
+ * `stop()` restores our terminal and closes the master.
+ */
+export function proxyTerminal(master: number): { done: Promise<void>; settle: () => Promise<void>; stop: () => void } {
   const stdin = process.stdin;
   const isTty = stdin.isTTY === true;
+  const rawMode = native() as ReturnType<typeof native> & RawModeCalls;
+  let saved: Buffer | undefined;
   const resize = () => {
     try {
       const ws = native().getWinsize(0);
@@ -170,42 +202,56 @@ export function proxyTerminal(master: number): { done: Promise<void>; stop: () =
     }
   };
   if (isTty) {
-    stdin.setRawMode(true);
+    // Fully raw, as runc's console.SetRaw (cfmakeraw): Node's setRawMode leaves output processing
+    // on, and the caller's terminal would add a \r to every "\r\n" the container's pty sends.
+    saved = rawMode.ttyMakeRaw(0);
     resize();
     process.on('SIGWINCH', resize);
   }
   const onData = (d: Buffer) => {
-    for (let off = 0; off < d.length;) {
-      try {
-        off += fs.writeSync(master, d, off);
-      } catch {
-        return; // the pty is gone
-      }
+    try {
+      writeAll(master, d);
+    } catch {
+      // the pty is gone
     }
   };
   stdin.on('data', onData);
-  const done = (async () => {
-    const buf = Buffer.alloc(65536);
-    for (;;) {
-      let n: number;
-      try {
-        n = await new Promise<number>((resolve, reject) => fs.read(master, buf, 0, buf.length, null, (e, k) => (e ? reject(e) : resolve(k))));
-      } catch {
-        return; // EIO: every slave fd is closed
+  const out = new TtyReadStream(master);
+  let lastActivity = Date.now();
+  const done = new Promise<void>((resolve) => {
+    out.on('data', (d: Buffer) => {
+      lastActivity = Date.now();
+      if (!process.stdout.write(d)) {
+        out.pause();
+        process.stdout.once('drain', () => out.resume());
       }
-      if (n === 0) return;
-      await new Promise<void>((resolve) => process.stdout.write(buf.subarray(0, n), () => resolve()));
+    });
+    // EIO once every slave fd is closed: the end of the output.
+    out.on('error', () => resolve());
+    out.on('end', () => resolve());
+    out.on('close', () => resolve());
+  });
+  const settle = async () => {
+    let finished = false;
+    void done.then(() => (finished = true));
+    lastActivity = Math.max(lastActivity, Date.now());
+    // Whatever the process wrote before it exited is already queued in the pty: it arrives well
+    // within the quiet period, and a paused copy (stdout backpressure) does not count as quiet.
+    while (!finished && (out.isPaused() || Date.now() - lastActivity < AFTER_EXIT_IDLE_MS)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
-  })();
+  };
   const stop = () => {
     stdin.off('data', onData);
     stdin.pause();
+    out.destroy();
     if (isTty) {
-      stdin.setRawMode(false);
+      if (saved) rawMode.ttyRestore(0, saved);
+      saved = undefined;
       process.off('SIGWINCH', resize);
     }
   };
-  return { done, stop };
+  return { done, settle, stop };
 }
 
 export interface ExecOptions {
@@ -286,7 +332,7 @@ export async function execInContainer(root: string, id: string, opts: ExecOption
   try {
     const status = await waitPidfd(procPidfd);
     if (tty) {
-      await tty.done;
+      await tty.settle();
       tty.stop();
     }
     return exitCodeOf(status);

@@ -86,7 +86,7 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
     const status = await waitPidfd(init.pidfd);
     fs.closeSync(init.pidfd);
     if (tty) {
-      await tty.done;
+      await tty.settle();
       tty.stop();
     }
     if (!opts.keep) await destroy(dir);

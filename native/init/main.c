@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -155,6 +156,8 @@ static const op_fn dispatch[] = {
 
 static void op_ready(const struct op *op) {
   (void)op;
+  /* From here on the container outlives the command that made it. */
+  if (prctl(PR_SET_PDEATHSIG, 0) != 0) fail(errno, "clear the parent-death signal");
   send_msg(MSG_READY, NULL, 0);
 }
 
@@ -175,6 +178,10 @@ int main(int argc, char **argv) {
    * parent may reach the container. */
   if (syscall(SYS_close_range, sync_fd + 1, ~0U, 0) != 0) fail(errno, "close_range");
   /* The container gets its own session (as runc's init does); the mode bits we create are exact. */
+  /* Until we report ready, a parent that dies (a killed create/run/exec) takes us with it: nothing
+   * half-made may outlive it. Checked against the sync socket too: a parent gone before this line
+   * leaves us reading EOF, and read_plan exits. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(errno, "set the parent-death signal");
   setsid();
   umask(0);
 

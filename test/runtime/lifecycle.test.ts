@@ -1,9 +1,10 @@
 // create -> start -> stop -> delete, as runc's callers drive it, and what `state`, `list` and `kill` report.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
-import { Bundle, builtSkipReason, cleanup, hasExited, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
+import { Bundle, TSRUNC, builtSkipReason, cleanup, hasExited, leftovers, makeBundle, processesUnder, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
 
 function state(root: string, id: string): Record<string, unknown> {
   const r = tsrunc(root, ['state', id]);
@@ -19,7 +20,7 @@ async function waitFor(what: () => boolean, ms = 5000): Promise<void> {
   throw new Error('timed out');
 }
 
-const ID = Object.fromEntries(['life', 'sig', 'force', 'unstarted', 'memfd', 'fds'].map((n) => [n, uniqueId(n)]));
+const ID = Object.fromEntries(['life', 'sig', 'force', 'unstarted', 'memfd', 'fds', 'killed'].map((n) => [n, uniqueId(n)]));
 
 describeAsRoot('container lifecycle', () => {
   let root: string;
@@ -114,6 +115,27 @@ describeAsRoot('container lifecycle', () => {
     // and it is sealed: opening it for writing through /proc fails
     expect(() => fs.openSync(`/proc/${pid}/exe`, 'r+')).toThrow(/EPERM|EACCES|ETXTBSY/);
     expect(tsrunc(root, ['delete', ID.memfd]).status).toBe(0);
+  });
+
+  test('a create killed before the container is ready takes its init with it', async () => {
+    // A createContainer hook, which the init itself runs and waits for, holds it mid-setup while we
+    // SIGKILL create. Without the parent-death signal the init would go on to block on exec.fifo forever.
+    const marker = path.join(os.tmpdir(), `tsrunc-hook-${process.pid}`);
+    const b = makeBundle(['true'], (c) => {
+      c.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}; sleep 1`] }] };
+    });
+    bundles.push(b);
+    ids.push(ID.killed);
+    const create = spawn(TSRUNC, ['--root', root, 'create', '--bundle', b.dir, ID.killed], { stdio: 'ignore' });
+    await waitFor(() => fs.existsSync(marker));
+    const stateDir = path.join(root, ID.killed);
+    expect(processesUnder(stateDir).length).toBeGreaterThan(0); // the init, holding exec.fifo
+    create.kill('SIGKILL');
+    await waitFor(() => processesUnder(stateDir, b.config.root!.path).length === 0);
+    fs.rmSync(marker, { force: true });
+    // What the killed command could not clean up is only its state dir, which delete --force removes.
+    expect(tsrunc(root, ['delete', '--force', ID.killed]).status).toBe(0);
+    expect(leftovers(root, ID.killed, b.dir)).toEqual([]);
   });
 
   test('--preserve-fds passes extra fds; nothing else leaks into the process', () => {

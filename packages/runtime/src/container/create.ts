@@ -8,7 +8,7 @@ import { InitStdio, StartedInit, startInit } from './init-process';
 import { readProcStat } from './liveness';
 import { runHostHooks, runHostHooksWarnOnly } from './hooks';
 import { HookState } from '../plan/hooks';
-import { containerCgroup, setUpContainerCgroup } from '../cgroups';
+import { containerCgroup, detectCgroupLayout, setUpContainerCgroup } from '../cgroups';
 
 export interface CreateOptions {
   bundle: string;
@@ -64,8 +64,9 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
   const consoleSocket = !spec.process?.terminal ? undefined : opts.consoleSocket ? { path: opts.consoleSocket } : { fd: opts.consoleSocketFd };
   const io: InitStdio = { stdio: opts.io?.stdio ?? [0, 1, 2], preserveFds: opts.io?.preserveFds ?? 0 };
   // Everything that can be checked without side effects is checked before the id is reserved.
-  const { cgroup, cgroupDirs } = containerCgroup(spec, id);
-  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(), id, consoleSocket, cgroupDirs });
+  const layout = detectCgroupLayout();
+  const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout);
+  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id, consoleSocket, cgroupDirs });
   checkRootfs(plan.rootfs);
 
   dir.create();

@@ -5,9 +5,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { ReadStream as TtyReadStream } from 'node:tty';
-import * as path from 'node:path';
 import { ConfigError, Process, Spec, TsruncError, exitCodeOf, native, parseProcess, waitPidfd } from '@tsrunc/common';
-import { readHostFacts } from '../plan';
+import { fromPaths } from '../cgroups';
 import { ConsoleSocketSource, compileExecPlan } from '../plan/exec';
 import { ContainerDir } from './state-dir';
 import { Status, containerStatus } from './status';
@@ -129,33 +128,6 @@ export function resolveExecProcess(spec: Spec, a: ExecProcessArgs): Process {
     (p.user.additionalGids ??= []).push(parseId(g, 'additional gid'));
   }
   return p;
-}
-
-/** Puts `pid` into every cgroup the container's init is in (as the host sees them). */
-export function joinCgroups(initPid: number, pid: number): void {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8');
-  } catch {
-    throw new TsruncError('container init exited');
-  }
-  const mounts = readHostFacts().cgroupMounts;
-  for (const line of text.split('\n')) {
-    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
-    if (!m) continue;
-    const [, , ctrls, cgPath] = m;
-    const want = ctrls.split(',').filter(Boolean).sort().join(',');
-    const mount = ctrls === ''
-      ? mounts.find((x) => x.fstype === 'cgroup2')
-      : mounts.find((x) => x.fstype === 'cgroup' && [...x.controllers].sort().join(',') === want);
-    if (!mount) continue; // a hierarchy not mounted here
-    const procs = path.join(mount.mountpoint, cgPath, 'cgroup.procs');
-    try {
-      fs.writeFileSync(procs, String(pid));
-    } catch (e) {
-      throw new TsruncError(`join the container's cgroup ${path.dirname(procs)}: ${(e as Error).message}`);
-    }
-  }
 }
 
 /** terminal.cc's raw-mode calls (not in @tsrunc/common's Addon type yet). */
@@ -294,7 +266,7 @@ export async function execInContainer(root: string, id: string, opts: ExecOption
     // (the shim) first (pidfd_open: ESRCH). When we exit it passes to that subreaper, as with runc.
     native().setChildSubreaper();
     try {
-      started = await startInit(plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, (pid) => joinCgroups(state.pid, pid));
+      started = await startInit(plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, (pid) => fromPaths(state.cgroupPaths ?? {}).addProcess(pid));
     } finally {
       if (theirs !== undefined) fs.closeSync(theirs);
     }

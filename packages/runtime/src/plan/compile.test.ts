@@ -4,21 +4,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, Spec, defaultSpec } from '@tsrunc/common';
 import { compileInitPlan, PlanOptions } from './compile';
-import { HostFacts, parseCgroupMounts, parseFilesystems } from './host';
+import { HostFacts, parseFilesystems } from './host';
 import { MS, parseMountOptions } from './mount-options';
 import { Op } from './proto';
 
-const HYBRID_MOUNTINFO = [
-  '30 23 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
-  '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate',
-  '32 30 0:28 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,memory',
-  '33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,cpu,cpuacct',
-  '34 23 0:5 / /proc rw - proc proc rw',
-].join('\n');
-
+// The hybrid layout of this VM: cgroup2 beside v1 hierarchies, one of them co-mounted.
 const HOST: HostFacts = {
   filesystems: parseFilesystems('nodev\tproc\nnodev\ttmpfs\nnodev\tdevpts\nnodev\tmqueue\nnodev\tsysfs\nnodev\tcgroup\nnodev\tcgroup2\n\text4\n'),
-  cgroupMounts: parseCgroupMounts(HYBRID_MOUNTINFO),
+  cgroupMounts: [
+    { mountpoint: '/sys/fs/cgroup/unified', fstype: 'cgroup2', controllers: [] },
+    { mountpoint: '/sys/fs/cgroup/memory', fstype: 'cgroup', controllers: ['memory'] },
+    { mountpoint: '/sys/fs/cgroup/cpu,cpuacct', fstype: 'cgroup', controllers: ['cpu', 'cpuacct'] },
+  ],
   hasKcore: true,
 };
 

@@ -1,5 +1,6 @@
 // What the plan needs to know about the host, read once and passed in (tests pass their own).
 import * as fs from 'node:fs';
+import type { CgroupLayout } from '../cgroups';
 
 export interface CgroupMount {
   /** Host mount point, e.g. /sys/fs/cgroup/memory. */
@@ -20,28 +21,14 @@ export function parseFilesystems(text: string): Set<string> {
   return new Set(text.split('\n').map((l) => l.trim().split(/\s+/).pop()!).filter(Boolean));
 }
 
-/** Cgroup hierarchies mounted in this mount namespace (/proc/self/mountinfo). */
-export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
-  const out: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const mountpoint = line.slice(0, sep).split(' ')[4].replace(/\\040/g, ' ');
-    const controllers = fstype === 'cgroup' ? superOpts.split(',').filter((o) => o !== 'rw' && o !== 'ro' && !o.startsWith('xattr') && o !== 'clone_children') : [];
-    out.push({ mountpoint, fstype, controllers });
-  }
-  return out;
+/** The plan's view of the cgroup layout the cgroups library detected (one reading of mountinfo). */
+export function cgroupMountsOf(layout: CgroupLayout): CgroupMount[] {
+  return layout.hierarchies.map((h) => ({ mountpoint: h.mountpoint, fstype: h.version === 2 ? 'cgroup2' : 'cgroup', controllers: h.version === 2 ? [] : h.controllers }));
 }
 
-let cached: HostFacts | undefined;
+let filesystems: ReadonlySet<string> | undefined;
 
-export function readHostFacts(): HostFacts {
-  cached ??= {
-    filesystems: parseFilesystems(fs.readFileSync('/proc/filesystems', 'utf8')),
-    cgroupMounts: parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8')),
-    hasKcore: fs.existsSync('/proc/kcore'),
-  };
-  return cached;
+export function readHostFacts(layout: CgroupLayout): HostFacts {
+  filesystems ??= parseFilesystems(fs.readFileSync('/proc/filesystems', 'utf8'));
+  return { filesystems, cgroupMounts: cgroupMountsOf(layout), hasKcore: fs.existsSync('/proc/kcore') };
 }

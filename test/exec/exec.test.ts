@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
-import { Bundle, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc } from '../helpers/tsrunc';
+import { Bundle, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
 
 const built = builtSkipReason();
 if (built) throw new Error(built);
@@ -29,7 +29,7 @@ describeAsRoot('tsrunc exec', () => {
   let root: string;
   let bundle: Bundle;
   let tmp: string;
-  const id = 'exec-test';
+  const id = uniqueId('exec-test');
   let initPid: number;
 
   beforeAll(() => {
@@ -183,7 +183,7 @@ describeAsRoot('tsrunc exec', () => {
   });
 
   it('keeps the container\'s seccomp filter', () => {
-    const sid = 'exec-seccomp';
+    const sid = uniqueId('exec-seccomp');
     const b = makeBundle(['sleep', '1000'], (c) => {
       c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getcwd'], action: 'SCMP_ACT_ERRNO' }] };
     });
@@ -200,7 +200,7 @@ describeAsRoot('tsrunc exec', () => {
   });
 
   it('refuses a stopped container with exit 255', () => {
-    const sid = 'exec-stopped';
+    const sid = uniqueId('exec-stopped');
     const b = makeBundle(['true']);
     try {
       expect(tsrunc(root, ['run', '--keep', '--bundle', b.dir, sid]).status).toBe(0);

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Hook } from '@tsrunc/common';
 import { describeAsRoot } from '../helpers/busybox';
-import { builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc } from '../helpers/tsrunc';
+import { builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
 
 const built = builtSkipReason();
 if (built) throw new Error(built);
@@ -59,7 +59,7 @@ describeAsRoot('OCI hooks', () => {
   });
 
   it('runs every phase at its moment, in its namespace, with the state on stdin', () => {
-    const id = 'hooks-all';
+    const id = uniqueId('hooks-all');
     ids.push(id);
     const hostScript = path.join(markers, 'hook.sh');
     const hook = (phase: string, where: 'host' | 'container'): Hook => ({
@@ -126,7 +126,7 @@ describeAsRoot('OCI hooks', () => {
   });
 
   it('a failing prestart hook fails create, runs nothing after it, and leaves nothing behind', () => {
-    const id = 'hooks-fail';
+    const id = uniqueId('hooks-fail');
     ids.push(id);
     const script = path.join(markers, 'hook.sh');
     const b = makeBundle(['sleep', '1000'], (c) => {
@@ -146,7 +146,7 @@ describeAsRoot('OCI hooks', () => {
   });
 
   it('a hook past its timeout is killed and fails create', () => {
-    const id = 'hooks-timeout';
+    const id = uniqueId('hooks-timeout');
     ids.push(id);
     const b = makeBundle(['true'], (c) => {
       c.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '30'], timeout: 1 }] };
@@ -161,7 +161,7 @@ describeAsRoot('OCI hooks', () => {
   });
 
   it('a failing startContainer hook fails start and the user program never runs', () => {
-    const id = 'hooks-start-fail';
+    const id = uniqueId('hooks-start-fail');
     ids.push(id);
     const b = makeBundle(['sh', '-c', 'echo ran > /markers/user-program'], (c) => {
       c.mounts!.push({ destination: '/markers', type: 'bind', source: markers, options: ['rbind', 'rw'] });

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { native } from '@tsrunc/common';
 import { describeAsRoot } from '../helpers/busybox';
-import { builtSkipReason, cleanup, makeBundle, tmpStateRoot, tsrunc } from '../helpers/tsrunc';
+import { builtSkipReason, cleanup, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
 
 const built = builtSkipReason();
 if (built) throw new Error(built);
@@ -60,7 +60,7 @@ describeAsRoot('terminals over --console-socket', () => {
   });
 
   it('create with process.terminal: the master arrives, consoleSize applies, input and output flow, a resize shows in stty size', async () => {
-    const id = 'tty-create';
+    const id = uniqueId('tty-create');
     ids.push(id);
     const b = makeBundle(['sh'], (c) => {
       c.process!.terminal = true;
@@ -85,7 +85,7 @@ describeAsRoot('terminals over --console-socket', () => {
   });
 
   it('exec -t -d --console-socket into a running container', async () => {
-    const id = 'tty-exec';
+    const id = uniqueId('tty-exec');
     ids.push(id);
     const b = makeBundle(['sleep', '1000']);
     dirs.push(b.dir);
@@ -107,7 +107,7 @@ describeAsRoot('terminals over --console-socket', () => {
   });
 
   it('a detached terminal without a console socket gets runc\'s error', () => {
-    const id = 'tty-nosock';
+    const id = uniqueId('tty-nosock');
     const b = makeBundle(['sh'], (c) => (c.process!.terminal = true));
     dirs.push(b.dir);
     const r = tsrunc(root, ['create', '--bundle', b.dir, id]);

@@ -9,8 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Spec } from '@tsrunc/common';
+import { MSG_MAGIC } from '../../packages/runtime/src/plan/proto';
 import { describeAsRoot } from '../helpers/busybox';
-import { builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
+import { REPO, builtSkipReason, cleanup, hasExited, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
 
 const built = builtSkipReason();
 if (built) throw new Error(built);
@@ -193,6 +194,86 @@ describeAsRoot('SECURITY.md #5: procfs writes never go through a /proc the conta
     expect(fs.readFileSync(`/proc/${execPid}/oom_score_adj`, 'utf8').trim()).toBe('611');
     expect(decoyContents(decoy)).toEqual(untouched);
     expect(tsrunc(root, ['delete', '--force', id]).status).toBe(0);
+    expect(leftovers(root, id, b.dir)).toEqual([]);
+  });
+});
+
+// SECURITY.md #9, the parent's half, end to end: an init that answers the plan with garbage. No test
+// hook: TSRUNC_NATIVE_DIR (where tsrunc finds tsrunc.node and tsrunc-init) points at a directory
+// holding the real addon and an impostor init built here, which finds its sync socket, reads the
+// plan, records its (host) pid, sends one malformed message and waits to be killed.
+const FAKE_INIT = String.raw`
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+  int sock = -1;
+  for (int fd = 3; fd < 256 && sock < 0; fd++) {
+    int type; socklen_t l = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type == SOCK_SEQPACKET) sock = fd;
+  }
+  if (sock < 0) return 99;
+  static char plan[1 << 20];
+  if (recv(sock, plan, sizeof plan, 0) <= 0) return 98;
+  FILE *f = fopen(PIDFILE, "w");
+  /* Our pid as the host sees it (we are 1 in our new pid namespace): /proc is still the host's. */
+  char self[32] = "";
+  if (readlink("/proc/self", self, sizeof self - 1) < 0) return 96;
+  if (f) { fputs(self, f); fclose(f); }
+  uint32_t m[4] = { MAGIC, 1, 0, 0 };
+  size_t n = 12;
+  if (MODE == 0) m[0] = 0xdeadbeef;          /* wrong magic */
+  if (MODE == 1) { m[2] = 1000; n = 16; }    /* header says 1000 bytes, 4 follow */
+  if (MODE == 2) n = 5;                      /* truncated header */
+  if (MODE == 3) { m[2] = 0xffffffffu; n = 16; } /* a length that would overflow */
+  if (send(sock, m, n, 0) < 0) return 97;
+  for (;;) pause();
+}
+`;
+
+describeAsRoot('SECURITY.md #9: a malformed message from the init fails create cleanly', () => {
+  let root: string;
+  let work: string;
+  const ids: string[] = [];
+  const dirs: string[] = [];
+
+  beforeEach(() => {
+    root = tmpStateRoot();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-fakeinit-'));
+    dirs.push(root, work);
+  });
+
+  afterEach(() => {
+    cleanup(root, ids.splice(0), dirs.splice(0));
+  });
+
+  it.each([
+    [0, 'wrong magic', /malformed message from tsrunc-init: bad magic/],
+    [1, 'bad length', /malformed message from tsrunc-init: header says 1000 bytes, got 4/],
+    [2, 'truncated', /malformed message from tsrunc-init: 5 bytes/],
+    [3, 'huge length', /malformed message from tsrunc-init: header says 4294967295 bytes, got 4/],
+  ])('%s: %s', (mode, name, error) => {
+    const nativeDir = path.join(work, 'native');
+    fs.mkdirSync(nativeDir);
+    fs.symlinkSync(path.join(REPO, 'native/build/Release/tsrunc.node'), path.join(nativeDir, 'tsrunc.node'));
+    const pidFile = path.join(work, 'init.pid');
+    fs.writeFileSync(path.join(work, 'fake-init.c'), FAKE_INIT);
+    execFileSync('cc', ['-O2', '-o', path.join(nativeDir, 'tsrunc-init'), `-DMODE=${mode}`, `-DMAGIC=${MSG_MAGIC}u`, `-DPIDFILE="${pidFile}"`, path.join(work, 'fake-init.c')]);
+    const id = uniqueId(`badmsg-${mode}`);
+    ids.push(id);
+    const b = makeBundle(['true']);
+    dirs.push(b.dir);
+    const r = tsrunc(root, ['create', '--bundle', b.dir, id], { env: { ...process.env, TSRUNC_NATIVE_DIR: nativeDir } });
+    expect({ name, status: r.status, signal: r.signal }).toEqual({ name, status: 1, signal: null });
+    expect(r.stderr).toMatch(error);
+    // The impostor did run and got the plan; create killed it and removed everything.
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    expect(hasExited(pid)).toBe(true);
+    expect(fs.readdirSync(root)).toEqual([]);
+    expect(fs.existsSync(`/sys/fs/cgroup/${id}`)).toBe(false);
     expect(leftovers(root, id, b.dir)).toEqual([]);
   });
 });

@@ -47,10 +47,12 @@ Napi::Value SpawnInit(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, pid);
 }
 
-// socketpairSeq() -> [fd, fd], both O_CLOEXEC
-Napi::Value SocketpairSeq(const Napi::CallbackInfo &info) {
+// socketpair(stream) -> [fd, fd], both O_CLOEXEC: SOCK_STREAM for a console socket, else
+// SOCK_SEQPACKET (the sync socket: whole messages, lengths known).
+Napi::Value Socketpair(const Napi::CallbackInfo &info) {
+  int type = info.Length() > 0 && info[0].ToBoolean() ? SOCK_STREAM : SOCK_SEQPACKET;
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) throw ErrnoError(info.Env(), errno, "socketpair");
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0) throw ErrnoError(info.Env(), errno, "socketpair");
   auto arr = Napi::Array::New(info.Env(), 2);
   arr.Set(0u, sv[0]);
   arr.Set(1u, sv[1]);
@@ -206,7 +208,7 @@ Napi::Value ReapAny(const Napi::CallbackInfo &info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnInit", Napi::Function::New(env, SpawnInit));
-  exports.Set("socketpairSeq", Napi::Function::New(env, SocketpairSeq));
+  exports.Set("socketpair", Napi::Function::New(env, Socketpair));
   exports.Set("sendMsg", Napi::Function::New(env, SendMsg));
   exports.Set("recvMsg", Napi::Function::New(env, RecvMsg));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));

@@ -71,16 +71,6 @@ Napi::Value UnixAccept(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-// socketpairStream() -> [fd, fd] (O_CLOEXEC): a console socket for `run`/`exec` in the foreground.
-Napi::Value SocketpairStream(const Napi::CallbackInfo &info) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw ErrnoError(info.Env(), errno, "socketpair");
-  auto arr = Napi::Array::New(info.Env(), 2);
-  arr.Set(0u, sv[0]);
-  arr.Set(1u, sv[1]);
-  return arr;
-}
-
 // recvFd(sock) -> { fd, name } | null when nothing is queued. The checks are go-runc's
 // (console.go): data < 4096 bytes, control exactly CMSG_SPACE(4) with one SCM_RIGHTS fd.
 Napi::Value RecvFd(const Napi::CallbackInfo &info) {
@@ -182,7 +172,6 @@ void RegisterTerminal(Napi::Env env, Napi::Object exports) {
   exports.Set("unixConnect", Napi::Function::New(env, UnixConnect));
   exports.Set("unixListen", Napi::Function::New(env, UnixListen));
   exports.Set("unixAccept", Napi::Function::New(env, UnixAccept));
-  exports.Set("socketpairStream", Napi::Function::New(env, SocketpairStream));
   exports.Set("recvFd", Napi::Function::New(env, RecvFd));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("getWinsize", Napi::Function::New(env, GetWinsize));

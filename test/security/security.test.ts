@@ -111,7 +111,7 @@ describeAsRoot('SECURITY.md', () => {
     op.writeUInt32LE(1000, 8); // of 1000 bytes: past the end
     cases.push(['an arg longer than the message', Buffer.concat([head(1, op.length), op]), /arg longer than the message/]);
     for (const [what, msg, expected] of cases) {
-      const [ours, theirs] = native().socketpairSeq();
+      const [ours, theirs] = native().socketpair();
       const child = spawn(initBinaryPath(), ['3'], { stdio: ['ignore', 'ignore', 'pipe', theirs] });
       fs.closeSync(theirs);
       native().sendMsg(ours, msg);

@@ -9,7 +9,8 @@ export interface ExitStatus {
 
 interface Addon {
   spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): number;
-  socketpairSeq(): [number, number];
+  /** SOCK_STREAM when `stream`, else SOCK_SEQPACKET; both ends O_CLOEXEC. */
+  socketpair(stream?: boolean): [number, number];
   sendMsg(fd: number, data: Buffer): void;
   recvMsg(fd: number, maxLen: number): Buffer | null;
   waitReadable(fd: number, callback: (status: number) => void): void;
@@ -37,7 +38,6 @@ interface Addon {
   unixConnect(path: string): number;
   unixListen(path: string): number;
   unixAccept(fd: number): number | null;
-  socketpairStream(): [number, number];
   recvFd(fd: number): { fd: number; name: string } | null;
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): { rows: number; cols: number };

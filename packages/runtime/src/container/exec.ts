@@ -256,7 +256,7 @@ export async function execInContainer(root: string, id: string, opts: ExecOption
     let theirs: number | undefined;
     if (proc.terminal && opts.consoleSocket) consoleSocket = { path: opts.consoleSocket };
     else if (proc.terminal) {
-      [ours, theirs] = native().socketpairStream();
+      [ours, theirs] = native().socketpair(true);
       consoleSocket = { fd: theirs };
     }
     const plan = compileExecPlan(proc, { initPid: state.pid, spec, rootfs: state.rootfs, preserveFds, consoleSocket });

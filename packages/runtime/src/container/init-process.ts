@@ -131,7 +131,7 @@ function forwardSeccompListener(plan: InitPlan, pid: number, listenerFd: number,
  */
 export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string | undefined, beforePlan?: (pid: number) => void, onHooks?: (pid: number) => Promise<void>): Promise<StartedInit> {
   const extra = openFdSources(plan, fifoPath);
-  const [parentEnd, childEnd] = native().socketpairSeq();
+  const [parentEnd, childEnd] = native().socketpair();
   const preserved = Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
   const src = [...io.stdio, ...preserved, ...extra, childEnd];
   const dst = [0, 1, 2, ...preserved, ...extra.map((_, i) => 3 + io.preserveFds + i), plan.syncFd];

@@ -37,7 +37,7 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
     // In the foreground a terminal is ours to proxy: the init sends its pty master to this pair.
     let ours: number | undefined;
     let theirs: number | undefined;
-    if (!opts.detach && !opts.consoleSocket) [ours, theirs] = native().socketpairStream();
+    if (!opts.detach && !opts.consoleSocket) [ours, theirs] = native().socketpair(true);
     let created: Awaited<ReturnType<typeof createContainer>>;
     try {
       created = await createContainer(root, id, { ...opts, consoleSocketFd: theirs });

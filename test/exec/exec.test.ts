@@ -8,19 +8,6 @@ import { Bundle, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, 
 const built = builtSkipReason();
 if (built) throw new Error(built);
 
-/** leftovers(), without other tests' containers: a process counts only if it holds a file under our state root. */
-function ours(root: string, id: string, dir: string): string[] {
-  return leftovers(root, id, dir).filter((l) => {
-    if (!l.startsWith('process ')) return true;
-    const pid = l.slice(8);
-    try {
-      return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(root));
-    } catch {
-      return false;
-    }
-  });
-}
-
 function statusField(pid: number | string, field: string): string {
   return fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`))!.split(/\s+/)[1];
 }
@@ -208,7 +195,7 @@ describeAsRoot('tsrunc exec', () => {
       expect(r.status).toBe(255);
       expect(r.stderr).toContain('cannot exec in a stopped container');
       expect(tsrunc(root, ['delete', sid]).status).toBe(0);
-      expect(ours(root, sid, b.dir)).toEqual([]);
+      expect(leftovers(root, sid, b.dir)).toEqual([]);
     } finally {
       cleanup(root, [sid], [b.dir]);
     }

@@ -93,15 +93,33 @@ export function mountsUnder(dir: string): string[] {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(dir));
 }
 
-/** What a container left behind: its state dir, mounts under its bundle or rootfs, live processes. Empty when clean. */
+/** Pids of processes in a cgroup whose path ends with `/<id>` (a container's default cgroupsPath is its id). */
+export function processesInCgroupOf(id: string): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').split('\n').some((l) => l.endsWith(`/${id}`))) out.push(Number(p));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * What a container left behind: its state dir, mounts under its bundle or the rootfs, and its
+ * processes — those in its cgroup, rooted in its bundle, or holding a file (exec.fifo) under its
+ * state dir. Other tests' containers on the shared rootfs are not counted. Empty when clean.
+ */
 export function leftovers(root: string, id: string, bundleDir: string): string[] {
   const found: string[] = [];
   // An id that is not a plain name ("..", "a/b") has no state dir of its own: callers check the root is empty.
   const plainName = /^[^/]+$/.test(id) && id !== '.' && id !== '..';
   if (plainName && fs.existsSync(path.join(root, id))) found.push(`state dir ${path.join(root, id)}`);
   for (const m of [...mountsUnder(bundleDir), ...mountsUnder(sharedBusyboxRootfs())]) found.push(`mount ${m}`);
-  // A container's processes are rooted in its rootfs; a stray init also holds its exec.fifo under the state root.
-  for (const pid of processesUnder(bundleDir, plainName ? path.join(root, id) : root, sharedBusyboxRootfs())) found.push(`process ${pid}`);
+  const pids = new Set([...processesUnder(bundleDir, plainName ? path.join(root, id) : root), ...(plainName ? processesInCgroupOf(id) : [])]);
+  for (const pid of pids) found.push(`process ${pid}`);
   return found;
 }
 

@@ -10,18 +10,6 @@ import { builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, 
 const built = builtSkipReason();
 if (built) throw new Error(built);
 
-/** leftovers() without other tests' containers: a process counts only if it holds a file under our state root. */
-function ours(root: string, id: string, dir: string): string[] {
-  return leftovers(root, id, dir).filter((l) => {
-    if (!l.startsWith('process ')) return true;
-    const pid = l.slice(8);
-    try {
-      return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(root));
-    } catch {
-      return false;
-    }
-  });
-}
 
 // Records: the phase in `order`, and per phase its stdin (the state), argv, env, mount/pid namespace.
 const SCRIPT = `#!/bin/sh
@@ -122,7 +110,7 @@ describeAsRoot('OCI hooks', () => {
     const pst = recorded(markers, 'poststop');
     expect(pst.state).toEqual({ ...base, status: 'stopped' });
     expect(pst.mnt).toBe(hostMnt);
-    expect(ours(root, id, b.dir)).toEqual([]);
+    expect(leftovers(root, id, b.dir)).toEqual([]);
   });
 
   it('a failing prestart hook fails create, runs nothing after it, and leaves nothing behind', () => {
@@ -141,7 +129,7 @@ describeAsRoot('OCI hooks', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('error running prestart hook #0: exit status 3, output: prestart-said-no');
     expect(fs.existsSync(path.join(markers, 'order'))).toBe(false);
-    expect(ours(root, id, b.dir)).toEqual([]);
+    expect(leftovers(root, id, b.dir)).toEqual([]);
     expect(tsrunc(root, ['state', id]).stderr).toContain('does not exist');
   });
 
@@ -157,7 +145,7 @@ describeAsRoot('OCI hooks', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('error running createRuntime hook #0: timeout after 1 seconds');
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(ours(root, id, b.dir)).toEqual([]);
+    expect(leftovers(root, id, b.dir)).toEqual([]);
   });
 
   it('a failing startContainer hook fails start and the user program never runs', () => {
@@ -174,6 +162,6 @@ describeAsRoot('OCI hooks', () => {
     expect(fs.existsSync(path.join(markers, 'user-program'))).toBe(false);
     expect(JSON.parse(tsrunc(root, ['state', id]).stdout).status).toBe('stopped');
     expect(tsrunc(root, ['delete', id]).status).toBe(0);
-    expect(ours(root, id, b.dir)).toEqual([]);
+    expect(leftovers(root, id, b.dir)).toEqual([]);
   });
 });

@@ -75,6 +75,10 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
     dir.lock();
     await setUpContainerCgroup(cgroup, spec);
     cgroupMade = true;
+    // Written now (no process yet: it reads as stopped) so that if this command is killed, `delete`
+    // still finds the cgroup and removes it with anything in it; rewritten below once the init is ready.
+    const state = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
+    dir.write(state);
     native().mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
@@ -89,19 +93,7 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
       }
       throw e;
     }
-    const stat = readProcStat(init.pid);
-    dir.write({
-      ociVersion: spec.ociVersion,
-      id,
-      pid: init.pid,
-      pidStartTime: stat?.startTime ?? '',
-      bundle,
-      rootfs: plan.rootfs,
-      created: rfc3339Nano(),
-      annotations: spec.annotations,
-      config: spec,
-      cgroupPaths: cgroup.paths,
-    });
+    dir.write({ ...state, pid: init.pid, pidStartTime: readProcStat(init.pid)?.startTime ?? '' });
     if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
     return { dir, init };
   } catch (e) {

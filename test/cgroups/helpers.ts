@@ -1,8 +1,10 @@
 // Plain host processes for the cgroup tests: started with child_process (fine outside the shim), killed and
 // reaped by the tests that start them.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { detectCgroupLayout, type CgroupLayout } from '../../packages/runtime/src/cgroups';
 
 const started = new Set<ChildProcess>();
 
@@ -57,4 +59,29 @@ export function rmdirTree(dir: string): void {
 /** Child directories (sub-cgroups) of a cgroup directory. */
 export function subdirs(dir: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
+}
+
+/**
+ * For a describe block: a cgroup2 hierarchy freshly mounted in a temp dir (the same kernel hierarchy as the host's
+ * cgroup2). Afterwards `parent` under it is removed, controllers enabled at its root are disabled again if none were,
+ * and it is unmounted.
+ */
+export function freshCgroup2(parent: string): { mnt: string; layout: CgroupLayout } {
+  const fresh = { mnt: '', layout: undefined as unknown as CgroupLayout };
+  let rootControl = '';
+  beforeAll(() => {
+    fresh.mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-cgroup2-'));
+    execFileSync('mount', ['-t', 'cgroup2', 'none', fresh.mnt]);
+    rootControl = fs.readFileSync(`${fresh.mnt}/cgroup.subtree_control`, 'utf8').trim();
+    fresh.layout = detectCgroupLayout(fresh.mnt);
+  });
+  afterAll(() => {
+    rmdirTree(path.join(fresh.mnt, parent));
+    if (rootControl === '') {
+      for (const c of fs.readFileSync(`${fresh.mnt}/cgroup.subtree_control`, 'utf8').split(/\s+/).filter(Boolean)) fs.writeFileSync(`${fresh.mnt}/cgroup.subtree_control`, `-${c}`);
+    }
+    execFileSync('umount', [fresh.mnt]);
+    fs.rmdirSync(fresh.mnt);
+  });
+  return fresh;
 }

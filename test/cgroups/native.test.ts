@@ -1,14 +1,12 @@
 // The native seams of the cgroup library (native/src/cgroup.cc): the cgroup v2 eBPF device filter, on a freshly
 // mounted cgroup2 hierarchy (the same kernel hierarchy as /sys/fs/cgroup/unified, so a process moved into it is
 // governed by the program), and eventfd OOM notification on this host's v1 memory hierarchy.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { detectCgroupLayout, nativeDeviceFilter, nativeEventfd, openCgroup, type Cgroup, type CgroupLayout, type EventfdNative } from '../../packages/runtime/src/cgroups';
 import type { LinuxDeviceCgroup } from '@tsrunc/common';
 import { describeAsRoot } from '../helpers/busybox';
-import { exited, killAll, release, rmdirTree, startShell, waitFor } from './helpers';
+import { exited, freshCgroup2, killAll, release, rmdirTree, startShell, waitFor } from './helpers';
 
 const PARENT = `/tsrunc-test-${process.pid}-native`;
 
@@ -21,31 +19,13 @@ async function exitCodeIn(cg: Cgroup, script: string): Promise<number | null> {
 }
 
 describeAsRoot('native eBPF device filter on a freshly mounted cgroup2 hierarchy', () => {
-  let mnt: string;
-  let layout: CgroupLayout;
-  let rootControl: string;
-
-  beforeAll(() => {
-    mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-cgroup2-'));
-    execFileSync('mount', ['-t', 'cgroup2', 'none', mnt]);
-    rootControl = fs.readFileSync(`${mnt}/cgroup.subtree_control`, 'utf8').trim();
-    layout = detectCgroupLayout(mnt);
-  });
+  const fresh = freshCgroup2(PARENT);
 
   afterEach(killAll);
 
-  afterAll(() => {
-    rmdirTree(path.join(mnt, PARENT));
-    if (rootControl === '') {
-      for (const c of fs.readFileSync(`${mnt}/cgroup.subtree_control`, 'utf8').split(/\s+/).filter(Boolean)) fs.writeFileSync(`${mnt}/cgroup.subtree_control`, `-${c}`);
-    }
-    execFileSync('umount', [mnt]);
-    fs.rmdirSync(mnt);
-  });
-
   it('denies what the rules deny, allows runc\'s defaults, honours access bits, and replaces the earlier program', async () => {
-    expect(layout.mode).toBe('v2');
-    const cg = openCgroup(layout, { cgroupsPath: `${PARENT}/dev`, id: 'dev', deviceFilter: nativeDeviceFilter() });
+    expect(fresh.layout.mode).toBe('v2');
+    const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}/dev`, id: 'dev', deviceFilter: nativeDeviceFilter() });
     cg.create();
     try {
       const fuse = (access: string): LinuxDeviceCgroup => ({ allow: true, type: 'c', major: 10, minor: 229, access });
@@ -74,7 +54,7 @@ describeAsRoot('native eBPF device filter on a freshly mounted cgroup2 hierarchy
   });
 
   it('a rule with a bad type is refused before anything is loaded', () => {
-    expect(() => nativeDeviceFilter()(mnt, [{ allow: true, type: 'x' as 'a', major: -1, minor: -1, access: 'r' }])).toThrow('type must be a, b or c');
+    expect(() => nativeDeviceFilter()(fresh.mnt, [{ allow: true, type: 'x' as 'a', major: -1, minor: -1, access: 'r' }])).toThrow('type must be a, b or c');
   });
 });
 

@@ -2,52 +2,32 @@
 // kernel keeps cpu, memory, pids, io… bound to v1, so the mount offers only hugetlb plus the core files
 // (cgroup.procs, cgroup.freeze, cgroup.events, cpu.stat); the other v2 resources are covered over a fake
 // cgroupfs in packages/runtime/src/cgroups/cgroup.test.ts.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { detectCgroupLayout, openCgroup, UNIFIED, type CgroupLayout, type DeviceRule } from '../../packages/runtime/src/cgroups';
+import { openCgroup, UNIFIED, type DeviceRule } from '../../packages/runtime/src/cgroups';
 import { describeAsRoot } from '../helpers/busybox';
-import { cpuTicks, delay, killAll, release, rmdirTree, startShell, waitFor } from './helpers';
+import { cpuTicks, delay, freshCgroup2, killAll, release, startShell, waitFor } from './helpers';
 
 const PARENT = `/tsrunc-test-${process.pid}-v2`;
 
 describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
-  let mnt: string;
-  let layout: CgroupLayout;
-  let rootControl: string;
-
-  beforeAll(() => {
-    mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-cgroup2-'));
-    execFileSync('mount', ['-t', 'cgroup2', 'none', mnt]);
-    rootControl = fs.readFileSync(`${mnt}/cgroup.subtree_control`, 'utf8').trim();
-    layout = detectCgroupLayout(mnt);
-  });
+  const fresh = freshCgroup2(PARENT);
 
   afterEach(killAll);
 
-  afterAll(() => {
-    rmdirTree(path.join(mnt, PARENT));
-    if (rootControl === '') {
-      for (const c of fs.readFileSync(`${mnt}/cgroup.subtree_control`, 'utf8').split(/\s+/).filter(Boolean)) fs.writeFileSync(`${mnt}/cgroup.subtree_control`, `-${c}`);
-    }
-    execFileSync('umount', [mnt]);
-    fs.rmdirSync(mnt);
-  });
-
   it('sees the mount as a pure v2 host', () => {
-    expect(layout.mode).toBe('v2');
-    expect(layout.hierarchies).toEqual([{ version: 2, mountpoint: mnt, controllers: expect.any(Array), own: expect.any(String) }]);
+    expect(fresh.layout.mode).toBe('v2');
+    expect(fresh.layout.hierarchies).toEqual([{ version: 2, mountpoint: fresh.mnt, controllers: expect.any(Array), own: expect.any(String) }]);
   });
 
   it('creates, enables controllers down the tree, joins, freezes via cgroup.freeze, thaws, lists, destroys', async () => {
     const deviceCalls: [string, DeviceRule[]][] = [];
-    const cg = openCgroup(layout, { cgroupsPath: `${PARENT}/c1`, id: 'c1', deviceFilter: (dir, rules) => deviceCalls.push([dir, rules]) });
-    expect(cg.paths).toEqual({ [UNIFIED]: path.join(mnt, PARENT, 'c1') });
+    const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}/c1`, id: 'c1', deviceFilter: (dir, rules) => deviceCalls.push([dir, rules]) });
+    expect(cg.paths).toEqual({ [UNIFIED]: path.join(fresh.mnt, PARENT, 'c1') });
     cg.create();
     const dir = cg.paths[UNIFIED];
     const available = fs.readFileSync(`${dir}/cgroup.controllers`, 'utf8').trim();
-    expect(available).toBe(fs.readFileSync(`${mnt}/cgroup.controllers`, 'utf8').trim());
+    expect(available).toBe(fs.readFileSync(`${fresh.mnt}/cgroup.controllers`, 'utf8').trim());
 
     if (available.includes('hugetlb')) {
       cg.applyResources({ hugepageLimits: [{ pageSize: '2MB', limit: 8 << 20 }] });
@@ -86,7 +66,7 @@ describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
   });
 
   it('without the native device filter, v2 device rules are a clear error', () => {
-    const cg = openCgroup(layout, { cgroupsPath: `${PARENT}/c2`, id: 'c2' });
+    const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}/c2`, id: 'c2' });
     cg.create();
     expect(() => cg.applyResources({ devices: [{ allow: false }] })).toThrow('linux.resources.devices: cgroup v2 device rules need the native eBPF device filter');
     return cg.destroy();

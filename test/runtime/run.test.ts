@@ -135,13 +135,15 @@ describeAsRoot('tsrunc run', () => {
   });
 
   test('a new user namespace (the init forks into the pid namespace): run waits for the process and returns its code', () => {
-    const b = bundle(['sh', '-c', 'sleep 0.3; echo uid=$(id -u) pid=$$; exit 3'], (c) => {
+    // oom_score_adj too: it is written before the init enters the user namespace, where it could not be.
+    const b = bundle(['sh', '-c', 'sleep 0.3; echo uid=$(id -u) pid=$$ oom=$(cat /proc/self/oom_score_adj); exit 3'], (c) => {
+      c.process!.oomScoreAdj = 100;
       c.linux!.namespaces!.push({ type: 'user' });
       c.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
       c.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     });
     const r = run('userns', b);
-    expect(r.stdout).toBe('uid=0 pid=1\n');
+    expect(r.stdout).toBe('uid=0 pid=1 oom=100\n');
     expect(r.status).toBe(3);
     expect(leftovers(root, uniqueId('userns'), b.dir)).toEqual([]);
   });

@@ -6,7 +6,7 @@ import { PlanOp } from './encode';
 import { filesystemOps } from './filesystem';
 import { HostFacts } from './host';
 import { CLONE_FLAG, planNamespaces } from './namespaces';
-import { execOps, identityOps, kernelSettingOps, withHome } from './process';
+import { execOps, identityOps, kernelSettingOps, oomScoreAdjOps, withHome } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 import { ConsoleSocketSource, terminalOp } from './exec';
@@ -58,7 +58,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
 
   const fds: FdSource[] = [];
   const fdNumber = () => 3 + opts.preserveFds + fds.length;
-  const ops: PlanOp[] = [];
+  const ops: PlanOp[] = [...oomScoreAdjOps(proc)];
   for (const join of ns.joins) {
     const fd = fdNumber();
     fds.push({ kind: 'namespace', path: join.path, origin: `linux.namespaces[${join.index}].path` });

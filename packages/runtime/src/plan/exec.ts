@@ -6,7 +6,7 @@ import { ConfigError, NamespaceType, Process, Spec } from '@tsrunc/common';
 import type { FdSource, InitPlan } from './compile';
 import { PlanOp } from './encode';
 import { CLONE_FLAG } from './namespaces';
-import { execOps, identityOps, kernelSettingOps, withHome } from './process';
+import { execOps, identityOps, kernelSettingOps, oomScoreAdjOps, withHome } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 
@@ -54,7 +54,7 @@ export function compileExecPlan(proc: Process, opts: ExecPlanOptions): InitPlan 
   const types = new Set((opts.spec.linux?.namespaces ?? []).map((ns) => ns.type));
   const fds: FdSource[] = [];
   const fdNumber = () => 3 + opts.preserveFds + fds.length;
-  const ops: PlanOp[] = [];
+  const ops: PlanOp[] = [...oomScoreAdjOps(proc)];
   for (const type of JOIN_ORDER) {
     if (!types.has(type)) continue;
     if (type === 'mount') {

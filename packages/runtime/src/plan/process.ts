@@ -68,6 +68,14 @@ export function checkLsm(proc: Process, enabled: (which: 'apparmor' | 'selinux')
 }
 
 /** sysctl, oom_score_adj, rlimits, personality: written while the host's procfs is still reachable. */
+/**
+ * oom_score_adj, written first: still in the host's namespaces, through the host's procfs (as runc's
+ * nsexec does before it unshares). Inside a new user namespace the file is no longer writable.
+ */
+export function oomScoreAdjOps(proc: Process): PlanOp[] {
+  return proc.oomScoreAdj === undefined ? [] : [{ code: Op.OomScoreAdj, args: [proc.oomScoreAdj], origin: 'process.oomScoreAdj' }];
+}
+
 export function kernelSettingOps(spec: Spec, proc: Process, ns: Pick<NamespacePlan, 'has'> = { has: () => undefined }): PlanOp[] {
   checkLsm(proc);
   const ops: PlanOp[] = [];
@@ -75,7 +83,6 @@ export function kernelSettingOps(spec: Spec, proc: Process, ns: Pick<NamespacePl
     checkSysctl(key, ns);
     ops.push({ code: Op.Sysctl, args: [key, value], origin: `linux.sysctl.${key}` });
   }
-  if (proc.oomScoreAdj !== undefined) ops.push({ code: Op.OomScoreAdj, args: [proc.oomScoreAdj], origin: 'process.oomScoreAdj' });
   (proc.rlimits ?? []).forEach((r, i) =>
     ops.push({ code: Op.Rlimit, args: [RLIMIT[r.type], rlimValue(r.soft), rlimValue(r.hard)], origin: `process.rlimits[${i}] (${r.type})` }),
   );

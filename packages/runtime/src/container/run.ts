@@ -17,8 +17,11 @@ export interface RunOptions extends CreateOptions {
   noSubreaper?: boolean;
 }
 
-/** Signals runc forwards to the container: all but those Node cannot catch or V8 uses itself (SIGPROF, its profiler's). */
-export const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGWINCH', 'SIGPIPE', 'SIGVTALRM', 'SIGXCPU', 'SIGXFSZ', 'SIGIO', 'SIGPWR', 'SIGSYS', 'SIGTRAP'];
+/**
+ * Signals runc forwards to the container: all but those Node cannot catch, SIGPROF (V8's profiler
+ * uses it) and SIGWINCH (runc only resizes the terminal it proxies; the kernel tells the process).
+ */
+export const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGPIPE', 'SIGVTALRM', 'SIGXCPU', 'SIGXFSZ', 'SIGIO', 'SIGPWR', 'SIGSYS', 'SIGTRAP'];
 
 /** Returns the exit code `tsrunc run` exits with. */
 export async function runContainer(root: string, id: string, opts: RunOptions): Promise<number> {

@@ -107,14 +107,41 @@ describeAsRoot('container lifecycle', () => {
     expect(leftovers(root, ID.unstarted, b.dir)).toEqual([]);
   });
 
-  test('while the init waits on exec.fifo, /proc/PID/exe is a memfd, not node or any host file', () => {
-    create(ID.memfd, ['true']);
+  test('while the init waits on exec.fifo, /proc/PID/exe is a sealed memfd: a handle kept on it cannot be written later (CVE-2019-5736)', () => {
+    create(ID.memfd, ['sleep', '1000']);
     const { pid } = state(root, ID.memfd) as { pid: number };
-    const exe = fs.readlinkSync(`/proc/${pid}/exe`);
-    expect(exe).toBe('/memfd:tsrunc-init (deleted)');
-    // and it is sealed: opening it for writing through /proc fails
-    expect(() => fs.openSync(`/proc/${pid}/exe`, 'r+')).toThrow(/EPERM|EACCES|ETXTBSY/);
-    expect(tsrunc(root, ['delete', ID.memfd]).status).toBe(0);
+    expect(fs.readlinkSync(`/proc/${pid}/exe`)).toBe('/memfd:tsrunc-init (deleted)');
+    // The attack: keep a handle on the runtime binary while it runs, reopen it for writing once it no
+    // longer executes (the container's own process has replaced it), and overwrite it.
+    const handle = fs.openSync(`/proc/${pid}/exe`, fs.constants.O_RDONLY | 0o10000000 /* O_PATH */);
+    try {
+      expect(tsrunc(root, ['start', ID.memfd]).status).toBe(0);
+      expect(fs.readlinkSync(`/proc/${pid}/exe`)).toBe('/bin/busybox');
+      let wrote = false;
+      try {
+        const w = fs.openSync(`/proc/self/fd/${handle}`, 'r+');
+        try {
+          fs.writeSync(w, 'pwned', 0);
+          wrote = true;
+        } catch (e) {
+          expect((e as NodeJS.ErrnoException).code).toBe('EPERM'); // F_SEAL_WRITE
+        } finally {
+          fs.closeSync(w);
+        }
+      } catch (e) {
+        expect(['EPERM', 'EACCES', 'ETXTBSY']).toContain((e as NodeJS.ErrnoException).code);
+      }
+      expect(wrote).toBe(false);
+      // and the binary is intact: still an ELF file
+      const head = Buffer.alloc(4);
+      const r = fs.openSync(`/proc/self/fd/${handle}`, 'r');
+      fs.readSync(r, head, 0, 4, 0);
+      fs.closeSync(r);
+      expect(head.toString('latin1')).toBe('\x7fELF');
+    } finally {
+      fs.closeSync(handle);
+      expect(tsrunc(root, ['delete', '--force', ID.memfd]).status).toBe(0);
+    }
   });
 
   test('a create killed before the container is ready takes its init with it', async () => {

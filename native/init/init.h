@@ -47,6 +47,7 @@ void op_readonly_root(const struct op *op);
 /* process.c */
 void op_setns(const struct op *op);
 void op_unshare(const struct op *op);
+void op_session_keyring(const struct op *op);
 void op_userns_root(const struct op *op);
 void op_userns_maps(const struct op *op);
 void op_hostname(const struct op *op);

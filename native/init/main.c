@@ -144,6 +144,7 @@ static const op_fn dispatch[] = {
   [OP_SECCOMP] = op_seccomp,
   [OP_MOUNT_PROPAGATION] = op_mount_propagation,
   [OP_UNSHARE] = op_unshare,
+  [OP_SESSION_KEYRING] = op_session_keyring,
   [OP_USERNS_ROOT] = op_userns_root,
   [OP_USERNS_MAPS] = op_userns_maps,
   [OP_TERMINAL] = op_terminal,

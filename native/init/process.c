@@ -11,6 +11,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -75,6 +76,25 @@ void op_userns_root(const struct op *op) {
   (void)op;
   if (setresgid(0, 0, 0) != 0) fail(errno, "setgid 0 in the user namespace (is gid 0 mapped?)");
   if (setresuid(0, 0, 0) != 0) fail(errno, "setuid 0 in the user namespace (is uid 0 mapped?)");
+}
+
+/* A session keyring of the container's own instead of the caller's (runc's _ses.<id>), made
+ * searchable so the processes in the container can use it. No keyrings in the kernel: nothing to do. */
+void op_session_keyring(const struct op *op) {
+  const char *name = arg_str(op, 0);
+  long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name);
+  if (id < 0 && errno == ENOSYS) return;
+  if (id < 0) fail(errno, "join session keyring %s", name);
+  char desc[512];
+  long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1);
+  if (n < 0) fail(errno, "describe session keyring %s", name);
+  desc[n < (long)sizeof desc ? n : (long)sizeof desc - 1] = 0;
+  /* "type;uid;gid;perm;description": the permissions are the fourth field, in hex */
+  char *field = desc;
+  for (int i = 0; i < 3 && field; i++) field = strchr(field, ';') ? strchr(field, ';') + 1 : NULL;
+  if (!field) fail(EINVAL, "session keyring %s: unexpected description", name);
+  unsigned long perm = strtoul(field, NULL, 16) | 0x00080000UL; /* KEY_USR_SEARCH */
+  if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm) != 0) fail(errno, "make session keyring %s searchable", name);
 }
 
 void op_hostname(const struct op *op) {

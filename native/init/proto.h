@@ -69,6 +69,7 @@ enum tsrunc_op {
   /* 30-39: user namespaces and seccomp (issue 3) */
   OP_USERNS_ROOT = 30,      /* -   (become uid/gid 0 of the user namespace we are in)          */
   OP_USERNS_MAPS = 31,      /* -   (after unshare(CLONE_NEWUSER): MSG_USERNS_MAPS, wait for MAPPED) */
+  OP_SESSION_KEYRING = 32, /* name: join (create) a session keyring of our own, searchable      */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
   OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1)         */
   OP_HOOK_SYNC = 41,        /* -   (MSG_HOOKS, then wait for MSG_RESUME)                       */

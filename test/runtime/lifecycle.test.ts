@@ -20,7 +20,7 @@ async function waitFor(what: () => boolean, ms = 5000): Promise<void> {
   throw new Error('timed out');
 }
 
-const ID = Object.fromEntries(['life', 'sig', 'force', 'unstarted', 'memfd', 'fds', 'killed'].map((n) => [n, uniqueId(n)]));
+const ID = Object.fromEntries(['life', 'sig', 'force', 'unstarted', 'memfd', 'fds', 'killed', 'keyring', 'nokeyring'].map((n) => [n, uniqueId(n)]));
 
 describeAsRoot('container lifecycle', () => {
   let root: string;
@@ -163,6 +163,19 @@ describeAsRoot('container lifecycle', () => {
     // What the killed command could not clean up is only its state dir, which delete --force removes.
     expect(tsrunc(root, ['delete', '--force', ID.killed]).status).toBe(0);
     expect(leftovers(root, ID.killed, b.dir)).toEqual([]);
+  });
+
+  test('the container gets a session keyring of its own (_ses.<id>, as runc), unless --no-new-keyring', () => {
+    const keyrings = () => fs.readFileSync('/proc/keys', 'utf8');
+    create(ID.keyring, ['sleep', '1000']);
+    create(ID.nokeyring, ['sleep', '1000'], ['--no-new-keyring']);
+    try {
+      expect(keyrings()).toMatch(new RegExp(`keyring\\s+_ses\\.${ID.keyring}:`));
+      expect(keyrings()).not.toContain(`_ses.${ID.nokeyring}`);
+    } finally {
+      expect(tsrunc(root, ['delete', '--force', ID.keyring]).status).toBe(0);
+      expect(tsrunc(root, ['delete', '--force', ID.nokeyring]).status).toBe(0);
+    }
   });
 
   test('--preserve-fds passes extra fds; nothing else leaks into the process', () => {

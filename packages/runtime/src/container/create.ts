@@ -66,7 +66,7 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
   // Everything that can be checked without side effects is checked before the id is reserved.
   const layout = detectCgroupLayout();
   const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout);
-  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id, consoleSocket, cgroupDirs });
+  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id, sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, consoleSocket, cgroupDirs });
   checkRootfs(plan.rootfs);
 
   dir.create();

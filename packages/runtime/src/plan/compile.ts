@@ -37,6 +37,8 @@ export interface PlanOptions {
   execFifo: boolean;
   host: HostFacts;
   cgroupDirs?: Record<string, string>;
+  /** A session keyring of the container's own to join (runc: `_ses.<id>`), unless --no-new-keyring. */
+  sessionKeyring?: string;
   /** The container id, for the state hooks read (defaults to ''). */
   id?: string;
   /** Compiles linux.seccomp to BPF (default: libseccomp through the addon; tests pass their own). */
@@ -86,6 +88,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
   ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind, which also opens our verified procfs handle
   ops.push(...kernelSettingOps(spec, proc, ns));
+  if (opts.sessionKeyring) ops.push({ code: Op.SessionKeyring, args: [opts.sessionKeyring], origin: 'session keyring (--no-new-keyring to keep the caller\'s)' });
   ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState), fsOps.rootSwitch[0]);
   // The console after the masks and the root switch, before the root turns read-only (SECURITY.md #4).
   if (consoleFd !== undefined) ops.push(terminalOp(proc, consoleFd, true));

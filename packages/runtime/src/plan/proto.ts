@@ -50,6 +50,7 @@ export enum Op {
   // 30-39: user namespaces and seccomp (issue 3)
   UsernsRoot = 30,
   UsernsMaps = 31,
+  SessionKeyring = 32,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,

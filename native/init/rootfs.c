@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <linux/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -110,16 +111,44 @@ static void check_procfs(int fd, const char *what) {
   if (sfs.f_type != PROC_SUPER_MAGIC) fail(-EXDEV, "%s is not on procfs", what);
 }
 
+/* The mount point of the mount that holds `path`: its highest ancestor (or itself) with the same mount id. */
+static void containing_mount(const char *path, char out[PATH_MAX]) {
+  struct statx st;
+  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &st) != 0) fail(errno, "statx %s", path);
+  uint64_t id = st.stx_mnt_id;
+  snprintf(out, PATH_MAX, "%s", path);
+  while (strcmp(out, "/") != 0) {
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", out);
+    char *slash = strrchr(parent, '/');
+    if (slash == parent) parent[1] = 0;
+    else *slash = 0;
+    if (statx(AT_FDCWD, parent, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &st) != 0) fail(errno, "statx %s", parent);
+    if (st.stx_mnt_id != id) return;
+    memcpy(out, parent, strlen(parent) + 1);
+  }
+}
+
+/* linux.rootfsPropagation, applied to the new root once pivot_root has happened. */
+static unsigned long root_propagation;
+
 void op_rootfs(const struct op *op) {
   const char *path = arg_str(op, 0);
-  int64_t propagation = arg_int(op, 1);
+  root_propagation = (unsigned long)arg_int(op, 1);
   if (strlen(path) >= sizeof rootfs_path) fail(ENAMETOOLONG, "%s", path);
   strcpy(rootfs_path, path);
   procfd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (procfd_dir < 0) fail(errno, "open /proc/self/fd");
   check_procfs(procfd_dir, "/proc/self/fd");
-  if (mount("", "/", NULL, propagation ? (unsigned long)propagation : MS_SLAVE | MS_REC, NULL) != 0)
+  if (mount("", "/", NULL, root_propagation ? root_propagation : MS_SLAVE | MS_REC, NULL) != 0)
     fail(errno, "set propagation of /");
+  /* pivot_root refuses a shared new root or parent: with a shared propagation asked for, the mount
+   * holding the rootfs is made private first, so its bind (below) is private too (as runc does). */
+  if (root_propagation & MS_SHARED) {
+    char holder[PATH_MAX];
+    containing_mount(path, holder);
+    if (mount("", holder, NULL, MS_PRIVATE, NULL) != 0) fail(errno, "make %s private", holder);
+  }
   if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) fail(errno, "bind mount rootfs %s", path);
   rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) fail(errno, "open rootfs %s", path);
@@ -260,6 +289,7 @@ void op_pivot_root(const struct op *op) {
   close(rootfd);
   rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) fail(errno, "open /");
+  if (root_propagation && mount("", "/", NULL, root_propagation, NULL) != 0) fail(errno, "set propagation of the container's /");
 }
 
 void op_readonly_root(const struct op *op) {

@@ -168,6 +168,16 @@ describeAsRoot('tsrunc run', () => {
     expect(leftovers(root, uniqueId('pidns-guest'), host.dir)).toEqual([]);
   });
 
+  test.each([['rshared', /^shared:\d+$/], ['shared', /^shared:\d+$/], ['private', /^-$/]])('linux.rootfsPropagation %s: the container\'s / has it, and no mount leaks to the host', (propagation, expected) => {
+    const b = bundle(['sh', '-c', 'awk \'$5 == "/" {print $7}\' /proc/self/mountinfo'], (c) => {
+      c.linux!.rootfsPropagation = propagation as 'rshared';
+    });
+    const r = run(`prop-${propagation}`, b);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toMatch(expected);
+    expect(leftovers(root, uniqueId(`prop-${propagation}`), b.dir)).toEqual([]);
+  });
+
   test('run removes the container afterwards; --keep keeps it stopped', () => {
     const b = bundle(['true']);
     run('gone', b);

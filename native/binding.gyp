@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tsrunc",
-      "sources": ["src/addon.cc", "src/spawn.c", "src/terminal.cc", "src/seccomp.cc", "src/cgroup.cc"],
+      "sources": ["src/addon.cc", "src/spawn.c", "src/terminal.cc", "src/seccomp.cc", "src/cgroup.cc", "shared/fdpass.c"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
@@ -13,7 +13,7 @@
     {
       "target_name": "tsrunc-init",
       "type": "executable",
-      "sources": ["init/main.c", "init/plan.c", "init/rootfs.c", "init/process.c", "init/terminal.c", "init/hooks.c"],
+      "sources": ["init/main.c", "init/plan.c", "init/rootfs.c", "init/process.c", "init/terminal.c", "init/hooks.c", "shared/fdpass.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
       "ldflags": ["-Wl,-z,relro,-z,now"]
     }

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../shared/fdpass.h"
 #include "init.h"
 
 int sync_fd = -1;
@@ -56,19 +57,8 @@ void ask_parent(uint16_t type, uint16_t answer, const char *what) {
 
 /* One sendmsg of `data` with `fd` attached (SCM_RIGHTS), as a console-socket receiver expects it. */
 void send_fd(int sock, const void *data, size_t len, int fd, const char *what) {
-  struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
-  memset(&control, 0, sizeof control);
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n != (ssize_t)len) fail(n < 0 ? errno : EIO, "%s", what);
+  int rc = tsrunc_send_fd(sock, data, len, fd);
+  if (rc < 0) fail(-rc, "%s", what);
 }
 
 /* err > 0: the text gets ": strerror(err)"; err < 0: the text is complete and -err is the errno. */

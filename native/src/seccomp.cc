@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "../shared/fdpass.h"
+
 namespace {
 
 struct Ctx {
@@ -382,26 +384,9 @@ Napi::Value SendToUnixSocket(const Napi::CallbackInfo &info) {
     close(s);
     throw Fail(env, "connect to " + path, e);
   }
-  iovec iov{data.Data(), data.Length()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(s, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  int e = errno;
+  int rc = tsrunc_send_fd(s, data.Data(), data.Length(), fd);
   close(s);
-  if (n < 0) throw Fail(env, "send to " + path, e);
-  if (static_cast<size_t>(n) != data.Length()) throw Fail(env, "short send to " + path);
+  if (rc < 0) throw Fail(env, "send to " + path, -rc);
   return env.Undefined();
 }
 

@@ -5,7 +5,6 @@ import { TsruncError, defaultSpec, parseSignal } from '@tsrunc/common';
 import { containerStateView, createContainer, deleteContainer, killContainer, listContainers, runContainer, startContainer } from '../container';
 import { CommandSpec, FlagSpec, FlagValues } from './flags';
 import { execInContainer, resolveExecProcess } from '../container/exec';
-import { runHostHooksWarnOnly } from '../container/hooks';
 import { ContainerDir } from '../container/state-dir';
 import { featuresText } from './features';
 import { pauseContainer } from '../container/pause';
@@ -70,10 +69,6 @@ export const COMMANDS: Command[] = [
     name: 'start', usage: 'executes the user defined process in a created container', argsUsage: '<container-id>', args: ID, flags: [],
     async run({ root, args }) {
       await startContainer(root, args[0]);
-      // runtime-spec: poststart after the user's program started, before start returns (runc runs
-      // them at the end of create instead). Failures only warn.
-      const state = new ContainerDir(root, args[0]).read();
-      await runHostHooksWarnOnly(state.config, 'poststart', { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
       return 0;
     },
   },

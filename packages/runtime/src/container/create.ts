@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, Spec, TsruncError, native, parseSpec } from '@tsrunc/common';
 import { compileInitPlan, readHostFacts } from '../plan';
-import { ContainerDir, rfc3339Nano, writeFileAtomic } from './state-dir';
+import { ContainerDir, ContainerState, rfc3339Nano, writeFileAtomic } from './state-dir';
 import { InitStdio, StartedInit, startInit } from './init-process';
 import { readProcStat } from './liveness';
 import { runHostHooks, runHostHooksWarnOnly } from './hooks';
@@ -24,6 +24,8 @@ export interface CreateOptions {
 export interface CreatedContainer {
   dir: ContainerDir;
   init: StartedInit;
+  /** What state.json now holds. */
+  state: ContainerState;
 }
 
 function loadSpec(bundle: string): Spec {
@@ -77,7 +79,7 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
     cgroupMade = true;
     // Written now (no process yet: it reads as stopped) so that if this command is killed, `delete`
     // still finds the cgroup and removes it with anything in it; rewritten below once the init is ready.
-    const state = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
+    const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     dir.write(state);
     native().mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
@@ -93,9 +95,10 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
       }
       throw e;
     }
-    dir.write({ ...state, pid: init.pid, pidStartTime: readProcStat(init.pid)?.startTime ?? '' });
+    const created: ContainerState = { ...state, pid: init.pid, pidStartTime: readProcStat(init.pid)?.startTime ?? '' };
+    dir.write(created);
     if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
-    return { dir, init };
+    return { dir, init, state: created };
   } catch (e) {
     dir.remove();
     // SECURITY.md #11; the init is gone already (startInit kills and reaps it on failure).

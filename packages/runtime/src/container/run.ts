@@ -4,12 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { exitCodeOf, native, waitPidfd } from '@tsrunc/common';
 import { CreateOptions, createContainer } from './create';
-import { releaseInit } from './start';
+import { startCreated } from './start';
 import { destroy } from './delete';
-import { isAlive } from './liveness';
 import { killInit } from './init-process';
 import { proxyTerminal } from './exec';
-import { runHostHooksWarnOnly } from './hooks';
 
 export interface RunOptions extends CreateOptions {
   detach?: boolean;
@@ -50,8 +48,7 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
     } finally {
       if (theirs !== undefined) fs.closeSync(theirs);
     }
-    const { dir, init } = created;
-    const state = dir.read();
+    const { dir, init, state } = created;
     let tty: ReturnType<typeof proxyTerminal> | undefined;
     try {
       if (ours !== undefined) {
@@ -64,9 +61,7 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
         }
       }
       dir.release();
-      await releaseInit(dir.fifoPath, () => isAlive(state.pid, state.pidStartTime));
-      fs.rmSync(dir.fifoPath, { force: true });
-      await runHostHooksWarnOnly(state.config, 'poststart', { ociVersion: state.ociVersion, id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
+      await startCreated(dir, state);
     } catch (e) {
       // Whatever failed between create and a started process: the init must not outlive us.
       tty?.stop();

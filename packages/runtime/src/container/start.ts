@@ -1,9 +1,10 @@
 // start: open exec.fifo for reading, which lets the blocked init exec the user's process.
 import * as fs from 'node:fs';
 import { TsruncError } from '@tsrunc/common';
-import { ContainerDir } from './state-dir';
+import { ContainerDir, ContainerState } from './state-dir';
 import { containerStatus } from './status';
 import { isAlive } from './liveness';
+import { runHostHooksWarnOnly } from './hooks';
 
 const INIT_POLL_MS = 100;
 
@@ -16,11 +17,21 @@ export async function startContainer(root: string, id: string): Promise<void> {
     if (status === 'stopped') throw new TsruncError('cannot start a container that has stopped');
     if (status === 'running') throw new TsruncError('cannot start an already running container');
     if (status !== 'created') throw new TsruncError(`cannot start a container in the ${status} state`);
-    await releaseInit(dir.fifoPath, () => isAlive(state.pid, state.pidStartTime));
-    fs.rmSync(dir.fifoPath, { force: true });
+    await startCreated(dir, state);
   } finally {
     dir.release();
   }
+}
+
+/**
+ * Lets a created container's init exec the user's process (removing exec.fifo makes it `running`),
+ * then runs the poststart hooks: after the program started, before start returns, as the
+ * runtime-spec says (runc runs them at the end of create instead). Their failures only warn.
+ */
+export async function startCreated(dir: ContainerDir, state: ContainerState): Promise<void> {
+  await releaseInit(dir.fifoPath, () => isAlive(state.pid, state.pidStartTime));
+  fs.rmSync(dir.fifoPath, { force: true });
+  await runHostHooksWarnOnly(state.config, 'poststart', { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
 }
 
 /**

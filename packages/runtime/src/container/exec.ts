@@ -3,7 +3,6 @@
 // unless told otherwise (as runc's exec does), and its exit code becomes ours. Terminals: with
 // --console-socket the pty master goes to the caller; in the foreground we proxy it ourselves.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { ReadStream as TtyReadStream } from 'node:tty';
 import { ConfigError, Process, Spec, TsruncError, exitCodeOf, native, parseProcess, waitPidfd } from '@tsrunc/common';
 import { fromPaths } from '../cgroups';
@@ -12,7 +11,7 @@ import { ContainerDir } from './state-dir';
 import { Status, containerStatus } from './status';
 import { StartedInit, startInit } from './init-process';
 import { writePidFile } from './create';
-import { FORWARDED } from './run';
+import { SignalForwarder } from './forward-signals';
 
 /** Opens the console socket an init plan names: connect to the caller's path, or dup our own end. */
 export function openConsoleSocket(src: ConsoleSocketSource): number {
@@ -289,18 +288,8 @@ export async function execInContainer(root: string, id: string, opts: ExecOption
     if (!got) throw new TsruncError('the pty master did not arrive');
     tty = proxyTerminal(got.fd);
   }
-  const forward = (sig: number) => {
-    try {
-      native().pidfdSendSignal(procPidfd, sig);
-    } catch {
-      // exited meanwhile
-    }
-  };
-  const handlers = FORWARDED.map((name) => {
-    const handler = () => forward(os.constants.signals[name]);
-    process.on(name, handler);
-    return [name, handler] as const;
-  });
+  const signals = new SignalForwarder();
+  signals.deliverTo(procPidfd);
   try {
     const status = await waitPidfd(procPidfd);
     if (tty) {
@@ -309,7 +298,7 @@ export async function execInContainer(root: string, id: string, opts: ExecOption
     }
     return exitCodeOf(status);
   } finally {
-    for (const [name, handler] of handlers) process.off(name, handler);
+    signals.close();
     fs.closeSync(procPidfd);
   }
 }

@@ -1,13 +1,13 @@
 // run: create + start; in the foreground also forward our signals to the container process, wait
 // for it, destroy the container and return its exit code (128 + signal when killed), as runc does.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { exitCodeOf, native, waitPidfd } from '@tsrunc/common';
 import { CreateOptions, createContainer } from './create';
 import { startCreated } from './start';
 import { destroy } from './delete';
 import { killInit } from './init-process';
 import { proxyTerminal } from './exec';
+import { SignalForwarder } from './forward-signals';
 
 export interface RunOptions extends CreateOptions {
   detach?: boolean;
@@ -15,24 +15,10 @@ export interface RunOptions extends CreateOptions {
   noSubreaper?: boolean;
 }
 
-/**
- * Signals runc forwards to the container: all but those Node cannot catch, SIGPROF (V8's profiler
- * uses it) and SIGWINCH (runc only resizes the terminal it proxies; the kernel tells the process).
- */
-export const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGPIPE', 'SIGVTALRM', 'SIGXCPU', 'SIGXFSZ', 'SIGIO', 'SIGPWR', 'SIGSYS', 'SIGTRAP'];
-
 /** Returns the exit code `tsrunc run` exits with. */
 export async function runContainer(root: string, id: string, opts: RunOptions): Promise<number> {
   // Installed before create: a signal that arrives early is queued and delivered once there is a process.
-  const pending: number[] = [];
-  let deliver: (sig: number) => void = (sig) => pending.push(sig);
-  const handlers = opts.detach
-    ? []
-    : FORWARDED.map((name) => {
-        const handler = () => deliver(os.constants.signals[name]);
-        process.on(name, handler);
-        return [name, handler] as const;
-      });
+  const signals = opts.detach ? undefined : new SignalForwarder();
   if (!opts.detach && !opts.noSubreaper) native().setChildSubreaper();
   try {
     // In the foreground a terminal is ours to proxy: the init sends its pty master to this pair.
@@ -73,14 +59,7 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
       fs.closeSync(init.pidfd);
       return 0;
     }
-    deliver = (sig) => {
-      try {
-        native().pidfdSendSignal(init.pidfd, sig);
-      } catch {
-        // exited meanwhile
-      }
-    };
-    pending.splice(0).forEach(deliver);
+    signals?.deliverTo(init.pidfd);
     const status = await waitPidfd(init.pidfd);
     fs.closeSync(init.pidfd);
     if (tty) {
@@ -90,6 +69,6 @@ export async function runContainer(root: string, id: string, opts: RunOptions): 
     if (!opts.keep) await destroy(dir);
     return exitCodeOf(status);
   } finally {
-    for (const [name, handler] of handlers) process.off(name, handler);
+    signals?.close();
   }
 }

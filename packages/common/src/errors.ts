@@ -22,3 +22,30 @@ export class NotFoundError extends TsruncError {
     super(`container does not exist: ${id}`);
   }
 }
+
+/** strerror(3) wording, which users and runc's messages use (Node's own texts differ). */
+const STRERROR: Record<string, string> = {
+  EBUSY: 'device or resource busy',
+  EINVAL: 'invalid argument',
+  ENOENT: 'no such file or directory',
+  EPERM: 'operation not permitted',
+  EACCES: 'permission denied',
+  ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
+  ENODEV: 'no such device',
+  EOPNOTSUPP: 'operation not supported',
+  ENOTSUP: 'operation not supported',
+  ERANGE: 'numerical result out of range',
+  ESRCH: 'no such process',
+  ENOTEMPTY: 'directory not empty',
+  EEXIST: 'file exists',
+};
+
+export function errnoCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException)?.code;
+}
+
+export function strerror(e: unknown): string {
+  const code = errnoCode(e);
+  return (code && STRERROR[code]) ?? (e instanceof Error ? e.message : String(e));
+}

@@ -2,35 +2,8 @@
 // is an error, never a new regular file) and read-only files are never opened for writing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, TsruncError } from '@tsrunc/common';
+import { ConfigError, TsruncError, errnoCode, strerror } from '@tsrunc/common';
 import type { FileWrite, ReadCurrent } from './plan';
-
-/** strerror(3) wording, which users and runc's messages use (Node's own texts differ). */
-const STRERROR: Record<string, string> = {
-  EBUSY: 'device or resource busy',
-  EINVAL: 'invalid argument',
-  ENOENT: 'no such file or directory',
-  EPERM: 'operation not permitted',
-  EACCES: 'permission denied',
-  ENOSPC: 'no space left on device',
-  EROFS: 'read-only file system',
-  ENODEV: 'no such device',
-  EOPNOTSUPP: 'operation not supported',
-  ENOTSUP: 'operation not supported',
-  ERANGE: 'numerical result out of range',
-  ESRCH: 'no such process',
-  ENOTEMPTY: 'directory not empty',
-  EEXIST: 'file exists',
-};
-
-export function errnoCode(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException)?.code;
-}
-
-export function strerror(e: unknown): string {
-  const code = errnoCode(e);
-  return (code && STRERROR[code]) ?? (e instanceof Error ? e.message : String(e));
-}
 
 /** A cgroup file's contents, or undefined when the file does not exist. */
 export function readCgroupFile(dir: string, file: string): string | undefined {

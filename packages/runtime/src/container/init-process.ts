@@ -2,7 +2,7 @@
 // plan and follows the init until it reports ready, or fails naming the config field at fault.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TsruncError, initBinaryPath, native, waitPidfd, waitReadable, exitCodeOf } from '@tsrunc/common';
+import { TsruncError, initBinaryPath, native, waitPidfd, waitReadable, exitCodeOf, strerror } from '@tsrunc/common';
 import { InitPlan, Msg, decodeMessage, encodeMessage, encodePlan } from '../plan';
 import { MSG_HEADER, MSG_MAX } from '../plan/proto';
 import { HooksMessage, decodeHooksMessage } from './hooks';
@@ -40,7 +40,7 @@ function openFdSources(plan: InitPlan, fifoPath: string | undefined): number[] {
         try {
           opened.push(fs.openSync(src.path, fs.constants.O_RDONLY));
         } catch (e) {
-          throw new TsruncError(`${src.origin}: open ${src.path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+          throw new TsruncError(`${src.origin}: open ${src.path}: ${strerror(e)}`);
         }
       }
     }

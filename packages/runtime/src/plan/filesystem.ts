@@ -1,7 +1,7 @@
 // The container's filesystem: rootfs, config mounts (cgroup mounts expanded), devices, masks, root switch.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, LinuxDevice, Mount, Spec } from '@tsrunc/common';
+import { ConfigError, LinuxDevice, Mount, Spec, strerror } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { CgroupMount, HostFacts } from './host';
 import { MS, PROPAGATION, parseMountOptions } from './mount-options';
@@ -56,7 +56,7 @@ function bindSource(m: Mount, bundle: string, origin: string): { source: string;
   try {
     st = fs.statSync(source);
   } catch (e) {
-    throw new ConfigError(`${origin}.source`, `stat ${source}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+    throw new ConfigError(`${origin}.source`, `stat ${source}: ${strerror(e)}`);
   }
   return { source, kind: st.isDirectory() ? 0 : 1 };
 }

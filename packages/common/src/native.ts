@@ -40,6 +40,9 @@ interface Addon {
   unixAccept(fd: number): number | null;
   recvFd(fd: number): { fd: number; name: string } | null;
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** cfmakeraw on a terminal, as runc's SetRaw; returns the termios to restore. */
+  ttyMakeRaw(fd: number): Buffer;
+  ttyRestore(fd: number, saved: Buffer): void;
   getWinsize(fd: number): { rows: number; cols: number };
   dupCloexec(fd: number): number;
 }

@@ -129,12 +129,6 @@ export function resolveExecProcess(spec: Spec, a: ExecProcessArgs): Process {
   return p;
 }
 
-/** terminal.cc's raw-mode calls (not in @tsrunc/common's Addon type yet). */
-interface RawModeCalls {
-  ttyMakeRaw(fd: number): Buffer;
-  ttyRestore(fd: number, saved: Buffer): void;
-}
-
 /** How long the pty must stay quiet, once the process has exited, before we stop copying. */
 const AFTER_EXIT_IDLE_MS = 200;
 
@@ -162,7 +156,6 @@ function writeAll(fd: number, d: Buffer): void {
 export function proxyTerminal(master: number): { done: Promise<void>; settle: () => Promise<void>; stop: () => void } {
   const stdin = process.stdin;
   const isTty = stdin.isTTY === true;
-  const rawMode = native() as ReturnType<typeof native> & RawModeCalls;
   let saved: Buffer | undefined;
   const resize = () => {
     try {
@@ -175,7 +168,7 @@ export function proxyTerminal(master: number): { done: Promise<void>; settle: ()
   if (isTty) {
     // Fully raw, as runc's console.SetRaw (cfmakeraw): Node's setRawMode leaves output processing
     // on, and the caller's terminal would add a \r to every "\r\n" the container's pty sends.
-    saved = rawMode.ttyMakeRaw(0);
+    saved = native().ttyMakeRaw(0);
     resize();
     process.on('SIGWINCH', resize);
   }
@@ -217,7 +210,7 @@ export function proxyTerminal(master: number): { done: Promise<void>; settle: ()
     stdin.pause();
     out.destroy();
     if (isTty) {
-      if (saved) rawMode.ttyRestore(0, saved);
+      if (saved) native().ttyRestore(0, saved);
       saved = undefined;
       process.off('SIGWINCH', resize);
     }

@@ -46,6 +46,10 @@ def pump(timeout):
     if not d:
         return None
     out += d
+    # Answer cursor-position queries as a terminal does: ash asks before each prompt and waits, and a
+    # key typed meanwhile (Ctrl-D) would be swallowed as part of the awaited reply.
+    for _ in range(d.count(b'\x1b[6n')):
+        os.write(master, b'\x1b[1;1R')
     return True
 def finish(**kw):
     attrs = termios.tcgetattr(slave)

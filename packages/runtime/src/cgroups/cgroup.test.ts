@@ -190,20 +190,37 @@ describe('Cgroup on a fake v1 cgroupfs', () => {
     expect(cg.oomKillCount()).toBe(2);
   });
 
-  it('registers an eventfd on memory.oom_control through the native layer and reports real kills only', () => {
-    const memory = fake(path.join(root, 'memory/ctr'), { 'memory.oom_control': 'oom_kill 0\n', 'cgroup.event_control': '' });
-    let fire: () => void = () => {};
-    const closed: number[] = [];
-    const native: EventfdNative = { eventfd: () => 42, onReadable: (_fd, cb) => ((fire = cb), () => closed.push(-1)), close: (fd) => closed.push(fd) };
-    const kills: number[] = [];
-    const watch = fromPaths({ memory }).watchOom((n) => kills.push(n), { eventfd: native });
-    expect(read(memory, 'cgroup.event_control')).toMatch(/^42 \d+$/);
-    fire(); // e.g. the cgroup being removed: no kill, no report
-    fs.writeFileSync(path.join(memory, 'memory.oom_control'), 'oom_kill 1\n');
-    fire();
-    watch.close();
-    expect(kills).toEqual([1]);
-    expect(closed).toEqual([-1, 42]);
+  it('registers an eventfd on memory.oom_control through the native layer and reports each kill once, whenever its counter moves', () => {
+    jest.useFakeTimers();
+    try {
+      const memory = fake(path.join(root, 'memory/ctr'), { 'memory.oom_control': 'oom_kill 0\n', 'cgroup.event_control': '' });
+      let fire: () => void = () => {};
+      const closed: number[] = [];
+      const native: EventfdNative = { eventfd: () => 42, onReadable: (_fd, cb) => ((fire = cb), () => closed.push(-1)), close: (fd) => closed.push(fd) };
+      const kills: number[] = [];
+      const setCount = (n: number) => fs.writeFileSync(path.join(memory, 'memory.oom_control'), `oom_kill ${n}\n`);
+      const watch = fromPaths({ memory }).watchOom((n) => kills.push(n), { eventfd: native, intervalMs: 50 });
+      expect(read(memory, 'cgroup.event_control')).toMatch(/^42 \d+$/);
+      fire(); // e.g. the cgroup being removed: no kill, no report
+      jest.advanceTimersByTime(100);
+      expect(kills).toEqual([]);
+      // The kernel's order: the eventfd fires as the cgroup enters OOM, the counter grows once the victim is killed.
+      fire();
+      setCount(1);
+      expect(kills).toEqual([]);
+      jest.advanceTimersByTime(50);
+      expect(kills).toEqual([1]);
+      // The counter already grown at the wake-up: reported at once, and not again by the poll.
+      setCount(2);
+      fire();
+      expect(kills).toEqual([1, 2]);
+      jest.advanceTimersByTime(200);
+      expect(kills).toEqual([1, 2]);
+      watch.close();
+      expect(closed).toEqual([-1, 42]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('unified resources need a cgroup2 hierarchy', () => {

@@ -213,8 +213,9 @@ export class Cgroup {
   watchOom(onOom: (kills: number) => void, options: { eventfd?: EventfdNative; intervalMs?: number } = {}): OomWatch {
     const count = (): number => this.oomKillCount();
     const memory = this.v1('memory');
-    if (memory && options.eventfd) return eventfdOomKills(memory, options.eventfd, count, onOom);
-    return pollOomKills(count, onOom, options.intervalMs ?? 100);
+    const intervalMs = options.intervalMs ?? 100;
+    if (memory && options.eventfd) return eventfdOomKills(memory, options.eventfd, count, onOom, intervalMs);
+    return pollOomKills(count, onOom, intervalMs);
   }
 
   /** Removes every directory (and child cgroups), waiting briefly for exiting tasks to leave. */

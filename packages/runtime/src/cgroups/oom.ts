@@ -39,28 +39,41 @@ export function pollOomKills(readCount: () => number, onOom: (kills: number) => 
 }
 
 /**
- * v1: register an eventfd for memory.oom_control in cgroup.event_control. The kernel also signals the eventfd when
- * the cgroup is removed, so each event is checked against the kill counter before it is reported.
+ * v1: register an eventfd for memory.oom_control in cgroup.event_control, and poll the kill counter too. The
+ * kernel signals the eventfd when the cgroup enters OOM, before the victim is killed and `oom_kill` grows, and
+ * also when the cgroup is removed: a wake-up checks the counter at once, and the poll reports a kill whose
+ * counter moved after its wake-up. Either way a kill is reported once, when the counter grows.
  */
-export function eventfdOomKills(memoryDir: string, native: EventfdNative, readCount: () => number, onOom: (kills: number) => void): OomWatch {
+export function eventfdOomKills(memoryDir: string, native: EventfdNative, readCount: () => number, onOom: (kills: number) => void, intervalMs: number): OomWatch {
   const control = fs.openSync(path.join(memoryDir, 'memory.oom_control'), fs.constants.O_RDONLY);
   const efd = native.eventfd();
   let stop: () => void = () => {};
+  let timer: NodeJS.Timeout | undefined;
   try {
     writeCgroupFile(memoryDir, 'cgroup.event_control', `${efd} ${control}`);
     let last = readCount();
-    stop = native.onReadable(efd, () => {
-      const now = readCount();
+    const check = (): void => {
+      let now: number;
+      try {
+        now = readCount();
+      } catch {
+        return; // the cgroup is gone
+      }
       if (now > last) onOom(now);
-      last = now;
-    });
+      last = Math.max(last, now);
+    };
+    stop = native.onReadable(efd, check);
+    timer = setInterval(check, intervalMs);
+    timer.unref(); // a watcher alone must not keep the process alive
   } catch (e) {
+    stop();
     native.close(efd);
     fs.closeSync(control);
     throw e;
   }
   return {
     close: () => {
+      clearInterval(timer);
       stop();
       native.close(efd);
       fs.closeSync(control);

@@ -170,12 +170,27 @@ static void remount(const char *target, unsigned long flags) {
   close(fd);
 }
 
+/* A recursive bind of `src` on `target` with the ro/nosuid/nodev/noexec of `flags` set on every
+ * mount of the tree: a remount would set them on its top mount only. */
+static void bind_tree_restricted(const char *src, const char *target, const char *fdpath, unsigned long flags) {
+  if (mount(src, fdpath, NULL, MS_BIND | MS_REC, NULL) != 0) fail(errno, "bind mount %s on %s", src, target);
+  struct mount_attr attr = {
+    .attr_set = (flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+                (flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0),
+  };
+  int fd = open_in_root(target, 0);
+  if (fd < 0) fail(errno, "reopen %s", target);
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) fail(errno, "restrict every mount under %s", target);
+  close(fd);
+}
+
 void op_mount(const struct op *op) {
   const char *src = arg_str(op, 0), *target = arg_str(op, 1), *fstype = arg_str(op, 2);
   unsigned long flags = (unsigned long)arg_int(op, 3);
   const char *data = arg_str(op, 4);
   int64_t kind = arg_int(op, 5);
   unsigned long propagation = (unsigned long)arg_int(op, 6);
+  const char *refused_fallback = arg_str(op, 7);
   int fd = make_target(target, kind);
   char p[64];
   FDPATH(p, fd);
@@ -184,7 +199,8 @@ void op_mount(const struct op *op) {
     unsigned long rest = flags & ~(MS_BIND | MS_REC);
     if (rest) remount(target, MS_REMOUNT | MS_BIND | rest);
   } else if (mount(src, p, fstype, flags, *data ? data : NULL) != 0) {
-    fail(errno, "mount %s on %s (type %s)", src, target, fstype);
+    if (errno != EPERM || !*refused_fallback) fail(errno, "mount %s on %s (type %s)", src, target, fstype);
+    bind_tree_restricted(refused_fallback, target, p, flags);
   }
   close(fd);
   if (propagation) remount(target, propagation);

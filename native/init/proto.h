@@ -46,7 +46,7 @@ enum tsrunc_op {
   OP_MKNOD = 4,             /* path (in rootfs), mode, dev, uid, gid                           */
   OP_BIND_DEVICE = 5,       /* host path, path (in rootfs)                                     */
   OP_SYMLINK = 6,           /* target, link path (in rootfs)                                   */
-  OP_PIVOT_ROOT = 7,        /* no_pivot (0/1)                                                  */
+  OP_PIVOT_ROOT = 7,        /* no_pivot (0/1: detach the host's procfs/sysfs mounts, move the rootfs on /, chroot) */
   OP_MASK_PATH = 8,         /* path (after pivot)                                              */
   OP_READONLY_PATH = 9,     /* path (after pivot)                                              */
   OP_READONLY_ROOT = 10,    /* -                                                               */

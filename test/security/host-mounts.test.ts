@@ -1,6 +1,6 @@
-// Security issue item 3: nothing of the host's mount tree a container can write through.
+// Security issue items 3 and 7: nothing of the host's mount tree a container can write through.
 // Each test performs the escape on a real container and checks, from the host, that the host's
-// cgroups and tracing switch stayed as they were.
+// cgroups, tracing switch or sysctl stayed as they were.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,6 +17,8 @@ function tracefs(command: string): string {
 }
 const readTracingOn = () => tracefs('cat /sys/kernel/tracing/tracing_on');
 const writeTracingOn = (value: string) => tracefs(`echo ${value} > /sys/kernel/tracing/tracing_on`);
+
+const LEASE_BREAK_TIME = '/proc/sys/fs/lease-break-time';
 
 /** The pids and memory lines of /proc/PID/cgroup, read on the host. */
 function hostCgroups(pid: number): string[] {
@@ -35,13 +37,16 @@ const ESCAPE_TO_ROOT_CGROUPS = 'echo 1 > /sys/fs/cgroup/pids/cgroup.procs; echo 
 describeAsRoot('host mounts', () => {
   const c = new Containers();
   let tracingOn: string;
+  let leaseBreakTime: string;
   beforeEach(() => {
     tracingOn = readTracingOn();
+    leaseBreakTime = fs.readFileSync(LEASE_BREAK_TIME, 'utf8');
   });
   afterEach(() => {
     c.cleanup();
-    // Only an attack that got through changes it; put it back for the rest of the host.
+    // Only an attack that got through changes these; put them back for the rest of the host.
     if (readTracingOn() !== tracingOn) writeTracingOn(tracingOn);
+    if (fs.readFileSync(LEASE_BREAK_TIME, 'utf8') !== leaseBreakTime) fs.writeFileSync(LEASE_BREAK_TIME, leaseBreakTime);
   });
 
   /** create (run by the command `wrapper` when given) + start of a long-running container; its pid on the host. */
@@ -100,5 +105,17 @@ describeAsRoot('host mounts', () => {
     const sysMounts = r.stdout.trim().split('\n');
     expect(sysMounts.some((l) => l.split(' ')[4] === '/sys/fs/cgroup/pids')).toBe(true);
     for (const line of sysMounts) expect(line.split(' ')[5]).toMatch(/^ro,/);
+  });
+
+  test('item 7: under --no-pivot a process in its own user+mount+pid namespaces cannot mount a bare procfs and write a host sysctl', () => {
+    const b = c.bundle(['unshare', '-mrpf', 'sh', '-c', `mount -t proc none /proc && echo 17 > ${LEASE_BREAK_TIME}`], (s) => {
+      // Mapping root of the parent namespace in the new one needs CAP_SETFCAP (as in runc's no_pivot.bats).
+      for (const set of ['bounding', 'effective', 'permitted'] as const) s.process!.capabilities![set]!.push('CAP_SETFCAP');
+    });
+    const id = c.id('nopivot-proc');
+    const r = tsrunc(c.root, ['run', '--no-pivot', '--bundle', b.dir, id]);
+    expect(fs.readFileSync(LEASE_BREAK_TIME, 'utf8')).toBe(leaseBreakTime);
+    expect(r.stderr).toContain('mount: permission denied');
+    expect(r.status).toBe(1);
   });
 });

@@ -107,13 +107,29 @@ describeAsRoot('host mounts', () => {
     for (const line of sysMounts) expect(line.split(' ')[5]).toMatch(/^ro,/);
   });
 
-  test('item 7: under --no-pivot a process in its own user+mount+pid namespaces cannot mount a bare procfs and write a host sysctl', () => {
+  /** runc's no_pivot.bats, with a host sysctl as the target: what `run --no-pivot` printed and returned. */
+  function bareProcfsUnderNoPivot(prefix: string, edit: (s: Spec) => void = () => undefined) {
     const b = c.bundle(['unshare', '-mrpf', 'sh', '-c', `mount -t proc none /proc && echo 17 > ${LEASE_BREAK_TIME}`], (s) => {
-      // Mapping root of the parent namespace in the new one needs CAP_SETFCAP (as in runc's no_pivot.bats).
+      // Mapping root of the parent namespace in the new one needs CAP_SETFCAP.
       for (const set of ['bounding', 'effective', 'permitted'] as const) s.process!.capabilities![set]!.push('CAP_SETFCAP');
+      edit(s);
     });
-    const id = c.id('nopivot-proc');
-    const r = tsrunc(c.root, ['run', '--no-pivot', '--bundle', b.dir, id]);
+    return tsrunc(c.root, ['run', '--no-pivot', '--bundle', b.dir, c.id(prefix)]);
+  }
+
+  test('item 7: under --no-pivot a process in its own user+mount+pid namespaces cannot mount a bare procfs and write a host sysctl', () => {
+    const r = bareProcfsUnderNoPivot('nopivot-proc');
+    expect(fs.readFileSync(LEASE_BREAK_TIME, 'utf8')).toBe(leaseBreakTime);
+    expect(r.stderr).toContain('mount: permission denied');
+    expect(r.status).toBe(1);
+  });
+
+  test('item 7: the same from a container in a user namespace, where the host\'s mounts are locked (covered, not detached)', () => {
+    const r = bareProcfsUnderNoPivot('nopivot-userns', (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+    });
     expect(fs.readFileSync(LEASE_BREAK_TIME, 'utf8')).toBe(leaseBreakTime);
     expect(r.stderr).toContain('mount: permission denied');
     expect(r.status).toBe(1);

@@ -40,11 +40,13 @@ enum tsrunc_msg {
 enum tsrunc_op {
   OP_SETNS = 1,             /* fd, nstype                                                      */
   OP_ROOTFS = 2,            /* rootfs path, propagation flags (0: MS_SLAVE|MS_REC)             */
-  OP_MOUNT = 3,             /* source, target (in rootfs), fstype, flags, data, kind (0 dir, 1 file), propagation */
+  OP_MOUNT = 3,             /* source, target (in rootfs), fstype, flags, data, kind (0 dir, 1 file), propagation,
+                               source bound instead when the kernel refuses the mount with EPERM ("": none; its
+                               whole tree gets the ro/nosuid/nodev/noexec of flags) */
   OP_MKNOD = 4,             /* path (in rootfs), mode, dev, uid, gid                           */
   OP_BIND_DEVICE = 5,       /* host path, path (in rootfs)                                     */
   OP_SYMLINK = 6,           /* target, link path (in rootfs)                                   */
-  OP_PIVOT_ROOT = 7,        /* no_pivot (0/1)                                                  */
+  OP_PIVOT_ROOT = 7,        /* no_pivot (0/1: detach the host's procfs/sysfs mounts, move the rootfs on /, chroot) */
   OP_MASK_PATH = 8,         /* path (after pivot)                                              */
   OP_READONLY_PATH = 9,     /* path (after pivot)                                              */
   OP_READONLY_ROOT = 10,    /* -                                                               */

@@ -170,12 +170,27 @@ static void remount(const char *target, unsigned long flags) {
   close(fd);
 }
 
+/* A recursive bind of `src` on `target` with the ro/nosuid/nodev/noexec of `flags` set on every
+ * mount of the tree: a remount would set them on its top mount only. */
+static void bind_tree_restricted(const char *src, const char *target, const char *fdpath, unsigned long flags) {
+  if (mount(src, fdpath, NULL, MS_BIND | MS_REC, NULL) != 0) fail(errno, "bind mount %s on %s", src, target);
+  struct mount_attr attr = {
+    .attr_set = (flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+                (flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0),
+  };
+  int fd = open_in_root(target, 0);
+  if (fd < 0) fail(errno, "reopen %s", target);
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) fail(errno, "restrict every mount under %s", target);
+  close(fd);
+}
+
 void op_mount(const struct op *op) {
   const char *src = arg_str(op, 0), *target = arg_str(op, 1), *fstype = arg_str(op, 2);
   unsigned long flags = (unsigned long)arg_int(op, 3);
   const char *data = arg_str(op, 4);
   int64_t kind = arg_int(op, 5);
   unsigned long propagation = (unsigned long)arg_int(op, 6);
+  const char *refused_fallback = arg_str(op, 7);
   int fd = make_target(target, kind);
   char p[64];
   FDPATH(p, fd);
@@ -184,7 +199,8 @@ void op_mount(const struct op *op) {
     unsigned long rest = flags & ~(MS_BIND | MS_REC);
     if (rest) remount(target, MS_REMOUNT | MS_BIND | rest);
   } else if (mount(src, p, fstype, flags, *data ? data : NULL) != 0) {
-    fail(errno, "mount %s on %s (type %s)", src, target, fstype);
+    if (errno != EPERM || !*refused_fallback) fail(errno, "mount %s on %s (type %s)", src, target, fstype);
+    bind_tree_restricted(refused_fallback, target, p, flags);
   }
   close(fd);
   if (propagation) remount(target, propagation);
@@ -266,9 +282,75 @@ void op_readonly_path(const struct op *op) {
   close(fd);
 }
 
+/* Undoes mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void unescape_mountinfo(char *s) {
+  char *out = s;
+  for (char *in = s; *in; out++) {
+    if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+      *out = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
+      in += 4;
+    } else {
+      *out = *in++;
+    }
+  }
+  *out = 0;
+}
+
+static int deeper_first(const void *a, const void *b) {
+  size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+  return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/*
+ * chroot leaves the host's mounts in our mount namespace, and the kernel lets a process there that
+ * makes its own user namespace mount a fresh procfs or sysfs as long as one fully visible instance
+ * exists anywhere in the namespace (mount_too_revealing): the host's /proc, /sys would be that one.
+ * So every whole procfs and sysfs outside the rootfs is detached, or covered where a user
+ * namespace locks it (as runc's msMoveRoot does). The host's procfs is still at /proc here.
+ */
+static void hide_host_procfs_sysfs(void) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) fail(errno, "open /proc/self/mountinfo");
+  check_procfs(fileno(f), "/proc/self/mountinfo");
+  /* mountinfo names the rootfs by its canonical path. */
+  char rootfs_real[PATH_MAX];
+  if (!realpath(rootfs_path, rootfs_real)) fail(errno, "resolve %s", rootfs_path);
+  size_t rootfs_len = strlen(rootfs_real);
+  char **points = NULL, *line = NULL;
+  size_t count = 0, line_cap = 0;
+  while (getline(&line, &line_cap, f) > 0) {
+    line[strcspn(line, "\n")] = 0;
+    /* id parent major:minor root mountpoint options [optional fields] - fstype source superoptions */
+    char root[PATH_MAX], point[PATH_MAX], fstype[64];
+    const char *sep = strstr(line, " - ");
+    if (!sep || sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2 || sscanf(sep, " - %63s", fstype) != 1)
+      fail(EINVAL, "unexpected line in /proc/self/mountinfo: %s", line);
+    if (strcmp(root, "/") != 0 || (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0)) continue;
+    unescape_mountinfo(point);
+    if (!strncmp(point, rootfs_real, rootfs_len) && (point[rootfs_len] == '/' || point[rootfs_len] == 0)) continue;
+    points = realloc(points, (count + 1) * sizeof *points);
+    if (!points || !(points[count++] = strdup(point))) fail(ENOMEM, "out of memory");
+  }
+  free(line);
+  fclose(f);
+  /* Submounts first: detaching a parent would take their paths away. */
+  qsort(points, count, sizeof *points, deeper_first);
+  for (size_t i = 0; i < count; i++) {
+    /* Slave first, so that the unmount never propagates to the host (a shared rootfsPropagation). */
+    if (mount("", points[i], NULL, MS_SLAVE | MS_REC, NULL) != 0) fail(errno, "make %s slave", points[i]);
+    if (umount2(points[i], MNT_DETACH) != 0) {
+      if (errno != EINVAL && errno != EPERM) fail(errno, "unmount %s", points[i]);
+      if (mount("tmpfs", points[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail(errno, "cover %s", points[i]);
+    }
+    free(points[i]);
+  }
+  free(points);
+}
+
 void op_pivot_root(const struct op *op) {
   int64_t no_pivot = arg_int(op, 0);
   if (no_pivot) {
+    hide_host_procfs_sysfs();
     if (chdir(rootfs_path) != 0) fail(errno, "chdir %s", rootfs_path);
     if (mount(rootfs_path, "/", NULL, MS_MOVE, NULL) != 0) fail(errno, "move rootfs to /");
     if (chroot(".") != 0) fail(errno, "chroot");

@@ -112,12 +112,15 @@ test('bind sources are relative to the bundle; a file source makes a file target
   expect(hosts.args[5]).toBe(1);
 });
 
-test('sysfs without its own network namespace is the host\'s, bound (as runc does)', () => {
-  const p = plan(spec((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'network'))));
-  const sys = p.ops.find((o) => o.code === Op.Mount && o.args[1] === '/sys')!;
-  expect(sys.args[0]).toBe('/sys');
-  expect(Number(sys.args[3]) & MS.BIND).toBe(MS.BIND);
-  expect(p.ops.some((o) => o.code === Op.LoopbackUp)).toBe(false);
+test('sysfs is mounted afresh; without its own network namespace the host\'s /sys is its fallback if the kernel refuses', () => {
+  const sysfs = (s: Spec) => plan(s).ops.find((o) => o.code === Op.Mount && o.args[1] === '/sys')!;
+  const fresh = ['sysfs', '/sys', 'sysfs', MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, '', 0, 0];
+  expect(sysfs(spec()).args).toEqual([...fresh, '']);
+  const noNet = spec((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'network')));
+  expect(sysfs(noNet).args).toEqual([...fresh, '/sys']);
+  expect(plan(noNet).ops.some((o) => o.code === Op.LoopbackUp)).toBe(false);
+  const joinedNet = spec((s) => (s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/proc/1/ns/net' } : n))));
+  expect(sysfs(joinedNet).args).toEqual([...fresh, '/sys']);
 });
 
 test('devices: defaults plus config devices (config wins on a path), /dev symlinks; bound instead of made in a user namespace', () => {

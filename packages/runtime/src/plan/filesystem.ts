@@ -61,8 +61,9 @@ function bindSource(m: Mount, bundle: string, origin: string): { source: string;
   return { source, kind: st.isDirectory() ? 0 : 1 };
 }
 
-function mountOp(origin: string, source: string, target: string, fstype: string, flags: number, data: string, kind: number, propagation: number): PlanOp {
-  return { code: Op.Mount, args: [source, target, fstype, flags, data, kind, propagation], origin };
+/** `refusedFallback`: a source the init binds instead, read-only etc. on every submount, if the kernel refuses the mount (EPERM). */
+function mountOp(origin: string, source: string, target: string, fstype: string, flags: number, data: string, kind: number, propagation: number, refusedFallback = ''): PlanOp {
+  return { code: Op.Mount, args: [source, target, fstype, flags, data, kind, propagation, refusedFallback], origin };
 }
 
 /** type "cgroup": the host's hierarchies, bind-mounted read-only (SECURITY.md #8), or mounted afresh in a cgroup namespace. */
@@ -105,11 +106,12 @@ function configMountOps(m: Mount, index: number, ctx: FilesystemContext): PlanOp
   }
   const type = m.type ?? '';
   if (!type || !ctx.host.filesystems.has(type)) throw new ConfigError(`${origin}.type`, `unknown filesystem type "${type}"`);
-  // Without its own network namespace a container may not mount sysfs: it gets the host's, as runc does.
-  if (type === 'sysfs' && ctx.ns.has('network') !== 'new') {
-    return [mountOp(origin, '/sys', m.destination, '', MS.BIND | MS.REC | opts.flags, '', 0, opts.propagation)];
-  }
-  return [mountOp(origin, m.source ?? type, m.destination, type, opts.flags, opts.data, 0, opts.propagation)];
+  // A fresh sysfs always: a bind of the host's /sys would bring its submounts (cgroup hierarchies,
+  // tracefs) writable. Without a network namespace of its own, the kernel refuses one to a user
+  // namespace that does not own the host's or joined network namespace: then the host's /sys,
+  // restricted on every submount, as runc does.
+  const refusedFallback = type === 'sysfs' && ctx.ns.has('network') !== 'new' ? '/sys' : '';
+  return [mountOp(origin, m.source ?? type, m.destination, type, opts.flags, opts.data, 0, opts.propagation, refusedFallback)];
 }
 
 function deviceMode(d: LinuxDevice): number {

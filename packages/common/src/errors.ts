@@ -1,3 +1,5 @@
+import { getSystemErrorMap } from 'node:util';
+
 /** An error a user can act on: its message names what is wrong. CLI commands print it and exit with `exitCode`. */
 export class TsruncError extends Error {
   constructor(message: string, readonly exitCode = 1) {
@@ -39,6 +41,14 @@ const STRERROR: Record<string, string> = {
   ESRCH: 'no such process',
   ENOTEMPTY: 'directory not empty',
   EEXIST: 'file exists',
+  ENAMETOOLONG: 'file name too long',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  ELOOP: 'too many levels of symbolic links',
+  EMFILE: 'too many open files',
+  ENOMEM: 'cannot allocate memory',
+  EPIPE: 'broken pipe',
+  EIO: 'input/output error',
 };
 
 export function errnoCode(e: unknown): string | undefined {
@@ -47,5 +57,22 @@ export function errnoCode(e: unknown): string | undefined {
 
 export function strerror(e: unknown): string {
   const code = errnoCode(e);
-  return (code && STRERROR[code]) ?? (e instanceof Error ? e.message : String(e));
+  if (code && STRERROR[code]) return STRERROR[code];
+  // Other errno errors from Node: libuv's wording, without Node's "CODE: …, syscall 'path'" around it.
+  const errno = (e as NodeJS.ErrnoException)?.errno;
+  const libuv = code && typeof errno === 'number' ? getSystemErrorMap().get(errno)?.[1] : undefined;
+  return libuv ?? (e instanceof Error ? e.message : String(e));
+}
+
+/**
+ * Any error as the one line the CLI prints: a TsruncError's message; a Node errno error as runc words it
+ * (`mkdir /run/tsrunc/c1: read-only file system`); anything else, its message. Never a stack.
+ */
+export function errorLine(e: unknown): string {
+  const { code, errno, syscall, path } = (e ?? {}) as NodeJS.ErrnoException;
+  let text: string;
+  if (e instanceof TsruncError) text = e.message;
+  else if (code && typeof errno === 'number' && syscall) text = `${[syscall, path].filter(Boolean).join(' ')}: ${strerror(e)}`;
+  else text = e instanceof Error ? e.message : String(e);
+  return text.replace(/\s*\n\s*/g, '; ');
 }

@@ -80,8 +80,12 @@ export function object<T extends object>(build: (f: Fields) => T): Conv<T> {
   };
 }
 
+// Every string ends up as a C string somewhere (a path, an argv, a file write): a NUL would cut it short.
+const NUL_BYTE = 'must not contain a NUL byte';
+
 export const string: Conv<string> = (value, path) => {
   if (typeof value !== 'string') throw new ConfigError(path, `must be a string, got ${kind(value)}`);
+  if (value.includes('\0')) throw new ConfigError(path, NUL_BYTE);
   return value;
 };
 
@@ -108,6 +112,8 @@ export const int32 = integer(-0x80000000, 0x7fffffff, 'an int32');
 // 18446744073709551615 (RLIM_INFINITY, "no limit") up to those doubles, and they must stay valid.
 export const int64 = integer(-(2 ** 63), 2 ** 63, 'an int64');
 export const uint64 = integer(0, 2 ** 64, 'a uint64');
+// runc's range (libcontainer/user): 4294967295 is (uid_t)-1, which set*id(2) reads as "leave unchanged".
+export const unixId = integer(0, 0x7fffffff, 'in range 0-2147483647');
 
 export function arrayOf<T>(item: Conv<T>): Conv<T[]> {
   return (value, path, ctx) => {
@@ -123,6 +129,7 @@ export function mapOf<T>(item: Conv<T>): Conv<Record<string, T>> {
     const result: Record<string, T> = {};
     for (const [key, v] of Object.entries(value)) {
       if (key === '') throw new ConfigError(child(path, key), 'key must not be empty');
+      if (key.includes('\0')) throw new ConfigError(child(path, key), `key ${NUL_BYTE}`);
       result[key] = item(v, child(path, key), ctx);
     }
     return result;

@@ -73,6 +73,15 @@ describe('parseSpec', () => {
   });
 });
 
+describe('strings', () => {
+  it('never hold a NUL byte, in a value or a map key', () => {
+    rejects((c) => (c.hostname = 'a\0b'), 'hostname: must not contain a NUL byte');
+    rejects((c) => (c.process.args = ['sh', '-c\0']), 'process.args[1]: must not contain a NUL byte');
+    rejects((c) => (c.mounts[0].source = '/proc\0/x'), 'mounts[0].source: must not contain a NUL byte');
+    rejects((c) => (c.linux.sysctl = { 'kernel.x\0': '1' }), 'linux.sysctl["kernel.x\\u0000"]: key must not contain a NUL byte');
+  });
+});
+
 describe('ociVersion', () => {
   it.each(['1.0.0', '1.0.2-dev', '1.0.0-rc5', '1.2.0', '1.3.0', '1.9.1+build.7'])('accepts %s', (v) => {
     expect(accepts((c) => (c.ociVersion = v)).ociVersion).toBe(v);
@@ -134,7 +143,12 @@ describe('process', () => {
   });
 
   it('checks user ids', () => {
-    rejects((c) => (c.process.user.uid = -1), 'process.user.uid: must be a uint32 (0 to 4294967295), got -1');
+    rejects((c) => (c.process.user.uid = -1), 'process.user.uid: must be in range 0-2147483647, got -1');
+    // (uid_t)-1: setresuid(2) would leave the process root.
+    rejects((c) => (c.process.user.uid = 4294967295), 'process.user.uid: must be in range 0-2147483647, got 4294967295');
+    rejects((c) => (c.process.user.gid = 2147483648), 'process.user.gid: must be in range 0-2147483647, got 2147483648');
+    rejects((c) => (c.process.user.additionalGids = [4294967295]), 'process.user.additionalGids[0]: must be in range 0-2147483647, got 4294967295');
+    expect(accepts((c) => (c.process.user = { uid: 2147483647, gid: 2147483647 })).process?.user).toMatchObject({ uid: 2147483647 });
     rejects((c) => (c.process.user.gid = 1.5), 'process.user.gid: must be an integer, got 1.5');
     rejects((c) => (c.process.user.additionalGids = [1, '2']), 'process.user.additionalGids[1]: must be an integer, got string');
   });
@@ -355,8 +369,18 @@ describe('linux', () => {
   it('checks id mappings', () => {
     rejects(
       (c) => (c.linux.namespaces.push({ type: 'user' }), (c.linux.gidMappings = [{ containerID: 0, hostID: -5, size: 1 }])),
-      'linux.gidMappings[0].hostID: must be a uint32 (0 to 4294967295), got -5',
+      'linux.gidMappings[0].hostID: must be in range 0-2147483647, got -5',
     );
+    const userns = (c: Json) => c.linux.namespaces.push({ type: 'user' });
+    rejects(
+      (c) => (userns(c), (c.linux.uidMappings = [{ containerID: 4294967295, hostID: 0, size: 1 }])),
+      'linux.uidMappings[0].containerID: must be in range 0-2147483647, got 4294967295',
+    );
+    rejects(
+      (c) => (userns(c), (c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 4294967295 }])),
+      'linux.uidMappings[0].size: hostID + size must be at most 4294967295, got 4295067295',
+    );
+    accepts((c) => (userns(c), (c.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 4294967295 }])));
   });
 
   it('checks time offsets', () => {

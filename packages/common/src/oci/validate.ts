@@ -28,6 +28,7 @@ import {
   uint16,
   uint32,
   uint64,
+  unixId,
 } from './read';
 import {
   DEVICE_CGROUP_TYPES,
@@ -81,19 +82,24 @@ const ociVersion: Conv<string> = refine(string, (s) => {
 const strings = arrayOf(string);
 const absPaths = arrayOf(absPath);
 
-// runc (libcontainer/env.go) refuses entries it cannot pass to execve as NAME=VALUE.
-const envEntry = refine(string, (s) => {
-  const eq = s.indexOf('=');
-  if (eq <= 0) return `must be NAME=VALUE, got ${quote(s)}`;
-  return s.includes('\0') ? 'must not contain a NUL byte' : undefined;
-});
+// runc (libcontainer/env.go) refuses entries it cannot pass to execve as NAME=VALUE (a NUL: `string` refuses it).
+const envEntry = refine(string, (s) => (s.indexOf('=') <= 0 ? `must be NAME=VALUE, got ${quote(s)}` : undefined));
 const env = arrayOf(envEntry);
 
-const idMapping = object((f) => ({
-  containerID: f.req('containerID', uint32),
-  hostID: f.req('hostID', uint32),
-  size: f.req('size', positive(uint32)),
-}));
+// The kernel refuses a range whose end wraps past 4294967295 (uid_map in user_namespaces(7)); say which field.
+const idMapping = object((f) => {
+  const m = {
+    containerID: f.req('containerID', unixId),
+    hostID: f.req('hostID', unixId),
+    size: f.req('size', positive(uint32)),
+  };
+  for (const start of ['containerID', 'hostID'] as const) {
+    if (m[start] + m.size > 0xffffffff) {
+      throw new ConfigError(f.at('size'), `${start} + size must be at most 4294967295, got ${m[start] + m.size}`);
+    }
+  }
+  return m;
+});
 const idMappings = arrayOf(idMapping);
 
 const cpuList = matching(/^[0-9, -]*$/, 'a CPU list such as "0-3,7"');
@@ -151,10 +157,10 @@ const scheduler = object((f) => {
 
 const user = object((f) => ({
   // runc reads a missing uid/gid as 0 (Go zero values); so do we, rather than reject old configs.
-  uid: f.opt('uid', uint32) ?? 0,
-  gid: f.opt('gid', uint32) ?? 0,
+  uid: f.opt('uid', unixId) ?? 0,
+  gid: f.opt('gid', unixId) ?? 0,
   umask: f.opt('umask', uint32),
-  additionalGids: f.opt('additionalGids', arrayOf(uint32)),
+  additionalGids: f.opt('additionalGids', arrayOf(unixId)),
   username: f.opt('username', string),
 }));
 
@@ -267,8 +273,8 @@ const device = object((f) => {
     major: f.opt('major', major),
     minor: f.opt('minor', minor),
     fileMode: f.opt('fileMode', integer(0, 0o7777, 'a permission mode between 0 and 07777')),
-    uid: f.opt('uid', uint32),
-    gid: f.opt('gid', uint32),
+    uid: f.opt('uid', unixId),
+    gid: f.opt('gid', unixId),
   };
   // mknod(2) needs a device number for everything but a FIFO.
   if (d.type !== 'p') {

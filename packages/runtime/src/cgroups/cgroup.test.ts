@@ -223,8 +223,12 @@ describe('Cgroup on a fake v1 cgroupfs', () => {
     }
   });
 
-  it('unified resources need a cgroup2 hierarchy', () => {
-    const memory = fake(path.join(root, 'memory/ctr'), {});
-    expect(() => fromPaths({ memory }).applyResources({ unified: { 'memory.high': '1' } })).toThrow('linux.resources.unified: cannot be used on a cgroup v1 host');
+  it('unified resources need a pure cgroup2 host (runc), not a v1 or hybrid one', () => {
+    const memory = fake(path.join(root, 'memory/ctr'), { 'memory.high': '' });
+    const unified = fake(path.join(root, 'unified/ctr'), { 'memory.high': '' });
+    for (const paths of [{ memory }, { memory, [UNIFIED]: unified }]) {
+      expect(() => fromPaths(paths).applyResources({ unified: { 'memory.high': '1' } })).toThrow('linux.resources.unified: invalid configuration: cannot use unified on cgroup v1');
+    }
+    expect(read(unified, 'memory.high')).toBe('');
   });
 });

@@ -73,6 +73,11 @@ export class Cgroup {
     return this.paths[UNIFIED];
   }
 
+  /** Only a cgroup2 directory, no v1 hierarchy beside it. */
+  private get pureV2(): boolean {
+    return Object.keys(this.paths).every((key) => key === UNIFIED) && this.unified !== undefined;
+  }
+
   /**
    * Makes the directories. v1 cpuset: every new (or empty) level gets its parent's cpus and mems, or no task could
    * join. v2: controllers are enabled down the ancestors, as far as the kernel allows (a missing one surfaces as a
@@ -128,8 +133,9 @@ export class Cgroup {
     const devices = this.v1('devices');
     if (devices) plan.push([devices, V1_PLANNERS.devices(r, currentReader(devices))]);
     if (r.unified && Object.keys(r.unified).length > 0) {
-      if (!u) throw new ConfigError('linux.resources.unified', 'cannot be used on a cgroup v1 host');
-      plan.push([u, unifiedWrites(r)]);
+      // runc's rule: on a hybrid host the cgroup2 directory holds no controller of ours, only the tasks.
+      if (!this.pureV2) throw new ConfigError('linux.resources.unified', 'invalid configuration: cannot use unified on cgroup v1');
+      plan.push([u!, unifiedWrites(r)]);
     }
     const v2Devices = devices ? undefined : deviceRules(r.devices);
     if (v2Devices && !(u && this.options.deviceFilter)) {

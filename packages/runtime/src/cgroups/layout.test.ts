@@ -137,4 +137,11 @@ describe('cgroupPaths (runc cgroupfs semantics)', () => {
     expect(() => cgroupPaths(hybrid, { cgroupsPath: '..', id: 'c1' })).toThrow('linux.cgroupsPath: ".." does not name a cgroup below the hierarchy root');
     expect(() => cgroupPaths(hybrid, { cgroupsPath: '/', id: 'c1' })).toThrow('does not name a cgroup');
   });
+
+  it('refuses what the kernel would refuse with ENAMETOOLONG: a name over NAME_MAX, a path near PATH_MAX', () => {
+    expect(() => cgroupPaths(hybrid, { cgroupsPath: `/${'a'.repeat(256)}`, id: 'c1' })).toThrow('linux.cgroupsPath: has a path component longer than 255 bytes (NAME_MAX)');
+    const deep = `/${Array(20).fill('a'.repeat(200)).join('/')}`;
+    expect(() => cgroupPaths(hybrid, { cgroupsPath: deep, id: 'c1' })).toThrow(/^linux\.cgroupsPath: is too long: the cgroup directory in \/sys\/fs\/cgroup\/\S+ would be \d+ bytes \(PATH_MAX is 4096\)$/);
+    expect(cgroupPaths(hybrid, { cgroupsPath: `/${'a'.repeat(255)}`, id: 'c1' }).memory).toBe(`/sys/fs/cgroup/memory/${'a'.repeat(255)}`);
+  });
 });

@@ -27,11 +27,18 @@ export interface CgroupPathOptions {
   id: string;
 }
 
+// limits.h: the kernel refuses longer paths and names with ENAMETOOLONG, after something was made.
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
+
 export function cgroupPaths(layout: CgroupLayout, { cgroupsPath, id }: CgroupPathOptions): CgroupPaths {
   const field = cgroupsPath ? 'linux.cgroupsPath' : 'id';
   const inner = cleanCgroupsPath(cgroupsPath || id);
   if (inner === '' || inner === '/') {
     throw new ConfigError(field, `${JSON.stringify(cgroupsPath || id)} does not name a cgroup below the hierarchy root`);
+  }
+  if (inner.split('/').some((name) => Buffer.byteLength(name) > NAME_MAX)) {
+    throw new ConfigError(field, `has a path component longer than ${NAME_MAX} bytes (NAME_MAX)`);
   }
   const paths: CgroupPaths = {};
   for (const h of layout.hierarchies) {
@@ -39,6 +46,10 @@ export function cgroupPaths(layout: CgroupLayout, { cgroupsPath, id }: CgroupPat
     const dir = path.posix.join(h.mountpoint, base, inner);
     // Cleaning already keeps `inner` below its base; this guards the join itself (SECURITY.md #7).
     if (!dir.startsWith(h.mountpoint + '/')) throw new ConfigError(field, `${dir} is outside ${h.mountpoint}`);
+    // Room for a file name below it (cgroup.procs, a controller file).
+    if (Buffer.byteLength(dir) + NAME_MAX >= PATH_MAX) {
+      throw new ConfigError(field, `is too long: the cgroup directory in ${h.mountpoint} would be ${Buffer.byteLength(dir)} bytes (PATH_MAX is ${PATH_MAX})`);
+    }
     for (const key of h.version === 2 ? [UNIFIED] : h.controllers) paths[key] = dir;
   }
   return paths;

@@ -1,7 +1,7 @@
 // The pure half of applying resources: planners turn `linux.resources` into file writes for one cgroup directory.
 // They may look at the directory's current files (which files exist, the current limit), through `ReadCurrent`.
 import { ConfigError } from '@tsrunc/common';
-import type { LinuxResources } from '@tsrunc/common';
+import type { LinuxMemory, LinuxResources } from '@tsrunc/common';
 
 export interface FileWrite {
   /** File name inside the cgroup directory. */
@@ -61,4 +61,13 @@ export function cpusetWrites(r: LinuxResources): FileWrite[] {
   if (r.cpu?.cpus) writes.push({ file: 'cpuset.cpus', value: word('linux.resources.cpu.cpus', r.cpu.cpus, list), field: 'linux.resources.cpu.cpus' });
   if (r.cpu?.mems) writes.push({ file: 'cpuset.mems', value: word('linux.resources.cpu.mems', r.cpu.mems, list), field: 'linux.resources.cpu.mems' });
   return writes;
+}
+
+/**
+ * runc reads a memory limit, reservation or swap of 0 as unset (its config holds Go's zero value for an absent field),
+ * in v1 and v2 alike; written, a 0 limit would OOM-kill the init at once.
+ */
+export function zeroMemoryLimitsUnset(m: LinuxMemory): LinuxMemory {
+  const unsetIfZero = (v: number | undefined) => (v === 0 ? undefined : v);
+  return { ...m, limit: unsetIfZero(m.limit), reservation: unsetIfZero(m.reservation), swap: unsetIfZero(m.swap) };
 }

@@ -2,14 +2,14 @@
 // file choices and write order as runc's libcontainer/cgroups/fs).
 import { ConfigError } from '@tsrunc/common';
 import { devicesV1Writes } from './devices';
-import { cpusetWrites, int, pageSize, pidsWrites, rdmaWrites, word, type FileWrite, type Planner, type ReadCurrent } from './plan';
+import { cpusetWrites, int, pageSize, pidsWrites, rdmaWrites, word, zeroMemoryLimitsUnset, type FileWrite, type Planner, type ReadCurrent } from './plan';
 import type { LinuxResources, LinuxThrottleDevice } from '@tsrunc/common';
 
 const MEM = 'linux.resources.memory';
 
 function memoryV1(r: LinuxResources, current: ReadCurrent): FileWrite[] {
-  const m = r.memory;
-  if (!m) return [];
+  if (!r.memory) return [];
+  const m = zeroMemoryLimitsUnset(r.memory);
   if (m.checkBeforeUpdate) checkUsage(m.limit, Number(current('memory.usage_in_bytes')));
   const writes: FileWrite[] = [];
   const limit = m.limit === undefined ? undefined : { file: 'memory.limit_in_bytes', value: int(`${MEM}.limit`, m.limit), field: `${MEM}.limit` };

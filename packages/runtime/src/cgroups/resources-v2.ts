@@ -2,7 +2,7 @@
 // Documentation/admin-guide/cgroup-v2.rst; conversions as runc's libcontainer/cgroups and crun's cgroup-resources.c).
 import { ConfigError } from '@tsrunc/common';
 import { checkUsage, hugetlbWrites, throttleWrites } from './resources-v1';
-import { cpusetWrites, int, pidsWrites, rdmaWrites, word, type FileWrite, type Planner, type ReadCurrent } from './plan';
+import { cpusetWrites, int, pidsWrites, rdmaWrites, word, zeroMemoryLimitsUnset, type FileWrite, type Planner, type ReadCurrent } from './plan';
 import type { LinuxResources } from '@tsrunc/common';
 
 /** v2 limit files take "max" for no limit, where v1 took -1. */
@@ -41,8 +41,8 @@ function unsupported(field: string, what: string): never {
 }
 
 function memoryV2(r: LinuxResources, current: ReadCurrent): FileWrite[] {
-  const m = r.memory;
-  if (!m) return [];
+  if (!r.memory) return [];
+  const m = zeroMemoryLimitsUnset(r.memory);
   if (m.swappiness !== undefined && m.swappiness !== -1) unsupported(`${MEM}.swappiness`, 'swappiness');
   if (m.disableOOMKiller) unsupported(`${MEM}.disableOOMKiller`, 'disabling the OOM killer');
   if (m.useHierarchy === false) unsupported(`${MEM}.useHierarchy`, 'a non-hierarchical memory cgroup');
@@ -118,12 +118,22 @@ export const V2_PLANNERS: Record<string, Planner> = {
   rdma: rdmaWrites,
 };
 
+/**
+ * The cgroup core files (cgroup-v2.rst "Core Interface Files") a spec may set: limits on the container's own subtree.
+ * The others move tasks (cgroup.procs, cgroup.threads), kill or freeze them, or change what the tree is
+ * (cgroup.subtree_control, cgroup.type): tsrunc does those itself, and a value from the spec could name a host pid.
+ */
+const SETTABLE_CORE_FILES = ['cgroup.max.depth', 'cgroup.max.descendants'];
+
 /** `linux.resources.unified`: file name → value, written as given, one write per line. */
 export function unifiedWrites(r: LinuxResources): FileWrite[] {
   return Object.entries(r.unified ?? {}).flatMap(([key, value]) => {
     const field = `linux.resources.unified.${key}`;
     // A file in this directory only: no path separators, and in CONTROLLER.PARAMETER form.
     word(field, key, /^[a-z0-9_]+\.[A-Za-z0-9_.]+$/);
+    if (key.startsWith('cgroup.') && !SETTABLE_CORE_FILES.includes(key)) {
+      throw new ConfigError(field, `${key} is a cgroup core file tsrunc manages itself (settable: ${SETTABLE_CORE_FILES.join(', ')})`);
+    }
     return value.split('\n').filter(Boolean).map((line) => ({ file: key, value: line, field }));
   });
 }

@@ -24,6 +24,8 @@ describe('cgroup v1 planners', () => {
     expect(values(V1_PLANNERS.memory({ memory: { limit: 1 << 26, swap: 1 << 27 } }, big))).toEqual([`memory.limit_in_bytes=${1 << 26}`, `memory.memsw.limit_in_bytes=${1 << 27}`]);
     // Unlimited memory also lifts memsw when the kernel accounts swap.
     expect(values(V1_PLANNERS.memory({ memory: { limit: -1 } }, current))).toEqual(['memory.memsw.limit_in_bytes=-1', 'memory.limit_in_bytes=-1']);
+    // 0 is unset, as in runc: written, a 0 limit would OOM-kill the init.
+    expect(values(V1_PLANNERS.memory({ memory: { limit: 0, reservation: 0, swap: 0 } }, current))).toEqual([]);
   });
 
   it('memory: checkBeforeUpdate refuses a limit at or below the usage; swappiness is range-checked', () => {
@@ -118,6 +120,8 @@ describe('cgroup v2 planners', () => {
     expect(() => swapToV2(100, 200)).toThrow('memory+swap 100 is below the memory limit 200');
     expect(values(V2_PLANNERS.memory({ memory: { limit: -1, reservation: 1 << 20 } }, none))).toEqual(['memory.swap.max=max', 'memory.max=max', `memory.low=${1 << 20}`]);
     expect(values(V2_PLANNERS.memory({ memory: { limit: 1 << 28, swap: 1 << 28 } }, none))).toEqual(['memory.swap.max=0', `memory.max=${1 << 28}`]);
+    expect(values(V2_PLANNERS.memory({ memory: { limit: 0, reservation: 0, swap: 0 } }, none))).toEqual([]);
+    expect(values(V2_PLANNERS.memory({ memory: { limit: 1 << 28, swap: 0 } }, none))).toEqual([`memory.max=${1 << 28}`]);
   });
 
   it('refuses what v2 cannot do, naming the field', () => {
@@ -148,5 +152,10 @@ describe('cgroup v2 planners', () => {
     expect(values(unifiedWrites({ unified: { 'memory.high': '1G', 'io.max': '8:0 rbps=1\n8:16 wbps=2\n' } }))).toEqual(['memory.high=1G', 'io.max=8:0 rbps=1', 'io.max=8:16 wbps=2']);
     expect(() => unifiedWrites({ unified: { '../../cgroup.procs': '1' } })).toThrow('linux.resources.unified.../../cgroup.procs');
     expect(() => unifiedWrites({ unified: { memory: '1' } })).toThrow('linux.resources.unified.memory');
+    // Core files that move, kill or freeze tasks, or reshape the tree, are tsrunc's alone; the subtree limits are not.
+    for (const key of ['cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control', 'cgroup.type', 'cgroup.kill', 'cgroup.freeze']) {
+      expect(() => unifiedWrites({ unified: { [key]: '1' } })).toThrow(`linux.resources.unified.${key}: ${key} is a cgroup core file tsrunc manages itself`);
+    }
+    expect(values(unifiedWrites({ unified: { 'cgroup.max.descendants': '10', 'cgroup.max.depth': '2' } }))).toEqual(['cgroup.max.descendants=10', 'cgroup.max.depth=2']);
   });
 });

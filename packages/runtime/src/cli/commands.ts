@@ -1,7 +1,7 @@
 // The runc-compatible commands: their flags (as runc declares them) and thin handlers over the library.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TsruncError, defaultSpec, parseSignal } from '@tsrunc/common';
+import { TsruncError, defaultSpec, errorLine, parseSignal } from '@tsrunc/common';
 import { containerStateView, createContainer, deleteContainer, killContainer, listContainers, runContainer, startContainer } from '../container';
 import { CommandSpec, FlagSpec, FlagValues } from './flags';
 import { execInContainer, resolveExecProcess } from '../container/exec';
@@ -190,7 +190,7 @@ export const COMMANDS: Command[] = [
           ignorePaused: !!flags['ignore-paused'],
         });
       } catch (e) {
-        throw new TsruncError(e instanceof TsruncError ? e.message : (e as Error).message, 255);
+        throw new TsruncError(errorLine(e), 255);
       }
     },
   },

@@ -1,5 +1,5 @@
 // tsrunc's entry point: runc's global flags, dispatch, and runc's conventions for errors and exit codes.
-import { Logger, SPEC_VERSION, TsruncError, UsageError, createLogger } from '@tsrunc/common';
+import { Logger, SPEC_VERSION, TsruncError, UsageError, createLogger, errorLine } from '@tsrunc/common';
 import { COMMANDS } from './commands';
 import { CommandLineError, FlagSpec, appHelp, commandHelp, parseCommandLine } from './flags';
 
@@ -22,6 +22,7 @@ function write(text: string): void {
 
 export async function main(argv: string[]): Promise<number> {
   let logger: Logger | undefined;
+  let logFile: string | undefined;
   let commandName = '';
   try {
     const parsed = parseCommandLine(argv, GLOBALS, COMMANDS);
@@ -37,17 +38,20 @@ export async function main(argv: string[]): Promise<number> {
     commandName = command.name;
     const format = parsed.globals['log-format'];
     if (format !== 'text' && format !== 'json') throw new TsruncError(`invalid log-format: ${String(format)}`);
-    logger = createLogger({ file: (parsed.globals.log as string) || undefined, format, debug: !!parsed.globals.debug });
+    logFile = (parsed.globals.log as string) || undefined;
+    logger = createLogger({ file: logFile, format, debug: !!parsed.globals.debug });
     if (parsed.globals['systemd-cgroup']) throw new TsruncError('--systemd-cgroup: systemd is not available on this host; tsrunc manages cgroupfs directly');
     return await command.run({ root: parsed.globals.root as string, flags: parsed.flags, args: parsed.args, out: write });
   } catch (e) {
     if (e instanceof CommandLineError) {
       write(`Incorrect Usage.\n\n${e.command ? commandHelp(e.command, PROG) : appHelp(PROG, GLOBALS, COMMANDS)}\n`);
     }
-    const message = e instanceof TsruncError ? e.message : (e as Error).stack ?? String(e);
+    const message = errorLine(e);
     const text = commandName && !(e instanceof UsageError) ? `${PROG} ${commandName} failed: ${message}` : message;
-    // Callers read the last error record of --log (containerd) or our stderr (conmon): both get it.
-    if (logger && e instanceof TsruncError) logger.error(message);
+    // Callers read the last error record of --log (containerd) or our stderr (conmon): both get it, once each.
+    if (logger && logFile) logger.error(message);
+    // An error we did not expect: where it came from, for --debug only.
+    if (logger && !(e instanceof TsruncError) && e instanceof Error) logger.debug(e.stack ?? e.message);
     process.stderr.write(`${PROG}: ${text}\n`);
     return e instanceof TsruncError ? e.exitCode : 1;
   }

@@ -50,6 +50,10 @@ describe('resolveExecProcess (runc exec.go getProcess)', () => {
   it('rejects bad ids', () => {
     expect(message(() => resolveExecProcess(spec, { args: ['ls'], user: 'root' }))).toBe('parsing root as int for uid failed');
     expect(message(() => resolveExecProcess(spec, { args: ['ls'], additionalGids: ['-1'] }))).toBe('additional-gids must be a positive number -1');
+    // (uid_t)-1 would leave the process root.
+    expect(message(() => resolveExecProcess(spec, { args: ['ls'], user: '4294967295' }))).toBe('uid 4294967295: uids and gids must be in range 0-2147483647');
+    expect(message(() => resolveExecProcess(spec, { args: ['ls'], user: '0:2147483648' }))).toBe('gid 2147483648: uids and gids must be in range 0-2147483647');
+    expect(message(() => resolveExecProcess(spec, { args: ['ls'], additionalGids: ['4294967295'] }))).toBe('additional gid 4294967295: uids and gids must be in range 0-2147483647');
   });
 });
 

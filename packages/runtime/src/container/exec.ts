@@ -71,8 +71,12 @@ function checkLabels(p: Process, origin: string): void {
   }
 }
 
+// runc's range (libcontainer/user): 4294967295 is (uid_t)-1, which set*id(2) reads as "leave unchanged".
+const MAX_ID = 0x7fffffff;
+
 function parseId(text: string, what: string): number {
-  if (!/^\d+$/.test(text) || Number(text) > 0xffffffff) throw new TsruncError(`parsing ${text} as int for ${what} failed`);
+  if (!/^\d+$/.test(text)) throw new TsruncError(`parsing ${text} as int for ${what} failed`);
+  if (Number(text) > MAX_ID) throw new TsruncError(`${what} ${text}: uids and gids must be in range 0-${MAX_ID}`);
   return Number(text);
 }
 

@@ -1,14 +1,19 @@
 // <root>/<id>/: state.json (written atomically), exec.fifo, and a lock on the directory.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError, Spec, TsruncError, native } from '@tsrunc/common';
+import { NotFoundError, Spec, TsruncError, errnoCode, native } from '@tsrunc/common';
 
 /** SECURITY.md #7: no '/', no '..', nothing a path could be built from. */
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$/;
+/** NAME_MAX: the id names the state directory and, by default, the cgroup directory. */
+const MAX_ID_LENGTH = 255;
 
 export function validateId(id: string): void {
-  if (!ID_RE.test(id) || id === '.' || id === '..' || id.includes('..') || id.length > 1024) {
+  if (!ID_RE.test(id) || id === '.' || id === '..' || id.includes('..')) {
     throw new TsruncError(`invalid container ID format: ${JSON.stringify(id)}`);
+  }
+  if (id.length > MAX_ID_LENGTH) {
+    throw new TsruncError(`invalid container ID: ${id.length} characters long, at most ${MAX_ID_LENGTH} (it names a directory)`);
   }
 }
 
@@ -52,7 +57,7 @@ export class ContainerDir {
 
   /** Reserves the id: mkdir is the atomic test-and-set. */
   create(): void {
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    makeParents(this.root, 0o700);
     try {
       fs.mkdirSync(this.path, { mode: 0o711 });
     } catch (e) {
@@ -96,6 +101,17 @@ export class ContainerDir {
   remove(): void {
     this.release();
     fs.rmSync(this.path, { recursive: true, force: true });
+  }
+}
+
+/** mkdir -p, one level at a time: Node's recursive mkdir reports EROFS (a read-only --root) as ENOENT. */
+function makeParents(dir: string, mode: number): void {
+  if (fs.existsSync(dir)) return;
+  makeParents(path.dirname(dir), mode);
+  try {
+    fs.mkdirSync(dir, { mode });
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
   }
 }
 

@@ -32,8 +32,6 @@
 
 #include "init.h"
 
-extern int procfd_dir;
-
 static char *exec_path;
 static char **exec_argv, **exec_envp;
 
@@ -333,16 +331,10 @@ void op_prepare_exec(const struct op *op) {
   if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(errno, "close_range");
 }
 
+/* exec.fifo without startContainer hooks: reopen it (blocks until `start` reads) and release it at once. */
 void op_wait_fifo(const struct op *op) {
-  int fd = (int)arg_int(op, 0);
-  char name[16];
-  snprintf(name, sizeof name, "%d", fd);
-  /* Blocks until `start` opens the fifo for reading. */
-  int w = openat(procfd_dir, name, O_WRONLY | O_CLOEXEC);
-  if (w < 0) fail(errno, "open exec fifo");
-  if (write(w, "0", 1) != 1) fail(errno, "write exec fifo");
-  close(w);
-  close(fd);
+  op_fifo_open(op);
+  op_fifo_release(op);
 }
 
 _Noreturn void op_exec(const struct op *op) {

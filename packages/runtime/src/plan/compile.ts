@@ -86,7 +86,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const hookState: HookState = { ociVersion: spec.ociVersion, id: opts.id ?? '', status: 'creating', bundle: opts.bundle, annotations: spec.annotations };
 
   const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
-  ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind, which also opens our verified procfs handle
+  ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind
   ops.push(...kernelSettingOps(spec, proc, ns));
   if (opts.sessionKeyring) ops.push({ code: Op.SessionKeyring, args: [opts.sessionKeyring], origin: 'session keyring (--no-new-keyring to keep the caller\'s)' });
   ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState), fsOps.rootSwitch[0]);

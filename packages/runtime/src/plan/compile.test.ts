@@ -61,7 +61,7 @@ test('the default spec: namespaces by clone, rootfs first, root switch after the
   expect(at('ReadonlyRoot')).toBeLessThan(at('Hostname'));
   expect(at('CapBounding')).toBeLessThan(at('SetIds'));
   expect(at('SetIds')).toBeLessThan(at('Caps'));
-  expect(c.slice(-5)).toEqual(['PrepareExec', 'Ready', 'WaitFifo', 'NoNewPrivs', 'Exec']);
+  expect(c.slice(-5)).toEqual(['PrepareExec', 'NoNewPrivs', 'Ready', 'WaitFifo', 'Exec']);
   expect(c).toContain('LoopbackUp');
   // the exec.fifo is the one fd handed over; the sync socket comes after it
   expect(p.fds).toEqual([{ kind: 'execFifo' }]);

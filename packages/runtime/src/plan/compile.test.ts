@@ -68,6 +68,13 @@ test('the default spec: namespaces by clone, rootfs first, root switch after the
   expect(p.syncFd).toBe(4);
 });
 
+test('/proc must be a procfs: exec.fifo is reopened through it (as runc requires)', () => {
+  const bindAtProc = spec((s) => s.mounts!.push({ destination: '/proc/', type: 'bind', source: '/tmp', options: ['rbind'] }));
+  expect(() => plan(bindAtProc)).toThrow(new ConfigError(`mounts[${bindAtProc.mounts!.length - 1}]`, '"/proc" cannot be mounted because it is not of type proc'));
+  const noProc = spec((s) => (s.mounts = s.mounts!.filter((m) => m.destination !== '/proc')));
+  expect(() => plan(noProc)).toThrow('mounts: a mount of type "proc" at /proc is required');
+});
+
 test('fd numbers follow the preserved fds: setns fds, then exec.fifo, then the sync socket', () => {
   const p = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/1/ns/cgroup' })), { preserveFds: 2 });
   expect(p.fds).toEqual([{ kind: 'namespace', path: '/proc/1/ns/cgroup', origin: 'linux.namespaces[5].path' }, { kind: 'execFifo' }]);

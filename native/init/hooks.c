@@ -26,8 +26,6 @@
 
 #include "init.h"
 
-extern int procfd_dir;
-
 #define HOOK_OUTPUT_MAX 2048
 
 static long long now_ms(void) {
@@ -156,9 +154,6 @@ void op_hook(const struct op *op) {
   } else {
     return;
   }
-  /* startContainer hooks run after `create` returned: nobody reads the sync socket any more, so
-   * the container's stderr is where the reason can still be seen. */
-  if (!strcmp(phase, "startContainer")) dprintf(2, "tsrunc: %s\n", why);
   fail(-err, "%s", why);
 }
 
@@ -175,12 +170,27 @@ void op_hook_sync(const struct op *op) {
  */
 static int fifo_w = -1;
 
+/*
+ * Reopens exec.fifo (we hold it O_PATH) for writing through the container's own /proc, as runc
+ * does: the waiting init keeps no handle on the host's procfs, which anything that can reach it
+ * (a process exec'd into the container, a pod sharing its pid namespace) could follow out of the
+ * container. What opens must be that very fifo: a /proc the container replaced is refused.
+ */
 void op_fifo_open(const struct op *op) {
   int fd = (int)arg_int(op, 0);
+  int dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) fail(errno, "open /proc/self/fd to reopen exec.fifo (the container needs /proc mounted)");
+  check_procfs(dir, "/proc/self/fd");
   char name[16];
   snprintf(name, sizeof name, "%d", fd);
-  fifo_w = openat(procfd_dir, name, O_WRONLY | O_CLOEXEC);
+  /* Blocks until `start` opens the fifo for reading. */
+  fifo_w = openat(dir, name, O_WRONLY | O_CLOEXEC);
   if (fifo_w < 0) fail(errno, "open exec fifo");
+  close(dir);
+  struct stat want, got;
+  if (fstat(fd, &want) != 0 || fstat(fifo_w, &got) != 0) fail(errno, "stat exec fifo");
+  if (!S_ISFIFO(got.st_mode) || got.st_dev != want.st_dev || got.st_ino != want.st_ino)
+    fail(-EXDEV, "/proc/self/fd/%d is not exec.fifo: refusing to signal through it", fd);
   close(fd);
 }
 

@@ -24,6 +24,8 @@
 
 int sync_fd = -1;
 static uint32_t current_op;
+/* Once ready is reported the parent no longer reads the sync socket (a `create` has returned). */
+static int ready_reported;
 
 void send_msg(uint16_t type, const void *payload, uint32_t len) {
   uint8_t buf[TSRUNC_MSG_HEADER + 4096];
@@ -79,6 +81,9 @@ _Noreturn void fail(int err, const char *fmt, ...) {
     if ((size_t)n > sizeof payload - 9) n = sizeof payload - 9;
   }
   send_msg(MSG_ERROR, payload, 8 + (uint32_t)n);
+  /* After ready (exec.fifo, startContainer hooks) the container's stderr is where the reason can
+   * still be seen. */
+  if (ready_reported) dprintf(2, "tsrunc: %.*s\n", n, payload + 8);
   _exit(1);
 }
 
@@ -150,6 +155,17 @@ static void op_ready(const struct op *op) {
   /* From here on the container outlives the command that made it. */
   if (prctl(PR_SET_PDEATHSIG, 0) != 0) fail(errno, "clear the parent-death signal");
   send_msg(MSG_READY, NULL, 0);
+  ready_reported = 1;
+}
+
+/*
+ * Not dumpable until execve (CVE-2016-9962, as runc): our /proc files then belong to root and only
+ * CAP_SYS_PTRACE over our user namespace reaches them, so a process that joins or shares the
+ * container's pid namespace cannot ptrace us or follow our fds while we still hold the host's root,
+ * capabilities or fds. Inherited by the pid namespace's fork; execve resets it for the user's process.
+ */
+static void stay_undumpable(void) {
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) fail(errno, "make tsrunc-init non-dumpable");
 }
 
 int main(int argc, char **argv) {
@@ -165,6 +181,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   sync_fd = (int)fd;
+  stay_undumpable();
   /* Everything we need arrives at known numbers at or below the sync fd: nothing else from the
    * parent may reach the container. */
   if (syscall(SYS_close_range, sync_fd + 1, ~0U, 0) != 0) fail(errno, "close_range");
@@ -187,6 +204,8 @@ int main(int argc, char **argv) {
     if (op->code == OP_READY) op_ready(op);
     else if (op->code < sizeof dispatch / sizeof dispatch[0] && dispatch[op->code]) dispatch[op->code](op);
     else fail(EBADMSG, "malformed plan: unknown op %u", op->code);
+    /* A credential change (setuid, capset, a user namespace) resets it to fs.suid_dumpable. */
+    stay_undumpable();
   }
   fail(EINVAL, "malformed plan: it does not end with an exec");
 }

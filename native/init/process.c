@@ -1,7 +1,8 @@
 /*
  * Namespaces, identity, limits and the final exec of the user's process. Writes into procfs go
  * through files whose filesystem was checked to be procfs (SECURITY.md #5); the cwd is checked to
- * be inside the root after chdir (SECURITY.md #2); seccomp is loaded last (SECURITY.md #6).
+ * be inside the root after chdir (SECURITY.md #2); seccomp is loaded right before the ready report,
+ * so the exec.fifo wait, startContainer hooks and execve run under it (runc's order).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,8 +32,6 @@
 #include <unistd.h>
 
 #include "init.h"
-
-extern int procfd_dir;
 
 static char *exec_path;
 static char **exec_argv, **exec_envp;
@@ -237,8 +236,8 @@ static void send_listener(int fd) {
   send_fd(sync_fd, head, sizeof head, fd, "send the seccomp listener fd");
 }
 
-/* Loads the BPF program compiled by the parent (SECURITY.md #6: the last step before execve, or
- * before the uid change when only CAP_SYS_ADMIN allows loading it). With notify, the kernel hands
+/* Loads the BPF program compiled by the parent (right before the ready report, or before the uid
+ * change when only CAP_SYS_ADMIN allows loading it: plan/seccomp.ts). With notify, the kernel hands
  * us a listener fd, which goes to the parent (and from there to linux.seccomp.listenerPath). */
 void op_seccomp(const struct op *op) {
   if (op->argc < 2 || op->args[0].len == 0 || op->args[0].len % sizeof(struct sock_filter) != 0 ||
@@ -333,16 +332,10 @@ void op_prepare_exec(const struct op *op) {
   if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(errno, "close_range");
 }
 
+/* exec.fifo without startContainer hooks: reopen it (blocks until `start` reads) and release it at once. */
 void op_wait_fifo(const struct op *op) {
-  int fd = (int)arg_int(op, 0);
-  char name[16];
-  snprintf(name, sizeof name, "%d", fd);
-  /* Blocks until `start` opens the fifo for reading. */
-  int w = openat(procfd_dir, name, O_WRONLY | O_CLOEXEC);
-  if (w < 0) fail(errno, "open exec fifo");
-  if (write(w, "0", 1) != 1) fail(errno, "write exec fifo");
-  close(w);
-  close(fd);
+  op_fifo_open(op);
+  op_fifo_release(op);
 }
 
 _Noreturn void op_exec(const struct op *op) {

@@ -25,8 +25,6 @@
 
 static int rootfd = -1;
 static char rootfs_path[PATH_MAX];
-/* /proc/self/fd of this process, opened while the host's procfs is still at /proc and verified. */
-int procfd_dir = -1;
 
 #define FDPATH(buf, fd) snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd)
 
@@ -105,7 +103,7 @@ static int make_target(const char *path, int64_t kind) {
   return fd;
 }
 
-static void check_procfs(int fd, const char *what) {
+void check_procfs(int fd, const char *what) {
   struct statfs sfs;
   if (fstatfs(fd, &sfs) != 0) fail(errno, "statfs %s", what);
   if (sfs.f_type != PROC_SUPER_MAGIC) fail(-EXDEV, "%s is not on procfs", what);
@@ -137,9 +135,6 @@ void op_rootfs(const struct op *op) {
   root_propagation = (unsigned long)arg_int(op, 1);
   if (strlen(path) >= sizeof rootfs_path) fail(ENAMETOOLONG, "%s", path);
   strcpy(rootfs_path, path);
-  procfd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (procfd_dir < 0) fail(errno, "open /proc/self/fd");
-  check_procfs(procfd_dir, "/proc/self/fd");
   if (mount("", "/", NULL, root_propagation ? root_propagation : MS_SLAVE | MS_REC, NULL) != 0)
     fail(errno, "set propagation of /");
   /* pivot_root refuses a shared new root or parent: with a shared propagation asked for, the mount

@@ -58,15 +58,15 @@ describe('resolveExecProcess (runc exec.go getProcess)', () => {
 });
 
 describe('compileExecPlan', () => {
-  it('joins the init namespaces user first, mount last, with no exec.fifo', () => {
+  it('joins the init namespaces user first, pid last (its fork then has the container\'s root), with no exec.fifo', () => {
     const spec: Spec = defaultSpec();
     spec.linux!.namespaces = [{ type: 'mount' }, { type: 'pid' }, { type: 'user' }, { type: 'network' }];
     const plan = compileExecPlan({ ...spec.process!, args: ['true'], terminal: false }, { initPid: 42, spec, rootfs: '/nonexistent', preserveFds: 0 });
     expect(plan.fds).toEqual([
       expect.objectContaining({ path: '/proc/42/ns/user' }),
       expect.objectContaining({ path: '/proc/42/ns/net' }),
-      expect.objectContaining({ path: '/proc/42/ns/pid' }),
       expect.objectContaining({ path: '/proc/42/ns/mnt' }),
+      expect.objectContaining({ path: '/proc/42/ns/pid' }),
     ]);
     expect(plan.cloneFlags).toBe(0);
     const codes = plan.ops.map((o) => o.code);

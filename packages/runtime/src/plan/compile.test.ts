@@ -61,11 +61,18 @@ test('the default spec: namespaces by clone, rootfs first, root switch after the
   expect(at('ReadonlyRoot')).toBeLessThan(at('Hostname'));
   expect(at('CapBounding')).toBeLessThan(at('SetIds'));
   expect(at('SetIds')).toBeLessThan(at('Caps'));
-  expect(c.slice(-5)).toEqual(['PrepareExec', 'Ready', 'WaitFifo', 'NoNewPrivs', 'Exec']);
+  expect(c.slice(-5)).toEqual(['PrepareExec', 'NoNewPrivs', 'Ready', 'WaitFifo', 'Exec']);
   expect(c).toContain('LoopbackUp');
   // the exec.fifo is the one fd handed over; the sync socket comes after it
   expect(p.fds).toEqual([{ kind: 'execFifo' }]);
   expect(p.syncFd).toBe(4);
+});
+
+test('/proc must be a procfs: exec.fifo is reopened through it (as runc requires)', () => {
+  const bindAtProc = spec((s) => s.mounts!.push({ destination: '/proc/', type: 'bind', source: '/tmp', options: ['rbind'] }));
+  expect(() => plan(bindAtProc)).toThrow(new ConfigError(`mounts[${bindAtProc.mounts!.length - 1}]`, '"/proc" cannot be mounted because it is not of type proc'));
+  const noProc = spec((s) => (s.mounts = s.mounts!.filter((m) => m.destination !== '/proc')));
+  expect(() => plan(noProc)).toThrow('mounts: a mount of type "proc" at /proc is required');
 });
 
 test('fd numbers follow the preserved fds: setns fds, then exec.fifo, then the sync socket', () => {

@@ -47,6 +47,17 @@ export interface PlanOptions {
   consoleSocket?: ConsoleSocketSource;
 }
 
+/**
+ * tsrunc-init reopens exec.fifo through the container's /proc/self/fd once it has pivoted (it keeps
+ * no handle on the host's procfs while it waits): /proc must be a procfs, as runc requires.
+ */
+function checkProcMount(spec: Spec): void {
+  const mounts = spec.mounts ?? [];
+  const at = mounts.map((m) => path.posix.resolve('/', m.destination)).lastIndexOf('/proc');
+  if (at < 0) throw new ConfigError('mounts', 'a mount of type "proc" at /proc is required (exec.fifo is reopened through /proc/self/fd)');
+  if (mounts[at].type !== 'proc') throw new ConfigError(`mounts[${at}]`, '"/proc" cannot be mounted because it is not of type proc');
+}
+
 function idMap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
   return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
@@ -74,6 +85,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (unshare)' });
   let execFifoFd: number | undefined;
   if (opts.execFifo) {
+    checkProcMount(spec);
     execFifoFd = fdNumber();
     fds.push({ kind: 'execFifo' });
   }
@@ -86,7 +98,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const hookState: HookState = { ociVersion: spec.ociVersion, id: opts.id ?? '', status: 'creating', bundle: opts.bundle, annotations: spec.annotations };
 
   const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
-  ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind, which also opens our verified procfs handle
+  ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind
   ops.push(...kernelSettingOps(spec, proc, ns));
   if (opts.sessionKeyring) ops.push({ code: Op.SessionKeyring, args: [opts.sessionKeyring], origin: 'session keyring (--no-new-keyring to keep the caller\'s)' });
   ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState), fsOps.rootSwitch[0]);

@@ -1,5 +1,5 @@
 // Process + running container -> InitPlan for `exec`: join every namespace of the container's
-// init through /proc/<pid>/ns/* (user first, mount last; the pid join forks inside tsrunc-init),
+// init through /proc/<pid>/ns/* (user first, then mount, pid last: its join forks inside tsrunc-init),
 // then the same identity and exec ops as the container's own process (process.ts), no exec.fifo.
 import * as path from 'node:path';
 import { ConfigError, NamespaceType, Process, Spec } from '@tsrunc/common';
@@ -15,8 +15,12 @@ export const NS_FILE: Record<NamespaceType, string> = {
   user: 'user', ipc: 'ipc', uts: 'uts', network: 'net', pid: 'pid', cgroup: 'cgroup', time: 'time', mount: 'mnt',
 };
 
-/** setns order: the user namespace owns the others; the mount namespace last (it moves our root). */
-const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+/**
+ * setns order: the user namespace owns the others. pid last: its join only moves our children, and
+ * the fork that follows must already have the container's root and cwd (the mount namespace join
+ * sets them); a child in the container's pid namespace with the host's root is an escape.
+ */
+const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'cgroup', 'time', 'mount', 'pid'];
 
 export interface ConsoleSocketSource {
   /** --console-socket: connected by the executor; or an fd of ours (foreground terminal). */

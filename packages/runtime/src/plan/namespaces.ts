@@ -12,8 +12,13 @@ export const CLONE_FLAG: Record<NamespaceType, number> = {
   time: 0x00000080,
 };
 
-/** setns order: the user namespace first (it owns the others), the mount namespace last. */
-const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'mount'];
+/**
+ * setns order: the user namespace first (it owns the others); pid last, as for exec (plan/exec.ts):
+ * its join forks, and a joined mount namespace's root should be ours before the fork's child shows
+ * up in the pid namespace. (A new mount namespace is set up later: until its pivot_root the child
+ * is only protected by being non-dumpable.)
+ */
+const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'cgroup', 'mount', 'pid'];
 
 export interface NamespacePlan {
   /** New namespaces made by clone(). */

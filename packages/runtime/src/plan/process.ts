@@ -145,24 +145,20 @@ export function withHome(env: string[], uid: number, rootfs: string): string[] {
 }
 
 /**
- * The end of the plan (SECURITY.md #6): no_new_privs before seccomp, seccomp last before execve.
- * A seccomp plan staged `beforeIds` was placed by the caller; `beforeReady` (a notify filter,
- * whose listener fd must reach the agent during create) goes before the ready report.
+ * The end of the plan, in runc's order: no_new_privs, then seccomp (unless staged `beforeIds`, which
+ * the caller placed), then the ready report; after it only the exec.fifo wait (`finish`, where the
+ * startContainer hooks go, restricted as the container's process is) and execve.
  */
 export function execOps(proc: Process, env: string[], preserveFds: number, execFifoFd: number | undefined, seccomp?: SeccompPlan): { prepare: PlanOp[]; finish: PlanOp[] } {
-  const nnp: PlanOp = { code: Op.NoNewPrivs, args: [], origin: 'process.noNewPrivileges' };
-  const early = seccomp?.stage === 'beforeReady';
   const prepare: PlanOp[] = [
     { code: Op.Umask, args: [proc.user.umask ?? 0o022], origin: 'process.user.umask' },
     { code: Op.PrepareExec, args: [proc.cwd, proc.args ?? [], env, preserveFds], origin: 'process.args' },
   ];
-  if (early && proc.noNewPrivileges) prepare.push(nnp);
-  if (early) prepare.push(seccomp.op);
+  if (proc.noNewPrivileges) prepare.push({ code: Op.NoNewPrivs, args: [], origin: 'process.noNewPrivileges' });
+  if (seccomp?.stage === 'beforeReady') prepare.push(seccomp.op);
   prepare.push({ code: Op.Ready, args: [], origin: 'ready' });
   const finish: PlanOp[] = [];
   if (execFifoFd !== undefined) finish.push({ code: Op.WaitFifo, args: [execFifoFd], origin: 'exec.fifo' });
-  if (proc.noNewPrivileges && !early) finish.push(nnp);
-  if (seccomp?.stage === 'last') finish.push(seccomp.op);
   finish.push({ code: Op.Exec, args: [], origin: 'process.args' });
   return { prepare, finish };
 }

@@ -39,11 +39,22 @@ function spec(edit: (s: Spec) => void): Spec {
 const codes = (s: Spec, o = opts()) => compileInitPlan(s, o).ops.map((op) => Op[op.code]);
 const tail = (list: string[], n: number) => list.slice(list.length - n);
 
-describe('seccomp placement (SECURITY.md #6)', () => {
-  test('with noNewPrivileges: after exec.fifo and no_new_privs, the last op before Exec', () => {
+// Not "the last step before execve" (SECURITY.md #6 as first written): runc loads the filter right
+// before it reports ready, and the exec.fifo wait and the startContainer hooks (whose path the
+// image chooses) must run under it and under no_new_privs, as the container's process does.
+describe('seccomp placement', () => {
+  test('with noNewPrivileges: after no_new_privs, right before Ready', () => {
     const ops = codes(spec((s) => (s.process!.noNewPrivileges = true)));
-    expect(tail(ops, 5)).toEqual(['Ready', 'WaitFifo', 'NoNewPrivs', 'Seccomp', 'Exec']);
+    expect(tail(ops, 5)).toEqual(['NoNewPrivs', 'Seccomp', 'Ready', 'WaitFifo', 'Exec']);
     expect(ops.filter((o) => o === 'Seccomp')).toHaveLength(1);
+  });
+
+  test('startContainer hooks run after the filter and no_new_privs', () => {
+    const ops = codes(spec((s) => {
+      s.process!.noNewPrivileges = true;
+      s.hooks = { startContainer: [{ path: '/bin/hook' }] };
+    }));
+    expect(tail(ops, 7)).toEqual(['NoNewPrivs', 'Seccomp', 'Ready', 'FifoOpen', 'Hook', 'FifoRelease', 'Exec']);
   });
 
   test('without noNewPrivileges and without CAP_SYS_ADMIN at the end: before the uid change and capset (as runc)', () => {
@@ -54,14 +65,15 @@ describe('seccomp placement (SECURITY.md #6)', () => {
     expect(ops).not.toContain('NoNewPrivs');
   });
 
-  test('without noNewPrivileges but keeping CAP_SYS_ADMIN: still last', () => {
+  test('without noNewPrivileges but keeping CAP_SYS_ADMIN: right before Ready too', () => {
     const ops = codes(spec((s) => {
       s.process!.noNewPrivileges = false;
       s.process!.capabilities!.effective = ['CAP_SYS_ADMIN'];
       s.process!.capabilities!.permitted = ['CAP_SYS_ADMIN'];
       s.process!.capabilities!.bounding = ['CAP_SYS_ADMIN'];
     }));
-    expect(tail(ops, 2)).toEqual(['Seccomp', 'Exec']);
+    expect(tail(ops, 4)).toEqual(['Seccomp', 'Ready', 'WaitFifo', 'Exec']);
+    expect(ops).not.toContain('NoNewPrivs');
   });
 
   test('a notify filter loads before Ready so its listener fd reaches the agent during create', () => {

@@ -39,15 +39,15 @@ export const SECCOMP_FLAG_BITS: Record<SeccompFlag, number> = {
 };
 
 /**
- * Where the filter is loaded (SECURITY.md #6):
- * - `last`: after exec.fifo and no_new_privs, right before execve. Needs no_new_privs or
+ * Where the filter is loaded (runc's places):
+ * - `beforeReady`: after no_new_privs, right before the init reports ready, so the exec.fifo wait,
+ *   the startContainer hooks (whose path the image chooses) and execve all run under it, and a
+ *   notify filter's listener fd reaches the agent during `create`. Needs no_new_privs or
  *   CAP_SYS_ADMIN kept in the final effective set.
- * - `beforeIds`: without no_new_privs and without CAP_SYS_ADMIN at the end, loading needs the
- *   privilege the uid change and capset are about to drop: before them, as runc does.
- * - `beforeReady`: a notify filter's listener fd must reach the agent during `create` (the process
- *   that started the init and holds the sync socket), so it is loaded before the init reports ready.
+ * - `beforeIds`: without either, loading needs the privilege the uid change and capset are about
+ *   to drop: before them.
  */
-export type SeccompStage = 'last' | 'beforeIds' | 'beforeReady';
+export type SeccompStage = 'beforeIds' | 'beforeReady';
 
 export interface SeccompPlan {
   op: PlanOp;
@@ -99,8 +99,7 @@ export function planSeccomp(spec: Spec, proc: Process, compile: SeccompCompiler 
   }
   if (compiled.notify && !s.listenerPath) throw new ConfigError(`${origin}.listenerPath`, 'is required when a syscall uses SCMP_ACT_NOTIFY');
   const flags = (s.flags ?? []).reduce((bits, f) => bits | SECCOMP_FLAG_BITS[f], 0);
-  const stage: SeccompStage = compiled.notify ? (proc.noNewPrivileges || keepsSysAdmin(proc) ? 'beforeReady' : 'beforeIds')
-    : proc.noNewPrivileges || keepsSysAdmin(proc) ? 'last' : 'beforeIds';
+  const stage: SeccompStage = proc.noNewPrivileges || keepsSysAdmin(proc) ? 'beforeReady' : 'beforeIds';
   return {
     op: { code: Op.Seccomp, args: [compiled.bpf, flags, compiled.notify ? 1 : 0], origin },
     stage,

@@ -126,7 +126,7 @@ export function identityOps(proc: Process): PlanOp[] {
  */
 export function homeOps(proc: Process): PlanOp[] {
   if ((proc.env ?? []).some((e) => e.startsWith('HOME='))) return [];
-  return [{ code: Op.SetHome, args: [proc.user.uid], origin: 'process.env (no HOME: from the container\'s /etc/passwd)' }];
+  return [{ code: Op.SetHome, args: [proc.user.uid], origin: 'HOME (not set in process.env)' }];
 }
 
 /**

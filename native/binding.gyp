@@ -13,7 +13,7 @@
     {
       "target_name": "tsrunc-init",
       "type": "executable",
-      "sources": ["init/main.c", "init/plan.c", "init/rootfs.c", "init/process.c", "init/terminal.c", "init/hooks.c", "shared/fdpass.c"],
+      "sources": ["init/main.c", "init/plan.c", "init/rootfs.c", "init/process.c", "init/terminal.c", "init/hooks.c", "init/passwd.c", "shared/fdpass.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
       "ldflags": ["-Wl,-z,relro,-z,now"]
     }

@@ -69,6 +69,10 @@ void op_prepare_exec(const struct op *op);
 void op_wait_fifo(const struct op *op);
 _Noreturn void op_exec(const struct op *op);
 
+/* passwd.c: OP_SET_HOME leaves "HOME=<dir>" here for op_prepare_exec to add to the env. */
+extern char *home_env;
+void op_set_home(const struct op *op);
+
 /* terminal.c */
 void op_terminal(const struct op *op);
 

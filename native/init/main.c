@@ -148,6 +148,7 @@ static const op_fn dispatch[] = {
   [OP_FIFO_OPEN] = op_fifo_open,
   [OP_FIFO_RELEASE] = op_fifo_release,
   [OP_EXIT] = op_exit,
+  [OP_SET_HOME] = op_set_home,
 };
 
 static void op_ready(const struct op *op) {

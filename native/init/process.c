@@ -320,6 +320,12 @@ void op_prepare_exec(const struct op *op) {
   size_t argc, envc;
   exec_argv = arg_list(op, 1, &argc);
   exec_envp = arg_list(op, 2, &envc);
+  if (home_env) {
+    exec_envp = realloc(exec_envp, (envc + 2) * sizeof *exec_envp);
+    if (!exec_envp) fail(ENOMEM, "out of memory");
+    exec_envp[envc++] = home_env;
+    exec_envp[envc] = NULL;
+  }
   unsigned preserve = (unsigned)arg_int(op, 3);
   if (argc == 0) fail(EINVAL, "process.args is empty");
   if (chdir(cwd) != 0) fail(errno, "chdir to cwd (\"%s\") set in config.json failed", cwd);

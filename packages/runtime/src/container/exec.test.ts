@@ -74,6 +74,10 @@ describe('compileExecPlan', () => {
     expect(codes).not.toContain(Op.WaitFifo);
     expect(codes[codes.length - 1]).toBe(Op.Exec);
     expect(codes.indexOf(Op.SetIds)).toBeGreaterThan(codes.lastIndexOf(Op.Setns));
+    // HOME from the container's /etc/passwd: inside the mount namespace, before the uid change.
+    expect(plan.ops.find((o) => o.code === Op.SetHome)!.args).toEqual([spec.process!.user.uid]);
+    expect(codes.indexOf(Op.SetHome)).toBeGreaterThan(codes.lastIndexOf(Op.Setns));
+    expect(codes.indexOf(Op.SetHome)).toBeLessThan(codes.indexOf(Op.SetIds));
   });
   it('puts the pty after the mount namespace join when process.terminal', () => {
     const spec: Spec = defaultSpec();

@@ -22,8 +22,7 @@ const HOST: HostFacts = {
 let bundle: string;
 beforeAll(() => {
   bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-plan-'));
-  fs.mkdirSync(path.join(bundle, 'rootfs/etc'), { recursive: true });
-  fs.writeFileSync(path.join(bundle, 'rootfs/etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n');
+  fs.mkdirSync(path.join(bundle, 'rootfs'));
   fs.mkdirSync(path.join(bundle, 'data'));
 });
 afterAll(() => fs.rmSync(bundle, { recursive: true, force: true }));
@@ -140,11 +139,22 @@ test('devices: defaults plus config devices (config wins on a path), /dev symlin
   expect(links).toEqual(['/dev/fd->/proc/self/fd', '/dev/stdin->/proc/self/fd/0', '/dev/stdout->/proc/self/fd/1', '/dev/stderr->/proc/self/fd/2', '/dev/core->/proc/kcore', '/dev/ptmx->pts/ptmx']);
 });
 
-test('HOME comes from the container\'s /etc/passwd when the config has none', () => {
-  const env = (uid: number) => plan(spec((s) => (s.process!.user = { uid, gid: 0 }))).ops.find((o) => o.code === Op.PrepareExec)!.args[2];
-  expect(env(1000)).toContain('HOME=/home/alice');
-  expect(env(0)).toContain('HOME=/root');
-  expect(env(4242)).toContain('HOME=/');
+test('HOME, when the config has none, is looked up by the init for the process uid: after the root switch, before seccomp and the uid change', () => {
+  // Without no_new_privs, the filter is loaded before the uid change: the lookup goes before it.
+  const p = plan(spec((s) => {
+    s.process!.user = { uid: 1000, gid: 0 };
+    s.process!.noNewPrivileges = false;
+    s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+  }), { seccompCompiler: () => ({ bpf: Buffer.alloc(8), skipped: [], notify: false }) });
+  const c = p.ops.map((o) => Op[o.code]);
+  expect(p.ops.filter((o) => o.code === Op.SetHome).map((o) => o.args)).toEqual([[1000]]);
+  expect(c.indexOf('SetHome')).toBeGreaterThan(c.indexOf('PivotRoot'));
+  expect(c.indexOf('SetHome')).toBeLessThan(c.indexOf('Seccomp'));
+  expect(c.indexOf('SetHome')).toBeLessThan(c.indexOf('SetIds'));
+  // The env as configured: the init adds HOME.
+  expect(p.ops.find((o) => o.code === Op.PrepareExec)!.args[2]).toEqual(defaultSpec().process!.env);
+  const withHome = plan(spec((s) => s.process!.env!.push('HOME=/set')));
+  expect(withHome.ops.map((o) => o.code)).not.toContain(Op.SetHome);
 });
 
 test('errors name the config field', () => {

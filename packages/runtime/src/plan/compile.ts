@@ -1,12 +1,12 @@
 // Spec -> InitPlan: every policy decision about a container, as data. Pure apart from reading the
-// bundle (bind sources, /etc/passwd); host facts come in as an argument.
+// bundle (bind sources); host facts come in as an argument.
 import * as path from 'node:path';
 import { ConfigError, Spec, requireProcess } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { filesystemOps } from './filesystem';
 import { HostFacts } from './host';
 import { CLONE_FLAG, planNamespaces } from './namespaces';
-import { execOps, identityOps, kernelSettingOps, oomScoreAdjOps, withHome } from './process';
+import { execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 import { ConsoleSocketSource, terminalOp } from './exec';
@@ -108,11 +108,12 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   if (spec.hostname) ops.push({ code: Op.Hostname, args: [spec.hostname], origin: 'hostname' });
   if (spec.domainname) ops.push({ code: Op.Domainname, args: [spec.domainname], origin: 'domainname' });
   if (ns.has('network') === 'new') ops.push({ code: Op.LoopbackUp, args: [], origin: 'linux.namespaces (network): lo' });
+  // Before a seccomp filter that could refuse the read (runc reads it before the uid change too).
+  ops.push(...homeOps(proc));
   const seccomp = planSeccomp(spec, proc, opts.seccompCompiler);
   if (seccomp?.stage === 'beforeIds') ops.push(seccomp.op);
   ops.push(...identityOps(proc));
-  const env = withHome(proc.env ?? [], proc.user.uid, rootfs);
-  const exec = execOps(proc, env, opts.preserveFds, execFifoFd, seccomp);
+  const exec = execOps(proc, proc.env ?? [], opts.preserveFds, execFifoFd, seccomp);
   ops.push(...exec.prepare, ...withStartContainerHooks(exec.finish, spec, hookState));
 
   return {

@@ -6,7 +6,7 @@ import { ConfigError, NamespaceType, Process, Spec } from '@tsrunc/common';
 import type { FdSource, InitPlan } from './compile';
 import { PlanOp } from './encode';
 import { CLONE_FLAG } from './namespaces';
-import { execOps, identityOps, kernelSettingOps, oomScoreAdjOps, withHome } from './process';
+import { execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 
@@ -77,13 +77,13 @@ export function compileExecPlan(proc: Process, opts: ExecPlanOptions): InitPlan 
     fds.push({ kind: 'consoleSocket', ...opts.consoleSocket });
     ops.push(terminalOp(proc, fd, false));
   }
+  ops.push(...homeOps(proc));
   // The container's seccomp filter applies to exec'd processes too (runc), staged as for the init.
   const seccomp = planSeccomp(opts.spec, proc, opts.seccompCompiler);
   if (seccomp?.notify) throw new ConfigError('linux.seccomp', 'exec into a container with a SCMP_ACT_NOTIFY filter is not supported yet');
   if (seccomp?.stage === 'beforeIds') ops.push(seccomp.op);
   ops.push(...identityOps(proc));
-  const env = withHome(proc.env ?? [], proc.user.uid, opts.rootfs);
-  const exec = execOps(proc, env, opts.preserveFds, undefined, seccomp);
+  const exec = execOps(proc, proc.env ?? [], opts.preserveFds, undefined, seccomp);
   ops.push(...exec.prepare, ...exec.finish);
   return { cloneFlags: 0, rootfs: opts.rootfs, fds, syncFd: fdNumber(), ops, uidMappings: '', gidMappings: '' };
 }

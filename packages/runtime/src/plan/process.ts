@@ -1,6 +1,5 @@
 // The process side of the plan: kernel settings, identity, capabilities and the exec.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ConfigError, KNOWN_CAPABILITIES, Process, RlimitType, Spec } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { NamespacePlan } from './namespaces';
@@ -121,27 +120,13 @@ export function identityOps(proc: Process): PlanOp[] {
   ];
 }
 
-/** runc sets HOME from the container's /etc/passwd when the config does not. */
-export function withHome(env: string[], uid: number, rootfs: string): string[] {
-  if (env.some((e) => e.startsWith('HOME='))) return env;
-  let home = '/';
-  try {
-    // Read through the rootfs without following a link out of it.
-    const passwd = path.join(rootfs, 'etc/passwd');
-    const real = fs.realpathSync(passwd);
-    if (real.startsWith(fs.realpathSync(rootfs) + path.sep)) {
-      for (const line of fs.readFileSync(real, 'utf8').split('\n')) {
-        const f = line.split(':');
-        if (f.length >= 6 && Number(f[2]) === uid && f[2] !== '') {
-          home = f[5] || '/';
-          break;
-        }
-      }
-    }
-  } catch {
-    // no passwd file: HOME=/ as runc does
-  }
-  return [...env, `HOME=${home}`];
+/**
+ * runc sets HOME from the container's /etc/passwd when the config does not. The init reads it,
+ * inside the container and before the uid change (as runc's init): never the runtime on the host.
+ */
+export function homeOps(proc: Process): PlanOp[] {
+  if ((proc.env ?? []).some((e) => e.startsWith('HOME='))) return [];
+  return [{ code: Op.SetHome, args: [proc.user.uid], origin: 'HOME (not set in process.env)' }];
 }
 
 /**

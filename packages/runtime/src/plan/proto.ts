@@ -58,6 +58,8 @@ export enum Op {
   FifoOpen = 43,
   FifoRelease = 44,
   Exit = 45,
+  // 50-59: the container's files, read inside the container (issue 4)
+  SetHome = 50,
 }
 
 export const PLAN_MAX_ARGS = 8;

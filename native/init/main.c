@@ -109,7 +109,7 @@ static const uint8_t *read_plan(uint32_t *len_out) {
   struct stat st;
   if (fstat(memfd, &st) != 0) fail(errno, "fstat the plan's memfd");
   if ((uint64_t)st.st_size != size) fail(EBADMSG, "malformed plan: the message says %llu bytes, the memfd holds %lld", (unsigned long long)size, (long long)st.st_size);
-  if (size == 0 || size > TSRUNC_PLAN_MAX) fail(EMSGSIZE, "malformed plan: %llu bytes, not within 1..%u", (unsigned long long)size, TSRUNC_PLAN_MAX);
+  if (size == 0 || size > TSRUNC_PLAN_MAX) fail(EBADMSG, "malformed plan: %llu bytes, not within 1..%u", (unsigned long long)size, TSRUNC_PLAN_MAX);
   void *plan = mmap(NULL, size, PROT_READ, MAP_PRIVATE, memfd, 0);
   if (plan == MAP_FAILED) fail(errno, "map the plan");
   close(memfd);

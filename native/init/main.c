@@ -8,11 +8,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -87,25 +89,37 @@ _Noreturn void fail(int err, const char *fmt, ...) {
   _exit(1);
 }
 
-/* Reads the plan: exactly one message whose header matches its size (SECURITY.md #9). */
-static uint8_t *read_plan(uint32_t *len_out) {
-  uint8_t *buf = malloc(TSRUNC_MSG_MAX + 1);
-  if (!buf) fail(ENOMEM, "out of memory");
-  ssize_t n;
-  do n = recv(sync_fd, buf, TSRUNC_MSG_MAX + 1, MSG_TRUNC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) fail(errno, "reading the plan");
-  if (n == 0) _exit(1); /* parent went away before sending a plan */
-  if ((size_t)n > TSRUNC_MSG_MAX) fail(EMSGSIZE, "malformed plan: message of %zd bytes exceeds the limit", n);
+/* Reads the plan (SECURITY.md #9): one MSG_PLAN message whose header matches its size, carrying the
+ * plan's size and the plan itself as a sealed memfd of exactly that size (proto.h), mapped read-only. */
+static const uint8_t *read_plan(uint32_t *len_out) {
+  uint8_t msg[TSRUNC_MSG_HEADER + 8];
+  int memfd;
+  ssize_t n = tsrunc_recv_fd(sync_fd, msg, sizeof msg, &memfd);
+  if (n < 0) fail(-n, "reading the plan");
+  if (n == 0 && memfd < 0) _exit(1); /* parent went away before sending a plan */
   if ((size_t)n < TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed plan: message of %zd bytes is shorter than its header", n);
   uint32_t magic, type, len;
-  memcpy(&magic, buf, 4);
-  memcpy(&type, buf + 4, 4);
-  memcpy(&len, buf + 8, 4);
+  memcpy(&magic, msg, 4);
+  memcpy(&type, msg + 4, 4);
+  memcpy(&len, msg + 8, 4);
   if (magic != TSRUNC_MSG_MAGIC || type != MSG_PLAN) fail(EBADMSG, "malformed plan: bad magic or type");
-  if (len != (uint32_t)n - TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed plan: header says %u bytes, message has %zd", len, n - (ssize_t)TSRUNC_MSG_HEADER);
-  *len_out = len;
-  return buf + TSRUNC_MSG_HEADER;
+  if (len != (size_t)n - TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed plan: header says %u bytes, message has %zd", len, n - (ssize_t)TSRUNC_MSG_HEADER);
+  if (len != 8) fail(EBADMSG, "malformed plan: a payload of %u bytes, not the plan's size (8)", len);
+  uint64_t size;
+  memcpy(&size, msg + TSRUNC_MSG_HEADER, 8);
+  if (memfd < 0) fail(EBADMSG, "malformed plan: no memfd attached");
+  int want = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+  int seals = fcntl(memfd, F_GET_SEALS);
+  if (seals < 0 || (seals & want) != want) fail(EBADMSG, "malformed plan: its fd is not a memfd sealed against writes and resizing");
+  struct stat st;
+  if (fstat(memfd, &st) != 0) fail(errno, "fstat the plan's memfd");
+  if ((uint64_t)st.st_size != size) fail(EBADMSG, "malformed plan: the message says %llu bytes, the memfd holds %lld", (unsigned long long)size, (long long)st.st_size);
+  if (size == 0 || size > TSRUNC_PLAN_MAX) fail(EBADMSG, "malformed plan: %llu bytes, not within 1..%u", (unsigned long long)size, TSRUNC_PLAN_MAX);
+  void *plan = mmap(NULL, size, PROT_READ, MAP_PRIVATE, memfd, 0);
+  if (plan == MAP_FAILED) fail(errno, "map the plan");
+  close(memfd);
+  *len_out = (uint32_t)size;
+  return plan;
 }
 
 typedef void (*op_fn)(const struct op *);

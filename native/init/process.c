@@ -36,8 +36,13 @@
 static char *exec_path;
 static char **exec_argv, **exec_envp;
 
-/* setns/unshare of a pid namespace only places our children in it: fork, report the child, leave. */
+/* setns/unshare of a pid namespace only places our children in it: fork, report the child, leave.
+ * The child goes on only after that report (our exit closes the pipe): whatever it sends next
+ * (ready, an error, the seccomp fd) is about the process MSG_PID names, so it must come after it;
+ * otherwise the parent could take READY first and wait for us, the fork's parent, instead. */
 static void fork_into_pidns(void) {
+  int reported[2];
+  if (pipe2(reported, O_CLOEXEC) != 0) fail(errno, "pipe");
   pid_t child = fork();
   if (child < 0) fail(errno, "fork into pid namespace");
   if (child > 0) {
@@ -45,6 +50,12 @@ static void fork_into_pidns(void) {
     send_msg(MSG_PID, &pid, sizeof pid);
     _exit(0);
   }
+  close(reported[1]);
+  char c;
+  ssize_t n;
+  do n = read(reported[0], &c, 1);
+  while (n < 0 && errno == EINTR);
+  close(reported[0]);
 }
 
 void op_setns(const struct op *op) {

@@ -5,6 +5,12 @@
  * Transport: a SOCK_SEQPACKET socketpair, so every message arrives whole or not at all and its
  * length is known. Message = header (12 bytes, little-endian) + payload of exactly `len` bytes.
  * Both sides reject a message whose length disagrees with its header or exceeds TSRUNC_MSG_MAX.
+ *
+ * The plan does not fit in a message (one is bounded by the socket buffer, ~208 KiB, which env,
+ * args or 10,000 mounts exceed): MSG_PLAN carries its size, and the plan itself travels as the
+ * message's one fd (SCM_RIGHTS), a memfd sealed F_SEAL_SEAL|SHRINK|GROW|WRITE that holds exactly
+ * that many bytes, at most TSRUNC_PLAN_MAX. The init checks all of it, then maps the memfd
+ * read-only: nothing can change the plan under it.
  */
 #ifndef TSRUNC_PROTO_H
 #define TSRUNC_PROTO_H
@@ -14,10 +20,13 @@
 #define TSRUNC_MSG_MAGIC 0x74737231u /* "tsr1" */
 #define TSRUNC_MSG_MAX (1u << 20)
 #define TSRUNC_MSG_HEADER 12u
+/* 64 MiB: room for what the kernel itself allows, e.g. 6 MiB of args + env for the process and for
+ * each hook (execve's ceiling) and fs.mount-max (100,000) mounts of ~200 bytes each. */
+#define TSRUNC_PLAN_MAX (64u << 20)
 
 /* message types */
 enum tsrunc_msg {
-  MSG_PLAN = 1,    /* parent -> init: the ops to execute                           */
+  MSG_PLAN = 1,    /* parent -> init: u64 plan size, the plan's sealed memfd as SCM_RIGHTS */
   MSG_READY = 2,   /* init -> parent: setup done, about to wait on exec.fifo        */
   MSG_ERROR = 3,   /* init -> parent: u32 op index, i32 errno, then a message text */
   MSG_PID = 4,     /* init -> parent: i64 pid of the process that will exec        */

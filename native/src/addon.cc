@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "../shared/fdpass.h"
 #include "cgroup.h"
 #include "seccomp.h"
 #include "napi-util.h"
@@ -59,14 +61,44 @@ Napi::Value Socketpair(const Napi::CallbackInfo &info) {
   return arr;
 }
 
-// sendMsg(fd, buffer)
+// sendMsg(fd, buffer, attachFd?): one message, with attachFd as SCM_RIGHTS when given.
 Napi::Value SendMsg(const Napi::CallbackInfo &info) {
   auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  if (info.Length() > 2) {
+    int rc = tsrunc_send_fd(IntArg(info, 0), buf.Data(), buf.Length(), IntArg(info, 2));
+    if (rc < 0) throw ErrnoError(info.Env(), -rc, "sendmsg");
+    return info.Env().Undefined();
+  }
   ssize_t n;
   do n = send(IntArg(info, 0), buf.Data(), buf.Length(), MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0) throw ErrnoError(info.Env(), errno, "send");
   return info.Env().Undefined();
+}
+
+// sealedMemfd(name, buffer) -> fd (O_CLOEXEC): an in-memory file holding exactly `buffer`, sealed
+// so that neither its size nor its content can change again (how the plan reaches tsrunc-init).
+Napi::Value SealedMemfd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  // Data, never code: MFD_NOEXEC_SEAL where the kernel knows it (6.3+).
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0008U /* MFD_NOEXEC_SEAL */);
+  if (fd < 0 && errno == EINVAL) fd = memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) throw ErrnoError(env, errno, "memfd_create");
+  auto failed = [&](const char *step) {
+    int e = errno;
+    close(fd);
+    return ErrnoError(env, e, step);
+  };
+  for (size_t off = 0; off < buf.Length();) {
+    ssize_t n = write(fd, buf.Data() + off, buf.Length() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw failed("write memfd");
+    off += static_cast<size_t>(n);
+  }
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) throw failed("seal memfd");
+  return Napi::Number::New(env, fd);
 }
 
 // recvMsg(fd, maxLen) -> Buffer (empty at EOF) | null when nothing is queued. A message longer than
@@ -210,6 +242,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnInit", Napi::Function::New(env, SpawnInit));
   exports.Set("socketpair", Napi::Function::New(env, Socketpair));
   exports.Set("sendMsg", Napi::Function::New(env, SendMsg));
+  exports.Set("sealedMemfd", Napi::Function::New(env, SealedMemfd));
   exports.Set("recvMsg", Napi::Function::New(env, RecvMsg));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));

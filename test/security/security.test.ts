@@ -109,12 +109,17 @@ describeAsRoot('SECURITY.md', () => {
     op.writeUInt32LE(19, 0); // OP_EXEC
     op.writeUInt32LE(1, 4); // one arg
     op.writeUInt32LE(1000, 8); // of 1000 bytes: past the end
-    cases.push(['an arg longer than the message', Buffer.concat([head(1, op.length), op]), /arg longer than the message/]);
+    // The plan travels in a sealed memfd beside MSG_PLAN, whose payload is the plan's size (u64).
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64LE(BigInt(op.length));
+    cases.push(['an arg longer than the plan', Buffer.concat([head(1, 8), size]), /arg longer than the message/]);
     for (const [what, msg, expected] of cases) {
       const [ours, theirs] = native().socketpair();
       const child = spawn(initBinaryPath(), ['3'], { stdio: ['ignore', 'ignore', 'pipe', theirs] });
       fs.closeSync(theirs);
-      native().sendMsg(ours, msg);
+      const planFd = native().sealedMemfd('test-plan', op);
+      native().sendMsg(ours, msg, planFd);
+      fs.closeSync(planFd);
       const code = await new Promise<number | null>((resolve) => child.once('exit', (c2, sig) => resolve(sig ? -1 : c2)));
       const reply = native().recvMsg(ours, 65536);
       fs.closeSync(ours);

@@ -11,7 +11,10 @@ interface Addon {
   spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): number;
   /** SOCK_STREAM when `stream`, else SOCK_SEQPACKET; both ends O_CLOEXEC. */
   socketpair(stream?: boolean): [number, number];
-  sendMsg(fd: number, data: Buffer): void;
+  /** One message on `fd`, with `attachFd` as SCM_RIGHTS when given. */
+  sendMsg(fd: number, data: Buffer, attachFd?: number): void;
+  /** An O_CLOEXEC memfd holding exactly `data`, sealed against writes and resizing. */
+  sealedMemfd(name: string, data: Buffer): number;
   recvMsg(fd: number, maxLen: number): Buffer | null;
   waitReadable(fd: number, callback: (status: number) => void): void;
   pidfdOpen(pid: number): number;

@@ -3,8 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError, initBinaryPath, native, waitPidfd, waitReadable, exitCodeOf, strerror } from '@tsrunc/common';
-import { InitPlan, Msg, decodeMessage, encodeMessage, encodePlan } from '../plan';
-import { MSG_HEADER, MSG_MAX } from '../plan/proto';
+import { InitPlan, Msg, decodeMessage, encodeMessage, encodePlan, encodePlanMessage } from '../plan';
+import { MSG_HEADER, MSG_MAX, PLAN_MAX } from '../plan/proto';
 import { HooksMessage, decodeHooksMessage } from './hooks';
 import { openConsoleSocket } from './exec';
 
@@ -125,11 +125,31 @@ function forwardSeccompListener(plan: InitPlan, pid: number, listenerFd: number,
   }
 }
 
+/** The encoded plan, refused (naming its size) before anything starts when the init would refuse it. */
+function encodeInitPlan(plan: InitPlan): Buffer {
+  const bytes = encodePlan(plan.ops);
+  if (bytes.length > PLAN_MAX) {
+    throw new TsruncError(`tsrunc-init's plan is ${bytes.length} bytes, over the limit of ${PLAN_MAX} bytes (64 MiB): the config's mounts, masked or readonly paths, devices, hooks, args or env are too large`);
+  }
+  return bytes;
+}
+
+/** MSG_PLAN with the plan beside it in a sealed memfd (proto.h: a plan outgrows any one message). */
+function sendPlan(sock: number, bytes: Buffer): void {
+  const memfd = native().sealedMemfd('tsrunc-plan', bytes);
+  try {
+    native().sendMsg(sock, encodePlanMessage(bytes.length), memfd);
+  } finally {
+    fs.closeSync(memfd);
+  }
+}
+
 /**
  * Starts the init and drives it to MSG_READY. `beforePlan` runs while the init waits for its plan
  * (cgroup placement). On failure the init is killed and reaped before the error is thrown.
  */
 export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string | undefined, beforePlan?: (pid: number) => void, onHooks?: (pid: number) => Promise<void>): Promise<StartedInit> {
+  const planBytes = encodeInitPlan(plan);
   const extra = openFdSources(plan, fifoPath);
   const [parentEnd, childEnd] = native().socketpair();
   const preserved = Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
@@ -151,7 +171,7 @@ export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string 
   const current = () => forked?.pid ?? childPid;
   try {
     beforePlan?.(childPid);
-    native().sendMsg(parentEnd, encodeMessage(Msg.Plan, encodePlan(plan.ops)));
+    sendPlan(parentEnd, planBytes);
     for (;;) {
       const msg = await receive(parentEnd, !!plan.seccompNotify);
       if (msg === undefined) {

@@ -1,5 +1,5 @@
-import { PlanOp, decodeMessage, encodeMessage, encodePlan } from './encode';
-import { MSG_HEADER, Msg, Op } from './proto';
+import { PlanOp, decodeMessage, encodeMessage, encodePlan, encodePlanMessage } from './encode';
+import { MSG_HEADER, MSG_MAGIC, Msg, Op } from './proto';
 
 test('a plan is op, argc, then length-prefixed args: i64 LE, NUL-terminated strings, NUL-joined lists', () => {
   const ops: PlanOp[] = [{ code: Op.Hostname, args: ['box'], origin: 'hostname' }, { code: Op.Rlimit, args: [7, -1n, 1024], origin: 'r' }, { code: Op.SetIds, args: [0, 0, ['5', '7']], origin: 'u' }];
@@ -43,4 +43,11 @@ test('messages round-trip, and every malformed one is an error, never an overrea
   expect(() => decodeMessage(encodeMessage(Msg.Pid, Buffer.alloc(4)))).toThrow(/type 4 with 4 bytes/);
   expect(() => decodeMessage(encodeMessage(Msg.Error, Buffer.alloc(3)))).toThrow(/malformed/);
   expect(() => decodeMessage(encodeMessage(99 as Msg))).toThrow(/type 99/);
+});
+
+test('MSG_PLAN carries only the plan size (u64): the plan goes beside it in a memfd', () => {
+  const msg = encodePlanMessage(300_000);
+  expect([msg.readUInt32LE(0), msg.readUInt32LE(4), msg.readUInt32LE(8)]).toEqual([MSG_MAGIC, Msg.Plan, 8]);
+  expect(msg.readBigUInt64LE(MSG_HEADER)).toBe(300_000n);
+  expect(msg.length).toBe(MSG_HEADER + 8);
 });

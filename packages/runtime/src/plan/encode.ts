@@ -50,6 +50,13 @@ export function encodeMessage(type: Msg, payload: Buffer = Buffer.alloc(0)): Buf
   return Buffer.concat([head, payload]);
 }
 
+/** MSG_PLAN: the plan's size (u64); the plan itself goes with it as a sealed memfd (proto.h). */
+export function encodePlanMessage(planSize: number): Buffer {
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(planSize));
+  return encodeMessage(Msg.Plan, size);
+}
+
 export type InitMessage =
   | { type: Msg.Ready }
   | { type: Msg.Pid; pid: number }

@@ -2,6 +2,8 @@
 export const MSG_MAGIC = 0x74737231;
 export const MSG_MAX = 1 << 20;
 export const MSG_HEADER = 12;
+/** The largest plan tsrunc-init accepts (it travels in a sealed memfd, not in a message). */
+export const PLAN_MAX = 64 << 20;
 
 export enum Msg {
   Plan = 1,

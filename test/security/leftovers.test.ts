@@ -5,13 +5,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
-import { Bundle, TSRUNC, processesInCgroupOf, tsrunc } from '../helpers/tsrunc';
+import { Bundle, CliResult, TSRUNC, processesInCgroupOf, tsrunc } from '../helpers/tsrunc';
 import { Containers, ownLeftovers } from '../hardening/container';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const PAGE = 4096;
 // The original create spent 2 s per cgroup hierarchy on EBUSY with its init still inside.
 const FAST_FAILURE_MS = 12_000;
+/** bin/tsrunc's floor: below it the launcher refuses to start node, which would abort or crash. */
+const NOFILE_FLOOR = 28;
 
 /** The container's directory in every cgroup hierarchy that has one (its cgroupsPath is `/<id>`). */
 function cgroupDirsOf(id: string): string[] {
@@ -41,6 +43,21 @@ function fullTmpfs(c: Containers, pages: number, freePages: number): string {
 }
 
 const mounted: string[] = [];
+
+/** tsrunc under `ulimit -n n` (soft and hard: root here lacks CAP_SYS_RESOURCE to raise it back), output through files. */
+function tsruncWithNofile(n: number, root: string, args: string[]): CliResult {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-out-'));
+  const [out, err] = ['stdout', 'stderr'].map((name) => fs.openSync(path.join(dir, name), 'w+'));
+  try {
+    const r = spawnSync('bash', ['-c', 'ulimit -n "$1" && shift && exec "$@"', 'bash', String(n), TSRUNC, '--root', root, ...args], { timeout: 30_000, stdio: ['ignore', out, err] });
+    const read = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
+    return { status: r.status, signal: r.signal, stdout: read('stdout'), stderr: read('stderr') };
+  } finally {
+    fs.closeSync(out);
+    fs.closeSync(err);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describeAsRoot('SECURITY.md #11: nothing half-made left behind', () => {
   const c = new Containers();
@@ -137,4 +154,51 @@ describeAsRoot('SECURITY.md #11: nothing half-made left behind', () => {
       expectDeleteForceCleans(id, b, `kill at ${delayMs.toFixed(1)} ms of ${createMs} ms`);
     }
   }, 300_000);
+
+  test('#14 create and exec under RLIMIT_NOFILE 8..48: they work, or fail with one line and leave nothing; from the smallest that works, all work', () => {
+    const nofiles = Array.from({ length: 41 }, (_, i) => 8 + i);
+    const created: number[] = [];
+    for (const n of nofiles) {
+      const id = c.id('nofile');
+      // No rlimits in the spec: the container keeps ours, which it could not raise either.
+      const b = c.bundle(['true'], (s) => {
+        s.linux!.cgroupsPath = `/${id}`;
+        delete s.process!.rlimits;
+      });
+      const r = tsruncWithNofile(n, c.root, ['create', '--bundle', b.dir, id]);
+      if (r.status === 0) created.push(n);
+      else {
+        expect({ n, status: r.status, signal: r.signal }).toEqual({ n, status: 1, signal: null });
+        expectOneLineError(r.stderr, n < NOFILE_FLOOR ? /^tsrunc: too few file descriptors: RLIMIT_NOFILE \d+, need \d+$/ : /^tsrunc: /);
+        expect({ n, left: leftBehind(c, id, b) }).toEqual({ n, left: [] });
+      }
+      expect(tsrunc(c.root, ['delete', '--force', id]).status).toBe(0);
+    }
+    expect(created.length).toBeGreaterThan(0);
+    expect(created).toEqual(nofiles.filter((n) => n >= created[0]));
+
+    const id = c.id('nofile-exec');
+    const b = c.bundle(['sleep', '600'], (s) => {
+      s.linux!.cgroupsPath = `/${id}`;
+      delete s.process!.rlimits; // exec applies the container's rlimits
+    });
+    expect(c.create(id, b).create.status).toBe(0);
+    expect(tsrunc(c.root, ['start', id]).status).toBe(0);
+    const execed: number[] = [];
+    for (const n of nofiles) {
+      const r = tsruncWithNofile(n, c.root, ['exec', id, 'echo', `exec-${n}`]);
+      if (r.status === 0) {
+        expect(r.stdout).toBe(`exec-${n}\n`);
+        execed.push(n);
+      } else {
+        // 255: runc's exit code for exec's own errors.
+        expect({ n, status: r.status, signal: r.signal }).toEqual({ n, status: n < NOFILE_FLOOR ? 1 : 255, signal: null });
+        expectOneLineError(r.stderr, /^tsrunc: /);
+      }
+      // Only the container's own sleep is left in its cgroup.
+      expect({ n, pids: processesInCgroupOf(id).length }).toEqual({ n, pids: 1 });
+    }
+    expect(execed.length).toBeGreaterThan(0);
+    expect(execed).toEqual(nofiles.filter((n) => n >= execed[0]));
+  }, 240_000);
 });

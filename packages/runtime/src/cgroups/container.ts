@@ -21,8 +21,8 @@ export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout = d
 }
 
 /**
- * A cgroup that already holds processes is refused (runc: "container's cgroup is not empty"). Checked before
- * state.json names the cgroup: a `delete` of a killed create kills whatever runs in the cgroups it names.
+ * A cgroup that already holds processes is refused (runc: "container's cgroup is not empty"). The caller checks
+ * before state.json names the cgroup: a `delete` of a killed create kills whatever runs in the cgroups it names.
  */
 export function checkCgroupEmpty(cgroup: Cgroup): void {
   const existing = cgroup.pids();

@@ -85,7 +85,6 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
   const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout);
   const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id, sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, consoleSocket, cgroupDirs });
   checkRootfs(plan.rootfs);
-  checkCgroupEmpty(cgroup);
   const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
 
   dir.create();
@@ -93,6 +92,8 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
   let init: StartedInit | undefined;
   try {
     dir.lock();
+    // Checked before state.json names the cgroup (after the id, as runc: a duplicate id is reported as such).
+    checkCgroupEmpty(cgroup);
     // Written before the cgroup is made (no process yet: it reads as stopped), so that if this command
     // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };

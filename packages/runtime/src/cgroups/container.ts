@@ -21,12 +21,16 @@ export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout = d
 }
 
 /**
- * Makes the directories and writes the spec's resources, before any process joins. A cgroup that already holds
- * processes is refused (runc: "container's cgroup is not empty"). On failure nothing this call made is left.
+ * A cgroup that already holds processes is refused (runc: "container's cgroup is not empty"). The caller checks
+ * before state.json names the cgroup: a `delete` of a killed create kills whatever runs in the cgroups it names.
  */
-export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec): Promise<void> {
+export function checkCgroupEmpty(cgroup: Cgroup): void {
   const existing = cgroup.pids();
   if (existing.length > 0) throw new TsruncError(`container's cgroup is not empty: ${existing.length} process(es) found`);
+}
+
+/** Makes the directories and writes the spec's resources, before any process joins. On failure nothing this call made is left. */
+export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec): Promise<void> {
   cgroup.create();
   try {
     cgroup.applyResources(specResources(spec));

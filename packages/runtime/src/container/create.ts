@@ -1,14 +1,14 @@
 // create: everything in config.json applied, the init blocked on exec.fifo until `start`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, Spec, TsruncError, native, parseSpec } from '@tsrunc/common';
+import { ConfigError, Spec, TsruncError, native, parseSpec, strerror } from '@tsrunc/common';
 import { compileInitPlan, readHostFacts } from '../plan';
 import { ContainerDir, ContainerState, rfc3339Nano, writeFileAtomic } from './state-dir';
-import { InitStdio, StartedInit, startInit } from './init-process';
+import { InitStdio, StartedInit, killInit, startInit } from './init-process';
 import { readProcStat } from './liveness';
 import { runHostHooks, runHostHooksWarnOnly } from './hooks';
 import { HookState } from '../plan/hooks';
-import { containerCgroup, detectCgroupLayout, setUpContainerCgroup } from '../cgroups';
+import { checkCgroupEmpty, containerCgroup, destroyContainerCgroup, detectCgroupLayout, setUpContainerCgroup } from '../cgroups';
 
 export interface CreateOptions {
   bundle: string;
@@ -50,9 +50,23 @@ function checkRootfs(rootfs: string): void {
   if (!st.isDirectory()) throw new ConfigError('root.path', `rootfs ${rootfs} is not a directory`);
 }
 
+/** The pid file's absolute path, checked up front: `/`, a directory or a missing parent could never take it. */
+export function pidFilePath(file: string): string {
+  const resolved = path.resolve(file);
+  const parent = path.dirname(resolved);
+  if (resolved === parent) throw new TsruncError(`--pid-file ${file}: not a file name`);
+  try {
+    if (!fs.statSync(parent).isDirectory()) throw new TsruncError(`--pid-file ${file}: ${parent} is not a directory`);
+  } catch (e) {
+    throw e instanceof TsruncError ? e : new TsruncError(`--pid-file ${file}: ${parent}: ${strerror(e)}`);
+  }
+  if (fs.statSync(resolved, { throwIfNoEntry: false })?.isDirectory()) throw new TsruncError(`--pid-file ${file}: is a directory`);
+  return resolved;
+}
+
 /** runc's pid file: the decimal pid, no newline, renamed into place. */
 export function writePidFile(file: string, pid: number): void {
-  writeFileAtomic(path.resolve(file), String(pid), 0o644, true);
+  writeFileAtomic(file, String(pid), 0o644, true);
 }
 
 export async function createContainer(root: string, id: string, opts: CreateOptions): Promise<CreatedContainer> {
@@ -66,43 +80,43 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
   const consoleSocket = !spec.process?.terminal ? undefined : opts.consoleSocket ? { path: opts.consoleSocket } : { fd: opts.consoleSocketFd };
   const io: InitStdio = { stdio: opts.io?.stdio ?? [0, 1, 2], preserveFds: opts.io?.preserveFds ?? 0 };
   // Everything that can be checked without side effects is checked before the id is reserved.
+  const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
   const layout = detectCgroupLayout();
   const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout);
   const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id, sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, consoleSocket, cgroupDirs });
   checkRootfs(plan.rootfs);
+  const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
 
   dir.create();
   let cgroupMade = false;
+  let init: StartedInit | undefined;
   try {
     dir.lock();
-    await setUpContainerCgroup(cgroup, spec);
-    cgroupMade = true;
-    // Written now (no process yet: it reads as stopped) so that if this command is killed, `delete`
-    // still finds the cgroup and removes it with anything in it; rewritten below once the init is ready.
+    // Checked before state.json names the cgroup (after the id, as runc: a duplicate id is reported as such).
+    checkCgroupEmpty(cgroup);
+    // Written before the cgroup is made (no process yet: it reads as stopped), so that if this command
+    // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     dir.write(state);
+    await setUpContainerCgroup(cgroup, spec);
+    cgroupMade = true;
     native().mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
-    const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
-    let init: StartedInit;
-    try {
-      init = await startInit(plan, io, dir.fifoPath, (pid) => cgroup.addProcess(pid), (pid) => runHostHooks(spec, ['prestart', 'createRuntime'], { ...hookState, pid }));
-    } catch (e) {
-      // A failed hook phase continues at destroy, which runs the poststop hooks (runtime-spec).
-      if (/^hooks\.(prestart|createRuntime|createContainer)/.test((e as Error).message)) {
-        dir.remove();
-        await runHostHooksWarnOnly(spec, 'poststop', { ...hookState, status: 'stopped' });
-      }
-      throw e;
-    }
+    init = await startInit(plan, io, dir.fifoPath, (pid) => cgroup.addProcess(pid), (pid) => runHostHooks(spec, ['prestart', 'createRuntime'], { ...hookState, pid }));
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: readProcStat(init.pid)?.startTime ?? '' };
     dir.write(created);
-    if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
+    if (pidFile) writePidFile(pidFile, init.pid);
     return { dir, init, state: created };
   } catch (e) {
+    // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.
+    if (init) await killInit(init);
+    const cgroupError = cgroupMade ? await destroyContainerCgroup(cgroup.paths).then(() => undefined, (err: Error) => err) : undefined;
     dir.remove();
-    // SECURITY.md #11; the init is gone already (startInit kills and reaps it on failure).
-    if (cgroupMade) await cgroup.destroy().catch(() => undefined);
-    throw e;
+    // A failed hook phase continues at destroy, which runs the poststop hooks (runtime-spec).
+    if (/^hooks\.(prestart|createRuntime|createContainer)/.test((e as Error).message)) {
+      await runHostHooksWarnOnly(spec, 'poststop', { ...hookState, status: 'stopped' });
+    }
+    if (!cgroupError) throw e;
+    throw new TsruncError(`${(e as Error).message}; then removing its cgroup failed: ${cgroupError.message}`, e instanceof TsruncError ? e.exitCode : 1);
   }
 }

@@ -9,8 +9,8 @@ import { fromPaths } from '../cgroups';
 import { ConsoleSocketSource, compileExecPlan } from '../plan/exec';
 import { ContainerDir } from './state-dir';
 import { Status, containerStatus } from './status';
-import { StartedInit, startInit } from './init-process';
-import { writePidFile } from './create';
+import { StartedInit, killInit, startInit } from './init-process';
+import { pidFilePath, writePidFile } from './create';
 import { SignalForwarder } from './forward-signals';
 
 /** Opens the console socket an init plan names: connect to the caller's path, or dup our own end. */
@@ -238,9 +238,10 @@ export async function execInContainer(root: string, id: string, opts: ExecOption
   const proc = opts.process;
   const detach = !!opts.detach;
   checkTerminalMode(!!proc.terminal, detach, opts.consoleSocket);
+  const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
   const dir = new ContainerDir(root, id);
   dir.lock(false);
-  let started: StartedInit;
+  let started: StartedInit | undefined;
   let procPidfd: number;
   let ours: number | undefined;
   try {
@@ -267,9 +268,11 @@ export async function execInContainer(root: string, id: string, opts: ExecOption
       if (theirs !== undefined) fs.closeSync(theirs);
     }
     procPidfd = started.pidfd;
-    if (opts.pidFile) writePidFile(opts.pidFile, started.pid);
+    if (pidFile) writePidFile(pidFile, started.pid);
   } catch (e) {
     if (ours !== undefined) fs.closeSync(ours);
+    // The process runs only if the caller learns of it (runc terminates it too).
+    if (started) await killInit(started);
     throw e;
   } finally {
     dir.release();

@@ -1,7 +1,7 @@
 // <root>/<id>/: state.json (written atomically), exec.fifo, and a lock on the directory.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError, Spec, TsruncError, errnoCode, native } from '@tsrunc/common';
+import { NotFoundError, Spec, TsruncError, errnoCode, native, strerror } from '@tsrunc/common';
 
 /** SECURITY.md #7: no '/', no '..', nothing a path could be built from. */
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$/;
@@ -118,17 +118,23 @@ function makeParents(dir: string, mode: number): void {
 /**
  * temp file in the same directory + rename: readers see the old or the new file, never a part.
  * `sync` (O_SYNC) is for files runc syncs (the pid file); state lives on a tmpfs and needs no disk flush.
+ * On failure (a full filesystem) the temp file is removed and the error names `file`.
  */
 export function writeFileAtomic(file: string, data: string, mode: number, sync = false): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}`);
   const { O_WRONLY, O_CREAT, O_EXCL, O_SYNC } = fs.constants;
-  const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | (sync ? O_SYNC : 0), mode);
+  let fd: number | undefined;
   try {
-    fs.writeSync(fd, data);
-  } finally {
+    fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | (sync ? O_SYNC : 0), mode);
+    fs.writeFileSync(fd, data); // loops over short writes (a nearly full filesystem): no torn file
     fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw new TsruncError(`write ${file}: ${strerror(e)}`);
   }
-  fs.renameSync(tmp, file);
 }
 
 /** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints it (trailing zeros dropped). */

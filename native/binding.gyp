@@ -16,6 +16,13 @@
       "sources": ["init/main.c", "init/plan.c", "init/rootfs.c", "init/process.c", "init/terminal.c", "init/hooks.c", "init/passwd.c", "shared/fdpass.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
       "ldflags": ["-Wl,-z,relro,-z,now"]
+    },
+    {
+      "target_name": "tsrunc-launcher",
+      "type": "executable",
+      "sources": ["launcher/main.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
+      "ldflags": ["-Wl,-z,relro,-z,now"]
     }
   ]
 }

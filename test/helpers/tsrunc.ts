@@ -11,7 +11,7 @@ export const REPO = path.resolve(__dirname, '../..');
 export const TSRUNC = path.join(REPO, 'bin/tsrunc');
 
 export function builtSkipReason(): string | undefined {
-  for (const f of ['dist/tsrunc.js', 'native/build/Release/tsrunc.node', 'native/build/Release/tsrunc-init']) {
+  for (const f of ['dist/tsrunc.js', 'native/build/Release/tsrunc.node', 'native/build/Release/tsrunc-init', 'native/build/Release/tsrunc-launcher']) {
     if (!fs.existsSync(path.join(REPO, f))) return `needs a built tree (npm run build): ${f} is missing`;
   }
   return undefined;

@@ -169,7 +169,7 @@ describeAsRoot('SECURITY.md #11: nothing half-made left behind', () => {
       if (r.status === 0) created.push(n);
       else {
         expect({ n, status: r.status, signal: r.signal }).toEqual({ n, status: 1, signal: null });
-        expectOneLineError(r.stderr, n < NOFILE_FLOOR ? /^tsrunc: too few file descriptors: RLIMIT_NOFILE \d+, need \d+$/ : /^tsrunc: /);
+        expectOneLineError(r.stderr, n < NOFILE_FLOOR ? /^tsrunc: too few file descriptors: RLIMIT_NOFILE is \d+, tsrunc needs at least \d+$/ : /^tsrunc: /);
         expect({ n, left: leftBehind(c, id, b) }).toEqual({ n, left: [] });
       }
       expect(tsrunc(c.root, ['delete', '--force', id]).status).toBe(0);

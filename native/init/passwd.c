@@ -3,8 +3,8 @@
  * the mount-namespace join, before the uid change), as runc's init reads it: the runtime never reads
  * a container's file on the host, where the container could swap it for a link to a host file between
  * a check and the read. The path resolves in the container's root, without magic links (a leaked fd
- * under /proc/self/fd leads out of it); only a regular file is read (a FIFO would block us), and the
- * reading is bounded: a line of at most 64 KiB, as runc's bufio.Scanner, and at most 16 MiB in all.
+ * under /proc/self/fd leads out of it); only a regular file is read (a FIFO would block us), or the
+ * null device a masked /etc/passwd is bound to (empty, as runc reads it), and the reading is bounded: a line of at most 64 KiB, as runc's bufio.Scanner, and at most 16 MiB in all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -102,8 +103,9 @@ void op_set_home(const struct op *op) {
   if (fd >= 0) {
     struct stat st;
     if (fstat(fd, &st) != 0) fail(errno, "stat /etc/passwd");
-    if (!S_ISREG(st.st_mode)) fail(-EINVAL, "/etc/passwd is not a regular file");
-    home = lookup_home(fd, uid);
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) home = "/"; /* linux.maskedPaths */
+    else if (!S_ISREG(st.st_mode)) fail(-EINVAL, "/etc/passwd is not a regular file");
+    else home = lookup_home(fd, uid);
     close(fd);
   }
   if (asprintf(&home_env, "HOME=%s", home) < 0) fail(ENOMEM, "out of memory");

@@ -154,6 +154,13 @@ describeAsRoot('container files: HOME from the container\'s /etc/passwd', () => 
     expect(execHome(id, ['--env', 'HOME=/set'])).toMatchObject({ status: 0, stdout: 'HOME=/set\n' });
   }, 60_000);
 
+  test('a masked /etc/passwd (bound to the null device) reads as empty: HOME=/, as runc', () => {
+    const b = bundleOn(privateRootfs(), ['sh', '-c', 'echo "HOME=$HOME"; wc -c < /etc/passwd'], (s) => s.linux!.maskedPaths!.push('/etc/passwd'));
+    const r = c.run('home-masked', b);
+    expect(r.create.stderr).toBe('');
+    expect(r.lines).toEqual(['HOME=/', '0']);
+  });
+
   test('an absolute symlink at /etc/passwd resolves inside the container; no /etc/passwd gives HOME=/ (runc)', () => {
     const rootfs = privateRootfs();
     fs.mkdirSync(path.join(rootfs, 'etc/alt'));

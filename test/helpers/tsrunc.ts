@@ -59,10 +59,15 @@ export function tsrunc(root: string, args: string[], opts: SpawnSyncOptions = {}
     const r = spawnSync(TSRUNC, argv, { encoding: 'utf8', timeout: 30_000, ...opts });
     return { status: r.status, signal: r.signal, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   }
+  return spawnCaptured(TSRUNC, argv, opts);
+}
+
+/** Runs `file argv` (timeout 30 s) with stdout and stderr captured through temp files, not pipes. */
+export function spawnCaptured(file: string, argv: string[], opts: SpawnSyncOptions = {}): CliResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-out-'));
   const [out, err] = ['stdout', 'stderr'].map((name) => fs.openSync(path.join(dir, name), 'w+'));
   try {
-    const r = spawnSync(TSRUNC, argv, { timeout: 30_000, ...opts, stdio: ['ignore', out, err] });
+    const r = spawnSync(file, argv, { timeout: 30_000, ...opts, stdio: ['ignore', out, err] });
     const read = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
     return { status: r.status, signal: r.signal, stdout: read('stdout'), stderr: read('stderr') };
   } finally {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
-import { Bundle, CliResult, TSRUNC, hasExited, processesInCgroupOf, tsrunc } from '../helpers/tsrunc';
+import { Bundle, CliResult, TSRUNC, hasExited, processesInCgroupOf, spawnCaptured, tsrunc } from '../helpers/tsrunc';
 import { Containers, ownLeftovers } from '../hardening/container';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -46,17 +46,7 @@ const mounted: string[] = [];
 
 /** tsrunc under `ulimit -n n` (soft and hard: root here lacks CAP_SYS_RESOURCE to raise it back), output through files. */
 function tsruncWithNofile(n: number, root: string, args: string[]): CliResult {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-out-'));
-  const [out, err] = ['stdout', 'stderr'].map((name) => fs.openSync(path.join(dir, name), 'w+'));
-  try {
-    const r = spawnSync('bash', ['-c', 'ulimit -n "$1" && shift && exec "$@"', 'bash', String(n), TSRUNC, '--root', root, ...args], { timeout: 30_000, stdio: ['ignore', out, err] });
-    const read = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
-    return { status: r.status, signal: r.signal, stdout: read('stdout'), stderr: read('stderr') };
-  } finally {
-    fs.closeSync(out);
-    fs.closeSync(err);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return spawnCaptured('bash', ['-c', 'ulimit -n "$1" && shift && exec "$@"', 'bash', String(n), TSRUNC, '--root', root, ...args]);
 }
 
 describeAsRoot('SECURITY.md #11: nothing half-made left behind', () => {

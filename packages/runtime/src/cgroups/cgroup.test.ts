@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { fromPaths, openCgroup } from './cgroup';
 import { detectCgroupLayout } from './layout';
 import type { EventfdNative } from './oom';
-import { UNIFIED } from './paths';
+import { UNIFIED, type CgroupPaths } from './paths';
 
 let root: string;
 
@@ -226,7 +226,8 @@ describe('Cgroup on a fake v1 cgroupfs', () => {
   it('unified resources need a pure cgroup2 host (runc), not a v1 or hybrid one', () => {
     const memory = fake(path.join(root, 'memory/ctr'), { 'memory.high': '' });
     const unified = fake(path.join(root, 'unified/ctr'), { 'memory.high': '' });
-    for (const paths of [{ memory }, { memory, [UNIFIED]: unified }]) {
+    const hosts: CgroupPaths[] = [{ memory }, { memory, [UNIFIED]: unified }];
+    for (const paths of hosts) {
       expect(() => fromPaths(paths).applyResources({ unified: { 'memory.high': '1' } })).toThrow('linux.resources.unified: invalid configuration: cannot use unified on cgroup v1');
     }
     expect(read(unified, 'memory.high')).toBe('');

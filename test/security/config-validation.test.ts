@@ -63,6 +63,34 @@ describeAsRoot('config validation: hostile values refused before they reach the 
     });
   });
 
+  test('#13 config.json, exec --process and update -r that are /dev/zero or a FIFO: one line, never an endless read or a hang', () => {
+    const b = c.bundle(['sleep', '100']);
+    const id = c.id('jsonfile');
+    expect(c.create(id, b).create.stderr).toBe('');
+    const fifo = path.join(b.dir, 'fifo.json');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    for (const file of ['/dev/zero', fifo]) {
+      // Before the fix: /dev/zero was read until memory ran out, a FIFO blocked forever (the 30 s timeout).
+      expectOneLineError(tsrunc(c.root, ['exec', '--process', file, id]), `${file}: not a regular file`, 255);
+      expectOneLineError(tsrunc(c.root, ['update', '-r', file, id]), `${file}: not a regular file`);
+      const bad = c.bundle(['true']);
+      fs.rmSync(path.join(bad.dir, 'config.json'));
+      fs.symlinkSync(file, path.join(bad.dir, 'config.json'));
+      const r = c.run('jsonfile-create', bad);
+      expectOneLineError(r.create, 'config.json: not a regular file');
+      expect(ownLeftovers(c.root, r.id, bad.dir)).toEqual([]);
+    }
+    expect(c.status(id)).toBe('created');
+  });
+
+  test('#13 --preserve-fds past any possible fd: one line naming the flag', () => {
+    const b = c.bundle(['true']);
+    const id = c.id('preserve-big');
+    // Before the fix: "Invalid array length", a JavaScript RangeError's text.
+    expectOneLineError(tsrunc(c.root, ['create', '--preserve-fds', '99999999999', '--bundle', b.dir, id]), '--preserve-fds 99999999999: more file descriptors than a process can have');
+    expect(ownLeftovers(c.root, id, b.dir)).toEqual([]);
+  });
+
   test('#6 linux.resources.unified {"cgroup.procs": <host pid>}: refused, the host process stays where it was', () => {
     const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore' });
     const cgroupsPath = `/tsrunc-unified-${process.pid}`;

@@ -15,3 +15,4 @@ export {
 export type { ValidateOptions } from './validate';
 export { defaultSpec } from './defaults';
 export type { DefaultSpecOptions } from './defaults';
+export { readJsonFile, JSON_FILE_MAX } from './file';

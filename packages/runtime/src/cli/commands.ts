@@ -40,9 +40,19 @@ function str(flags: FlagValues, name: string): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/** The kernel's ceiling on fd numbers (fs.nr_open's default): no more fds than that can be passed. */
+const FD_NUMBER_MAX = 1 << 20;
+
+/** --preserve-fds N (create, run, exec): fds 3 .. 3+N-1 pass to the container. */
+function preserveFdsFlag(flags: FlagValues): number {
+  const n = Number(flags['preserve-fds'] ?? 0);
+  if (!Number.isInteger(n) || n < 0) throw new TsruncError('--preserve-fds must be a non-negative number');
+  if (n > FD_NUMBER_MAX) throw new TsruncError(`--preserve-fds ${n}: more file descriptors than a process can have (${FD_NUMBER_MAX})`);
+  return n;
+}
+
 function createOptions(flags: FlagValues) {
-  const preserveFds = Number(flags['preserve-fds'] ?? 0);
-  if (preserveFds < 0) throw new TsruncError('--preserve-fds must be a non-negative number');
+  const preserveFds = preserveFdsFlag(flags);
   if (str(flags, 'pidfd-socket')) throw new TsruncError('--pidfd-socket is not supported yet');
   return {
     bundle: str(flags, 'bundle') ?? process.cwd(),
@@ -162,8 +172,7 @@ export const COMMANDS: Command[] = [
     async run({ root, flags, args }) {
       // runc: any error of exec itself exits 255 ("exec failed: …"), so callers can tell it from the process's status.
       try {
-        const preserveFds = Number(flags['preserve-fds'] ?? 0);
-        if (!Number.isInteger(preserveFds) || preserveFds < 0) throw new TsruncError('--preserve-fds must be a non-negative number');
+        const preserveFds = preserveFdsFlag(flags);
         if (str(flags, 'pidfd-socket')) throw new TsruncError('--pidfd-socket is not supported yet');
         if ((flags.cgroup as string[] | undefined)?.length) throw new TsruncError('--cgroup is not supported yet');
         const id = args[0];

@@ -1,7 +1,7 @@
 // create: everything in config.json applied, the init blocked on exec.fifo until `start`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, Spec, TsruncError, native, parseSpec, strerror } from '@tsrunc/common';
+import { ConfigError, Spec, TsruncError, native, parseSpec, readJsonFile, strerror } from '@tsrunc/common';
 import { compileInitPlan, readHostFacts } from '../plan';
 import { ContainerDir, ContainerState, rfc3339Nano, writeFileAtomic } from './state-dir';
 import { InitStdio, StartedInit, killInit, startInit } from './init-process';
@@ -32,8 +32,9 @@ function loadSpec(bundle: string): Spec {
   const file = path.join(bundle, 'config.json');
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readJsonFile(file);
   } catch (e) {
+    if (e instanceof TsruncError) throw new ConfigError('', (e as Error).message);
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigError('', `JSON specification file config.json not found in bundle ${bundle}`);
     throw new ConfigError('', `read ${file}: ${(e as Error).message}`);
   }

@@ -4,7 +4,7 @@
 // --console-socket the pty master goes to the caller; in the foreground we proxy it ourselves.
 import * as fs from 'node:fs';
 import { ReadStream as TtyReadStream } from 'node:tty';
-import { ConfigError, Process, Spec, TsruncError, exitCodeOf, native, parseProcess, waitPidfd, strerror } from '@tsrunc/common';
+import { ConfigError, Process, Spec, TsruncError, exitCodeOf, native, parseProcess, readJsonFile, waitPidfd, strerror } from '@tsrunc/common';
 import { fromPaths } from '../cgroups';
 import { ConsoleSocketSource, compileExecPlan } from '../plan/exec';
 import { ContainerDir } from './state-dir';
@@ -86,8 +86,9 @@ export function resolveExecProcess(spec: Spec, a: ExecProcessArgs): Process {
   if (a.processFile) {
     let text: string;
     try {
-      text = fs.readFileSync(a.processFile, 'utf8');
+      text = readJsonFile(a.processFile);
     } catch (e) {
+      if (e instanceof TsruncError) throw e;
       throw new TsruncError(`open ${a.processFile}: ${strerror(e)}`);
     }
     const p = parseProcess(text, a.processFile);

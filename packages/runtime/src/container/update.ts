@@ -1,7 +1,7 @@
 // update: change a running container's resources, from OCI `linux.resources` JSON (--resources file or -) or from
 // runc's individual flags. Like runc, only the values runc updates are taken, and 0 means "leave as it is".
 import * as fs from 'node:fs';
-import { ConfigError, TsruncError, parseResources, type LinuxResources, strerror } from '@tsrunc/common';
+import { ConfigError, TsruncError, parseResources, readJsonFile, type LinuxResources, strerror } from '@tsrunc/common';
 import { stateCgroup, withContainer } from './pause';
 
 /** The subset of `linux.resources` that runc's update applies; zeros dropped (runc's "unchanged"). */
@@ -83,8 +83,9 @@ export function resourcesFromFlags(f: UpdateFlags): LinuxResources {
 export function readResourcesFile(file: string): LinuxResources {
   let text: string;
   try {
-    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+    text = file === '-' ? fs.readFileSync(0, 'utf8') : readJsonFile(file);
   } catch (e) {
+    if (e instanceof TsruncError) throw e;
     throw new TsruncError(`open ${file}: ${strerror(e)}`);
   }
   return parseResources(text, file === '-' ? 'stdin' : file);

@@ -4,8 +4,8 @@
 import * as fs from 'node:fs';
 import { TsruncError } from '../errors';
 
-/** Far above any real config (10,000 mounts are about 1 MiB) and the plan's own 64 MiB limit. */
-export const JSON_FILE_MAX = 64 << 20;
+/** Far above any real config (10,000 mounts are about 1 MiB), and above the plan's 64 MiB limit, which names the parts at fault. */
+export const JSON_FILE_MAX = 256 << 20;
 
 /** The file's text; an ErrnoException (code kept) when it cannot be opened, a TsruncError when it is not a regular file or too large. */
 export function readJsonFile(file: string): string {

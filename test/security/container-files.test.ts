@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Spec } from '@tsrunc/common';
 import { describeAsRoot, makeBusyboxRootfs } from '../helpers/busybox';
-import { tsrunc } from '../helpers/tsrunc';
+import { Bundle, tsrunc } from '../helpers/tsrunc';
 import { Containers, ownLeftovers } from '../hardening/container';
 
 describeAsRoot('container files: HOME from the container\'s /etc/passwd', () => {
@@ -51,6 +51,16 @@ describeAsRoot('container files: HOME from the container\'s /etc/passwd', () => 
     expect(stderr).not.toMatch(/^\s+at /m);
   }
 
+  /** `create` of `args` on `rootfs` fails (exit 1) with the /etc/passwd problem and leaves nothing; returns the bundle. */
+  function expectCreateRefused(prefix: string, rootfs: string, args: string[], problem: string): Bundle {
+    const b = bundleOn(rootfs, args);
+    const r = c.run(prefix, b);
+    expectPasswdError(r.create.stderr, 'create', problem);
+    expect(r.create.status).toBe(1);
+    expect(ownLeftovers(c.root, r.id, b.dir)).toEqual([]);
+    return b;
+  }
+
   test('exec, 100 times, while the container swaps its /etc/passwd with a symlink to a host file: HOME never comes from the host', () => {
     const rootfs = privateRootfs();
     const hostDir = c.dir(fs.mkdtempSync('/tmp/tsrunc-hostpasswd-'));
@@ -91,11 +101,7 @@ describeAsRoot('container files: HOME from the container\'s /etc/passwd', () => 
     expect(exec.status).toBe(255); // runc's status for a failed exec
     expect(c.status(id)).toBe('running');
 
-    const b = bundleOn(rootfs, ['sh', '-c', 'echo "HOME=$HOME"']);
-    const created = c.run('sparse-create', b);
-    expectPasswdError(created.create.stderr, 'create', '/etc/passwd: line 1 is longer than 64 KiB');
-    expect(created.create.status).toBe(1);
-    expect(ownLeftovers(c.root, created.id, b.dir)).toEqual([]);
+    const b = expectCreateRefused('sparse-create', rootfs, ['sh', '-c', 'echo "HOME=$HOME"'], '/etc/passwd: line 1 is longer than 64 KiB');
 
     const runId = c.id('sparse-run');
     const run = tsrunc(c.root, ['run', '--bundle', b.dir, runId]);
@@ -118,22 +124,14 @@ describeAsRoot('container files: HOME from the container\'s /etc/passwd', () => 
 
     fs.rmSync(passwd);
     fs.mkdirSync(passwd);
-    const b = bundleOn(rootfs, ['true']);
-    const r = c.run('passwd-dir', b);
-    expectPasswdError(r.create.stderr, 'create', '/etc/passwd is not a regular file');
-    expect(r.create.status).toBe(1);
-    expect(ownLeftovers(c.root, r.id, b.dir)).toEqual([]);
+    expectCreateRefused('passwd-dir', rootfs, ['true'], '/etc/passwd is not a regular file');
   }, 120_000);
 
   test('past 16 MiB of /etc/passwd without the uid: a clear error instead of scanning on', () => {
     const rootfs = privateRootfs();
     const line = 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
     fs.writeFileSync(path.join(rootfs, 'etc/passwd'), line.repeat(Math.ceil((17 << 20) / line.length)));
-    const b = bundleOn(rootfs, ['true']);
-    const r = c.run('passwd-long', b);
-    expectPasswdError(r.create.stderr, 'create', 'no entry for uid 0 in the first 16 MiB of /etc/passwd');
-    expect(r.create.status).toBe(1);
-    expect(ownLeftovers(c.root, r.id, b.dir)).toEqual([]);
+    expectCreateRefused('passwd-long', rootfs, ['true'], 'no entry for uid 0 in the first 16 MiB of /etc/passwd');
   }, 60_000);
 
   test('HOME comes from the container\'s /etc/passwd for the process uid, read before the uid change (a 0600 file), for run and exec', () => {

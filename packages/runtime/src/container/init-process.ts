@@ -129,7 +129,7 @@ function forwardSeccompListener(plan: InitPlan, pid: number, listenerFd: number,
 function encodeInitPlan(plan: InitPlan): Buffer {
   const bytes = encodePlan(plan.ops);
   if (bytes.length > PLAN_MAX) {
-    throw new TsruncError(`tsrunc-init's plan is ${bytes.length} bytes, over the limit of ${PLAN_MAX} bytes (64 MiB): the config's mounts, masked or readonly paths, devices, hooks, args or env are too large`);
+    throw new TsruncError(`tsrunc-init's plan is ${bytes.length} bytes, over the limit of ${PLAN_MAX} bytes (${PLAN_MAX >> 20} MiB): the config's mounts, masked or readonly paths, devices, hooks, args or env are too large`);
   }
   return bytes;
 }

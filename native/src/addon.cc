@@ -1,5 +1,5 @@
 // tsrunc.node: the syscalls Node lacks, as small synchronous calls plus one asynchronous primitive
-// (waitReadable) that watches an fd on libuv's loop, so waits for children and sync messages never
+// (waitReadable, cancellable) that watches an fd on libuv's loop, so waits for children and sync messages never
 // block the event loop or the thread pool.
 #include <napi.h>
 #include <uv.h>
@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <unordered_map>
 #include <vector>
 
 #include "../shared/fdpass.h"
@@ -122,47 +123,75 @@ Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
 
 struct PollRequest {
   uv_poll_t handle;
+  uint32_t id;
   napi_env env;
   Napi::FunctionReference callback;
   Napi::AsyncContext *context;
 };
 
+// The polls in flight by id, so that a wait can be cancelled: libuv allows closing the fd only once its
+// poll handle is stopped, and a daemon reuses fd numbers at once.
+std::unordered_map<uint32_t, PollRequest *> polls;
+uint32_t nextPollId = 1;
+
 void OnPollClosed(uv_handle_t *handle) { delete static_cast<PollRequest *>(handle->data); }
+
+// Stops and closes the handle; the fd may be closed as soon as this returns.
+void ClosePoll(PollRequest *req) {
+  polls.erase(req->id);
+  uv_poll_stop(&req->handle);
+  delete req->context;
+  req->context = nullptr;
+  req->callback.Reset();
+  uv_close(reinterpret_cast<uv_handle_t *>(&req->handle), OnPollClosed);
+}
 
 void OnPoll(uv_poll_t *handle, int status, int) {
   auto *req = static_cast<PollRequest *>(handle->data);
-  uv_poll_stop(handle);
-  {
-    Napi::Env env(req->env);
-    Napi::HandleScope scope(env);
-    // MakeCallback (not a bare call) so promise continuations run right after.
-    req->callback.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, *req->context);
-    delete req->context;
-    req->callback.Reset();
-  }
-  uv_close(reinterpret_cast<uv_handle_t *>(handle), OnPollClosed);
+  Napi::Env env(req->env);
+  Napi::HandleScope scope(env);
+  Napi::FunctionReference callback = std::move(req->callback);
+  Napi::AsyncContext *context = req->context;
+  req->context = nullptr;
+  ClosePoll(req);
+  // MakeCallback (not a bare call) so promise continuations run right after.
+  callback.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, *context);
+  delete context;
 }
 
-// waitReadable(fd, callback(status)): calls back once when fd is readable or hung up.
+// waitReadable(fd, callback(status)) -> id: calls back once when fd is readable or hung up, unless
+// cancelWait(id) came first.
 Napi::Value WaitReadable(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = IntArg(info, 0);
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
   auto *req = new PollRequest();
+  req->id = nextPollId++;
   req->env = env;
   req->callback = Napi::Persistent(info[1].As<Napi::Function>());
   req->context = new Napi::AsyncContext(env, "tsrunc.waitReadable");
   req->handle.data = req;
   int rc = uv_poll_init(loop, &req->handle, fd);
-  if (rc == 0) rc = uv_poll_start(&req->handle, UV_READABLE | UV_DISCONNECT, OnPoll);
   if (rc != 0) {
     delete req->context;
-    req->callback.Reset();
-    uv_close(reinterpret_cast<uv_handle_t *>(&req->handle), OnPollClosed);
+    delete req;
     throw Napi::Error::New(env, std::string("poll fd: ") + uv_strerror(rc));
   }
-  return env.Undefined();
+  polls[req->id] = req;
+  rc = uv_poll_start(&req->handle, UV_READABLE | UV_DISCONNECT, OnPoll);
+  if (rc != 0) {
+    ClosePoll(req);
+    throw Napi::Error::New(env, std::string("poll fd: ") + uv_strerror(rc));
+  }
+  return Napi::Number::New(env, req->id);
+}
+
+// cancelWait(id): the callback of that wait will not be called; a finished or unknown id is ignored.
+Napi::Value CancelWait(const Napi::CallbackInfo &info) {
+  auto it = polls.find(static_cast<uint32_t>(IntArg(info, 0)));
+  if (it != polls.end()) ClosePoll(it->second);
+  return info.Env().Undefined();
 }
 
 // pidfdOpen(pid) -> fd (O_CLOEXEC is implied for pidfds)
@@ -245,6 +274,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sealedMemfd", Napi::Function::New(env, SealedMemfd));
   exports.Set("recvMsg", Napi::Function::New(env, RecvMsg));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
+  exports.Set("cancelWait", Napi::Function::New(env, CancelWait));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal));
   exports.Set("reapPidfd", Napi::Function::New(env, ReapPidfd));

@@ -7,7 +7,8 @@ export interface ExitStatus {
   signal: number | null;
 }
 
-interface Addon {
+/** The native addon (native/src/addon.cc): the syscalls Node lacks. The runtime takes it as a parameter, so tests can pass a recording double. */
+export interface NativeLayer {
   spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): number;
   /** SOCK_STREAM when `stream`, else SOCK_SEQPACKET; both ends O_CLOEXEC. */
   socketpair(stream?: boolean): [number, number];
@@ -16,7 +17,10 @@ interface Addon {
   /** An O_CLOEXEC memfd holding exactly `data`, sealed against writes and resizing. */
   sealedMemfd(name: string, data: Buffer): number;
   recvMsg(fd: number, maxLen: number): Buffer | null;
-  waitReadable(fd: number, callback: (status: number) => void): void;
+  /** Calls back once when `fd` is readable or hung up; returns the wait's id for cancelWait. */
+  waitReadable(fd: number, callback: (status: number) => void): number;
+  /** Stops that wait (its callback is never called): from then on the fd may be closed. */
+  cancelWait(id: number): void;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   reapPidfd(pidfd: number): ExitStatus | null;
@@ -60,19 +64,19 @@ function findNativeDir(): string {
   }
 }
 
-let loaded: { addon: Addon; dir: string } | undefined;
+let loaded: { addon: NativeLayer; dir: string } | undefined;
 
-function load(): { addon: Addon; dir: string } {
+function load(): { addon: NativeLayer; dir: string } {
   if (!loaded) {
     const dir = findNativeDir();
     // A computed require: the bundler must leave the .node file to be loaded at run time.
-    const addon = module.require(path.join(dir, 'tsrunc.node')) as Addon;
+    const addon = module.require(path.join(dir, 'tsrunc.node')) as NativeLayer;
     loaded = { addon, dir };
   }
   return loaded;
 }
 
-export function native(): Addon {
+export function native(): NativeLayer {
   return load().addon;
 }
 
@@ -80,11 +84,24 @@ export function initBinaryPath(): string {
   return path.join(load().dir, 'tsrunc-init');
 }
 
-/** Resolves once `fd` is readable or its peer hung up. */
-export function waitReadable(fd: number): Promise<void> {
-  return new Promise((resolve, reject) =>
-    native().waitReadable(fd, (status) => (status < 0 ? reject(new Error(`poll fd ${fd}: status ${status}`)) : resolve())),
-  );
+/**
+ * Resolves once `fd` is readable or its peer hung up. An abort rejects with the signal's reason and stops the
+ * poll first, so the caller may close `fd` right after (libuv forbids closing a polled fd).
+ */
+export function waitReadable(fd: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      native().cancelWait(id);
+      reject(signal!.reason);
+    };
+    const id = native().waitReadable(fd, (status) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (status < 0) reject(new Error(`poll fd ${fd}: status ${status}`));
+      else resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Waits for our child behind `pidfd` to exit and reaps it. */

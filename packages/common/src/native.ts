@@ -88,20 +88,30 @@ export function initBinaryPath(): string {
  * Resolves once `fd` is readable or its peer hung up. An abort rejects with the signal's reason and stops the
  * poll first, so the caller may close `fd` right after (libuv forbids closing a polled fd).
  */
-export function waitReadable(fd: number, signal?: AbortSignal): Promise<void> {
+export function waitReadable(fd: number, signal?: AbortSignal, sys: NativeLayer = native()): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = (): void => {
-      native().cancelWait(id);
+      sys.cancelWait(id);
       reject(signal!.reason);
     };
-    const id = native().waitReadable(fd, (status) => {
+    const id = sys.waitReadable(fd, (status) => {
       signal?.removeEventListener('abort', onAbort);
       if (status < 0) reject(new Error(`poll fd ${fd}: status ${status}`));
       else resolve();
     });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Resolves with the index of the first of `fds` to become readable; the waits on the others are cancelled. */
+export async function firstReadable(fds: number[], sys: NativeLayer = native()): Promise<number> {
+  const stop = new AbortController();
+  try {
+    return await Promise.race(fds.map((fd, i) => waitReadable(fd, stop.signal, sys).then(() => i)));
+  } finally {
+    stop.abort();
+  }
 }
 
 /** Waits for our child behind `pidfd` to exit and reaps it. */

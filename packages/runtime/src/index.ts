@@ -1,3 +1,7 @@
-// The runtime library: the CLI is a thin shell over these, and the shim calls them in-process.
+// The runtime library: a Runtime hands out Container objects with a method per verb. The CLI
+// (src/cli) loads one per command; the shim keeps them, in-process, for as long as it runs.
+export { Runtime, type RuntimeOptions } from './runtime';
 export * from './container';
+export { ProcessHandle } from './process/handle';
+export { PidfdExits, Reaper, type Exits } from './process/exits';
 export * from './plan';

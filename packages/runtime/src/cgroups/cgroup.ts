@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ConfigError, TsruncError } from '@tsrunc/common';
 import { deviceRules, type DeviceFilterInstaller } from './devices';
 import { errnoCode, strerror } from '@tsrunc/common';
-import { applyWrites, cgroupTree, currentReader, readCgroupFile, removeCgroup, sleep, sleepSync, writeCgroupFile } from './fsexec';
+import { applyWrites, cgroupTree, currentReader, readCgroupFile, removeCgroup, sleep, writeCgroupFile } from './fsexec';
 import type { CgroupLayout } from './layout';
 import { eventfdOomKills, pollOomKills, type EventfdNative, type OomWatch } from './oom';
 import { cgroupPaths, UNIFIED, type CgroupPathOptions, type CgroupPaths } from './paths';
@@ -104,7 +104,7 @@ export class Cgroup {
     }
   }
 
-  addProcess(pid: number): void {
+  async addProcess(pid: number): Promise<void> {
     for (const dir of this.dirs()) {
       // EINVAL: the task is still being forked (TASK_NEW); it can join a moment later.
       for (let attempt = 0; ; attempt++) {
@@ -112,7 +112,7 @@ export class Cgroup {
           writeCgroupFile(dir, 'cgroup.procs', String(pid));
           break;
         } catch (e) {
-          if (errnoCode(e) === 'EINVAL' && attempt < 5) sleepSync(30);
+          if (errnoCode(e) === 'EINVAL' && attempt < 5) await sleep(30);
           else throw new TsruncError(`cannot add process ${pid} to cgroup ${dir}: ${strerror(e)}`);
         }
       }

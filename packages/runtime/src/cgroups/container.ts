@@ -5,7 +5,7 @@ import { native, type LinuxDeviceCgroup, type LinuxResources, type Spec } from '
 import { TsruncError } from '@tsrunc/common';
 import { fromPaths, openCgroup, type Cgroup } from './cgroup';
 import type { DeviceFilterInstaller } from './devices';
-import { detectCgroupLayout, type CgroupLayout } from './layout';
+import type { CgroupLayout } from './layout';
 import type { EventfdNative } from './oom';
 import { UNIFIED, type CgroupPaths } from './paths';
 
@@ -15,8 +15,8 @@ const SIGKILL = 9;
  * The container's cgroup (paths only: `linux.cgroupsPath` is checked, nothing is made) and, for the init's `cgroup`
  * mounts, its directory per hierarchy mountpoint.
  */
-export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout = detectCgroupLayout()): { cgroup: Cgroup; cgroupDirs: Record<string, string> } {
-  const cgroup = openCgroup(layout, { cgroupsPath: spec.linux?.cgroupsPath, id, deviceFilter: nativeDeviceFilter() });
+export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout, deviceFilter: DeviceFilterInstaller): { cgroup: Cgroup; cgroupDirs: Record<string, string> } {
+  const cgroup = openCgroup(layout, { cgroupsPath: spec.linux?.cgroupsPath, id, deviceFilter });
   return { cgroup, cgroupDirs: cgroupDirsByMountpoint(layout, cgroup.paths) };
 }
 

@@ -1,23 +1,23 @@
 // The runc-compatible commands: their flags (as runc declares them) and thin handlers over the library.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TsruncError, defaultSpec, errorLine, parseSignal } from '@tsrunc/common';
-import { containerStateView, createContainer, deleteContainer, killContainer, listContainers, runContainer, startContainer } from '../container';
+import { TsruncError, defaultSpec, errorLine, parseSignal, type Logger } from '@tsrunc/common';
+import { readBundleSpec, type CreateOptions, type StateView } from '../container';
+import type { Runtime } from '../runtime';
 import { CommandSpec, FlagSpec, FlagValues } from './flags';
-import { execInContainer, resolveExecProcess } from '../container/exec';
-import { ContainerDir } from '../container/state-dir';
 import { featuresText } from './features';
-import { pauseContainer } from '../container/pause';
-import { resumeContainer } from '../container/resume';
-import { containerPids, psJson, psTable } from '../container/ps';
-import { UpdateFlags, readResourcesFile, resourcesFromFlags, updateContainer } from '../container/update';
-import { containerEvents, parseGoDuration } from '../container/events';
+import { checkTerminalMode, resolveExecProcess } from './exec-process';
+import { execProcess, runContainer } from './foreground';
+import { psJson, psTable } from './ps';
+import { UpdateFlags, readResourcesFile, resourcesFromFlags } from './update-flags';
+import { containerEvents, parseGoDuration } from './events';
 
 export interface CommandContext {
-  root: string;
+  runtime: Runtime;
   flags: FlagValues;
   args: string[];
   out: (text: string) => void;
+  logger: Logger;
 }
 
 export interface Command extends CommandSpec {
@@ -51,17 +51,15 @@ function preserveFdsFlag(flags: FlagValues): number {
   return n;
 }
 
-function createOptions(flags: FlagValues) {
+/** create's and run's flags; `detached`: runc's rule that a terminal then needs a console socket. */
+function createOptions(flags: FlagValues, detached: boolean): CreateOptions {
   const preserveFds = preserveFdsFlag(flags);
   if (str(flags, 'pidfd-socket')) throw new TsruncError('--pidfd-socket is not supported yet');
-  return {
-    bundle: str(flags, 'bundle') ?? process.cwd(),
-    pidFile: str(flags, 'pid-file'),
-    noPivot: !!flags['no-pivot'],
-    noNewKeyring: !!flags['no-new-keyring'],
-    consoleSocket: str(flags, 'console-socket'),
-    io: { preserveFds },
-  };
+  const bundle = path.resolve(str(flags, 'bundle') ?? process.cwd());
+  const spec = readBundleSpec(bundle);
+  const consoleSocket = str(flags, 'console-socket');
+  if (spec.process?.terminal && detached && !consoleSocket) throw new TsruncError('cannot allocate tty if tsrunc will detach without setting console socket');
+  return { bundle, spec, pidFile: str(flags, 'pid-file'), noPivot: !!flags['no-pivot'], noNewKeyring: !!flags['no-new-keyring'], consoleSocket, preserveFds };
 }
 
 const ID = { exact: 1 };
@@ -69,16 +67,15 @@ const ID = { exact: 1 };
 export const COMMANDS: Command[] = [
   {
     name: 'create', usage: 'create a container', argsUsage: '<container-id>', args: ID, flags: CREATE_FLAGS,
-    async run({ root, flags, args }) {
-      const { init } = await createContainer(root, args[0], createOptions(flags));
-      fs.closeSync(init.pidfd);
+    async run({ runtime, flags, args }) {
+      (await runtime.create(args[0], createOptions(flags, true))).close();
       return 0;
     },
   },
   {
     name: 'start', usage: 'executes the user defined process in a created container', argsUsage: '<container-id>', args: ID, flags: [],
-    async run({ root, args }) {
-      await startContainer(root, args[0]);
+    async run({ runtime, args }) {
+      await runtime.load(args[0]).start();
       return 0;
     },
   },
@@ -90,14 +87,14 @@ export const COMMANDS: Command[] = [
       { name: 'keep', type: 'bool', usage: 'do not delete the container after it exits' },
       { name: 'no-subreaper', type: 'bool', usage: 'disable the use of the subreaper used to reap reparented processes' },
     ],
-    run({ root, flags, args }) {
-      return runContainer(root, args[0], { ...createOptions(flags), detach: !!flags.detach, keep: !!flags.keep, noSubreaper: !!flags['no-subreaper'] });
+    run({ runtime, flags, args }) {
+      return runContainer(runtime, args[0], { create: createOptions(flags, !!flags.detach), detach: !!flags.detach, keep: !!flags.keep, noSubreaper: !!flags['no-subreaper'] });
     },
   },
   {
     name: 'state', usage: 'output the state of a container', argsUsage: '<container-id>', args: ID, flags: [],
-    async run({ root, args, out }) {
-      out(JSON.stringify(containerStateView(root, args[0]), null, 2));
+    async run({ runtime, args, out }) {
+      out(JSON.stringify({ ...runtime.load(args[0]).view(), owner: '' }, null, 2));
       return 0;
     },
   },
@@ -105,16 +102,16 @@ export const COMMANDS: Command[] = [
     name: 'kill', usage: 'kill sends the specified signal (default: SIGTERM) to the container\'s init process', argsUsage: '<container-id> [signal]',
     args: { min: 1, max: 2 },
     flags: [{ name: 'all', aliases: ['a'], type: 'bool', usage: '(obsoleted, do not use)', hidden: true }],
-    async run({ root, flags, args }) {
-      await killContainer(root, args[0], parseSignal(args[1] ?? 'SIGTERM'), !!flags.all);
+    async run({ runtime, flags, args }) {
+      await runtime.load(args[0]).kill(parseSignal(args[1] ?? 'SIGTERM'), { all: !!flags.all });
       return 0;
     },
   },
   {
     name: 'delete', usage: 'delete any resources held by the container often used with detached container', argsUsage: '<container-id>', args: ID,
     flags: [{ name: 'force', aliases: ['f'], type: 'bool', usage: 'Forcibly deletes the container if it is still running (uses SIGKILL)' }],
-    async run({ root, flags, args }) {
-      await deleteContainer(root, args[0], !!flags.force);
+    async run({ runtime, flags, args }) {
+      await runtime.delete(args[0], { force: !!flags.force });
       return 0;
     },
   },
@@ -124,8 +121,8 @@ export const COMMANDS: Command[] = [
       { name: 'format', aliases: ['f'], type: 'string', usage: 'select one of: table or json', default: 'table' },
       { name: 'quiet', aliases: ['q'], type: 'bool', usage: 'display only container IDs' },
     ],
-    async run({ root, flags, out }) {
-      const list = listContainers(root);
+    async run({ runtime, flags, out }) {
+      const list = runtime.list();
       if (flags.quiet) out(list.map((c) => `${c.id}\n`).join(''));
       else if (flags.format === 'json') out((list.length ? JSON.stringify(list) : 'null') + '\n');
       else if (flags.format === 'table') out(table(list));
@@ -169,18 +166,20 @@ export const COMMANDS: Command[] = [
       { name: 'cgroup', type: 'strings', usage: 'run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.' },
       { name: 'ignore-paused', type: 'bool', usage: 'allow exec in a paused container' },
     ],
-    async run({ root, flags, args }) {
+    async run({ runtime, flags, args }) {
       // runc: any error of exec itself exits 255 ("exec failed: …"), so callers can tell it from the process's status.
       try {
         const preserveFds = preserveFdsFlag(flags);
         if (str(flags, 'pidfd-socket')) throw new TsruncError('--pidfd-socket is not supported yet');
         if ((flags.cgroup as string[] | undefined)?.length) throw new TsruncError('--cgroup is not supported yet');
         const id = args[0];
-        const spec = new ContainerDir(root, id).read().config;
-        const proc = resolveExecProcess(spec, {
+        const detach = !!flags.detach;
+        const tty = !!flags.tty;
+        const consoleSocket = str(flags, 'console-socket');
+        const proc = resolveExecProcess(runtime.load(id).state.config, {
           processFile: str(flags, 'process'),
           args: args.slice(1),
-          tty: !!flags.tty,
+          tty,
           cwd: str(flags, 'cwd'),
           env: flags.env as string[],
           user: str(flags, 'user'),
@@ -190,14 +189,8 @@ export const COMMANDS: Command[] = [
           apparmor: str(flags, 'apparmor'),
           processLabel: str(flags, 'process-label'),
         });
-        return await execInContainer(root, id, {
-          process: proc,
-          detach: !!flags.detach,
-          pidFile: str(flags, 'pid-file'),
-          consoleSocket: str(flags, 'console-socket'),
-          preserveFds,
-          ignorePaused: !!flags['ignore-paused'],
-        });
+        checkTerminalMode(!!proc.terminal, detach, consoleSocket);
+        return await execProcess(runtime, id, proc, { detach, pidFile: str(flags, 'pid-file'), consoleSocket, preserveFds, ignorePaused: !!flags['ignore-paused'] });
       } catch (e) {
         throw new TsruncError(errorLine(e), 255);
       }
@@ -205,15 +198,15 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'pause', usage: 'pause suspends all processes inside the container', argsUsage: '<container-id>', args: ID, flags: [],
-    async run({ root, args }) {
-      await pauseContainer(root, args[0]);
+    async run({ runtime, args }) {
+      await runtime.load(args[0]).pause();
       return 0;
     },
   },
   {
     name: 'resume', usage: 'resumes all processes that have been previously paused', argsUsage: '<container-id>', args: ID, flags: [],
-    async run({ root, args }) {
-      await resumeContainer(root, args[0]);
+    async run({ runtime, args }) {
+      await runtime.load(args[0]).resume();
       return 0;
     },
   },
@@ -221,10 +214,11 @@ export const COMMANDS: Command[] = [
     name: 'ps', usage: 'ps displays the processes running inside a container', argsUsage: '<container-id> [ps options]',
     args: { min: 1 }, skipArgReorder: true,
     flags: [{ name: 'format', aliases: ['f'], type: 'string', usage: 'select one of: table or json', default: 'table' }],
-    async run({ root, flags, args, out }) {
-      if (flags.format === 'json') out(psJson(await containerPids(root, args[0])));
-      else if (flags.format === 'table') out(await psTable(root, args[0], args.slice(1)));
-      else throw new TsruncError('invalid format option');
+    async run({ runtime, flags, args, out }) {
+      if (flags.format !== 'json' && flags.format !== 'table') throw new TsruncError('invalid format option');
+      const pids = await runtime.load(args[0]).pids();
+      if (flags.format === 'json') out(psJson(pids));
+      else out(psTable(pids, args.slice(1)));
       return 0;
     },
   },
@@ -251,10 +245,10 @@ export const COMMANDS: Command[] = [
       { name: 'l3-cache-schema', type: 'string', usage: 'The string of Intel RDT/CAT L3 cache schema', default: '' },
       { name: 'mem-bw-schema', type: 'string', usage: 'The string of Intel RDT/MBA memory bandwidth schema', default: '' },
     ],
-    async run({ root, flags, args }) {
+    async run({ runtime, flags, args }) {
       if (str(flags, 'l3-cache-schema') || str(flags, 'mem-bw-schema')) throw new TsruncError('Intel RDT is not supported by tsrunc');
       const file = str(flags, 'resources');
-      await updateContainer(root, args[0], file ? readResourcesFile(file) : resourcesFromFlags(flags as UpdateFlags));
+      await runtime.load(args[0]).update(file ? readResourcesFile(file) : resourcesFromFlags(flags as UpdateFlags));
       return 0;
     },
   },
@@ -264,8 +258,8 @@ export const COMMANDS: Command[] = [
       { name: 'interval', type: 'string', usage: 'set the stats collection interval', default: '5s' },
       { name: 'stats', type: 'bool', usage: 'display the container\'s stats then exit' },
     ],
-    async run({ root, flags, args, out }) {
-      await containerEvents(root, args[0], { stats: !!flags.stats, intervalMs: parseGoDuration(String(flags.interval ?? '5s')), out });
+    async run({ runtime, flags, args, out, logger }) {
+      await containerEvents(runtime.load(args[0]), { stats: !!flags.stats, intervalMs: parseGoDuration(String(flags.interval ?? '5s')), out, logger });
       return 0;
     },
   },
@@ -279,7 +273,7 @@ export const COMMANDS: Command[] = [
 ];
 
 /** runc's list table: tabwriter with min width 12 and padding 3. */
-function table(list: Array<Record<string, unknown>>): string {
+function table(list: Array<StateView & { owner: string }>): string {
   const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
     ...list.map((c) => [c.id, c.pid, c.status, c.bundle, c.created, c.owner].map(String))];
   const widths = rows[0].map((_, i) => Math.max(12, ...rows.map((r) => r[i].length + 3)));

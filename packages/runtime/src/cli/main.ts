@@ -1,6 +1,7 @@
 // tsrunc's entry point: runc's global flags, dispatch, and runc's conventions for errors and exit codes.
 import { Logger, SPEC_VERSION, TsruncError, UsageError, createLogger, errorLine } from '@tsrunc/common';
 import { COMMANDS } from './commands';
+import { Runtime } from '../runtime';
 import { CommandLineError, FlagSpec, appHelp, commandHelp, parseCommandLine } from './flags';
 
 const PROG = 'tsrunc';
@@ -41,7 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     logFile = (parsed.globals.log as string) || undefined;
     logger = createLogger({ file: logFile, format, debug: !!parsed.globals.debug });
     if (parsed.globals['systemd-cgroup']) throw new TsruncError('--systemd-cgroup: systemd is not available on this host; tsrunc manages cgroupfs directly');
-    return await command.run({ root: parsed.globals.root as string, flags: parsed.flags, args: parsed.args, out: write });
+    const runtime = new Runtime({ root: parsed.globals.root as string, logger });
+    return await command.run({ runtime, flags: parsed.flags, args: parsed.args, out: write, logger });
   } catch (e) {
     if (e instanceof CommandLineError) {
       write(`Incorrect Usage.\n\n${e.command ? commandHelp(e.command, PROG) : appHelp(PROG, GLOBALS, COMMANDS)}\n`);

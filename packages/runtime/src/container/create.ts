@@ -1,34 +1,38 @@
 // create: everything in config.json applied, the init blocked on exec.fifo until `start`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, Spec, TsruncError, native, parseSpec, readJsonFile, strerror } from '@tsrunc/common';
+import { ConfigError, Spec, TsruncError, parseSpec, readJsonFile, strerror } from '@tsrunc/common';
 import { compileInitPlan, readHostFacts } from '../plan';
 import { ContainerDir, ContainerState, rfc3339Nano, writeFileAtomic } from './state-dir';
-import { InitStdio, StartedInit, killInit, startInit } from './init-process';
-import { readProcStat } from './liveness';
-import { runHostHooks, runHostHooksWarnOnly } from './hooks';
+import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
+import type { ProcessHandle } from '../process/handle';
+import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
 import { HookState } from '../plan/hooks';
-import { checkCgroupEmpty, containerCgroup, destroyContainerCgroup, detectCgroupLayout, setUpContainerCgroup } from '../cgroups';
+import { checkCgroupEmpty, containerCgroup, destroyContainerCgroup, setUpContainerCgroup } from '../cgroups';
+import type { Runtime } from '../runtime';
+import { Container } from './container';
 
 export interface CreateOptions {
   bundle: string;
+  /** The bundle's config.json, when the caller has read it already (readBundleSpec). */
+  spec?: Spec;
+  /** runc's --pid-file: the init's host pid, written once it is ready. */
   pidFile?: string;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /**
+   * With `process.terminal`: the AF_UNIX socket that receives the pty master. Without one, the
+   * runtime receives it itself and the Container's init holds it (`init.console`).
+   */
   consoleSocket?: string;
-  /** `run` in the foreground: our end of a socket pair that receives the pty master if process.terminal. */
-  consoleSocketFd?: number;
-  io?: Partial<InitStdio>;
+  /** Our fds that become the init's 0, 1, 2 (default ours). */
+  stdio?: [number, number, number];
+  /** How many of our fds from 3 up the init keeps (--preserve-fds). */
+  preserveFds?: number;
 }
 
-export interface CreatedContainer {
-  dir: ContainerDir;
-  init: StartedInit;
-  /** What state.json now holds. */
-  state: ContainerState;
-}
-
-function loadSpec(bundle: string): Spec {
+/** The bundle's config.json, parsed and validated. */
+export function readBundleSpec(bundle: string): Spec {
   const file = path.join(bundle, 'config.json');
   let text: string;
   try {
@@ -70,29 +74,33 @@ export function writePidFile(file: string, pid: number): void {
   writeFileAtomic(file, String(pid), 0o644, true);
 }
 
-export async function createContainer(root: string, id: string, opts: CreateOptions): Promise<CreatedContainer> {
-  const dir = new ContainerDir(root, id);
+export async function createContainer(runtime: Runtime, id: string, opts: CreateOptions): Promise<Container> {
+  const dir = new ContainerDir(runtime.root, id);
   const bundle = path.resolve(opts.bundle);
-  const spec = loadSpec(bundle);
-  if (spec.process?.terminal && !opts.consoleSocket && opts.consoleSocketFd === undefined) {
-    throw new TsruncError('cannot allocate tty if tsrunc will detach without setting console socket');
-  }
+  const spec = opts.spec ?? readBundleSpec(bundle);
   if (opts.consoleSocket && !spec.process?.terminal) throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty');
-  const consoleSocket = !spec.process?.terminal ? undefined : opts.consoleSocket ? { path: opts.consoleSocket } : { fd: opts.consoleSocketFd };
-  const io: InitStdio = { stdio: opts.io?.stdio ?? [0, 1, 2], preserveFds: opts.io?.preserveFds ?? 0 };
+  const io: InitStdio = { stdio: opts.stdio ?? [0, 1, 2], preserveFds: opts.preserveFds ?? 0 };
   // Everything that can be checked without side effects is checked before the id is reserved.
   const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
-  const layout = detectCgroupLayout();
-  const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout);
-  const plan = compileInitPlan(spec, { bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id, sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, consoleSocket, cgroupDirs });
-  checkRootfs(plan.rootfs);
+  const layout = runtime.cgroupLayout;
+  const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout, (d, rules) => runtime.sys.cgroupDeviceFilter(d, rules));
+  const receiver = spec.process?.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
   const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
-
-  dir.create();
   let cgroupMade = false;
-  let init: StartedInit | undefined;
+  let init: ProcessHandle | undefined;
+  let reserved = false;
+  let release: (() => void) | undefined;
+  let receiverPassed = false;
   try {
-    dir.lock();
+    const consoleSocket = !spec.process?.terminal ? undefined : receiver ? { fd: receiver.theirs } : { path: opts.consoleSocket };
+    const plan = compileInitPlan(spec, {
+      bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id,
+      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, consoleSocket, cgroupDirs, seccompCompiler: (p) => runtime.sys.compileSeccomp(p),
+    });
+    checkRootfs(plan.rootfs);
+    dir.create();
+    reserved = true;
+    release = await runtime.locks.acquire(id, dir.path);
     // Checked before state.json names the cgroup (after the id, as runc: a duplicate id is reported as such).
     checkCgroupEmpty(cgroup);
     // Written before the cgroup is made (no process yet: it reads as stopped), so that if this command
@@ -101,23 +109,31 @@ export async function createContainer(root: string, id: string, opts: CreateOpti
     dir.write(state);
     await setUpContainerCgroup(cgroup, spec);
     cgroupMade = true;
-    native().mkfifo(dir.fifoPath, 0o622);
+    runtime.sys.mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
-    init = await startInit(plan, io, dir.fifoPath, (pid) => cgroup.addProcess(pid), (pid) => runHostHooks(spec, ['prestart', 'createRuntime'], { ...hookState, pid }));
-    const created: ContainerState = { ...state, pid: init.pid, pidStartTime: readProcStat(init.pid)?.startTime ?? '' };
+    receiverPassed = true;
+    init = await startInit(runtime, plan, io, dir.fifoPath, {
+      beforePlan: (pid) => cgroup.addProcess(pid),
+      onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
+      console: receiver,
+    });
+    const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
     dir.write(created);
     if (pidFile) writePidFile(pidFile, init.pid);
-    return { dir, init, state: created };
+    return new Container(runtime, dir, created, init);
   } catch (e) {
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.
     if (init) await killInit(init);
     const cgroupError = cgroupMade ? await destroyContainerCgroup(cgroup.paths).then(() => undefined, (err: Error) => err) : undefined;
-    dir.remove();
+    if (reserved) dir.remove();
     // A failed hook phase continues at destroy, which runs the poststop hooks (runtime-spec).
     if (/^hooks\.(prestart|createRuntime|createContainer)/.test((e as Error).message)) {
-      await runHostHooksWarnOnly(spec, 'poststop', { ...hookState, status: 'stopped' });
+      await runHostHooksWarnOnly(runtime, spec, 'poststop', { ...hookState, status: 'stopped' });
     }
     if (!cgroupError) throw e;
     throw new TsruncError(`${(e as Error).message}; then removing its cgroup failed: ${cgroupError.message}`, e instanceof TsruncError ? e.exitCode : 1);
+  } finally {
+    release?.();
+    if (!receiverPassed) closeConsoleReceiver(receiver);
   }
 }

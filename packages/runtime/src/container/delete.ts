@@ -1,64 +1,87 @@
-// delete: destroy a stopped container (or, with force, kill it first): state dir, and with the
-// last process of its namespaces, its mounts.
-import * as fs from 'node:fs';
-import { NotFoundError, TsruncError, native } from '@tsrunc/common';
-import { ContainerDir, ContainerState } from './state-dir';
+// delete: destroy a stopped container (or, with force, kill it first): its processes, cgroup and
+// state dir, then the poststop hooks. The init is waited for through the runtime's exits, so a
+// child of this process (a daemon's container) is reaped, not left a zombie.
+import { NotFoundError, TsruncError } from '@tsrunc/common';
+import type { ContainerDir, ContainerState } from './state-dir';
 import { containerStatus } from './status';
-import { openPidfd, waitExit } from './liveness';
-import { runHostHooksWarnOnly } from './hooks';
+import { checkTransition, type Status } from './transitions';
+import { openPidfd } from '../process/liveness';
+import { ProcessHandle } from '../process/handle';
+import { runHostHooksWarnOnly } from '../process/hooks';
 import { destroyContainerCgroup, thawIfFrozen } from '../cgroups';
+import type { Runtime } from '../runtime';
 
 const SIGKILL = 9;
+/** How long a SIGKILLed init may take to go (runc waits 100 x 100 ms). */
 const KILL_WAIT_MS = 10_000;
 
-/** SIGKILL the init and wait until it is gone (runc waits 100 x 100 ms). */
-export async function killAndWait(state: ContainerState): Promise<void> {
-  const pidfd = openPidfd(state.pid, state.pidStartTime);
-  if (pidfd === undefined) return;
+export interface DeleteOptions {
+  /** Kill a running or paused container first (SIGKILL); an unknown id is then no error. */
+  force?: boolean;
+}
+
+/** `init`: the init's handle when this process started it. The state may be missing (a create killed early). */
+export async function deleteContainer(runtime: Runtime, dir: ContainerDir, init: ProcessHandle | undefined, options: DeleteOptions): Promise<void> {
+  let release: () => void;
   try {
-    native().pidfdSendSignal(pidfd, SIGKILL);
-    await thawIfFrozen(state.cgroupPaths); // a paused container: SIGKILL lands once thawed (runc)
-    if (!(await waitExit(pidfd, KILL_WAIT_MS))) throw new TsruncError('container init still running');
+    release = await runtime.locks.acquire(dir.id, dir.path);
+  } catch (e) {
+    if (e instanceof NotFoundError && options.force) return;
+    throw e;
+  }
+  try {
+    let state: ContainerState;
+    try {
+      state = dir.read();
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+      // A leftover directory without state (a create killed before it wrote any) is removed.
+      dir.remove();
+      if (options.force) return;
+      throw e;
+    }
+    const status = containerStatus(dir, state);
+    if (!options.force) checkTransition('delete', status, dir.id);
+    await endInit(runtime, init, state, status);
+    await destroy(runtime, dir, state);
   } finally {
-    fs.closeSync(pidfd);
+    release();
   }
 }
 
-export async function deleteContainer(root: string, id: string, force = false): Promise<void> {
-  const dir = new ContainerDir(root, id);
-  let state: ContainerState;
+/** SIGKILLs a live init, then waits until it is gone (and reaped, when it is our child). */
+async function endInit(runtime: Runtime, held: ProcessHandle | undefined, state: ContainerState, status: Status): Promise<void> {
+  let init = held;
+  if (!init || init.pid !== state.pid) {
+    // Zombies too: a child of ours that exited is reaped here.
+    const pidfd = state.pid ? openPidfd(runtime.sys, state.pid, state.pidStartTime, true) : undefined;
+    if (pidfd === undefined) return;
+    init = new ProcessHandle(runtime.sys, runtime, state.pid, pidfd);
+  }
   try {
-    dir.lock();
-    state = dir.read();
-  } catch (e) {
-    if (!(e instanceof NotFoundError)) throw e;
-    // A leftover directory without state is removed; with --force an unknown id is not an error.
-    dir.remove();
-    if (force) return;
-    throw e;
+    if (status !== 'stopped') {
+      try {
+        init.kill(SIGKILL);
+      } catch {
+        // exited meanwhile
+      }
+      await thawIfFrozen(state.cgroupPaths); // a paused container: SIGKILL lands once thawed (runc)
+    }
+    await init.wait(AbortSignal.timeout(KILL_WAIT_MS)).catch((e: Error) => {
+      throw e.name === 'TimeoutError' ? new TsruncError('container init still running') : e;
+    });
+  } finally {
+    init.close();
   }
-  const status = containerStatus(dir, state);
-  if ((status === 'running' || status === 'paused') && !force) {
-    dir.release();
-    throw new TsruncError(`cannot delete container ${id} that is not stopped: ${status}`);
-  }
-  if (status !== 'stopped') await killAndWait(state);
-  await destroy(dir);
 }
 
 /** Removes what create made, then runs the poststop hooks (failures only warn, runtime-spec). */
-export async function destroy(dir: ContainerDir): Promise<void> {
-  let state: ContainerState | undefined;
-  try {
-    state = dir.read();
-  } catch {
-    // no state: nothing to run hooks for
-  }
+async function destroy(runtime: Runtime, dir: ContainerDir, state: ContainerState): Promise<void> {
   // runc's order: the cgroup (and anything left in it), then the state dir even if that failed, then the error.
-  const cgroupError = await destroyContainerCgroup(state?.cgroupPaths).then(() => undefined, (e: Error) => e);
+  const cgroupError = await destroyContainerCgroup(state.cgroupPaths).then(() => undefined, (e: Error) => e);
   dir.remove();
-  if (state?.config.hooks?.poststop?.length) {
-    await runHostHooksWarnOnly(state.config, 'poststop', { ociVersion: state.ociVersion, id: state.id, status: 'stopped', bundle: state.bundle, annotations: state.annotations });
+  if (state.config.hooks?.poststop?.length) {
+    await runHostHooksWarnOnly(runtime, state.config, 'poststop', { ociVersion: state.ociVersion, id: state.id, status: 'stopped', bundle: state.bundle, annotations: state.annotations });
   }
   if (cgroupError) throw cgroupError;
 }

@@ -1,39 +1,38 @@
 // kill: a signal to the container's init, only while it is created, running or paused.
 import * as fs from 'node:fs';
-import { TsruncError, native } from '@tsrunc/common';
-import { ContainerDir } from './state-dir';
-import { containerStatus } from './status';
-import { openPidfd } from './liveness';
-import { fromPaths, signalAll } from '../cgroups';
+import type { Container } from './container';
+import { openPidfd } from '../process/liveness';
+import { signalAll } from '../cgroups';
+import { stateCgroup } from './cgroup';
+import { refusal } from './transitions';
 
 const SIGKILL = 9;
 
-export async function killContainer(root: string, id: string, signal: number, all = false): Promise<void> {
-  const dir = new ContainerDir(root, id);
-  dir.lock();
-  try {
-    const state = dir.read();
-    const status = containerStatus(dir, state);
-    const pidfd = status === 'stopped' ? undefined : openPidfd(state.pid, state.pidStartTime);
+export interface KillOptions {
+  /** runc's --all: also signal every other process in the container's cgroup; a stopped container is no error. */
+  all?: boolean;
+}
+
+export function killContainer(container: Container, signal: number, options: KillOptions): Promise<void> {
+  return container.locked(undefined, async (state, status) => {
+    const pidfd = status === 'stopped' ? undefined : openPidfd(container.runtime.sys, state.pid, state.pidStartTime);
     if (pidfd === undefined) {
       // runc ≥1.2: with --all, a container that is no longer running is not an error.
-      if (all) return;
-      throw new TsruncError('container not running');
+      if (options.all) return;
+      throw refusal('kill', 'stopped', container.id);
     }
     try {
-      native().pidfdSendSignal(pidfd, signal);
+      container.runtime.sys.pidfdSendSignal(pidfd, signal);
     } finally {
       fs.closeSync(pidfd);
     }
-    if (signal === SIGKILL && state.cgroupPaths) {
-      const cgroup = fromPaths(state.cgroupPaths);
+    if (signal === SIGKILL && state.cgroupPaths && Object.keys(state.cgroupPaths).length) {
+      const cgroup = stateCgroup(container.runtime, state);
       // runc 1.2: without its own pid namespace, the init's death takes nothing else with it: kill the whole cgroup.
       const ownPidNs = state.config.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);
       if (!ownPidNs) await signalAll(cgroup, SIGKILL);
       // A paused container is thawed so the SIGKILL lands (runc).
       if (status === 'paused' && cgroup.isFrozen()) await cgroup.thaw();
     }
-  } finally {
-    dir.release();
-  }
+  });
 }

@@ -1,10 +1,7 @@
 // resume: thaw a paused container.
-import { TsruncError } from '@tsrunc/common';
-import { stateCgroup, withContainer } from './pause';
+import type { Container } from './container';
+import { stateCgroup } from './cgroup';
 
-export function resumeContainer(root: string, id: string): Promise<void> {
-  return withContainer(root, id, async (state, status) => {
-    if (status !== 'paused') throw new TsruncError('container not paused');
-    await stateCgroup(state).thaw();
-  });
+export function resumeContainer(container: Container): Promise<void> {
+  return container.locked('resume', (state) => stateCgroup(container.runtime, state).thaw());
 }

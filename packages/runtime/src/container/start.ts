@@ -1,49 +1,37 @@
 // start: open exec.fifo for reading, which lets the blocked init exec the user's process.
 import * as fs from 'node:fs';
-import { TsruncError } from '@tsrunc/common';
-import { ContainerDir, ContainerState } from './state-dir';
-import { containerStatus } from './status';
-import { isAlive } from './liveness';
-import { runHostHooksWarnOnly } from './hooks';
-
-const INIT_POLL_MS = 100;
-
-export async function startContainer(root: string, id: string): Promise<void> {
-  const dir = new ContainerDir(root, id);
-  dir.lock();
-  try {
-    const state = dir.read();
-    const status = containerStatus(dir, state);
-    if (status === 'stopped') throw new TsruncError('cannot start a container that has stopped');
-    if (status === 'running') throw new TsruncError('cannot start an already running container');
-    if (status !== 'created') throw new TsruncError(`cannot start a container in the ${status} state`);
-    await startCreated(dir, state);
-  } finally {
-    dir.release();
-  }
-}
+import { TsruncError, firstReadable } from '@tsrunc/common';
+import type { Container } from './container';
+import type { ContainerState } from './state-dir';
+import { isAlive, openPidfd } from '../process/liveness';
+import { runHostHooksWarnOnly } from '../process/hooks';
+import type { Runtime } from '../runtime';
 
 /**
  * Lets a created container's init exec the user's process (removing exec.fifo makes it `running`),
  * then runs the poststart hooks: after the program started, before start returns, as the
  * runtime-spec says (runc runs them at the end of create instead). Their failures only warn.
  */
-export async function startCreated(dir: ContainerDir, state: ContainerState): Promise<void> {
-  await releaseInit(dir.fifoPath, () => isAlive(state.pid, state.pidStartTime));
-  fs.rmSync(dir.fifoPath, { force: true });
-  await runHostHooksWarnOnly(state.config, 'poststart', { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
+export function startContainer(container: Container): Promise<void> {
+  return container.locked('start', async (state) => {
+    await releaseInit(container.runtime, container.dir.fifoPath, state);
+    fs.rmSync(container.dir.fifoPath, { force: true });
+    await runHostHooksWarnOnly(container.runtime, state.config, 'poststart', { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
+  });
 }
 
 /**
- * Reads the init's byte from exec.fifo. Opened non-blocking, so a dead init cannot hang us: until
- * the byte and EOF arrive we back off (up to 100 ms, as runc polls) and check the init is alive.
+ * Reads the init's byte from exec.fifo, then the EOF of its close. Opened non-blocking and awaited
+ * on the loop together with the init's exit, so a dead init cannot hang us.
  */
-export async function releaseInit(fifo: string, initAlive: () => boolean): Promise<void> {
+async function releaseInit(runtime: Runtime, fifo: string, state: ContainerState): Promise<void> {
+  const pidfd = openPidfd(runtime.sys, state.pid, state.pidStartTime);
+  if (pidfd === undefined) throw new TsruncError('container process is already dead');
   const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(16);
     let got = 0;
-    for (let delay = 1; ; delay = Math.min(delay * 2, INIT_POLL_MS)) {
+    for (;;) {
       let n = -1;
       try {
         n = fs.readSync(fd, buf, 0, buf.length, null);
@@ -53,10 +41,12 @@ export async function releaseInit(fifo: string, initAlive: () => boolean): Promi
       if (n > 0) got += n;
       // EOF after the byte: the init has closed the fifo and goes on to exec.
       if (n === 0 && got > 0) return;
-      if (n <= 0 && !initAlive()) throw new TsruncError('container process is already dead');
-      if (n <= 0) await new Promise((r) => setTimeout(r, delay));
+      if (n === 0 && !isAlive(state.pid, state.pidStartTime)) throw new TsruncError('container process is already dead');
+      // No byte yet (EAGAIN; or EOF while the init has not opened its end yet): wait for it or the init's death.
+      if ((await firstReadable([fd, pidfd], runtime.sys)) === 1) throw new TsruncError('container process is already dead');
     }
   } finally {
     fs.closeSync(fd);
+    fs.closeSync(pidfd);
   }
 }

@@ -1,7 +1,8 @@
-// <root>/<id>/: state.json (written atomically), exec.fifo, and a lock on the directory.
+// <root>/<id>/: state.json (written atomically) and exec.fifo; the directory is what ContainerLocks flock.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError, Spec, TsruncError, errnoCode, native, strerror } from '@tsrunc/common';
+import { randomBytes } from 'node:crypto';
+import { NotFoundError, Spec, TsruncError, errnoCode, strerror } from '@tsrunc/common';
 
 /** SECURITY.md #7: no '/', no '..', nothing a path could be built from. */
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$/;
@@ -36,7 +37,6 @@ export interface ContainerState {
 
 export class ContainerDir {
   readonly path: string;
-  private lockFd: number | undefined;
 
   constructor(readonly root: string, readonly id: string) {
     validateId(id);
@@ -66,23 +66,6 @@ export class ContainerDir {
     }
   }
 
-  /** Serialises commands on one container: held until release() or process exit. */
-  lock(exclusive = true): void {
-    if (this.lockFd !== undefined) return;
-    try {
-      this.lockFd = fs.openSync(this.path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(this.id);
-      throw e;
-    }
-    native().flock(this.lockFd, exclusive, false);
-  }
-
-  release(): void {
-    if (this.lockFd !== undefined) fs.closeSync(this.lockFd);
-    this.lockFd = undefined;
-  }
-
   read(): ContainerState {
     let text: string;
     try {
@@ -99,7 +82,6 @@ export class ContainerDir {
   }
 
   remove(): void {
-    this.release();
     fs.rmSync(this.path, { recursive: true, force: true });
   }
 }
@@ -121,7 +103,8 @@ function makeParents(dir: string, mode: number): void {
  * On failure (a full filesystem) the temp file is removed and the error names `file`.
  */
 export function writeFileAtomic(file: string, data: string, mode: number, sync = false): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}`);
+  // Unique per write: two writers in one process (a daemon) never share a temp file.
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}`);
   const { O_WRONLY, O_CREAT, O_EXCL, O_SYNC } = fs.constants;
   let fd: number | undefined;
   try {

@@ -1,10 +1,9 @@
 // runc's status rule: init gone => stopped; cgroup frozen => paused; exec.fifo present => created; else running.
 import * as fs from 'node:fs';
-import { ContainerDir, ContainerState } from './state-dir';
-import { isAlive } from './liveness';
+import type { ContainerDir, ContainerState } from './state-dir';
+import type { Status } from './transitions';
+import { isAlive } from '../process/liveness';
 import { fromPaths } from '../cgroups';
-
-export type Status = 'created' | 'running' | 'paused' | 'stopped';
 
 export function containerStatus(dir: ContainerDir, state: ContainerState): Status {
   if (!state.pid || !isAlive(state.pid, state.pidStartTime)) return 'stopped';
@@ -22,9 +21,20 @@ function isPaused(state: ContainerState): boolean {
   }
 }
 
-/** The state object of `tsrunc state` (runtime-spec state + runc's rootfs, created, owner). */
-export function stateView(state: ContainerState, status: Status, owner = ''): Record<string, unknown> {
-  const view: Record<string, unknown> = {
+/** The runtime-spec state of a container, plus runc's rootfs and created. */
+export interface StateView {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: Status;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  annotations?: Record<string, string>;
+}
+
+export function stateView(state: ContainerState, status: Status): StateView {
+  const view: StateView = {
     ociVersion: state.ociVersion,
     id: state.id,
     pid: status === 'stopped' ? 0 : state.pid,
@@ -34,6 +44,5 @@ export function stateView(state: ContainerState, status: Status, owner = ''): Re
     created: state.created,
   };
   if (state.annotations && Object.keys(state.annotations).length) view.annotations = state.annotations;
-  view.owner = owner;
   return view;
 }

@@ -1,8 +1,8 @@
-// update: change a running container's resources, from OCI `linux.resources` JSON (--resources file or -) or from
-// runc's individual flags. Like runc, only the values runc updates are taken, and 0 means "leave as it is".
-import * as fs from 'node:fs';
-import { ConfigError, TsruncError, parseResources, readJsonFile, type LinuxResources, strerror } from '@tsrunc/common';
-import { stateCgroup, withContainer } from './pause';
+// update: change a running container's resources. Like runc, only the values runc updates are taken, and 0 means
+// "leave as it is".
+import { ConfigError, TsruncError, type LinuxResources } from '@tsrunc/common';
+import type { Container } from './container';
+import { stateCgroup } from './cgroup';
 
 /** The subset of `linux.resources` that runc's update applies; zeros dropped (runc's "unchanged"). */
 export function updatableResources(r: LinuxResources): LinuxResources {
@@ -27,70 +27,6 @@ export function updatableResources(r: LinuxResources): LinuxResources {
   return out;
 }
 
-/** docker/go-units RAMInBytes: "512m", "1.5g", "1024", "2GiB" (binary multipliers); "-1" is unlimited. */
-export function ramInBytes(flag: string, value: string): number {
-  if (value === '-1') return -1;
-  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(value);
-  if (!m) throw new TsruncError(`invalid value for ${flag}: invalid size: '${value}'`);
-  const unit = 1024 ** (m[2] ? 'kmgtp'.indexOf(m[2].toLowerCase()) + 1 : 0);
-  return Math.trunc(Number(m[1]) * unit);
-}
-
-function parseIntFlag(flag: string, value: string, unsigned: boolean): number {
-  if (!(unsigned ? /^\d+$/ : /^[+-]?\d+$/).test(value)) {
-    throw new TsruncError(`invalid value for ${flag}: strconv.Parse${unsigned ? 'Uint' : 'Int'}: parsing ${JSON.stringify(value)}: invalid syntax`);
-  }
-  return Number(value);
-}
-
-export interface UpdateFlags {
-  'blkio-weight'?: number;
-  'cpu-period'?: string;
-  'cpu-quota'?: string;
-  'cpu-burst'?: string;
-  'cpu-share'?: string;
-  'cpu-rt-period'?: string;
-  'cpu-rt-runtime'?: string;
-  'cpuset-cpus'?: string;
-  'cpuset-mems'?: string;
-  'cpu-idle'?: string;
-  memory?: string;
-  'memory-reservation'?: string;
-  'memory-swap'?: string;
-  'pids-limit'?: number;
-}
-
-/** runc update's flag form, read into `linux.resources`. */
-export function resourcesFromFlags(f: UpdateFlags): LinuxResources {
-  const r: LinuxResources = { memory: {}, cpu: {}, blockIO: {}, pids: {} };
-  if (f['blkio-weight']) r.blockIO!.weight = f['blkio-weight'];
-  if (f['cpuset-cpus']) r.cpu!.cpus = f['cpuset-cpus'];
-  if (f['cpuset-mems']) r.cpu!.mems = f['cpuset-mems'];
-  if (f['cpu-idle']) r.cpu!.idle = parseIntFlag('cpu-idle', f['cpu-idle'], false);
-  const unsigned: [keyof UpdateFlags, 'burst' | 'period' | 'realtimePeriod' | 'shares'][] = [
-    ['cpu-burst', 'burst'], ['cpu-period', 'period'], ['cpu-rt-period', 'realtimePeriod'], ['cpu-share', 'shares'],
-  ];
-  for (const [flag, key] of unsigned) if (f[flag]) r.cpu![key] = parseIntFlag(flag, String(f[flag]), true);
-  const signed: [keyof UpdateFlags, 'quota' | 'realtimeRuntime'][] = [['cpu-quota', 'quota'], ['cpu-rt-runtime', 'realtimeRuntime']];
-  for (const [flag, key] of signed) if (f[flag]) r.cpu![key] = parseIntFlag(flag, String(f[flag]), false);
-  const memory: [keyof UpdateFlags, 'limit' | 'swap' | 'reservation'][] = [['memory', 'limit'], ['memory-swap', 'swap'], ['memory-reservation', 'reservation']];
-  for (const [flag, key] of memory) if (f[flag]) r.memory![key] = ramInBytes(flag, String(f[flag]));
-  if (f['pids-limit']) r.pids!.limit = f['pids-limit'];
-  return r;
-}
-
-/** `--resources <file>` or `-` (stdin): OCI linux.resources JSON, checked field by field. */
-export function readResourcesFile(file: string): LinuxResources {
-  let text: string;
-  try {
-    text = file === '-' ? fs.readFileSync(0, 'utf8') : readJsonFile(file);
-  } catch (e) {
-    if (e instanceof TsruncError) throw e;
-    throw new TsruncError(`open ${file}: ${strerror(e)}`);
-  }
-  return parseResources(text, file === '-' ? 'stdin' : file);
-}
-
 /** Merges `update` into the saved resources, so state.json keeps describing the container. */
 function merged(saved: LinuxResources | undefined, update: LinuxResources): LinuxResources {
   const out: LinuxResources = { ...saved };
@@ -100,18 +36,17 @@ function merged(saved: LinuxResources | undefined, update: LinuxResources): Linu
   return out;
 }
 
-export function updateContainer(root: string, id: string, resources: LinuxResources): Promise<void> {
+export function updateContainer(container: Container, resources: LinuxResources): Promise<void> {
   const r = updatableResources(resources);
-  return withContainer(root, id, async (state, status, dir) => {
-    if (status === 'stopped') throw new TsruncError('container not running');
+  return container.locked('update', (state) => {
     try {
-      stateCgroup(state).applyResources(r);
+      stateCgroup(container.runtime, state).applyResources(r);
     } catch (e) {
       // Name the field as the caller wrote it (relative to the resources object, like parseResources does).
       if (e instanceof ConfigError) throw new TsruncError(e.message.replace(/^linux\.resources\./, ''));
       throw e;
     }
     state.config.linux = { ...state.config.linux, resources: merged(state.config.linux?.resources, r) };
-    dir.write(state);
+    container.dir.write(state);
   });
 }

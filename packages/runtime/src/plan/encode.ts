@@ -62,7 +62,8 @@ export type InitMessage =
   | { type: Msg.Pid; pid: number }
   | { type: Msg.Error; opIndex: number; errno: number; text: string }
   | { type: Msg.SeccompFd }
-  | { type: Msg.UsernsMaps };
+  | { type: Msg.UsernsMaps }
+  | { type: Msg.Hooks };
 
 /** Decodes a message from tsrunc-init, checking every length (SECURITY.md #9). */
 export function decodeMessage(buf: Buffer): InitMessage {
@@ -79,6 +80,7 @@ export function decodeMessage(buf: Buffer): InitMessage {
       return { type };
     case Msg.SeccompFd:
     case Msg.UsernsMaps:
+    case Msg.Hooks:
       if (len !== 0) break;
       return { type };
     case Msg.Pid:

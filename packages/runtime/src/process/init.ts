@@ -2,11 +2,12 @@
 // plan and follows the init until it reports ready, or fails naming the config field at fault.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TsruncError, initBinaryPath, native, waitPidfd, waitReadable, exitCodeOf, strerror } from '@tsrunc/common';
-import { InitPlan, Msg, decodeMessage, encodeMessage, encodePlan, encodePlanMessage } from '../plan';
+import { TsruncError, exitCodeOf, strerror, waitReadable } from '@tsrunc/common';
+import { InitPlan, Msg, decodeMessage, encodeMessage, encodePlan, encodePlanMessage, type InitMessage } from '../plan';
+import type { ConsoleSocketSource } from '../plan/exec';
 import { MSG_HEADER, MSG_MAX, PLAN_MAX } from '../plan/proto';
-import { HooksMessage, decodeHooksMessage } from './hooks';
-import { openConsoleSocket } from './exec';
+import type { Runtime } from '../runtime';
+import { ProcessHandle } from './handle';
 
 const O_PATH = 0o10000000;
 const SIGKILL = 9;
@@ -18,24 +19,57 @@ export interface InitStdio {
   preserveFds: number;
 }
 
-export interface StartedInit {
-  /** The container process: our child, or (when the init forked into a pid namespace) its child. */
-  pid: number;
-  /**
-   * A pidfd of it, to signal and wait on. After a pid-namespace fork it is our child, and can be
-   * reaped, only if we are a subreaper (run, exec): its parent has exited by the time we return.
-   */
-  pidfd: number;
+export interface InitHooks {
+  /** While the init waits for its plan: cgroup placement. */
+  beforePlan?: (pid: number) => Promise<void>;
+  /** At MSG_HOOKS: prestart and createRuntime, in our namespaces. */
+  onHooks?: (pid: number) => Promise<void>;
+  /** Where the init sends its pty master when the plan's console socket is ours (startInit closes both ends). */
+  console?: ConsoleReceiver;
+}
+
+/** A socket pair for the pty master: the plan names `theirs` as its console socket, we read `ours`. */
+export interface ConsoleReceiver {
+  ours: number;
+  theirs: number;
+}
+
+export function consoleReceiver(runtime: Runtime): ConsoleReceiver {
+  const [ours, theirs] = runtime.sys.socketpair(true);
+  return { ours, theirs };
+}
+
+export function closeConsoleReceiver(receiver: ConsoleReceiver | undefined): void {
+  if (!receiver) return;
+  fs.closeSync(receiver.ours);
+  fs.closeSync(receiver.theirs);
+}
+
+/** The master, queued by the init before it reported ready. */
+function receiveConsole(runtime: Runtime, receiver: ConsoleReceiver): number {
+  const got = runtime.sys.recvFd(receiver.ours);
+  if (!got) throw new InitFailedError('the pty master did not arrive');
+  return got.fd;
 }
 
 export class InitFailedError extends TsruncError {}
 
-function openFdSources(plan: InitPlan, fifoPath: string | undefined): number[] {
+/** Opens the console socket an init plan names: connect to the caller's path, or dup our own end. */
+function openConsoleSocket(runtime: Runtime, src: ConsoleSocketSource): number {
+  if (src.fd !== undefined) return runtime.sys.dupCloexec(src.fd);
+  try {
+    return runtime.sys.unixConnect(src.path!);
+  } catch (e) {
+    throw new TsruncError(`failed to connect to the console socket ${src.path}: ${(e as Error).message}`);
+  }
+}
+
+function openFdSources(runtime: Runtime, plan: InitPlan, fifoPath: string | undefined): number[] {
   const opened: number[] = [];
   try {
     for (const src of plan.fds) {
       if (src.kind === 'execFifo') opened.push(fs.openSync(fifoPath!, O_PATH));
-      else if (src.kind === 'consoleSocket') opened.push(openConsoleSocket(src));
+      else if (src.kind === 'consoleSocket') opened.push(openConsoleSocket(runtime, src));
       else {
         try {
           opened.push(fs.openSync(src.path, fs.constants.O_RDONLY));
@@ -52,13 +86,14 @@ function openFdSources(plan: InitPlan, fifoPath: string | undefined): number[] {
 }
 
 /** Receives one message, waiting on the event loop; undefined when the init closed its end. */
-async function receive(fd: number, withFds = false): Promise<((ReturnType<typeof decodeMessage> | HooksMessage) & { fd?: number }) | undefined> {
+async function receive(runtime: Runtime, fd: number, withFds: boolean): Promise<(InitMessage & { fd?: number }) | undefined> {
+  const sys = runtime.sys;
   for (;;) {
     if (withFds) {
       // A seccomp notify plan: MSG_SECCOMP_FD carries the listener fd (SCM_RIGHTS).
-      const got = native().recvMsgWithFd(fd, MSG_HEADER + MSG_MAX);
+      const got = sys.recvMsgWithFd(fd, MSG_HEADER + MSG_MAX);
       if (got === null) {
-        await waitReadable(fd);
+        await waitReadable(fd, undefined, sys);
         continue;
       }
       if (got.data.length === 0) return undefined;
@@ -72,12 +107,12 @@ async function receive(fd: number, withFds = false): Promise<((ReturnType<typeof
         throw e;
       }
     }
-    const buf = native().recvMsg(fd, MSG_HEADER + MSG_MAX);
+    const buf = sys.recvMsg(fd, MSG_HEADER + MSG_MAX);
     if (buf === null) {
-      await waitReadable(fd);
+      await waitReadable(fd, undefined, sys);
       continue;
     }
-    return buf.length === 0 ? undefined : (decodeHooksMessage(buf) ?? decodeMessage(buf));
+    return buf.length === 0 ? undefined : decodeMessage(buf);
   }
 }
 
@@ -105,7 +140,7 @@ function writeIdMaps(pid: number, plan: InitPlan): void {
 }
 
 /** Hands the seccomp listener fd to the agent at listenerPath with the runtime-spec state message. */
-function forwardSeccompListener(plan: InitPlan, pid: number, listenerFd: number, fifoPath: string | undefined): void {
+function forwardSeccompListener(runtime: Runtime, plan: InitPlan, pid: number, listenerFd: number, fifoPath: string | undefined): void {
   const n = plan.seccompNotify!;
   // The id: the plan's, or the name of the container's state dir (<root>/<id>/exec.fifo).
   const id = n.id || (fifoPath ? path.basename(path.dirname(fifoPath)) : '');
@@ -117,7 +152,7 @@ function forwardSeccompListener(plan: InitPlan, pid: number, listenerFd: number,
     state: { ociVersion: n.ociVersion, id, status: 'creating', pid, bundle: n.bundle, annotations: n.annotations ?? {} },
   };
   try {
-    native().sendToUnixSocket(n.listenerPath, Buffer.from(JSON.stringify(message)), listenerFd);
+    runtime.sys.sendToUnixSocket(n.listenerPath, Buffer.from(JSON.stringify(message)), listenerFd);
   } catch (e) {
     throw new InitFailedError(`linux.seccomp.listenerPath: ${(e as Error).message}`);
   } finally {
@@ -135,99 +170,105 @@ function encodeInitPlan(plan: InitPlan): Buffer {
 }
 
 /** MSG_PLAN with the plan beside it in a sealed memfd (proto.h: a plan outgrows any one message). */
-function sendPlan(sock: number, bytes: Buffer): void {
-  const memfd = native().sealedMemfd('tsrunc-plan', bytes);
+function sendPlan(runtime: Runtime, sock: number, bytes: Buffer): void {
+  const memfd = runtime.sys.sealedMemfd('tsrunc-plan', bytes);
   try {
-    native().sendMsg(sock, encodePlanMessage(bytes.length), memfd);
+    runtime.sys.sendMsg(sock, encodePlanMessage(bytes.length), memfd);
   } finally {
     fs.closeSync(memfd);
   }
 }
 
 /**
- * Starts the init and drives it to MSG_READY. `beforePlan` runs while the init waits for its plan
- * (cgroup placement). On failure the init is killed and reaped before the error is thrown.
+ * Starts the init and drives it to MSG_READY. On failure the init is killed, and its exit awaited
+ * (reaped, through the runtime's exits), before the error is thrown.
  */
-export async function startInit(plan: InitPlan, io: InitStdio, fifoPath: string | undefined, beforePlan?: (pid: number) => void, onHooks?: (pid: number) => Promise<void>): Promise<StartedInit> {
+export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio, fifoPath: string | undefined, hooks: InitHooks = {}): Promise<ProcessHandle> {
+  const sys = runtime.sys;
   const planBytes = encodeInitPlan(plan);
-  const extra = openFdSources(plan, fifoPath);
-  const [parentEnd, childEnd] = native().socketpair();
+  const extra = openFdSources(runtime, plan, fifoPath);
+  const [parentEnd, childEnd] = sys.socketpair();
   const preserved = Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
   const src = [...io.stdio, ...preserved, ...extra, childEnd];
   const dst = [0, 1, 2, ...preserved, ...extra.map((_, i) => 3 + io.preserveFds + i), plan.syncFd];
-  let childPid: number;
+  let child: ProcessHandle;
   try {
-    childPid = native().spawnInit(initBinaryPath(), plan.cloneFlags, src, dst, plan.syncFd);
+    const pid = sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
+    child = new ProcessHandle(sys, runtime, pid, sys.pidfdOpen(pid));
   } catch (e) {
     fs.closeSync(parentEnd);
+    closeConsoleReceiver(hooks.console);
     throw new TsruncError(`unable to start container process: ${(e as Error).message}`);
   } finally {
     fs.closeSync(childEnd);
     extra.forEach((fd) => fs.closeSync(fd));
   }
-  const childPidfd = native().pidfdOpen(childPid);
+  if (hooks.console) fs.closeSync(hooks.console.theirs); // the init has its own copy
   // Set when the init forks into a pid namespace and reports the process that will exec.
-  let forked: { pid: number; pidfd: number } | undefined;
-  const current = () => forked?.pid ?? childPid;
+  let forked: ProcessHandle | undefined;
+  const current = () => forked?.pid ?? child.pid;
   try {
-    beforePlan?.(childPid);
-    sendPlan(parentEnd, planBytes);
+    await hooks.beforePlan?.(child.pid);
+    sendPlan(runtime, parentEnd, planBytes);
     for (;;) {
-      const msg = await receive(parentEnd, !!plan.seccompNotify);
+      const msg = await receive(runtime, parentEnd, !!plan.seccompNotify);
       if (msg === undefined) {
-        const status = await waitPidfd(childPidfd);
-        throw new InitFailedError(`container init exited before it was ready (exit status ${exitCodeOf(status)})`);
+        const status = await child.wait();
+        throw new InitFailedError(`container init exited before it was ready${status ? ` (exit status ${exitCodeOf(status)})` : ''}`);
       }
       if (msg.type === Msg.Ready) break;
       if (msg.type === Msg.UsernsMaps) {
-        writeIdMaps(childPid, plan);
-        native().sendMsg(parentEnd, encodeMessage(Msg.UsernsMapped));
+        writeIdMaps(child.pid, plan);
+        sys.sendMsg(parentEnd, encodeMessage(Msg.UsernsMapped));
         continue;
       }
       if (msg.type === Msg.SeccompFd) {
         if (msg.fd === undefined) throw new InitFailedError('linux.seccomp: tsrunc-init sent no listener fd');
-        forwardSeccompListener(plan, current(), msg.fd, fifoPath);
+        forwardSeccompListener(runtime, plan, current(), msg.fd, fifoPath);
         continue;
       }
       if (msg.type === Msg.Hooks) {
         // prestart + createRuntime, in our namespaces; a failure kills the init (below).
-        await onHooks?.(current());
-        native().sendMsg(parentEnd, encodeMessage(Msg.Resume));
+        await hooks.onHooks?.(current());
+        sys.sendMsg(parentEnd, encodeMessage(Msg.Resume));
         continue;
       }
       // Pinned at once: the pidfd keeps naming this process whatever happens to its pid.
-      if (msg.type === Msg.Pid) forked = { pid: msg.pid, pidfd: native().pidfdOpen(msg.pid) };
+      if (msg.type === Msg.Pid) forked = new ProcessHandle(sys, runtime, msg.pid, sys.pidfdOpen(msg.pid));
       else {
         const op = plan.ops[msg.opIndex];
         throw new InitFailedError(op ? `${op.origin}: ${msg.text}` : msg.text);
       }
     }
-    if (!forked) return { pid: childPid, pidfd: childPidfd };
-    // The fork's parent exits right after reporting its child: reap it.
-    await waitPidfd(childPidfd);
-    fs.closeSync(childPidfd);
-    return forked;
+    const console = hooks.console ? receiveConsole(runtime, hooks.console) : undefined;
+    if (forked) {
+      // The fork's parent exits right after reporting its child.
+      await child.wait();
+      child.close();
+    }
+    const started = forked ?? child;
+    started.console = console;
+    return started;
   } catch (e) {
     if (forked) await killInit(forked);
-    await killInit({ pid: childPid, pidfd: childPidfd });
+    await killInit(child);
     throw e;
   } finally {
     fs.closeSync(parentEnd);
+    if (hooks.console) fs.closeSync(hooks.console.ours);
   }
 }
 
-/** Kills a half-made or failed init and waits until it is gone (reaping it when it is our child). */
-export async function killInit(init: StartedInit): Promise<void> {
+/** Kills a half-made or failed init, waits until it is gone and lets go of its handle. */
+export async function killInit(init: ProcessHandle): Promise<void> {
   try {
-    native().pidfdSendSignal(init.pidfd, SIGKILL);
+    init.kill(SIGKILL);
   } catch {
     // already exited
   }
   try {
-    await waitPidfd(init.pidfd);
-  } catch {
-    // not our child (its parent is another process), or reaped already: wait for the exit itself
-    await waitReadable(init.pidfd);
+    await init.wait();
+  } finally {
+    init.close();
   }
-  fs.closeSync(init.pidfd);
 }

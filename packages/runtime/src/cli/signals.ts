@@ -1,6 +1,6 @@
 // A foreground run/exec passes the signals it receives on to the container's process, as runc does.
 import * as os from 'node:os';
-import { native } from '@tsrunc/common';
+import type { ProcessHandle } from '../process/handle';
 
 /**
  * Signals runc forwards: all but those Node cannot catch, SIGPROF (V8's profiler uses it) and
@@ -11,15 +11,15 @@ const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', '
 /** Catches the forwarded signals from now on; they are queued until `deliverTo` names the process. */
 export class SignalForwarder {
   private pending: number[] = [];
-  private pidfd: number | undefined;
+  private target: ProcessHandle | undefined;
   private readonly handlers = FORWARDED.map((name) => {
     const handler = () => this.forward(os.constants.signals[name]);
     process.on(name, handler);
     return [name, handler] as const;
   });
 
-  deliverTo(pidfd: number): void {
-    this.pidfd = pidfd;
+  deliverTo(target: ProcessHandle): void {
+    this.target = target;
     this.pending.splice(0).forEach((sig) => this.forward(sig));
   }
 
@@ -28,12 +28,12 @@ export class SignalForwarder {
   }
 
   private forward(sig: number): void {
-    if (this.pidfd === undefined) {
+    if (this.target === undefined) {
       this.pending.push(sig);
       return;
     }
     try {
-      native().pidfdSendSignal(this.pidfd, sig);
+      this.target.kill(sig);
     } catch {
       // exited meanwhile
     }

@@ -14,33 +14,18 @@
 // Failures: prestart/createRuntime/createContainer fail create (the init is killed, everything it
 // made removed, poststop hooks run); startContainer fails start (the container stops);
 // poststart/poststop only warn.
-import * as fs from 'node:fs';
 import { HookName, Spec } from '@tsrunc/common';
 import { HookState, hookOps } from '../plan/hooks';
-import { InitPlan, Msg, Op, PlanOp } from '../plan';
-import { MSG_HEADER, MSG_MAGIC } from '../plan/proto';
-import { startInit } from './init-process';
-import { waitPidfd } from '@tsrunc/common';
-
-export type HooksMessage = { type: Msg.Hooks };
-
-/** MSG_HOOKS from the init (empty payload), or undefined for any other message. */
-export function decodeHooksMessage(buf: Buffer): HooksMessage | undefined {
-  if (buf.length < MSG_HEADER || buf.readUInt32LE(0) !== MSG_MAGIC || buf.readUInt32LE(4) !== Msg.Hooks) return undefined;
-  if (buf.readUInt32LE(8) !== 0 || buf.length !== MSG_HEADER) throw new Error('malformed message from tsrunc-init: hooks message with a payload');
-  return { type: Msg.Hooks };
-}
-
-export function hasHooks(spec: Spec, ...phases: HookName[]): boolean {
-  return phases.some((p) => (spec.hooks?.[p]?.length ?? 0) > 0);
-}
+import { InitPlan, Op, PlanOp } from '../plan';
+import type { Runtime } from '../runtime';
+import { startInit } from './init';
 
 /** Runs the hooks of `phases` in order, in our namespaces; throws the first failure. */
-export async function runHostHooks(spec: Spec, phases: HookName[], state: HookState): Promise<void> {
-  await runHookOps(phases.flatMap((phase) => hookOps(spec, phase, state, false)));
+export async function runHostHooks(runtime: Runtime, spec: Spec, phases: HookName[], state: HookState): Promise<void> {
+  await runHookOps(runtime, phases.flatMap((phase) => hookOps(spec, phase, state, false)));
 }
 
-async function runHookOps(ops: PlanOp[]): Promise<void> {
+async function runHookOps(runtime: Runtime, ops: PlanOp[]): Promise<void> {
   if (!ops.length) return;
   const plan: InitPlan = {
     cloneFlags: 0,
@@ -52,25 +37,21 @@ async function runHookOps(ops: PlanOp[]): Promise<void> {
     gidMappings: '',
   };
   // The hook's own stdio is a pipe; the runner's is ours (it writes nothing).
-  const runner = await startInit(plan, { stdio: [0, 1, 2], preserveFds: 0 }, undefined);
+  const runner = await startInit(runtime, plan, { stdio: [0, 1, 2], preserveFds: 0 }, undefined);
   try {
-    await waitPidfd(runner.pidfd);
+    await runner.wait();
   } finally {
-    fs.closeSync(runner.pidfd);
+    runner.close();
   }
 }
 
-export type Warn = (message: string) => void;
-
-const stderrWarn: Warn = (message) => process.stderr.write(`tsrunc: warning: ${message}\n`);
-
-/** poststart and poststop: a failure is a warning, and the lifecycle goes on (runtime-spec). */
-export async function runHostHooksWarnOnly(spec: Spec, phase: 'poststart' | 'poststop', state: HookState, warn: Warn = stderrWarn): Promise<void> {
+/** poststart and poststop: a failure is logged as a warning, and the lifecycle goes on (runtime-spec). */
+export async function runHostHooksWarnOnly(runtime: Runtime, spec: Spec, phase: 'poststart' | 'poststop', state: HookState): Promise<void> {
   for (const op of hookOps(spec, phase, state, false)) {
     try {
-      await runHookOps([op]);
+      await runHookOps(runtime, [op]);
     } catch (e) {
-      warn((e as Error).message);
+      runtime.logger.warn((e as Error).message);
     }
   }
 }

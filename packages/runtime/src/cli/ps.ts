@@ -2,12 +2,6 @@
 // host's `ps` output (default `-ef`, else the caller's arguments) filtered to those pids.
 import { spawnSync } from 'node:child_process';
 import { TsruncError } from '@tsrunc/common';
-import { stateCgroup, withContainer } from './pause';
-
-/** Host pids of every process in the container's cgroup (and its sub-cgroups), ascending, whatever the status (runc). */
-export function containerPids(root: string, id: string): Promise<number[]> {
-  return withContainer(root, id, (state) => stateCgroup(state).pids());
-}
 
 /** runc's json format: `[1,2]`, `null` when there is none; one line. */
 export function psJson(pids: number[]): string {
@@ -31,8 +25,7 @@ export function filterPsOutput(output: string, pids: number[]): string {
   return kept.map((l) => `${l}\n`).join('');
 }
 
-export async function psTable(root: string, id: string, psArgs: string[]): Promise<string> {
-  const pids = await containerPids(root, id);
+export function psTable(pids: number[], psArgs: string[]): string {
   const r = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error) throw new TsruncError(`ps: ${r.error.message}`);
   if (r.status !== 0) throw new TsruncError(`ps failed: ${r.stderr.trim() || `exit status ${r.status}`}`);

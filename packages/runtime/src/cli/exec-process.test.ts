@@ -1,5 +1,6 @@
 import { Spec, TsruncError, defaultSpec } from '@tsrunc/common';
-import { checkExecAllowed, checkTerminalMode, resolveExecProcess } from './exec';
+import { checkTerminalMode, resolveExecProcess } from './exec-process';
+import { checkTransition } from '../container/transitions';
 import { compileExecPlan } from '../plan/exec';
 import { Op } from '../plan/proto';
 
@@ -15,13 +16,13 @@ function message(fn: () => void): string {
 
 describe('exec refusals (runc texts)', () => {
   it('refuses a paused container unless --ignore-paused', () => {
-    expect(message(() => checkExecAllowed('paused', false))).toBe('cannot exec in a paused container (use --ignore-paused to override)');
-    expect(() => checkExecAllowed('paused', true)).not.toThrow();
+    expect(message(() => checkTransition('exec', 'paused', 'c'))).toBe('cannot exec in a paused container (use --ignore-paused to override)');
+    expect(() => checkTransition('execIgnoringPause', 'paused', 'c')).not.toThrow();
   });
   it('refuses a stopped container even with --ignore-paused; allows created and running', () => {
-    expect(message(() => checkExecAllowed('stopped', true))).toBe('cannot exec in a stopped container');
-    expect(() => checkExecAllowed('created', false)).not.toThrow();
-    expect(() => checkExecAllowed('running', false)).not.toThrow();
+    expect(message(() => checkTransition('execIgnoringPause', 'stopped', 'c'))).toBe('cannot exec in a stopped container');
+    expect(() => checkTransition('exec', 'created', 'c')).not.toThrow();
+    expect(() => checkTransition('exec', 'running', 'c')).not.toThrow();
   });
   it('checks terminal and console socket combinations', () => {
     expect(message(() => checkTerminalMode(true, true, undefined))).toContain('cannot allocate tty');

@@ -1,6 +1,6 @@
 // Is a container's init still the process we started? Pids are recycled: compare start times.
 import * as fs from 'node:fs';
-import { native, waitReadable } from '@tsrunc/common';
+import type { NativeLayer } from '@tsrunc/common';
 
 /** Field 22 (starttime) and field 3 (state) of /proc/PID/stat, or undefined if there is no such process. */
 export function readProcStat(pid: number): { startTime: string; state: string } | undefined {
@@ -15,34 +15,29 @@ export function readProcStat(pid: number): { startTime: string; state: string } 
   return { state: rest[0], startTime: rest[19] };
 }
 
+const exited = (state: string): boolean => state === 'Z' || state === 'X';
+
 export function isAlive(pid: number, startTime: string): boolean {
   const st = readProcStat(pid);
-  return st !== undefined && st.startTime === startTime && st.state !== 'Z' && st.state !== 'X';
+  return st !== undefined && st.startTime === startTime && !exited(st.state);
 }
 
-/** A pidfd for the process, only if it is still the one that started at `startTime`. */
-export function openPidfd(pid: number, startTime: string): number | undefined {
+/**
+ * A pidfd for the process that started at `startTime`, while it runs or (`zombieToo`) has exited
+ * but is not yet reaped, so its parent can still reap it through the pidfd; else undefined.
+ */
+export function openPidfd(sys: NativeLayer, pid: number, startTime: string, zombieToo = false): number | undefined {
   let fd: number;
   try {
-    fd = native().pidfdOpen(pid);
+    fd = sys.pidfdOpen(pid);
   } catch {
     return undefined;
   }
   // Checked after pidfd_open: from here the fd pins this very process.
-  if (!isAlive(pid, startTime)) {
+  const st = readProcStat(pid);
+  if (st === undefined || st.startTime !== startTime || (exited(st.state) && !zombieToo)) {
     fs.closeSync(fd);
     return undefined;
   }
   return fd;
-}
-
-/** Resolves true when the process behind `pidfd` has exited, false after `timeoutMs`. */
-export function waitExit(pidfd: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    waitReadable(pidfd).then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }

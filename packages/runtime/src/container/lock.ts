@@ -1,0 +1,64 @@
+// Serialising verbs on one container without ever blocking the event loop: an in-process queue per
+// id (a daemon runs many verbs at once), then flock(2) on the state directory for other tsrunc
+// processes, taken non-blocking and retried on timers.
+import * as fs from 'node:fs';
+import { NotFoundError, type NativeLayer } from '@tsrunc/common';
+
+export type Release = () => void;
+
+const RETRY_MIN_MS = 1;
+const RETRY_MAX_MS = 50;
+
+export class ContainerLocks {
+  /** The tail of each id's queue: resolves when the last holder released. */
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(private readonly sys: NativeLayer) {}
+
+  /** Waits for the container's lock; the returned function releases it (idempotent). */
+  async acquire(id: string, dirPath: string): Promise<Release> {
+    const previous = this.tails.get(id) ?? Promise.resolve();
+    let releaseQueue!: () => void;
+    const mine = new Promise<void>((resolve) => (releaseQueue = resolve));
+    const tail = previous.then(() => mine);
+    this.tails.set(id, tail);
+    const releaseInProcess = (): void => {
+      releaseQueue();
+      if (this.tails.get(id) === tail) this.tails.delete(id);
+    };
+    await previous;
+    let fd: number;
+    try {
+      fd = await this.flockDir(id, dirPath);
+    } catch (e) {
+      releaseInProcess();
+      throw e;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      fs.closeSync(fd); // drops the flock
+      releaseInProcess();
+    };
+  }
+
+  private async flockDir(id: string, dirPath: string): Promise<number> {
+    let fd: number;
+    try {
+      fd = fs.openSync(dirPath, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(id);
+      throw e;
+    }
+    try {
+      for (let delay = RETRY_MIN_MS; !this.sys.flock(fd, true, true); delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+    return fd;
+  }
+}

@@ -1,0 +1,74 @@
+// watch: what `events` reports, as typed events for the caller: every OOM kill in the container's
+// cgroup, and its stats every `statsIntervalMs` when asked, until the container's init exits or the
+// caller aborts. The end is noticed through the init's pidfd, not by polling.
+import * as fs from 'node:fs';
+import { waitReadable } from '@tsrunc/common';
+import type { CgroupStats, OomWatch } from '../cgroups';
+import { nativeEventfd } from '../cgroups';
+import type { Container } from './container';
+import { stateCgroup } from './cgroup';
+import { openPidfd } from '../process/liveness';
+
+export type ContainerEvent =
+  /** `kills`: how many tasks the OOM killer took since the last event (usually 1). */
+  | { type: 'oom'; kills: number }
+  | { type: 'stats'; stats: CgroupStats }
+  /** A stats read that failed; the watch goes on (runc logs it and carries on). */
+  | { type: 'error'; error: Error };
+
+export interface WatchOptions {
+  /** Also a stats event at once and then every so many ms. */
+  statsIntervalMs?: number;
+  signal?: AbortSignal;
+}
+
+export async function watchContainer(container: Container, onEvent: (event: ContainerEvent) => void, options: WatchOptions): Promise<void> {
+  const runtime = container.runtime;
+  // Set up under the lock, then let go of it: a watch must not block other verbs on the container.
+  const { cgroup, pidfd } = await container.locked('watch', (state) => ({
+    cgroup: stateCgroup(runtime, state),
+    pidfd: openPidfd(runtime.sys, state.pid, state.pidStartTime),
+  }));
+  if (pidfd === undefined) return; // exited since
+  let oom: OomWatch | undefined;
+  let reported = 0;
+  const onOom = (total: number): void => {
+    if (total <= reported) return;
+    onEvent({ type: 'oom', kills: total - reported });
+    reported = total;
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    try {
+      reported = cgroup.oomKillCount();
+      oom = cgroup.watchOom(onOom, { eventfd: nativeEventfd() });
+    } catch {
+      // No memory cgroup: there is nothing to report OOM kills from; stats still flow.
+    }
+    const emitStats = (): void => {
+      try {
+        onEvent({ type: 'stats', stats: cgroup.stats() });
+      } catch (e) {
+        onEvent({ type: 'error', error: e as Error });
+      }
+    };
+    if (options.statsIntervalMs) {
+      emitStats();
+      timer = setInterval(emitStats, options.statsIntervalMs);
+    }
+    // Until the init's exit, or the caller's abort.
+    await waitReadable(pidfd, options.signal, runtime.sys).catch((e: unknown) => {
+      if (!options.signal?.aborted) throw e;
+    });
+    // An OOM kill that ended the container is reported before the watch ends, whenever the kernel's wake-up comes.
+    try {
+      onOom(cgroup.oomKillCount());
+    } catch {
+      // no memory cgroup, or it is gone
+    }
+  } finally {
+    clearInterval(timer);
+    oom?.close();
+    fs.closeSync(pidfd);
+  }
+}

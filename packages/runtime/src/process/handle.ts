@@ -1,0 +1,59 @@
+// A process the runtime started and still holds: the container's init, or a process exec'd into it.
+import * as fs from 'node:fs';
+import type { ExitStatus, NativeLayer } from '@tsrunc/common';
+import { readProcStat } from './liveness';
+
+/** Where the exits of every process a Runtime started are awaited, once each (see Runtime.exitOf). */
+export interface ExitSource {
+  exitOf(proc: ProcessHandle): Promise<ExitStatus | undefined>;
+  forgetExit(proc: ProcessHandle): void;
+}
+
+export class ProcessHandle {
+  /** Its start time (/proc/PID/stat field 22): with the pid, the process's identity. */
+  readonly startTime: string;
+  /** The pty master, when the process has a terminal and no console socket took it (set by startInit). */
+  console: number | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly sys: NativeLayer,
+    private readonly exits: ExitSource,
+    readonly pid: number,
+    /** Pins the process: signals through it never reach a process that reused the pid. */
+    readonly pidfd: number,
+  ) {
+    this.startTime = readProcStat(pid)?.startTime ?? '';
+  }
+
+  /** Resolves once the process has exited: its status when the runtime could reap it (its child), else undefined. */
+  wait(signal?: AbortSignal): Promise<ExitStatus | undefined> {
+    const exited = this.exits.exitOf(this);
+    if (!signal) return exited;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      exited.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  kill(signal: number): void {
+    this.sys.pidfdSendSignal(this.pidfd, signal);
+  }
+
+  /** Sets the terminal's window size (the process gets SIGWINCH from the kernel). */
+  resize(rows: number, cols: number): void {
+    if (this.console === undefined) throw new Error(`process ${this.pid} has no terminal of ours to resize`);
+    this.sys.setWinsize(this.console, rows, cols);
+  }
+
+  /** Lets go of the handle's fds; the process itself is not touched. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.exits.forgetExit(this);
+    fs.closeSync(this.pidfd);
+    if (this.console !== undefined) fs.closeSync(this.console);
+  }
+}

@@ -1,0 +1,134 @@
+// The runtime library's entry point. A Runtime owns what is shared by every container under one
+// root: the native layer, how exits are awaited, the per-container locks and the logger. The CLI
+// makes one per command; the shim keeps one for its lifetime and the Containers it returns.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { initBinaryPath, native, type ExitStatus, type Logger, type NativeLayer } from '@tsrunc/common';
+import { detectCgroupLayout, type CgroupLayout } from './cgroups';
+import { ContainerLocks } from './container/lock';
+import { ContainerDir } from './container/state-dir';
+import { Container } from './container/container';
+import { createContainer, type CreateOptions } from './container/create';
+import { deleteContainer, type DeleteOptions } from './container/delete';
+import type { StateView } from './container/status';
+import { PidfdExits, type Exits } from './process/exits';
+import type { ExitSource, ProcessHandle } from './process/handle';
+
+export interface RuntimeOptions {
+  /** Where state lives, one directory per container (`--root`). */
+  root: string;
+  /** Warnings and debug records go here; the library never writes to stdout or stderr itself. */
+  logger?: Logger;
+  /** The native addon, or a test double of it. */
+  sys?: NativeLayer;
+  /** How exits are awaited: PidfdExits (the default) reaps our children by pidfd; a daemon passes its Reaper. */
+  exits?: Exits;
+  /** The host's cgroup hierarchies (detected when first needed). */
+  cgroupLayout?: CgroupLayout;
+  /** tsrunc-init (next to the addon by default). */
+  initPath?: string;
+}
+
+const silent: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+export class Runtime implements ExitSource {
+  readonly root: string;
+  readonly logger: Logger;
+  readonly sys: NativeLayer;
+  readonly exits: Exits;
+  readonly locks: ContainerLocks;
+  private layout: CgroupLayout | undefined;
+  private readonly initPathOption: string | undefined;
+  /** One wait per process, shared by every caller: a reaper hands each status out once. */
+  private readonly exitWaits = new Map<string, Promise<ExitStatus | undefined>>();
+  private readonly closing = new AbortController();
+
+  constructor(options: RuntimeOptions) {
+    this.root = options.root;
+    this.logger = options.logger ?? silent;
+    this.sys = options.sys ?? native();
+    this.exits = options.exits ?? new PidfdExits(this.sys);
+    this.locks = new ContainerLocks(this.sys);
+    this.layout = options.cgroupLayout;
+    this.initPathOption = options.initPath;
+  }
+
+  get cgroupLayout(): CgroupLayout {
+    return (this.layout ??= detectCgroupLayout());
+  }
+
+  get initPath(): string {
+    return this.initPathOption ?? initBinaryPath();
+  }
+
+  /** Creates a container from its bundle: everything in config.json applied, the init waiting for `start`. */
+  create(id: string, options: CreateOptions): Promise<Container> {
+    return createContainer(this, id, options);
+  }
+
+  /** The container `id` as its state directory describes it (NotFoundError when there is none). */
+  load(id: string): Container {
+    const dir = new ContainerDir(this.root, id);
+    return new Container(this, dir, dir.read());
+  }
+
+  /** Deletes the container `id` (Container.delete), also when its state is missing: a create killed early leaves a bare directory. */
+  delete(id: string, options: DeleteOptions = {}): Promise<void> {
+    return deleteContainer(this, new ContainerDir(this.root, id), undefined, options);
+  }
+
+  /** Every container under the root, sorted by id; directories being created or removed are skipped (runc). */
+  list(): Array<StateView & { owner: string }> {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.root).sort();
+    } catch {
+      return [];
+    }
+    const out: Array<StateView & { owner: string }> = [];
+    for (const id of names) {
+      try {
+        const container = this.load(id);
+        out.push({ ...container.view(), owner: ownerName(fs.statSync(container.dir.path).uid) });
+      } catch {
+        // not a container's directory (or not ours)
+      }
+    }
+    return out;
+  }
+
+  /** The exit of a process this runtime started, awaited once however many callers ask. */
+  exitOf(proc: ProcessHandle): Promise<ExitStatus | undefined> {
+    const key = `${proc.pid}:${proc.startTime}`;
+    let exited = this.exitWaits.get(key);
+    if (!exited) {
+      // Its own pidfd: the handle may close its own while this wait still polls.
+      const pidfd = this.sys.dupCloexec(proc.pidfd);
+      exited = this.exits.wait(proc.pid, pidfd, this.closing.signal).finally(() => fs.closeSync(pidfd));
+      this.exitWaits.set(key, exited);
+    }
+    return exited;
+  }
+
+  /** Drops the remembered exit of a process that is gone for good (its container deleted, its handle closed). */
+  forgetExit(proc: ProcessHandle): void {
+    this.exitWaits.delete(`${proc.pid}:${proc.startTime}`);
+  }
+
+  /** Stops every wait still pending; for a daemon that shuts down. */
+  close(): void {
+    this.closing.abort(new Error('runtime closed'));
+  }
+}
+
+function ownerName(uid: number): string {
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length > 2 && Number(f[2]) === uid) return f[0];
+    }
+  } catch {
+    // no passwd: numeric owner below
+  }
+  return uid === os.userInfo().uid ? os.userInfo().username : `#${uid}`;
+}

@@ -21,9 +21,13 @@ const UNKNOWN_STATUS = 255;
 
 const codeOf = (status: ExitStatus | undefined): number => (status ? exitCodeOf(status) : UNKNOWN_STATUS);
 
+type Proxy = ReturnType<typeof proxyTerminal>;
+
+/** Our terminal proxied to the process's pty, if it has one of ours: before it runs, so it starts with our size. */
+const proxyFor = (process: ProcessHandle): Proxy | undefined => (process.console !== undefined ? proxyTerminal(process.console) : undefined);
+
 /** Waits for the process with our signals forwarded and its terminal proxied; returns its exit code. */
-async function follow(process: ProcessHandle, signals: SignalForwarder): Promise<number> {
-  const tty = process.console !== undefined ? proxyTerminal(process.console) : undefined;
+async function follow(process: ProcessHandle, signals: SignalForwarder, tty: Proxy | undefined): Promise<number> {
   signals.deliverTo(process);
   const status = await process.wait();
   if (tty) {
@@ -40,10 +44,13 @@ export async function runContainer(runtime: Runtime, id: string, opts: RunOption
   if (!opts.detach && !opts.noSubreaper) native().setChildSubreaper();
   try {
     const container = await runtime.create(id, opts.create);
+    let tty: Proxy | undefined;
     try {
+      if (signals) tty = proxyFor(container.init!);
       await container.start();
     } catch (e) {
       // Whatever failed between create and a started process: the init must not outlive us.
+      tty?.stop();
       if (opts.keep) await container.kill(9).catch(() => undefined);
       else await container.delete({ force: true });
       container.close();
@@ -53,7 +60,7 @@ export async function runContainer(runtime: Runtime, id: string, opts: RunOption
       container.close();
       return 0;
     }
-    const code = await follow(container.init!, signals);
+    const code = await follow(container.init!, signals, tty);
     if (!opts.keep) await container.delete();
     container.close();
     return code;
@@ -76,7 +83,7 @@ export async function execProcess(runtime: Runtime, id: string, process: Process
   }
   const signals = new SignalForwarder();
   try {
-    return await follow(handle, signals);
+    return await follow(handle, signals, proxyFor(handle));
   } finally {
     signals.close();
     handle.close();

@@ -77,10 +77,11 @@ describeAsRoot('container lifecycle', () => {
   });
 
   test('kill delivers signals by name and number', async () => {
-    const b = create(ID.sig, ['sh', '-c', 'trap "touch /dev/shm/usr1" USR1; trap "exit 9" TERM; while true; do sleep 0.05; done']);
+    // /dev/shm/ready: the traps are installed.
+    const b = create(ID.sig, ['sh', '-c', 'trap "touch /dev/shm/usr1" USR1; trap "exit 9" TERM; touch /dev/shm/ready; while true; do sleep 0.05; done']);
     expect(tsrunc(root, ['start', ID.sig]).status).toBe(0);
     const { pid } = state(root, ID.sig) as { pid: number };
-    await new Promise((r) => setTimeout(r, 200)); // let the shell install its traps
+    await waitFor(() => fs.existsSync(`/proc/${pid}/root/dev/shm/ready`));
     expect(tsrunc(root, ['kill', ID.sig, 'SIGUSR1']).status).toBe(0);
     await waitFor(() => fs.existsSync(`/proc/${pid}/root/dev/shm/usr1`));
     expect(tsrunc(root, ['kill', ID.sig, '15']).status).toBe(0);

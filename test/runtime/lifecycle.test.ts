@@ -146,11 +146,12 @@ describeAsRoot('container lifecycle', () => {
   });
 
   test('a create killed before the container is ready takes its init with it', async () => {
-    // A createContainer hook, which the init itself runs and waits for, holds it mid-setup while we
-    // SIGKILL create. Without the parent-death signal the init would go on to block on exec.fifo forever.
+    // A createContainer hook, which the init itself runs and waits for, holds it mid-setup (until the test
+    // removes the marker) while we SIGKILL create. Without the parent-death signal the init would go on to
+    // block on exec.fifo forever.
     const marker = path.join(os.tmpdir(), `tsrunc-hook-${process.pid}`);
     const b = makeBundle(['true'], (c) => {
-      c.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}; sleep 1`] }] };
+      c.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}; while [ -e ${marker} ]; do sleep 0.02; done`] }] };
     });
     bundles.push(b);
     ids.push(ID.killed);
@@ -158,9 +159,11 @@ describeAsRoot('container lifecycle', () => {
     await waitFor(() => fs.existsSync(marker));
     const stateDir = path.join(root, ID.killed);
     expect(processesUnder(stateDir).length).toBeGreaterThan(0); // the init, holding exec.fifo
+    const createExited = new Promise((r) => create.once('exit', r));
     create.kill('SIGKILL');
+    await createExited;
+    fs.rmSync(marker); // the hook ends: an init that outlived create would now go on to exec.fifo
     await waitFor(() => processesUnder(stateDir, b.config.root!.path).length === 0);
-    fs.rmSync(marker, { force: true });
     // What the killed command could not clean up is only its state dir, which delete --force removes.
     expect(tsrunc(root, ['delete', '--force', ID.killed]).status).toBe(0);
     expect(leftovers(root, ID.killed, b.dir)).toEqual([]);

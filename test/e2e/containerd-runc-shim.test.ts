@@ -3,7 +3,22 @@
 // codes, unchanged. The checks mirror ../shared/lab/check-containerd.sh, which passed with runc and crun on this host.
 import { describeAsRoot } from '../helpers/busybox';
 import { TSRUNC, builtSkipReason } from '../helpers/tsrunc';
-import { Containerd, IMAGE, containerdSkipReason, runAsync, startPrivateContainerd, which } from './containerd';
+import {
+  Containerd,
+  Feed,
+  IMAGE,
+  TRAP_TERM_THEN_READY,
+  PTY_REPORT,
+  PTY_REPORTED,
+  answerWhenSeen,
+  containerReady,
+  containerdSkipReason,
+  feedUntilEchoed,
+  pollUntil,
+  runAsync,
+  startPrivateContainerd,
+  which,
+} from './containerd';
 
 jest.setTimeout(90_000);
 
@@ -26,20 +41,15 @@ describeE2e('containerd-shim-runc-v2 with --runc-binary bin/tsrunc', () => {
   });
   afterEach(async () => {
     // every check ends with its tasks gone: no tsrunc state, shim, mount, container process or cgroup left
-    let left: string[] = [];
-    for (const end = Date.now() + 5000; Date.now() < end; ) {
-      left = ctd.leftovers();
-      if (!left.length) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(left).toEqual([]);
+    await pollUntil(() => ctd.leftovers().length === 0, 5000);
+    expect(ctd.leftovers()).toEqual([]);
   });
 
   const run = (args: string[], opts: Parameters<Containerd['ctr']>[1] = {}) => ctd.ctr(['run', '--rm', ...runOpts, IMAGE, ...args], opts);
   /** Runs a ctr command line under a pty (util-linux script) after `setup`; returns the output without CRs and NULs. */
-  const underPty = async (setup: string, ctrArgs: string[]) => {
+  const underPty = async (setup: string, ctrArgs: string[], feed?: Feed) => {
     const line = `${setup}${ctd.ctrCommandLine(ctrArgs)}; echo ctr-rc=$?`;
-    const r = await runAsync(which('script')!, ['-qec', line, '/dev/null'], { timeoutMs: 30_000 });
+    const r = await runAsync(which('script')!, ['-qec', line, '/dev/null'], { timeoutMs: 30_000, feed });
     // ctr's pty copy starts with a NUL that the pty's echo shows as ^@
     return r.stdout.replace(/[\r\0]/g, '').replace(/^\^@/gm, '');
   };
@@ -54,18 +64,13 @@ describeE2e('containerd-shim-runc-v2 with --runc-binary bin/tsrunc', () => {
     expect(r.status).toBe(7);
   });
 
-  test('stdin is piped to the container (EOF after 1 s)', async () => {
-    const r = await run(['stdin1', 'cat'], {
-      feed: (stdin) => {
-        stdin.write('abc\n');
-        setTimeout(() => stdin.end(), 1000);
-      },
-    });
+  test('stdin is piped to the container, and its EOF ends cat', async () => {
+    const r = await run(['stdin1', 'cat'], { feed: feedUntilEchoed('abc') });
     expect({ status: r.status, out: r.stdout }).toEqual({ status: 0, out: 'abc\n' });
   });
 
   test('run -t under a pty: /dev/pts, resized to the caller\'s 30x100, exit 5', async () => {
-    const out = await underPty('stty rows 30 cols 100; ', ['run', '--rm', '-t', ...runOpts, IMAGE, 'tty1', 'sh', '-c', 'tty; sleep 0.5; stty size; exit 5']);
+    const out = await underPty('stty rows 30 cols 100; ', ['run', '--rm', '-t', ...runOpts, IMAGE, 'tty1', 'sh', '-c', PTY_REPORT], answerWhenSeen(PTY_REPORTED, 'done'));
     expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
     expect(out).toMatch(/^30 100$/m);
     expect(out).toMatch(/^ctr-rc=5$/m);
@@ -82,12 +87,7 @@ describeE2e('containerd-shim-runc-v2 with --runc-binary bin/tsrunc', () => {
       const e = await ctd.ctr(['task', 'exec', '--exec-id', `e1-${i}`, id, 'sh', '-c', 'echo exec-ok; exit 3']);
       expect({ status: e.status, out: e.stdout }).toEqual({ status: 3, out: 'exec-ok\n' });
     }
-    const cat = await ctd.ctr(['task', 'exec', '--exec-id', 'e2', id, 'cat'], {
-      feed: (stdin) => {
-        stdin.write('xyz\n');
-        setTimeout(() => stdin.end(), 1000);
-      },
-    });
+    const cat = await ctd.ctr(['task', 'exec', '--exec-id', 'e2', id, 'cat'], { feed: feedUntilEchoed('xyz') });
     expect({ status: cat.status, out: cat.stdout }).toEqual({ status: 0, out: 'xyz\n' });
     const tty = await underPty('', ['task', 'exec', '-t', '--exec-id', 'e3', id, 'sh', '-c', 'tty; exit 4']);
     expect(tty).toMatch(/^\/dev\/pts\/\d+$/m);
@@ -118,9 +118,9 @@ describeE2e('containerd-shim-runc-v2 with --runc-binary bin/tsrunc', () => {
 
   test('SIGTERM to a pid 1 with a handler stops the task with its status', async () => {
     const id = 'trap1';
-    expect((await ctd.ctr(['run', '-d', ...runOpts, IMAGE, id, 'sh', '-c', 'trap "exit 143" TERM; sleep 1000 & wait'])).status).toBe(0);
+    expect((await ctd.ctr(['run', '-d', ...runOpts, IMAGE, id, 'sh', '-c', TRAP_TERM_THEN_READY])).status).toBe(0);
     expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
-    await new Promise((r) => setTimeout(r, 300));
+    expect(await containerReady((await ctd.taskPid(id))!)).toBe(true);
     expect((await ctd.ctr(['task', 'kill', '-s', 'SIGTERM', id])).status).toBe(0);
     expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
     const del = await ctd.ctr(['task', 'delete', id]);

@@ -35,8 +35,11 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Writes the command's stdin, seeing its stdout as it comes. */
+export type Feed = (stdin: NodeJS.WritableStream, stdout: NodeJS.ReadableStream) => void;
+
 /** Runs a command to its end; `feed` gets its stdin (closed at once when absent); a timeout kills it with SIGKILL. */
-export function runAsync(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; feed?: (stdin: NodeJS.WritableStream) => void; onSpawn?: (c: ChildProcess) => void } = {}): Promise<RunResult> {
+export function runAsync(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; feed?: Feed; onSpawn?: (c: ChildProcess) => void } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: opts.env ?? cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] } as SpawnOptions);
     let stdout = '';
@@ -44,7 +47,7 @@ export function runAsync(file: string, args: string[], opts: { env?: NodeJS.Proc
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
     child.stdin!.on('error', () => undefined);
-    if (opts.feed) opts.feed(child.stdin!);
+    if (opts.feed) opts.feed(child.stdin!, child.stdout!);
     else child.stdin!.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
     child.on('error', reject);
@@ -54,6 +57,58 @@ export function runAsync(file: string, args: string[], opts: { env?: NodeJS.Proc
     });
     opts.onSpawn?.(child);
   });
+}
+
+/** Calls `then` once, when the command's output so far matches `pattern`. */
+function whenOutput(stdout: NodeJS.ReadableStream, pattern: RegExp, then: () => void): void {
+  let seen = '';
+  const watch = (d: Buffer): void => {
+    seen += d;
+    if (!pattern.test(seen)) return;
+    stdout.off('data', watch);
+    then();
+  };
+  stdout.on('data', watch);
+}
+
+/** A feed that writes `line`, and closes stdin once the command has echoed it back (its cat has read it). */
+export function feedUntilEchoed(line: string): Feed {
+  return (stdin, stdout) => {
+    whenOutput(stdout, new RegExp(`^${line}$`, 'm'), () => stdin.end());
+    stdin.write(`${line}\n`);
+  };
+}
+
+/** A feed that types `line` once the output matches `pattern`: what a container waiting in `read` needs to exit. */
+export function answerWhenSeen(pattern: RegExp, line: string): Feed {
+  return (stdin, stdout) => whenOutput(stdout, pattern, () => stdin.write(`${line}\n`));
+}
+
+/** Polls `done` every 100 ms until it holds (true) or `ms` have passed (false). */
+export async function pollUntil(done: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    if (await done()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/**
+ * sh for a container under a pty, run with answerWhenSeen(PTY_REPORTED, …): prints its tty and, once the pty is
+ * 30x100 (5 s at most: engines may resize it to the caller's size only after the start), its size; then waits for
+ * the caller's line before it exits 5. Output of a -t container that exits at once can be lost on the way to the
+ * caller: with script's stdin at EOF, 4 of 10 `podman run -it … sh -c 'tty; stty size; exit 5'` under runc printed
+ * nothing (1 of 10 under tsrunc); waiting for the caller's answer makes the output arrive before the exit.
+ */
+export const PTY_REPORT = 'tty; i=0; while [ "$(stty size)" != "30 100" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size; read line; exit 5';
+export const PTY_REPORTED = /^\d+ \d+\r?$/m;
+
+/** sh for pid 1 of a container: exits 143 on SIGTERM, and touches /dev/shm/ready once that trap is installed. */
+export const TRAP_TERM_THEN_READY = 'trap "exit 143" TERM; touch /dev/shm/ready; sleep 1000 & wait';
+
+/** Waits (10 s at most) until the container whose pid 1 is `pid` has touched /dev/shm/ready. */
+export function containerReady(pid: number): Promise<boolean> {
+  return pollUntil(() => fs.existsSync(`/proc/${pid}/root/dev/shm/ready`));
 }
 
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -138,7 +193,7 @@ export class Containerd {
     return ['--address', this.address, '--namespace', this.namespace, ...args];
   }
 
-  ctr(args: string[], opts: { timeoutMs?: number; feed?: (stdin: NodeJS.WritableStream) => void; onSpawn?: (c: ChildProcess) => void } = {}): Promise<RunResult> {
+  ctr(args: string[], opts: { timeoutMs?: number; feed?: Feed; onSpawn?: (c: ChildProcess) => void } = {}): Promise<RunResult> {
     return runAsync(which('ctr')!, this.ctrArgs(...args), opts);
   }
 
@@ -152,18 +207,24 @@ export class Containerd {
     if (r.status !== 0) throw new Error(`ctr image import: ${r.stderr}`);
   }
 
-  /** Status column of `ctr task ls` for `id` (RUNNING, PAUSED, STOPPED …), or undefined. */
-  async taskStatus(id: string): Promise<string | undefined> {
+  /** `id`'s row of `ctr task ls`: its pid and status (RUNNING, PAUSED, STOPPED …), or undefined. */
+  private async taskRow(id: string): Promise<{ pid: number; status: string } | undefined> {
     const r = await this.ctr(['task', 'ls']);
-    return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id)?.[2];
+    const f = r.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((fields) => fields[0] === id);
+    return f && { pid: Number(f[1]), status: f[2] };
   }
 
-  async waitStatus(id: string, status: string, ms = 10_000): Promise<boolean> {
-    for (const end = Date.now() + ms; Date.now() < end; ) {
-      if ((await this.taskStatus(id)) === status) return true;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return false;
+  async taskStatus(id: string): Promise<string | undefined> {
+    return (await this.taskRow(id))?.status;
+  }
+
+  /** The task's pid 1, as the host sees it. */
+  async taskPid(id: string): Promise<number | undefined> {
+    return (await this.taskRow(id))?.pid;
+  }
+
+  waitStatus(id: string, status: string, ms = 10_000): Promise<boolean> {
+    return pollUntil(async () => (await this.taskStatus(id)) === status, ms);
   }
 
   /** Pids of shims serving this containerd (their argv names our socket). */

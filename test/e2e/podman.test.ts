@@ -11,7 +11,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
 import { TSRUNC, builtSkipReason } from '../helpers/tsrunc';
-import { IMAGE, RunResult, cleanEnv, makeBusyboxImage, mountsUnder, runAsync, shq, which } from './containerd';
+import {
+  IMAGE,
+  PTY_REPORT,
+  PTY_REPORTED,
+  RunResult,
+  TRAP_TERM_THEN_READY,
+  answerWhenSeen,
+  cleanEnv,
+  containerReady,
+  makeBusyboxImage,
+  mountsUnder,
+  runAsync,
+  shq,
+  which,
+} from './containerd';
 
 jest.setTimeout(90_000);
 
@@ -135,8 +149,8 @@ describeE2e('podman --runtime bin/tsrunc', () => {
   });
 
   test('run -it under a pty (conmon\'s console socket): /dev/pts, resized to 30x100, exit 5; run -i pipes stdin', async () => {
-    const line = `stty rows 30 cols 100; ${[which('podman')!, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--tmpdir', path.join(dir, 'tmp'), '--runtime', TSRUNC, 'run', '--rm', '-it', ...HOST_OPTS, IMAGE, 'sh', '-c', 'tty; sleep 0.3; stty size; exit 5'].map(shq).join(' ')}; echo rc=$?`;
-    const t = await runAsync(which('script')!, ['-qec', line, '/dev/null'], { env: env() });
+    const line = `stty rows 30 cols 100; ${[which('podman')!, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--tmpdir', path.join(dir, 'tmp'), '--runtime', TSRUNC, 'run', '--rm', '-it', ...HOST_OPTS, IMAGE, 'sh', '-c', PTY_REPORT].map(shq).join(' ')}; echo rc=$?`;
+    const t = await runAsync(which('script')!, ['-qec', line, '/dev/null'], { env: env(), feed: answerWhenSeen(PTY_REPORTED, 'done') });
     const out = t.stdout.replace(/[\r\0]/g, '').replace(/^\^@/gm, '');
     expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
     expect(out).toMatch(/^30 100$/m);
@@ -150,8 +164,9 @@ describeE2e('podman --runtime bin/tsrunc', () => {
 
   test('kill -s TERM reaches a pid 1 with a handler: exited 143', async () => {
     const name = `tsrunc-e2e-trap-${process.pid}`;
-    expect((await podman(['run', '-d', '--name', name, ...HOST_OPTS, IMAGE, 'sh', '-c', 'trap "exit 143" TERM; sleep 1000 & wait'])).status).toBe(0);
-    await new Promise((r) => setTimeout(r, 300));
+    expect((await podman(['run', '-d', '--name', name, ...HOST_OPTS, IMAGE, 'sh', '-c', TRAP_TERM_THEN_READY])).status).toBe(0);
+    const pid = Number((await podman(['inspect', '-f', '{{.State.Pid}}', name])).stdout.trim());
+    expect(await containerReady(pid)).toBe(true);
     expect((await podman(['kill', '-s', 'TERM', name])).status).toBe(0);
     expect((await podman(['wait', name])).stdout.trim()).toBe('143');
     expect((await podman(['rm', name])).status).toBe(0);

@@ -77,10 +77,11 @@ describeAsRoot('container lifecycle', () => {
   });
 
   test('kill delivers signals by name and number', async () => {
-    const b = create(ID.sig, ['sh', '-c', 'trap "touch /dev/shm/usr1" USR1; trap "exit 9" TERM; while true; do sleep 0.05; done']);
+    // /dev/shm/ready: the traps are installed.
+    const b = create(ID.sig, ['sh', '-c', 'trap "touch /dev/shm/usr1" USR1; trap "exit 9" TERM; touch /dev/shm/ready; while true; do sleep 0.05; done']);
     expect(tsrunc(root, ['start', ID.sig]).status).toBe(0);
     const { pid } = state(root, ID.sig) as { pid: number };
-    await new Promise((r) => setTimeout(r, 200)); // let the shell install its traps
+    await waitFor(() => fs.existsSync(`/proc/${pid}/root/dev/shm/ready`));
     expect(tsrunc(root, ['kill', ID.sig, 'SIGUSR1']).status).toBe(0);
     await waitFor(() => fs.existsSync(`/proc/${pid}/root/dev/shm/usr1`));
     expect(tsrunc(root, ['kill', ID.sig, '15']).status).toBe(0);
@@ -145,11 +146,12 @@ describeAsRoot('container lifecycle', () => {
   });
 
   test('a create killed before the container is ready takes its init with it', async () => {
-    // A createContainer hook, which the init itself runs and waits for, holds it mid-setup while we
-    // SIGKILL create. Without the parent-death signal the init would go on to block on exec.fifo forever.
+    // A createContainer hook, which the init itself runs and waits for, holds it mid-setup (until the test
+    // removes the marker) while we SIGKILL create. Without the parent-death signal the init would go on to
+    // block on exec.fifo forever.
     const marker = path.join(os.tmpdir(), `tsrunc-hook-${process.pid}`);
     const b = makeBundle(['true'], (c) => {
-      c.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}; sleep 1`] }] };
+      c.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}; while [ -e ${marker} ]; do sleep 0.02; done`] }] };
     });
     bundles.push(b);
     ids.push(ID.killed);
@@ -157,9 +159,11 @@ describeAsRoot('container lifecycle', () => {
     await waitFor(() => fs.existsSync(marker));
     const stateDir = path.join(root, ID.killed);
     expect(processesUnder(stateDir).length).toBeGreaterThan(0); // the init, holding exec.fifo
+    const createExited = new Promise((r) => create.once('exit', r));
     create.kill('SIGKILL');
+    await createExited;
+    fs.rmSync(marker); // the hook ends: an init that outlived create would now go on to exec.fifo
     await waitFor(() => processesUnder(stateDir, b.config.root!.path).length === 0);
-    fs.rmSync(marker, { force: true });
     // What the killed command could not clean up is only its state dir, which delete --force removes.
     expect(tsrunc(root, ['delete', '--force', ID.killed]).status).toBe(0);
     expect(leftovers(root, ID.killed, b.dir)).toEqual([]);

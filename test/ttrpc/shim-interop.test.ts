@@ -88,7 +88,8 @@ const why = skipReason();
     execFileSync('runc', ['spec'], { cwd: bundle, env: { PATH } });
     const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
     spec.process.terminal = false;
-    spec.process.args = ['sh', '-c', 'sleep 1; exit 3'];
+    // The container exits 3 once the test creates /exit-now in its rootfs.
+    spec.process.args = ['sh', '-c', 'while [ ! -e /exit-now ]; do sleep 0.02; done; exit 3'];
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
 
     // containerd creates the log FIFO before `start` and copies what the shim writes to it.
@@ -173,6 +174,7 @@ const why = skipReason();
     // Wait stays pending for the container's life while other calls are answered on the same connection.
     const waiting = task.Wait({ id }, opts);
     expect(await task.State({ id }, opts)).toMatchObject({ pid: taskPid, status: RUNNING });
+    fs.writeFileSync(path.join(bundle, 'rootfs', 'exit-now'), '');
     const waited = await waiting;
     expect(waited.exit_status).toBe(3);
     expect(waited.exited_at.seconds).toBeGreaterThanOrEqual(t0);

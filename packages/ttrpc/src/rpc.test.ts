@@ -78,6 +78,13 @@ function request(id: number, req: Partial<RequestMessage>, type = MessageType.Re
 
 const statusOf = (f: Frame) => decodeResponse(f.data).status;
 
+/** A promise and the function that resolves it: how a handler tells the test it has got that far. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 describe('unary calls', () => {
   it('returns the handler result', async () => {
     await start();
@@ -87,17 +94,15 @@ describe('unary calls', () => {
 
   it('runs many calls concurrently on one connection and matches out-of-order answers', async () => {
     server = new Server();
-    let running = 0;
-    let maxRunning = 0;
+    // Each handler waits until the test answers it; the test answers only once all 20 are running.
+    const running: { n: number; answer: () => void }[] = [];
+    const allRunning = signal();
     server.register('test.Slow', {
-      Wait: async (p) => {
-        running++;
-        maxRunning = Math.max(maxRunning, running);
-        const n = p.readUInt32BE(0);
-        await new Promise((r) => setTimeout(r, (20 - n) * 5)); // later calls finish first
-        running--;
-        return p;
-      },
+      Wait: (p) =>
+        new Promise<Uint8Array>((resolve) => {
+          running.push({ n: p.readUInt32BE(0), answer: () => resolve(p) });
+          if (running.length === 20) allRunning.resolve();
+        }),
     });
     await server.listen(sock);
     const c = await connect();
@@ -107,9 +112,15 @@ describe('unary calls', () => {
       b.writeUInt32BE(n);
       return c.call('test.Slow', 'Wait', b).then((r) => (order.push(n), r.readUInt32BE(0)));
     });
-    expect(await Promise.all(calls)).toEqual(Array.from({ length: 20 }, (_, n) => n));
-    expect(maxRunning).toBe(20);
-    expect(order[0]).toBe(19);
+    await allRunning.promise;
+    // The last call sent is answered first, each once the one before has reached the client.
+    for (const call of running.sort((a, b) => b.n - a.n)) {
+      call.answer();
+      await calls[call.n];
+    }
+    const sent = Array.from({ length: 20 }, (_, n) => n);
+    expect(await Promise.all(calls)).toEqual(sent);
+    expect(order).toEqual([...sent].reverse());
   });
 
   it('uses odd, increasing stream ids from 1', async () => {
@@ -325,38 +336,43 @@ describe('deadlines', () => {
 describe('closing', () => {
   it('fails pending calls with ClosedError when the server closes, and later calls at once', async () => {
     server = new Server();
-    let signal: AbortSignal | undefined;
-    server.register('test.Hang', { Forever: (_p, ctx) => ((signal = ctx.signal), new Promise<Uint8Array>(() => undefined)) });
+    let handlerSignal: AbortSignal | undefined;
+    const started = signal();
+    server.register('test.Hang', {
+      Forever: (_p, ctx) => ((handlerSignal = ctx.signal), started.resolve(), new Promise<Uint8Array>(() => undefined)),
+    });
     await server.listen(sock);
     const c = await connect();
     const closed = new Promise((r) => c.once('close', r));
     const pending = c.call('test.Hang', 'Forever', Buffer.alloc(0));
-    await new Promise((r) => setTimeout(r, 20));
+    await started.promise;
     await server.close();
     const err = await pending.catch((e) => e);
     expect(err).toBeInstanceOf(ClosedError);
     expect(err.message).toBe('ttrpc: closed');
     await closed;
-    expect(signal?.aborted).toBe(true);
+    expect(handlerSignal?.aborted).toBe(true);
     await expect(c.call('test.Hang', 'Forever', Buffer.alloc(0))).rejects.toBeInstanceOf(ClosedError);
   });
 
   it('client.close() fails its pending calls and aborts their handlers on the server', async () => {
     server = new Server();
-    let aborted: Promise<void> | undefined;
+    const started = signal();
+    const aborted = signal();
     server.register('test.Hang', {
       Forever: (_p, ctx) => {
-        aborted = new Promise((r) => ctx.signal.addEventListener('abort', () => r()));
+        ctx.signal.addEventListener('abort', aborted.resolve);
+        started.resolve();
         return new Promise<Uint8Array>(() => undefined);
       },
     });
     await server.listen(sock);
     const c = await connect();
     const pending = c.call('test.Hang', 'Forever', Buffer.alloc(0));
-    while (!aborted) await new Promise((r) => setTimeout(r, 5));
+    await started.promise;
     c.close();
     await expect(pending).rejects.toBeInstanceOf(ClosedError);
-    await aborted;
+    await aborted.promise;
   });
 
   it('survives a client that closes mid-frame and keeps serving others', async () => {
@@ -382,22 +398,24 @@ describe('closing', () => {
   it('shutdown() lets in-flight calls finish, then closes the connection', async () => {
     server = new Server();
     let release!: () => void;
-    const started = new Promise<void>((r) =>
-      server.register('test.Gate', {
-        Pass: () => (r(), new Promise<Uint8Array>((ok) => (release = () => ok(Buffer.from('done'))))),
-      }),
-    );
+    const started = signal();
+    server.register('test.Echo', { Upper: echo });
+    server.register('test.Gate', {
+      Pass: () => (started.resolve(), new Promise<Uint8Array>((ok) => (release = () => ok(Buffer.from('done'))))),
+    });
     await server.listen(sock);
     const c = await connect();
     const closed = new Promise((r) => c.once('close', r));
-    const call = c.call('test.Gate', 'Pass', Buffer.alloc(0));
-    await started;
+    // Caught at once, so that a connection closed too early fails the expectation below, not the whole run.
+    const call = c.call('test.Gate', 'Pass', Buffer.alloc(0)).catch((err: Error) => err);
+    await started.promise;
     let shutDown = false;
     const stopping = server.shutdown().then(() => (shutDown = true));
-    await new Promise((r) => setTimeout(r, 20));
+    // The busy connection stays open: a call made after shutdown() began is still answered on it.
+    expect((await c.call('test.Echo', 'Upper', Buffer.from('still open'))).toString()).toBe('STILL OPEN');
     expect(shutDown).toBe(false);
     release();
-    expect((await call).toString()).toBe('done');
+    expect(String(await call)).toBe('done');
     await stopping;
     await closed;
     expect(fs.existsSync(sock)).toBe(false);
@@ -428,12 +446,33 @@ describe('authorize hook', () => {
   });
 
   it('holds requests sent before an async approval and then serves them', async () => {
+    // The first connection waits for approve(); later ones are let in at once.
     let approve!: () => void;
-    await start({ authorize: () => new Promise<boolean>((r) => (approve = () => r(true))) });
-    const c = await connect();
-    const call = c.call('test.Echo', 'Upper', Buffer.from('early'));
-    await new Promise((r) => setTimeout(r, 20));
+    let hold!: (socket: net.Socket) => void;
+    const held = new Promise<net.Socket>((r) => (hold = r));
+    let accepted = 0;
+    server = new Server({
+      authorize: (socket) => (++accepted > 1 ? true : (hold(socket), new Promise<boolean>((r) => (approve = () => r(true))))),
+    });
+    const served: string[] = [];
+    server.register('test.Echo', { Upper: (p) => (served.push(p.toString()), echo(p)) });
+    await server.listen(sock);
+
+    const peer = await raw();
+    const serverSide = await held;
+    const early = request(1, { payload: Buffer.from('early') });
+    await new Promise<void>((r) => peer.socket.write(early, () => r()));
+    // A unix socket write has queued the bytes at the receiver when it completes, so the server's event loop sees
+    // them before it can see a request sent after: once a second connection's call is answered, the held one's
+    // request has been read by this process (the unread bytes on its socket show it) and would have been served.
+    const other = await connect();
+    expect((await other.call('test.Echo', 'Upper', Buffer.from('later'))).toString()).toBe('LATER');
+    expect(served).toEqual(['later']);
+    expect(serverSide.readableLength).toBe(early.length);
+
     approve();
-    expect((await call).toString()).toBe('EARLY');
+    const f = await peer.next();
+    expect([f.streamId, decodeResponse(f.data).payload.toString()]).toEqual([1, 'EARLY']);
+    expect(served).toEqual(['later', 'early']);
   });
 });

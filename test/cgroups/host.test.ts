@@ -78,7 +78,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
       devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }],
     });
     const sleeper = startShell('exec sleep 1000');
-    cg.addProcess(sleeper.pid);
+    await cg.addProcess(sleeper.pid);
 
     for (const dir of new Set(Object.values(cg.paths))) expect(read(`${dir}/cgroup.procs`).split('\n')).toContain(String(sleeper.pid));
     expect(read(`${cg.paths.memory}/memory.limit_in_bytes`)).toBe(String(64 << 20));
@@ -93,7 +93,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     expect(cg.pids()).toEqual([sleeper.pid]);
   });
 
-  it('gives new cpuset levels their parent\'s cpus and mems (v1 inheritance)', () => {
+  it('gives new cpuset levels their parent\'s cpus and mems (v1 inheritance)', async () => {
     const cg = open('cpuset/inner/leaf');
     cg.create();
     const root = layout.hierarchies.find((h) => h.controllers.includes('cpuset'))!.mountpoint;
@@ -102,7 +102,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
       expect(read(path.join(root, PARENT, level, 'cpuset.mems'))).toBe(read(`${root}/cpuset.mems`));
     }
     const sleeper = startShell('exec sleep 1000');
-    cg.addProcess(sleeper.pid);
+    await cg.addProcess(sleeper.pid);
   });
 
   itWithHugetlbOn(2)('writes hugetlb limits into cgroup2 when the host has its hugetlb controller there', () => {
@@ -129,7 +129,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     const cg = open('busy');
     cg.create();
     const hog = startShell('read x; exec dd if=/dev/zero of=/dev/null bs=16M count=100000000');
-    cg.addProcess(hog.pid);
+    await cg.addProcess(hog.pid);
     release(hog);
     await waitFor('dd to touch its buffer', () => Number(read(`${cg.paths.memory}/memory.usage_in_bytes`)) > 8 << 20);
     expect(() => cg.applyResources({ memory: { limit: 4096 } })).toThrow('linux.resources.memory.limit: cannot set 4096: device or resource busy');
@@ -141,7 +141,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     const cg = open('freezer');
     cg.create();
     const spinner = startShell('read x; while :; do :; done');
-    cg.addProcess(spinner.pid);
+    await cg.addProcess(spinner.pid);
     release(spinner);
     await waitFor('the spinner to use CPU', () => cpuTicks(spinner.pid) > 2);
 
@@ -163,7 +163,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     cg.applyResources({ pids: { limit: 50 }, cpu: { cpus: '0' } });
     // dd charges a 4 MiB buffer to the cgroup (memory a task brought along stays charged where it was).
     const spinner = startShell('read x; dd if=/dev/zero of=/dev/null bs=4M count=1 2>/dev/null; while :; do :; done');
-    cg.addProcess(spinner.pid);
+    await cg.addProcess(spinner.pid);
     release(spinner);
     // A process in a child cgroup counts too (`ps` lists the whole tree).
     const sub = path.join(cg.paths.pids, 'sub');
@@ -190,7 +190,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     cg.create();
     cg.applyResources({ pids: { limit: 5 } });
     const bomb = startShell('read x; i=0; while [ $i -lt 50 ]; do sleep 1000 & i=$((i+1)); done; wait');
-    cg.addProcess(bomb.pid);
+    await cg.addProcess(bomb.pid);
     release(bomb);
     await waitFor('the fork failures', () => /max (\d+)/.test(read(`${cg.paths.pids}/pids.events`)) && !read(`${cg.paths.pids}/pids.events`).includes('max 0'));
     expect(cg.pids().length).toBeLessThanOrEqual(5);
@@ -204,7 +204,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     cg.create();
     cg.applyResources({ memory: { limit: 32 << 20, swap: 32 << 20 } });
     const hog = startShell('read x; exec dd if=/dev/zero of=/dev/null bs=200M count=1');
-    cg.addProcess(hog.pid);
+    await cg.addProcess(hog.pid);
     const kills: number[] = [];
     const watch = cg.watchOom((n) => kills.push(n), { intervalMs: 20 });
     try {
@@ -222,7 +222,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     const cg = open('destroy');
     cg.create();
     const sleeper = startShell('exec sleep 1000');
-    cg.addProcess(sleeper.pid);
+    await cg.addProcess(sleeper.pid);
     sleeper.kill('SIGKILL');
     await cg.destroy();
     for (const dir of Object.values(cg.paths)) expect(fs.existsSync(dir)).toBe(false);

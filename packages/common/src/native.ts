@@ -114,15 +114,6 @@ export async function firstReadable(fds: number[], sys: NativeLayer = native()):
   }
 }
 
-/** Waits for our child behind `pidfd` to exit and reaps it. */
-export async function waitPidfd(pidfd: number): Promise<ExitStatus> {
-  for (;;) {
-    const status = native().reapPidfd(pidfd);
-    if (status) return status;
-    await waitReadable(pidfd);
-  }
-}
-
 /** The shell convention runc follows: the exit code, or 128 + the signal that killed the process. */
 export function exitCodeOf(status: ExitStatus): number {
   return status.signal !== null ? 128 + status.signal : (status.exitCode ?? 255);

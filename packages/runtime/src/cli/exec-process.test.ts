@@ -1,8 +1,6 @@
 import { Spec, TsruncError, defaultSpec } from '@tsrunc/common';
 import { checkTerminalMode, resolveExecProcess } from './exec-process';
 import { checkTransition } from '../container/transitions';
-import { compileExecPlan } from '../plan/exec';
-import { Op } from '../plan/proto';
 
 function message(fn: () => void): string {
   try {
@@ -55,36 +53,5 @@ describe('resolveExecProcess (runc exec.go getProcess)', () => {
     expect(message(() => resolveExecProcess(spec, { args: ['ls'], user: '4294967295' }))).toBe('uid 4294967295: uids and gids must be in range 0-2147483647');
     expect(message(() => resolveExecProcess(spec, { args: ['ls'], user: '0:2147483648' }))).toBe('gid 2147483648: uids and gids must be in range 0-2147483647');
     expect(message(() => resolveExecProcess(spec, { args: ['ls'], additionalGids: ['4294967295'] }))).toBe('additional gid 4294967295: uids and gids must be in range 0-2147483647');
-  });
-});
-
-describe('compileExecPlan', () => {
-  it('joins the init namespaces user first, pid last (its fork then has the container\'s root), with no exec.fifo', () => {
-    const spec: Spec = defaultSpec();
-    spec.linux!.namespaces = [{ type: 'mount' }, { type: 'pid' }, { type: 'user' }, { type: 'network' }];
-    const plan = compileExecPlan({ ...spec.process!, args: ['true'], terminal: false }, { initPid: 42, spec, rootfs: '/nonexistent', preserveFds: 0 });
-    expect(plan.fds).toEqual([
-      expect.objectContaining({ path: '/proc/42/ns/user' }),
-      expect.objectContaining({ path: '/proc/42/ns/net' }),
-      expect.objectContaining({ path: '/proc/42/ns/mnt' }),
-      expect.objectContaining({ path: '/proc/42/ns/pid' }),
-    ]);
-    expect(plan.cloneFlags).toBe(0);
-    const codes = plan.ops.map((o) => o.code);
-    expect(codes.filter((c) => c === Op.Setns)).toHaveLength(4);
-    expect(codes).not.toContain(Op.WaitFifo);
-    expect(codes[codes.length - 1]).toBe(Op.Exec);
-    expect(codes.indexOf(Op.SetIds)).toBeGreaterThan(codes.lastIndexOf(Op.Setns));
-    // HOME from the container's /etc/passwd: inside the mount namespace, before the uid change.
-    expect(plan.ops.find((o) => o.code === Op.SetHome)!.args).toEqual([spec.process!.user.uid]);
-    expect(codes.indexOf(Op.SetHome)).toBeGreaterThan(codes.lastIndexOf(Op.Setns));
-    expect(codes.indexOf(Op.SetHome)).toBeLessThan(codes.indexOf(Op.SetIds));
-  });
-  it('puts the pty after the mount namespace join when process.terminal', () => {
-    const spec: Spec = defaultSpec();
-    const plan = compileExecPlan({ ...spec.process!, args: ['sh'], terminal: true, consoleSize: { height: 30, width: 100 } }, { initPid: 1, spec, rootfs: '/x', preserveFds: 2, consoleSocket: { path: '/s' } });
-    const t = plan.ops.find((o) => o.code === Op.Terminal)!;
-    expect(t.args).toEqual([3 + 2 + plan.fds.length - 1, 30, 100, 0]);
-    expect(plan.ops.indexOf(t)).toBeGreaterThan(plan.ops.map((o) => o.code).lastIndexOf(Op.Setns));
   });
 });

@@ -1,9 +1,10 @@
 // create: everything in config.json applied, the init blocked on exec.fifo until `start`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, Spec, TsruncError, parseSpec, readJsonFile, strerror } from '@tsrunc/common';
+import { ConfigError, Spec, TsruncError, parseSpec, readJsonFile } from '@tsrunc/common';
 import { compileInitPlan, readHostFacts } from '../plan';
-import { ContainerDir, ContainerState, rfc3339Nano, writeFileAtomic } from './state-dir';
+import { ContainerDir, ContainerState, rfc3339Nano } from './state-dir';
+import { pidFilePath, writePidFile } from './pid-file';
 import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
 import type { ProcessHandle } from '../process/handle';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
@@ -53,25 +54,6 @@ function checkRootfs(rootfs: string): void {
     throw new ConfigError('root.path', `rootfs ${rootfs} does not exist`);
   }
   if (!st.isDirectory()) throw new ConfigError('root.path', `rootfs ${rootfs} is not a directory`);
-}
-
-/** The pid file's absolute path, checked up front: `/`, a directory or a missing parent could never take it. */
-export function pidFilePath(file: string): string {
-  const resolved = path.resolve(file);
-  const parent = path.dirname(resolved);
-  if (resolved === parent) throw new TsruncError(`--pid-file ${file}: not a file name`);
-  try {
-    if (!fs.statSync(parent).isDirectory()) throw new TsruncError(`--pid-file ${file}: ${parent} is not a directory`);
-  } catch (e) {
-    throw e instanceof TsruncError ? e : new TsruncError(`--pid-file ${file}: ${parent}: ${strerror(e)}`);
-  }
-  if (fs.statSync(resolved, { throwIfNoEntry: false })?.isDirectory()) throw new TsruncError(`--pid-file ${file}: is a directory`);
-  return resolved;
-}
-
-/** runc's pid file: the decimal pid, no newline, renamed into place. */
-export function writePidFile(file: string, pid: number): void {
-  writeFileAtomic(file, String(pid), 0o644, true);
 }
 
 export async function createContainer(runtime: Runtime, id: string, opts: CreateOptions): Promise<Container> {

@@ -8,7 +8,7 @@ import { ConsoleSocketSource, compileExecPlan } from '../plan/exec';
 import type { Container } from './container';
 import { closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
 import type { ProcessHandle } from '../process/handle';
-import { pidFilePath, writePidFile } from './create';
+import { pidFilePath, writePidFile } from './pid-file';
 import { fromPaths } from '../cgroups';
 
 export interface ExecOptions {

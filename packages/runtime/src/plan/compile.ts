@@ -41,8 +41,8 @@ export interface PlanOptions {
   sessionKeyring?: string;
   /** The container id, for the state hooks read (defaults to ''). */
   id?: string;
-  /** Compiles linux.seccomp to BPF (default: libseccomp through the addon; tests pass their own). */
-  seccompCompiler?: SeccompCompiler;
+  /** Compiles linux.seccomp to BPF (the runtime passes libseccomp through its native layer; tests pass their own). */
+  seccompCompiler: SeccompCompiler;
   /** Where the pty master goes when process.terminal (--console-socket, or run's own socket). */
   consoleSocket?: ConsoleSocketSource;
 }

@@ -43,7 +43,7 @@ export interface ExecPlanOptions {
   preserveFds: number;
   /** Required when process.terminal. */
   consoleSocket?: ConsoleSocketSource;
-  seccompCompiler?: SeccompCompiler;
+  seccompCompiler: SeccompCompiler;
 }
 
 /** runc's validateProcessSpec for exec. */

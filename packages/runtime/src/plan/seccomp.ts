@@ -1,6 +1,6 @@
 // linux.seccomp -> one Seccomp op holding finished BPF (compiled here, in the parent, with libseccomp
 // through the addon) and the place in the plan where tsrunc-init loads it.
-import { ConfigError, LinuxSeccomp, Process, SeccompFlag, Spec, native } from '@tsrunc/common';
+import { ConfigError, LinuxSeccomp, Process, SeccompFlag, Spec } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { Op } from './proto';
 
@@ -26,9 +26,8 @@ export interface CompiledSeccomp {
   notify: boolean;
 }
 
+/** libseccomp behind the native layer (the runtime passes `sys.compileSeccomp`): the plan never loads the addon. */
 export type SeccompCompiler = (profile: SeccompProfileInput) => CompiledSeccomp;
-
-export const nativeSeccompCompiler: SeccompCompiler = (profile) => native().compileSeccomp(profile);
 
 /** seccomp(2) SECCOMP_FILTER_FLAG_* bits. */
 export const SECCOMP_FLAG_BITS: Record<SeccompFlag, number> = {
@@ -82,7 +81,7 @@ function keepsSysAdmin(proc: Process): boolean {
   return (proc.capabilities.effective ?? []).includes('CAP_SYS_ADMIN');
 }
 
-export function planSeccomp(spec: Spec, proc: Process, compile: SeccompCompiler = nativeSeccompCompiler): SeccompPlan | undefined {
+export function planSeccomp(spec: Spec, proc: Process, compile: SeccompCompiler): SeccompPlan | undefined {
   const s = spec.linux?.seccomp;
   if (!s) return undefined;
   const origin = 'linux.seccomp';

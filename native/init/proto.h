@@ -56,8 +56,8 @@ enum tsrunc_op {
   OP_BIND_DEVICE = 5,       /* host path, path (in rootfs)                                     */
   OP_SYMLINK = 6,           /* target, link path (in rootfs)                                   */
   OP_PIVOT_ROOT = 7,        /* no_pivot (0/1: detach the host's procfs/sysfs mounts, move the rootfs on /, chroot) */
-  OP_MASK_PATH = 8,         /* path (after pivot)                                              */
-  OP_READONLY_PATH = 9,     /* path (after pivot)                                              */
+  OP_MASK_PATH = 8,         /* path (before pivot, resolved in the rootfs)                     */
+  OP_READONLY_PATH = 9,     /* path (before pivot, resolved in the rootfs)                     */
   OP_READONLY_ROOT = 10,    /* -                                                               */
   OP_HOSTNAME = 11,         /* name                                                            */
   OP_DOMAINNAME = 12,       /* name                                                            */

@@ -1,7 +1,6 @@
 // `tsrunc exec`'s process: from --process, or from the container's own process with runc's flag
 // overrides (runc exec.go getProcess); and runc's terminal/console-socket rules.
 import { ConfigError, Process, Spec, TsruncError, parseProcess, readJsonFile, strerror } from '@tsrunc/common';
-import { checkLabels } from '../container/exec';
 
 /** runc's terminal/console-socket rules (docs/terminals.md). */
 export function checkTerminalMode(terminal: boolean, detach: boolean, consoleSocket: string | undefined): void {
@@ -45,7 +44,6 @@ export function resolveExecProcess(spec: Spec, a: ExecProcessArgs): Process {
       throw new TsruncError(`open ${a.processFile}: ${strerror(e)}`);
     }
     const p = parseProcess(text, a.processFile);
-    checkLabels(p);
     // libcontainer's initConfig: what the process leaves out comes from the container.
     return {
       ...p,
@@ -59,7 +57,6 @@ export function resolveExecProcess(spec: Spec, a: ExecProcessArgs): Process {
   if (a.cwd) p.cwd = a.cwd;
   if (a.apparmor) p.apparmorProfile = a.apparmor;
   if (a.processLabel) p.selinuxLabel = a.processLabel;
-  checkLabels({ ...p, apparmorProfile: a.apparmor, selinuxLabel: a.processLabel });
   if (a.caps?.length) {
     const c = (p.capabilities ??= {});
     for (const cap of a.caps) {

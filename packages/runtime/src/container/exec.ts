@@ -2,8 +2,7 @@
 // namespace of the container's init and its cgroups and takes what its Process says; the caller
 // gets a handle to wait on, signal, resize and close. Its exit is ours to see only if we are a
 // subreaper: after the pid-namespace fork it is our grandchild (the CLI and the shim both are).
-import * as fs from 'node:fs';
-import { ConfigError, Process } from '@tsrunc/common';
+import type { Process } from '@tsrunc/common';
 import { ConsoleSocketSource, compileExecPlan } from '../plan/exec';
 import type { Container } from './container';
 import { closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
@@ -22,29 +21,7 @@ export interface ExecOptions {
   stdio?: [number, number, number];
 }
 
-function lsmEnabled(kind: 'apparmor' | 'selinux'): boolean {
-  try {
-    if (kind === 'selinux') return fs.statfsSync('/sys/fs/selinux').type === 0xf97cff8c;
-    return fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
-  } catch {
-    return false;
-  }
-}
-
-/** LSM labels: refused rather than silently ignored (tsrunc applies no LSM labels yet). */
-export function checkLabels(p: Process): void {
-  if (p.apparmorProfile) {
-    if (!lsmEnabled('apparmor')) throw new ConfigError('apparmorProfile', 'apparmor profile is specified, but apparmor is not enabled on this system');
-    throw new ConfigError('apparmorProfile', 'applying apparmor profiles is not supported by tsrunc yet');
-  }
-  if (p.selinuxLabel) {
-    if (!lsmEnabled('selinux')) throw new ConfigError('selinuxLabel', 'selinux label is specified, but selinux is disabled or not supported');
-    throw new ConfigError('selinuxLabel', 'applying selinux labels is not supported by tsrunc yet');
-  }
-}
-
 export async function execInContainer(container: Container, proc: Process, opts: ExecOptions): Promise<ProcessHandle> {
-  checkLabels(proc);
   const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
   const runtime = container.runtime;
   return container.locked(opts.ignorePaused ? 'execIgnoringPause' : 'exec', async (state) => {

@@ -66,7 +66,6 @@ export function checkLsm(proc: Process, enabled: (which: 'apparmor' | 'selinux')
   }
 }
 
-/** sysctl, oom_score_adj, rlimits, personality: written while the host's procfs is still reachable. */
 /**
  * oom_score_adj, written first: still in the host's namespaces, through the host's procfs (as runc's
  * nsexec does before it unshares). Inside a new user namespace the file is no longer writable.
@@ -75,6 +74,7 @@ export function oomScoreAdjOps(proc: Process): PlanOp[] {
   return proc.oomScoreAdj === undefined ? [] : [{ code: Op.OomScoreAdj, args: [proc.oomScoreAdj], origin: 'process.oomScoreAdj' }];
 }
 
+/** sysctl, rlimits, personality: written while the host's procfs is still reachable. */
 export function kernelSettingOps(spec: Spec, proc: Process, ns: Pick<NamespacePlan, 'has'> = { has: () => undefined }): PlanOp[] {
   checkLsm(proc);
   const ops: PlanOp[] = [];

@@ -40,6 +40,8 @@ const UNCLAIMED_MAX = 4096;
 /**
  * A daemon's reaper: it is the only caller of wait(2) in the process. Every SIGCHLD reaps all exited
  * children at once (waitpid(-1)) and hands each status to whoever waits for that pid, now or later.
+ * It makes the process a child subreaper, so that a process exec'd into a container (our grandchild
+ * after the pid-namespace fork) and orphans in containers without a pid namespace are ours to reap.
  * The process must not use child_process alongside it (Node's own waits would lose their children).
  */
 export class Reaper implements Exits {
@@ -48,6 +50,7 @@ export class Reaper implements Exits {
   private readonly onSigchld = (): void => this.reap();
 
   constructor(private readonly sys: NativeLayer) {
+    sys.setChildSubreaper();
     process.on('SIGCHLD', this.onSigchld);
   }
 

@@ -6,6 +6,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultSpec, type Spec } from '@tsrunc/common';
 import { Runtime } from '../runtime';
+import { readProcStat } from '../process/liveness';
+import type { ContainerState } from '../container/state-dir';
+import type { Status } from '../container/transitions';
 import { RecordingExits, RecordingNative, errnoError } from './recording-native';
 
 export interface Harness {
@@ -38,6 +41,32 @@ export function makeHarness(): Harness {
     fs.rmSync(dir, { recursive: true, force: true });
   };
   return { sys, exits, runtime, dir, root, bundle, spec, standIns, cleanup };
+}
+
+/**
+ * A container's state dir as create and start leave it, in `status` (runc's rule, status.ts): a live
+ * stand-in init unless stopped (pid 0); exec.fifo, holding the byte the init writes, while created; and,
+ * unless stopped or `cgroup: false`, a fake v1 freezer+pids cgroup of plain files (FROZEN when paused),
+ * which delete could not remove (rmdir of a directory with files). Returns the cgroup dir, if any.
+ */
+export function writeContainer(h: Harness, id: string, status: Status, options: { cgroup?: boolean } = {}): { cgroupDir?: string } {
+  const dir = path.join(h.root, id);
+  fs.mkdirSync(dir, { recursive: true });
+  const pid = status === 'stopped' ? 0 : h.standIns.spawn();
+  let cgroupDir: string | undefined;
+  if (status !== 'stopped' && options.cgroup !== false) {
+    cgroupDir = path.join(h.dir, 'cgroup', id);
+    fs.mkdirSync(cgroupDir, { recursive: true });
+    fs.writeFileSync(path.join(cgroupDir, 'freezer.state'), status === 'paused' ? 'FROZEN' : 'THAWED');
+    fs.writeFileSync(path.join(cgroupDir, 'pids.max'), 'max');
+  }
+  const state: ContainerState = {
+    ociVersion: h.spec.ociVersion, id, pid, pidStartTime: pid ? readProcStat(pid)!.startTime : '', bundle: h.bundle, rootfs: path.join(h.bundle, 'rootfs'),
+    created: new Date().toISOString(), config: h.spec, cgroupPaths: cgroupDir ? { freezer: cgroupDir, pids: cgroupDir } : {},
+  };
+  fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
+  if (status === 'created') fs.writeFileSync(path.join(dir, 'exec.fifo'), '0');
+  return { cgroupDir };
 }
 
 /**

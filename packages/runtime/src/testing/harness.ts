@@ -80,8 +80,9 @@ export class StandIns {
 
   constructor(sys: RecordingNative, private readonly exits: RecordingExits) {
     sys.on('pidfdSendSignal', (pidfd, signal) => {
+      const pid = sys.pidOf(pidfd);
       try {
-        process.kill(pidOfPidfd(pidfd), signal);
+        process.kill(pid, signal);
       } catch {
         throw errnoError('pidfd_send_signal', 'ESRCH'); // reaped already, as the kernel says
       }
@@ -117,14 +118,6 @@ export class StandIns {
     for (const child of this.running.values()) child.kill('SIGKILL');
     await Promise.all(this.exited.values());
   }
-}
-
-/** The pid behind one of the RecordingNative's pidfds (an fd on /proc/PID). */
-export function pidOfPidfd(pidfd: number): number {
-  // A reaped process's directory reads as deleted; its pid is still in the name.
-  const m = /^\/proc\/(\d+)( \(deleted\))?$/.exec(fs.readlinkSync(`/proc/self/fd/${pidfd}`));
-  if (!m) throw new Error(`fd ${pidfd} is not one of the double's pidfds`);
-  return Number(m[1]);
 }
 
 /** This process's open fds and what each names. */

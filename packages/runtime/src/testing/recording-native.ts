@@ -37,6 +37,8 @@ export class RecordingNative implements NativeLayer {
   private readonly always = new Map<Method, (...args: never[]) => unknown>();
   /** Which open file holds an exclusive flock, by inode: the fd that took it (see flock). */
   private readonly flocks = new Map<number, number>();
+  /** The pidfds handed out (pidfdOpen and their dupCloexec): the pid, and the file the fd was then open on. */
+  private readonly pidfds = new Map<number, { pid: number; ino: number }>();
 
   /** Answers the next call of `name` with `impl` (queued: one answer per call, before `on`'s and the default). */
   next<M extends Method>(name: M, impl: Impl<M>): this {
@@ -53,6 +55,14 @@ export class RecordingNative implements NativeLayer {
   /** The recorded call names, in order. */
   names(): string[] {
     return this.calls.map((c) => c.name);
+  }
+
+  /** The pid behind one of the pidfds this double handed out (EBADF for any other fd, as the kernel would for a non-pidfd). */
+  pidOf(pidfd: number): number {
+    const known = this.pidfds.get(pidfd);
+    // A closed pidfd's number may name another file since: the inode tells.
+    if (!known || !stillOpenOn(pidfd, known.ino)) throw errnoError('pidfd', 'EBADF');
+    return known.pid;
   }
 
   /** The recorded calls of `name`. */
@@ -108,11 +118,14 @@ export class RecordingNative implements NativeLayer {
   /** A real fd on /proc/PID while the process exists, zombies too (pidfd_open's rule); else ESRCH. */
   pidfdOpen(pid: number): number {
     return this.call('pidfdOpen', [pid], () => {
+      let fd: number;
       try {
-        return fs.openSync(`/proc/${pid}`, fs.constants.O_RDONLY | O_DIRECTORY);
+        fd = fs.openSync(`/proc/${pid}`, fs.constants.O_RDONLY | O_DIRECTORY);
       } catch {
         throw errnoError('pidfd_open', 'ESRCH');
       }
+      this.pidfds.set(fd, { pid, ino: fs.fstatSync(fd).ino });
+      return fd;
     });
   }
 
@@ -214,9 +227,24 @@ export class RecordingNative implements NativeLayer {
     return this.call('getWinsize', [fd]);
   }
 
-  /** A new fd on the same file (reopened through /proc/self/fd: the double's fds are files and directories, not sockets). */
+  /**
+   * A new fd on the same file, reopened through /proc/self/fd (the double's fds are files and
+   * directories, not sockets). A pidfd stays one: a reaped process's /proc dir cannot be reopened,
+   * so its dup is an fd on /dev/null that pidOf still maps to the pid.
+   */
   dupCloexec(fd: number): number {
-    return this.call('dupCloexec', [fd], () => fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY));
+    return this.call('dupCloexec', [fd], () => {
+      const pidfd = this.pidfds.get(fd);
+      let dup: number;
+      try {
+        dup = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY);
+      } catch (e) {
+        if (!pidfd) throw e;
+        dup = devNull();
+      }
+      if (pidfd) this.pidfds.set(dup, { pid: pidfd.pid, ino: fs.fstatSync(dup).ino });
+      return dup;
+    });
   }
 }
 

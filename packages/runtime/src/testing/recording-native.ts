@@ -138,11 +138,12 @@ export class RecordingNative implements NativeLayer {
     return this.call('reapPidfd', [pidfd]);
   }
 
-  /** A real FIFO (coreutils mkfifo), EEXIST when the path exists, as mkfifo(3). */
+  /** A real FIFO (coreutils mkfifo), its mode less our umask and EEXIST when the path exists, as mkfifo(3). */
   mkfifo(path: string, mode: number): void {
     return this.call('mkfifo', [path, mode], () => {
       if (fs.existsSync(path)) throw errnoError('mkfifo', 'EEXIST');
-      execFileSync('mkfifo', ['-m', mode.toString(8), path]);
+      // mkfifo(1) -m sets the mode exactly; mkfifo(3) leaves out the umask's bits.
+      execFileSync('mkfifo', ['-m', (mode & ~process.umask()).toString(8), path]);
     });
   }
 

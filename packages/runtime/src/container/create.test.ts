@@ -47,6 +47,7 @@ describe('create over the recording native layer', () => {
     const pid = h.standIns.spawn();
     const plan = compileInitPlan(h.spec, {
       bundle: h.bundle, preserveFds: 0, noPivot: false, execFifo: true, host: readHostFacts(h.runtime.cgroupLayout), id: 'c2', sessionKeyring: '_ses.c2', cgroupDirs: {},
+      seccompCompiler: (profile) => h.sys.compileSeccomp(profile),
     });
     const hostnameOp = plan.ops.findIndex((op) => op.origin === 'hostname');
     expect(hostnameOp).toBeGreaterThan(0);

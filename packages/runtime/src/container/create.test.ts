@@ -1,0 +1,115 @@
+// create's failure paths over the recording native layer (SECURITY.md #11: nothing half-made stays):
+// the order of the native calls, then the end state: no state dir, no fd left open, the lock free.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compileInitPlan, encodeMessage, Msg, readHostFacts } from '../plan';
+import { fdsOpenedSince, lockIsFree, makeHarness, openFds, type Harness } from '../testing/harness';
+
+let h: Harness;
+beforeEach(() => {
+  h = makeHarness();
+});
+afterEach(() => h.cleanup());
+
+/** MSG_ERROR as tsrunc-init sends it (proto.h): op index, errno, text. */
+function initError(opIndex: number, errno: number, text: string): Buffer {
+  const payload = Buffer.alloc(8);
+  payload.writeUInt32LE(opIndex, 0);
+  payload.writeInt32LE(errno, 4);
+  return encodeMessage(Msg.Error, Buffer.concat([payload, Buffer.from(text)]));
+}
+
+async function expectNothingLeft(id: string, fdsBefore: Map<number, string>): Promise<void> {
+  expect(fs.existsSync(path.join(h.root, id))).toBe(false);
+  expect(fdsOpenedSince(fdsBefore)).toEqual([]);
+  expect(await lockIsFree(h.runtime, id)).toBe(true);
+}
+
+const PLAN_SENT = ['spawnInit', 'pidfdOpen', 'sealedMemfd', 'sendMsg', 'recvMsg'];
+
+describe('create over the recording native layer', () => {
+  it('fails at spawnInit: no pidfd is opened, both socket ends are closed, the state dir is removed and the lock released', async () => {
+    h.sys.next('spawnInit', () => {
+      throw new Error('clone3: Operation not permitted');
+    });
+    const before = openFds();
+    await expect(h.runtime.create('c1', { bundle: h.bundle, spec: h.spec })).rejects.toThrow('unable to start container process: clone3: Operation not permitted');
+    expect(h.sys.names()).toEqual(['flock', 'mkfifo', 'socketpair', 'spawnInit']);
+    // The child's end of the pair is what spawnInit was to hand over as the sync fd.
+    const [, childEnd] = h.sys.callsOf('socketpair')[0].result as [number, number];
+    const [, , src, dst, syncFd] = h.sys.callsOf('spawnInit')[0].args as [string, number, number[], number[], number];
+    expect(src[src.length - 1]).toBe(childEnd);
+    expect(dst[dst.length - 1]).toBe(syncFd);
+    await expectNothingLeft('c1', before);
+  });
+
+  it("fails on an init error: the init is killed and its exit awaited before the error, which names the op's origin", async () => {
+    const pid = h.standIns.spawn();
+    const plan = compileInitPlan(h.spec, {
+      bundle: h.bundle, preserveFds: 0, noPivot: false, execFifo: true, host: readHostFacts(h.runtime.cgroupLayout), id: 'c2', sessionKeyring: '_ses.c2', cgroupDirs: {},
+      seccompCompiler: (profile) => h.sys.compileSeccomp(profile),
+    });
+    const hostnameOp = plan.ops.findIndex((op) => op.origin === 'hostname');
+    expect(hostnameOp).toBeGreaterThan(0);
+    h.sys.next('spawnInit', () => pid).next('recvMsg', () => initError(hostnameOp, 1, 'sethostname: Operation not permitted'));
+    const before = openFds();
+    await expect(h.runtime.create('c2', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^hostname: sethostname: Operation not permitted$/);
+    expect(h.sys.names()).toEqual(['flock', 'mkfifo', 'socketpair', ...PLAN_SENT, 'pidfdSendSignal', 'dupCloexec', 'exits.wait']);
+    const pidfd = h.sys.callsOf('pidfdOpen')[0].result;
+    expect(h.sys.callsOf('pidfdOpen')[0].args).toEqual([pid]);
+    expect(h.sys.callsOf('pidfdSendSignal')[0].args).toEqual([pidfd, 9]);
+    expect(h.sys.callsOf('exits.wait')[0].args).toEqual([pid, h.sys.callsOf('dupCloexec')[0].result]);
+    // The stand-in init really got the SIGKILL and was reaped before create rejected.
+    expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
+    await expectNothingLeft('c2', before);
+  });
+
+  it('fails when the init exits before it is ready: its exit status is in the error, awaited once', async () => {
+    const pid = h.standIns.spawn(['sh', '-c', 'read line; exit 3']);
+    h.sys.next('spawnInit', () => pid).next('recvMsg', () => {
+      h.standIns.child(pid).stdin!.end(); // the stand-in exits 3, and the socket reads as closed
+      return Buffer.alloc(0);
+    });
+    const before = openFds();
+    await expect(h.runtime.create('c3', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^container init exited before it was ready \(exit status 3\)$/);
+    // The kill after the exit finds it reaped (ESRCH, ignored); the exit already awaited is not awaited again.
+    expect(h.sys.names()).toEqual(['flock', 'mkfifo', 'socketpair', ...PLAN_SENT, 'dupCloexec', 'exits.wait', 'pidfdSendSignal']);
+    await expectNothingLeft('c3', before);
+  });
+
+  it('fails at a prestart hook: the hook runner and the init are killed and awaited, the state dir removed, then the poststop hooks run', async () => {
+    h.spec.hooks = { prestart: [{ path: '/bin/false' }], poststop: [{ path: '/bin/true' }] };
+    const init = h.standIns.spawn();
+    const prestartRunner = h.standIns.spawn();
+    const poststopRunner = h.standIns.spawn(['sh', '-c', 'read line; exit 0']);
+    let stateDirAtPoststop: boolean | undefined;
+    h.sys
+      .next('spawnInit', () => init)
+      .next('spawnInit', () => prestartRunner)
+      .next('spawnInit', () => {
+        stateDirAtPoststop = fs.existsSync(path.join(h.root, 'c4'));
+        return poststopRunner;
+      })
+      .next('recvMsg', () => encodeMessage(Msg.Hooks))
+      .next('recvMsg', () => initError(0, 0, 'exit status 1'))
+      .next('recvMsg', () => {
+        h.standIns.child(poststopRunner).stdin!.end();
+        return encodeMessage(Msg.Ready);
+      });
+    const before = openFds();
+    await expect(h.runtime.create('c4', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^hooks\.prestart\[0\]: exit status 1$/);
+    const killAndWait = ['pidfdSendSignal', 'dupCloexec', 'exits.wait'];
+    expect(h.sys.names()).toEqual([
+      'flock', 'mkfifo', 'socketpair', ...PLAN_SENT, // the init, up to MSG_HOOKS
+      'socketpair', ...PLAN_SENT, ...killAndWait, // the prestart hook's runner fails and is killed
+      ...killAndWait, // then the init
+      'socketpair', ...PLAN_SENT, 'dupCloexec', 'exits.wait', // the poststop runner, to its exit
+    ]);
+    expect(h.sys.callsOf('spawnInit').map((c) => c.result)).toEqual([init, prestartRunner, poststopRunner]);
+    expect(h.sys.callsOf('exits.wait').map((c) => c.args[0])).toEqual([prestartRunner, init, poststopRunner]);
+    // Hook runners start in our namespaces.
+    expect(h.sys.callsOf('spawnInit').slice(1).map((c) => c.args[1])).toEqual([0, 0]);
+    expect(stateDirAtPoststop).toBe(false);
+    await expectNothingLeft('c4', before);
+  });
+});

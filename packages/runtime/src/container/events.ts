@@ -4,7 +4,7 @@
 // `--stats` prints one stats event; otherwise stats every --interval plus an OOM event for each OOM kill, until the
 // container stops (runc keeps going forever; a stream that ends with its container is easier to consume).
 import { TsruncError } from '@tsrunc/common';
-import { nativeEventfd, type Cgroup, type OomWatch } from '../cgroups';
+import { nativeEventfd, type Cgroup } from '../cgroups';
 import { isAlive } from './liveness';
 import { stateCgroup, withContainer } from './pause';
 import type { ContainerState } from './state-dir';
@@ -65,10 +65,11 @@ export async function containerEvents(root: string, id: string, opts: EventsOpti
     emit({ type: 'stats', id, data: statsData(cgroup) });
     return;
   }
-  let oom: OomWatch | undefined;
+  let oom: AbortController | undefined = new AbortController();
   try {
-    oom = cgroup.watchOom(() => emit({ type: 'oom', id }), { eventfd: nativeEventfd(), intervalMs: 100 });
+    cgroup.watchOom(() => emit({ type: 'oom', id }), { signal: oom.signal, eventfd: nativeEventfd() });
   } catch {
+    oom = undefined;
     // No memory cgroup: there is nothing to report OOM kills from; stats still flow.
   }
   try {
@@ -96,7 +97,7 @@ export async function containerEvents(root: string, id: string, opts: EventsOpti
     // A last look at the counter: an OOM kill that stopped the container is still reported.
     if (oom) {
       await new Promise((r) => setTimeout(r, 150));
-      oom.close();
+      oom.abort();
     }
   }
 }

@@ -108,7 +108,7 @@ export function watchOomV2(dir: string, onOom: (kills: number) => void, signal: 
   try {
     const check = counterCheck(dir, 'memory.events', onOom, release);
     watcher.on('change', check);
-    // e.g. the watch's inotify queue overflowing: the watch ends instead of throwing in the caller's loop.
+    // An FSWatcher without an 'error' listener throws in the caller's loop; a failed inotify watch ends instead.
     watcher.on('error', release);
   } catch (e) {
     release();

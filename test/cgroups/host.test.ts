@@ -1,7 +1,7 @@
 // The cgroup library on this host's real hierarchies (v1 controllers + cgroup2 beside them), with plain processes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Cgroup, detectCgroupLayout, openCgroup, UNIFIED, type CgroupLayout } from '../../packages/runtime/src/cgroups';
+import { Cgroup, detectCgroupLayout, nativeEventfd, openCgroup, UNIFIED, type CgroupLayout } from '../../packages/runtime/src/cgroups';
 import { describeAsRoot } from '../helpers/busybox';
 import { cpuTicks, delay, exited, killAll, release, rmdirTree, startShell, subdirs, waitFor } from './helpers';
 
@@ -206,13 +206,14 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     const hog = startShell('read x; exec dd if=/dev/zero of=/dev/null bs=200M count=1');
     await cg.addProcess(hog.pid);
     const kills: number[] = [];
-    const watch = cg.watchOom((n) => kills.push(n), { intervalMs: 20 });
+    const watch = new AbortController();
+    cg.watchOom((n) => kills.push(n), { signal: watch.signal, eventfd: nativeEventfd() });
     try {
       release(hog);
       expect(await exited(hog)).toEqual({ code: null, signal: 'SIGKILL' });
       await waitFor('the OOM event', () => kills.length > 0);
     } finally {
-      watch.close();
+      watch.abort();
     }
     expect(kills).toEqual([1]);
     expect(cg.oomKillCount()).toBe(1);

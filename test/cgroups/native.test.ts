@@ -58,7 +58,37 @@ describeAsRoot('native eBPF device filter on a freshly mounted cgroup2 hierarchy
   });
 });
 
-describeAsRoot('native eventfd OOM notification on the v1 memory hierarchy', () => {
+/** What each fd of this process is, by number (readlink of /proc/self/fd). */
+function fdLinks(): Map<number, string> {
+  const links = new Map<number, string>();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      links.set(Number(fd), fs.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // the fd readdir itself used, closed by now
+    }
+  }
+  return links;
+}
+
+/** Two memory hogs, one after the other, in `cg` (limited to 16 MiB): each is OOM-killed and reported once, [1, 2]. */
+async function twoKillsReported(cg: Cgroup, watch: AbortController, eventfd?: EventfdNative): Promise<void> {
+  cg.applyResources({ memory: { limit: 16 << 20, swap: 16 << 20 } });
+  const kills: number[] = [];
+  cg.watchOom((n) => kills.push(n), { signal: watch.signal, eventfd });
+  for (const expected of [[1], [1, 2]]) {
+    // tail buffers /dev/zero's endless first line until the OOM killer takes it.
+    const hog = startShell('read x; exec tail /dev/zero');
+    cg.addProcess(hog.pid);
+    release(hog);
+    expect(await exited(hog)).toEqual({ code: null, signal: 'SIGKILL' });
+    await waitFor(`OOM report ${expected.length}`, () => kills.length === expected.length, 15_000);
+    expect(kills).toEqual(expected);
+    expect(cg.oomKillCount()).toBe(expected.length);
+  }
+}
+
+describeAsRoot('OOM watch on the v1 memory hierarchy (native eventfd)', () => {
   let layout: CgroupLayout;
 
   beforeAll(() => {
@@ -74,44 +104,49 @@ describeAsRoot('native eventfd OOM notification on the v1 memory hierarchy', () 
   const v1Memory = detectCgroupLayout().hierarchies.some((h) => h.version === 1 && h.controllers.includes('memory'));
   const itWithV1Memory = v1Memory ? it : (name: string, fn: () => Promise<void>, timeout?: number) => it.skip(`${name} [skipped: no v1 memory hierarchy on this host]`, fn, timeout);
 
-  itWithV1Memory('reports an OOM kill through cgroup.event_control and closes its eventfd', async () => {
+  itWithV1Memory('reports each OOM kill once with the new total, and an abort closes the eventfd and memory.oom_control', async () => {
     const cg = openCgroup(layout, { cgroupsPath: `${PARENT}/oom`, id: 'oom' });
     cg.create();
-    const native = nativeEventfd();
-    const fds: number[] = [];
-    const wakeups: number[] = [];
-    const spy: EventfdNative = {
-      eventfd: () => {
-        const fd = native.eventfd();
-        fds.push(fd);
-        return fd;
-      },
-      onReadable: (fd, onEvent) => native.onReadable(fd, () => {
-        wakeups.push(fd);
-        onEvent();
-      }),
-      close: (fd) => native.close(fd),
-    };
-    let watch: { close(): void } | undefined;
+    const before = fdLinks();
+    const watch = new AbortController();
     try {
-      cg.applyResources({ memory: { limit: 16 << 20, swap: 16 << 20 } });
-      const kills: number[] = [];
-      watch = cg.watchOom((n) => kills.push(n), { eventfd: spy });
-      expect(fs.readlinkSync(`/proc/self/fd/${fds[0]}`)).toBe('anon_inode:[eventfd]');
-      const hog = startShell('read x; exec tail /dev/zero');
-      cg.addProcess(hog.pid);
-      release(hog);
-      await waitFor('the OOM event', () => kills.length > 0, 15_000);
-      expect(kills).toEqual([1]);
-      expect(wakeups.length).toBeGreaterThan(0);
-      expect((await exited(hog)).signal).toBe('SIGKILL');
-      watch.close();
-      watch = undefined;
-      await waitFor('the eventfd to be closed', () => !fs.existsSync(`/proc/self/fd/${fds[0]}`) || fs.readlinkSync(`/proc/self/fd/${fds[0]}`) !== 'anon_inode:[eventfd]');
+      await twoKillsReported(cg, watch, nativeEventfd());
+      const isWatchFd = ([fd, link]: [number, string]): boolean => before.get(fd) !== link && (link === 'anon_inode:[eventfd]' || link === `${cg.paths.memory}/memory.oom_control`);
+      expect([...fdLinks()].filter(isWatchFd).map(([, link]) => link).sort()).toEqual([`${cg.paths.memory}/memory.oom_control`, 'anon_inode:[eventfd]']);
+      watch.abort();
+      expect([...fdLinks()].filter(isWatchFd)).toEqual([]);
     } finally {
-      watch?.close();
+      watch.abort();
       await killAll();
       await cg.destroy();
     }
-  }, 30_000);
+  }, 60_000);
+});
+
+describeAsRoot('OOM watch on a freshly mounted cgroup2 hierarchy (inotify on memory.events)', () => {
+  const fresh = freshCgroup2(`${PARENT}-v2`);
+
+  afterEach(killAll);
+
+  // A controller is bound to one hierarchy: with memory on v1 (this hybrid host), cgroup2 cannot offer it.
+  const v1Memory = detectCgroupLayout().hierarchies.some((h) => h.version === 1 && h.controllers.includes('memory'));
+  const itWithV2Memory = v1Memory ? (name: string, fn: () => Promise<void>, timeout?: number) => it.skip(`${name} [skipped: the memory controller is bound to the v1 hierarchy on this host, so cgroup2 cannot offer it]`, fn, timeout) : it;
+
+  itWithV2Memory('reports each OOM kill once with the new total, and an abort removes the inotify watch', async () => {
+    expect(fs.readFileSync(`${fresh.mnt}/cgroup.controllers`, 'utf8').split(/\s+/)).toContain('memory');
+    const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}-v2/oom`, id: 'oom' });
+    cg.create();
+    const watch = new AbortController();
+    try {
+      await twoKillsReported(cg, watch);
+      const watchHandles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+      expect(watchHandles()).toBe(1);
+      watch.abort();
+      await waitFor('the fs.watch handle to close', () => watchHandles() === 0);
+    } finally {
+      watch.abort();
+      await killAll();
+      await cg.destroy();
+    }
+  }, 60_000);
 });

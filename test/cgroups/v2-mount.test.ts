@@ -65,6 +65,42 @@ describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  it('the kernel raises a file-modified event when values in a cgroup file change (what the v2 OOM watch relies on for memory.events)', async () => {
+    const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}/notify`, id: 'notify' });
+    cg.create();
+    const events = path.join(cg.paths[UNIFIED], 'cgroup.events');
+    const watcher = fs.watch(events);
+    /** Resolves on the first fs.watch event after which the file reads `want`. */
+    const changeTo = (want: string): Promise<void> =>
+      new Promise((resolve) => {
+        const onChange = (): void => {
+          if (!fs.readFileSync(events, 'utf8').includes(want)) return;
+          watcher.off('change', onChange);
+          resolve();
+        };
+        watcher.on('change', onChange);
+      });
+    try {
+      let change = changeTo('populated 1');
+      const sleeper = startShell('exec sleep 1000');
+      cg.addProcess(sleeper.pid);
+      await change;
+      change = changeTo('frozen 1');
+      await cg.freeze();
+      await change;
+      change = changeTo('frozen 0');
+      await cg.thaw();
+      await change;
+      change = changeTo('populated 0');
+      await killAll();
+      await change;
+    } finally {
+      watcher.close();
+      await killAll();
+      await cg.destroy();
+    }
+  });
+
   it('without the native device filter, v2 device rules are a clear error', () => {
     const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}/c2`, id: 'c2' });
     cg.create();

@@ -7,7 +7,7 @@ import { deviceRules, type DeviceFilterInstaller } from './devices';
 import { errnoCode, strerror } from '@tsrunc/common';
 import { applyWrites, cgroupTree, currentReader, readCgroupFile, removeCgroup, sleep, writeCgroupFile } from './fsexec';
 import type { CgroupLayout } from './layout';
-import { eventfdOomKills, pollOomKills, type EventfdNative, type OomWatch } from './oom';
+import { readOomKills, watchOomV1, watchOomV2, type EventfdNative, type OomCounterFile } from './oom';
 import { cgroupPaths, UNIFIED, type CgroupPathOptions, type CgroupPaths } from './paths';
 import type { FileWrite } from './plan';
 import { V1_PLANNERS } from './resources-v1';
@@ -206,22 +206,27 @@ export class Cgroup {
 
   /** How many times the kernel's OOM killer has killed a task in this cgroup. */
   oomKillCount(): number {
-    const d = this.v1('memory');
-    if (d) return parseKeyValues(readCgroupFile(d, 'memory.oom_control')).oom_kill ?? 0;
-    if (this.unified) return parseKeyValues(readCgroupFile(this.unified, 'memory.events')).oom_kill ?? 0;
-    throw new TsruncError('no memory cgroup: OOM kills cannot be observed');
+    const { dir, file } = this.oomCounter();
+    return readOomKills(dir, file) ?? 0;
   }
 
   /**
-   * Calls `onOom` after each OOM kill. v1 with `eventfd` (the native layer): at once through cgroup.event_control;
-   * otherwise by polling the kill counter.
+   * Calls `onOom` with the new kill count after each OOM kill in this cgroup from now on, until `signal` aborts (v1:
+   * or the cgroup is removed); kills close together may come as one call, whose count tells how many. v1 needs
+   * `eventfd` (the native layer); v2 watches memory.events with inotify. Nothing is polled while nothing happens.
    */
-  watchOom(onOom: (kills: number) => void, options: { eventfd?: EventfdNative; intervalMs?: number } = {}): OomWatch {
-    const count = (): number => this.oomKillCount();
-    const memory = this.v1('memory');
-    const intervalMs = options.intervalMs ?? 100;
-    if (memory && options.eventfd) return eventfdOomKills(memory, options.eventfd, count, onOom, intervalMs);
-    return pollOomKills(count, onOom, intervalMs);
+  watchOom(onOom: (kills: number) => void, options: { signal: AbortSignal; eventfd?: EventfdNative }): void {
+    const { dir, file } = this.oomCounter();
+    if (file === 'memory.events') return watchOomV2(dir, onOom, options.signal);
+    if (!options.eventfd) throw new TsruncError('v1 OOM notification needs the native eventfd');
+    watchOomV1(dir, options.eventfd, onOom, options.signal);
+  }
+
+  private oomCounter(): { dir: string; file: OomCounterFile } {
+    const d = this.v1('memory');
+    if (d) return { dir: d, file: 'memory.oom_control' };
+    if (this.unified) return { dir: this.unified, file: 'memory.events' };
+    throw new TsruncError('no memory cgroup: OOM kills cannot be observed');
   }
 
   /** Removes every directory (and child cgroups), waiting briefly for exiting tasks to leave. */

@@ -1,7 +1,6 @@
 // What the container lifecycle needs around one Cgroup: the spec's resources as runc applies them, the per-mountpoint
 // directories the init binds for a `cgroup` mount, the native seams, and signalling every task in the cgroup.
-import * as fs from 'node:fs';
-import { native, type LinuxDeviceCgroup, type LinuxResources, type Spec } from '@tsrunc/common';
+import { native, type LinuxDeviceCgroup, type LinuxResources, type NativeLayer, type Spec } from '@tsrunc/common';
 import { TsruncError } from '@tsrunc/common';
 import { fromPaths, openCgroup, type Cgroup } from './cgroup';
 import type { DeviceFilterInstaller } from './devices';
@@ -78,46 +77,27 @@ export function nativeDeviceFilter(): DeviceFilterInstaller {
   return (dir, rules) => native().cgroupDeviceFilter(dir, rules);
 }
 
-/**
- * eventfd(2) for v1 OOM notification from the native addon, readiness through its libuv poll (waitReadable, one-shot,
- * not cancellable): a stopped watch wakes its own poll with a write and the fd is closed once that poll has returned.
- */
-export function nativeEventfd(): EventfdNative {
-  const addon = native();
-  const polling = new Map<number, { stopped: boolean; closeWhenDone: boolean }>();
-  const wake = (fd: number): void => {
-    const one = Buffer.alloc(8);
-    one.writeBigUInt64LE(1n);
-    fs.writeSync(fd, one);
-  };
+/** eventfd(2) for v1 OOM notification from the native addon, readiness through its cancellable libuv poll. */
+export function nativeEventfd(addon: Pick<NativeLayer, 'cgroupEventfd' | 'cgroupEventfdRead' | 'waitReadable' | 'cancelWait'> = native()): EventfdNative {
   return {
     eventfd: () => addon.cgroupEventfd(),
     onReadable(fd, onEvent) {
-      const watch = { stopped: false, closeWhenDone: false };
-      polling.set(fd, watch);
-      const wait = (): void => {
-        addon.waitReadable(fd, (status) => {
-          if (watch.stopped || status < 0) {
-            polling.delete(fd);
-            if (watch.closeWhenDone) fs.closeSync(fd);
-            return;
-          }
+      let stopped = false;
+      let wait = 0;
+      const arm = (): void => {
+        wait = addon.waitReadable(fd, (status) => {
+          if (status < 0) return; // the fd is unusable: no more events can come
           // Drains the 8-byte counter; false: nothing there (spurious wake-up).
           if (addon.cgroupEventfdRead(fd)) onEvent();
-          wait();
+          // onEvent may have stopped the watch and closed the fd.
+          if (!stopped) arm();
         });
       };
-      wait();
+      arm();
       return () => {
-        if (watch.stopped) return;
-        watch.stopped = true;
-        wake(fd);
+        stopped = true;
+        addon.cancelWait(wait);
       };
-    },
-    close(fd) {
-      const watch = polling.get(fd);
-      if (watch) watch.closeWhenDone = true;
-      else fs.closeSync(fd);
     },
   };
 }

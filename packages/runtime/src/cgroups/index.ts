@@ -3,7 +3,7 @@ export { detectCgroupLayout, type CgroupHierarchy, type CgroupLayout, type ReadH
 export { cleanCgroupsPath, UNIFIED, type CgroupPaths } from './paths';
 export { Cgroup, fromPaths, openCgroup, type CgroupOptions, type OpenCgroupOptions } from './cgroup';
 export { DEFAULT_DEVICE_RULES, type DeviceFilterInstaller, type DeviceRule } from './devices';
-export type { EventfdNative, OomWatch } from './oom';
+export type { EventfdNative } from './oom';
 export type { CgroupStats } from './stats';
 
 export { cgroupDirsByMountpoint, checkCgroupEmpty, containerCgroup, nativeDeviceFilter, nativeEventfd, destroyContainerCgroup, setUpContainerCgroup, signalAll, specResources, thawIfFrozen } from './container';

@@ -3,7 +3,7 @@
 // caller aborts. The end is noticed through the init's pidfd, not by polling.
 import * as fs from 'node:fs';
 import { waitReadable } from '@tsrunc/common';
-import type { CgroupStats, OomWatch } from '../cgroups';
+import type { CgroupStats } from '../cgroups';
 import { nativeEventfd } from '../cgroups';
 import type { Container } from './container';
 import { stateCgroup } from './cgroup';
@@ -22,6 +22,9 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+/** How long the watch outlives the init for an OOM kill still being counted. */
+const LAST_KILL_GRACE_MS = 100;
+
 export async function watchContainer(container: Container, onEvent: (event: ContainerEvent) => void, options: WatchOptions): Promise<void> {
   const runtime = container.runtime;
   // Set up under the lock, then let go of it: a watch must not block other verbs on the container.
@@ -30,7 +33,7 @@ export async function watchContainer(container: Container, onEvent: (event: Cont
     pidfd: openPidfd(runtime.sys, state.pid, state.pidStartTime),
   }));
   if (pidfd === undefined) return; // exited since
-  let oom: OomWatch | undefined;
+  const stopOom = new AbortController();
   let reported = 0;
   const onOom = (total: number): void => {
     if (total <= reported) return;
@@ -41,7 +44,7 @@ export async function watchContainer(container: Container, onEvent: (event: Cont
   try {
     try {
       reported = cgroup.oomKillCount();
-      oom = cgroup.watchOom(onOom, { eventfd: nativeEventfd() });
+      cgroup.watchOom(onOom, { signal: stopOom.signal, eventfd: nativeEventfd(runtime.sys) });
     } catch {
       // No memory cgroup: there is nothing to report OOM kills from; stats still flow.
     }
@@ -60,7 +63,10 @@ export async function watchContainer(container: Container, onEvent: (event: Cont
     await waitReadable(pidfd, options.signal, runtime.sys).catch((e: unknown) => {
       if (!options.signal?.aborted) throw e;
     });
-    // An OOM kill that ended the container is reported before the watch ends, whenever the kernel's wake-up comes.
+    // An OOM kill that ended the container is reported before the watch ends. The killer counts a kill
+    // right after it sends SIGKILL; when the victim is not the killer it may exit first, on another CPU,
+    // so the watch stays a moment longer before the last read of the counter.
+    if (!options.signal?.aborted) await new Promise((resolve) => setTimeout(resolve, LAST_KILL_GRACE_MS));
     try {
       onOom(cgroup.oomKillCount());
     } catch {
@@ -68,7 +74,7 @@ export async function watchContainer(container: Container, onEvent: (event: Cont
     }
   } finally {
     clearInterval(timer);
-    oom?.close();
+    stopOom.abort();
     fs.closeSync(pidfd);
   }
 }

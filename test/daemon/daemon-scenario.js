@@ -13,6 +13,7 @@ const { Runtime, Reaper } = require(path.join(REPO, 'packages/runtime/dist'));
 const { native, NotFoundError } = require(path.join(REPO, 'packages/common/dist'));
 
 const SIGKILL = 9;
+const EXIT_WAIT_MS = 10_000;
 const opts = JSON.parse(process.argv[2]);
 
 /** Our fds, each with what it points at. */
@@ -161,24 +162,31 @@ async function main() {
   const races = { pauseKill: [], killDelete: [], stateDelete: [] };
   const outcome = (r) => (r.status === 'fulfilled' ? 'ok' : `${r.reason.constructor.name}: ${r.reason.message}`);
 
+  /**
+   * Both verbs called in the same tick, in the given order (the container's lock queues them in
+   * call order, so each round alternates which goes first).
+   */
+  const both = (first, second, reversed) => (reversed ? Promise.allSettled([second(), first()]).then(([b, a]) => [a, b]) : Promise.allSettled([first(), second()]));
+
   /** pause() and kill(9) at once: both settle, and the container ends stopped and deletes cleanly. */
-  const pauseAndKill = () => withContainer('pausekill', async (c) => {
-    const [pause, kill] = await Promise.allSettled([c.pause(), c.kill(SIGKILL)]);
+  const pauseAndKill = (reversed) => withContainer('pausekill', async (c) => {
+    const [pause, kill] = await both(() => c.pause(), () => c.kill(SIGKILL), reversed);
     if (kill.status === 'rejected') fail(`${c.id} kill beside pause`, kill.reason);
-    expectEqual(`${c.id} init status`, await c.init.wait(), { exitCode: null, signal: SIGKILL });
+    // Bounded: an init frozen with the kill pending never exits.
+    expectEqual(`${c.id} init status`, await c.init.wait(AbortSignal.timeout(EXIT_WAIT_MS)), { exitCode: null, signal: SIGKILL });
     expectEqual(`${c.id} status after its init exited`, c.status(), 'stopped');
     await c.delete();
-    races.pauseKill.push({ pause: outcome(pause), kill: outcome(kill) });
+    races.pauseKill.push({ first: reversed ? 'kill' : 'pause', pause: outcome(pause), kill: outcome(kill) });
   });
 
   /** kill(9) and delete({force}) at once: delete succeeds (kill may find the container gone). */
-  const killAndDelete = () => withContainer('killdel', async (c) => {
+  const killAndDelete = (reversed) => withContainer('killdel', async (c) => {
     const initExit = c.init.wait(); // as a daemon's Wait: asked before delete lets go of the handle
-    const [kill, del] = await Promise.allSettled([c.kill(SIGKILL), c.delete({ force: true })]);
+    const [kill, del] = await both(() => c.kill(SIGKILL), () => c.delete({ force: true }), reversed);
     if (del.status === 'rejected') fail(`${c.id} delete --force beside kill`, del.reason);
     if (kill.status === 'rejected' && !(kill.reason instanceof NotFoundError)) fail(`${c.id} kill beside delete --force`, kill.reason);
     expectEqual(`${c.id} init status`, await initExit, { exitCode: null, signal: SIGKILL });
-    races.killDelete.push({ kill: outcome(kill), delete: outcome(del) });
+    races.killDelete.push({ first: reversed ? 'delete' : 'kill', kill: outcome(kill), delete: outcome(del) });
   });
 
   /**
@@ -217,7 +225,7 @@ async function main() {
   const mostInFlight = await pool(opts.containers, opts.inFlight, lifecycle);
   const lifecycleMs = performance.now() - t0;
   for (let round = 0; round < opts.raceRounds; round++) {
-    for (const race of [pauseAndKill, killAndDelete, stateAndDelete]) await race();
+    for (const race of [pauseAndKill, killAndDelete, stateAndDelete]) await race(round % 2 === 1);
   }
   const durationMs = performance.now() - t0;
   const utilization = performance.eventLoopUtilization(eluStart).utilization;

@@ -52,7 +52,7 @@ export async function deleteContainer(runtime: Runtime, dir: ContainerDir, init:
 /** SIGKILLs a live init, then waits until it is gone (and reaped, when it is our child). */
 async function endInit(runtime: Runtime, held: ProcessHandle | undefined, state: ContainerState, status: Status): Promise<void> {
   let init = held;
-  if (!init || init.pid !== state.pid) {
+  if (!init || init.closed || init.pid !== state.pid) {
     // Zombies too: a child of ours that exited is reaped here.
     const pidfd = state.pid ? openPidfd(runtime.sys, state.pid, state.pidStartTime, true) : undefined;
     if (pidfd === undefined) return;

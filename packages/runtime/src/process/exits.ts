@@ -11,6 +11,11 @@ export interface Exits {
    * An abort rejects with the signal's reason and leaves nothing polling `pidfd`.
    */
   wait(pid: number, pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined>;
+  /**
+   * Until the returned function is called, nothing but wait() reaps: a child whose pid we have yet
+   * to learn (the init's fork into a pid namespace, reported by message) stays a zombie we can pin.
+   */
+  holdReaps(): () => void;
 }
 
 /** The CLI's way: waitid(P_PIDFD) on our children; readiness of the pidfd for anyone else's. */
@@ -32,63 +37,72 @@ export class PidfdExits implements Exits {
       await waitReadable(pidfd, signal, this.sys);
     }
   }
+
+  /** Only wait() reaps here. */
+  holdReaps(): () => void {
+    return () => {};
+  }
 }
 
-/** Statuses nobody has asked for yet, kept for the most recent this many exits (orphans nobody waits for). */
+/** Statuses reaped before anyone waited, kept for the most recent this many exits (orphans nobody waits for). */
 const UNCLAIMED_MAX = 4096;
 
 /**
  * A daemon's reaper: it is the only caller of wait(2) in the process. Every SIGCHLD reaps all exited
- * children at once (waitpid(-1)) and hands each status to whoever waits for that pid, now or later.
- * It makes the process a child subreaper, so that a process exec'd into a container (our grandchild
- * after the pid-namespace fork) and orphans in containers without a pid namespace are ours to reap.
+ * children at once (waitpid(-1)), the orphans a subreaper inherits included, unless reaps are held.
+ * A wait polls the pidfd, then reaps that process (or takes the status SIGCHLD's reap kept): the
+ * poll holds the event loop open, which Node's signal handlers do not, and ends the wait for a
+ * process that is not our child, whose SIGCHLD never comes. It makes the process a child subreaper,
+ * so that a process exec'd into a container (our grandchild after the pid-namespace fork) and
+ * orphans in containers without a pid namespace are ours to reap.
  * The process must not use child_process alongside it (Node's own waits would lose their children).
  */
 export class Reaper implements Exits {
-  private readonly waiting = new Map<number, Array<(status: ExitStatus) => void>>();
   private readonly unclaimed = new Map<number, ExitStatus>();
-  private readonly onSigchld = (): void => this.reap();
+  private holds = 0;
+  private reapDeferred = false;
+  private readonly onSigchld = (): void => {
+    if (this.holds) this.reapDeferred = true;
+    else this.reap();
+  };
 
   constructor(private readonly sys: NativeLayer) {
     sys.setChildSubreaper();
     process.on('SIGCHLD', this.onSigchld);
   }
 
-  wait(pid: number, _pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
-    this.reap(); // a child that exited before the first SIGCHLD was handled
-    const known = this.unclaimed.get(pid);
-    if (known) {
-      this.unclaimed.delete(pid);
-      return Promise.resolve(known);
+  async wait(pid: number, pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
+    await waitReadable(pidfd, signal, this.sys); // it has exited
+    try {
+      const status = this.sys.reapPidfd(pidfd);
+      if (status) return status;
+    } catch (e) {
+      if ((e as { errno?: number }).errno !== constants.errno.ECHILD) throw e;
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const waiter = (status: ExitStatus): void => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(status);
-      };
-      const onAbort = (): void => {
-        const list = this.waiting.get(pid)?.filter((w) => w !== waiter) ?? [];
-        if (list.length) this.waiting.set(pid, list);
-        else this.waiting.delete(pid);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.set(pid, [...(this.waiting.get(pid) ?? []), waiter]);
-    });
+    // Reaped on SIGCHLD before this wait, or not our child (undefined).
+    const status = this.unclaimed.get(pid);
+    this.unclaimed.delete(pid);
+    return status;
+  }
+
+  holdReaps(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holds === 0 && this.reapDeferred) {
+        this.reapDeferred = false;
+        this.reap();
+      }
+    };
   }
 
   /** Reaps every exited child now. */
   reap(): void {
     for (const { pid, exitCode, signal } of this.sys.reapAny()) {
-      const status = { exitCode, signal };
-      const waiters = this.waiting.get(pid);
-      if (waiters) {
-        this.waiting.delete(pid);
-        waiters.forEach((w) => w(status));
-        continue;
-      }
-      this.unclaimed.set(pid, status);
+      this.unclaimed.delete(pid); // re-inserted as the newest
+      this.unclaimed.set(pid, { exitCode, signal });
       if (this.unclaimed.size > UNCLAIMED_MAX) this.unclaimed.delete(this.unclaimed.keys().next().value!);
     }
   }

@@ -14,7 +14,7 @@ export class ProcessHandle {
   readonly startTime: string;
   /** The pty master, when the process has a terminal and no console socket took it (set by startInit). */
   console: number | undefined;
-  private closed = false;
+  private isClosed = false;
 
   constructor(
     private readonly sys: NativeLayer,
@@ -26,8 +26,15 @@ export class ProcessHandle {
     this.startTime = readProcStat(pid)?.startTime ?? '';
   }
 
+  /** close() was called: the handle no longer names the process. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   /** Resolves once the process has exited: its status when the runtime could reap it (its child), else undefined. */
   wait(signal?: AbortSignal): Promise<ExitStatus | undefined> {
+    // Its pidfd's number may name another fd by now.
+    if (this.isClosed) return Promise.reject(this.closedError());
     const exited = this.exits.exitOf(this);
     if (!signal) return exited;
     return new Promise((resolve, reject) => {
@@ -39,6 +46,7 @@ export class ProcessHandle {
   }
 
   kill(signal: number): void {
+    if (this.isClosed) throw this.closedError();
     this.sys.pidfdSendSignal(this.pidfd, signal);
   }
 
@@ -48,10 +56,14 @@ export class ProcessHandle {
     this.sys.setWinsize(this.console, rows, cols);
   }
 
+  private closedError(): Error {
+    return new Error(`the handle of process ${this.pid} is closed`);
+  }
+
   /** Lets go of the handle's fds; the process itself is not touched. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.exits.forgetExit(this);
     fs.closeSync(this.pidfd);
     if (this.console !== undefined) fs.closeSync(this.console);

@@ -191,11 +191,15 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   const preserved = Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
   const src = [...io.stdio, ...preserved, ...extra, childEnd];
   const dst = [0, 1, 2, ...preserved, ...extra.map((_, i) => 3 + io.preserveFds + i), plan.syncFd];
+  // A fork into a pid namespace may exec, run and exit before we read its MSG_PID: until it is
+  // pinned, a daemon's reaper must leave it a zombie (pidfd_open of a reaped pid fails).
+  const releaseReaps = runtime.exits.holdReaps();
   let child: ProcessHandle;
   try {
     const pid = sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
     child = new ProcessHandle(sys, runtime, pid, sys.pidfdOpen(pid));
   } catch (e) {
+    releaseReaps();
     fs.closeSync(parentEnd);
     closeConsoleReceiver(hooks.console);
     throw new TsruncError(`unable to start container process: ${(e as Error).message}`);
@@ -234,8 +238,10 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
         continue;
       }
       // Pinned at once: the pidfd keeps naming this process whatever happens to its pid.
-      if (msg.type === Msg.Pid) forked = new ProcessHandle(sys, runtime, msg.pid, sys.pidfdOpen(msg.pid));
-      else {
+      if (msg.type === Msg.Pid) {
+        forked = new ProcessHandle(sys, runtime, msg.pid, sys.pidfdOpen(msg.pid));
+        releaseReaps();
+      } else {
         const op = plan.ops[msg.opIndex];
         throw new InitFailedError(op ? `${op.origin}: ${msg.text}` : msg.text);
       }
@@ -254,6 +260,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     await killInit(child);
     throw e;
   } finally {
+    releaseReaps();
     fs.closeSync(parentEnd);
     if (hooks.console) fs.closeSync(hooks.console.ours);
   }

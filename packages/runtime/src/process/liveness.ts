@@ -17,6 +17,29 @@ export function readProcStat(pid: number): { startTime: string; state: string } 
 
 const exited = (state: string): boolean => state === 'Z' || state === 'X';
 
+const SIGKILL_BIT = 1n << 8n;
+const PF_EXITING = 0x4;
+
+/**
+ * The process has been SIGKILLed (the kill pending on it or its thread group) or is already in
+ * exit: a cgroup v1 freezer would freeze it so, and it would never finish dying.
+ */
+export function isDying(pid: number): boolean {
+  let status: string;
+  let stat: string;
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true; // gone
+  }
+  const mask = (field: string): bigint => BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`);
+  const pending = ((mask('SigPnd') | mask('ShdPnd')) & SIGKILL_BIT) !== 0n;
+  // field 9, flags, after the comm's closing parenthesis
+  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
+  return pending || (flags & PF_EXITING) !== 0;
+}
+
 export function isAlive(pid: number, startTime: string): boolean {
   const st = readProcStat(pid);
   return st !== undefined && st.startTime === startTime && !exited(st.state);

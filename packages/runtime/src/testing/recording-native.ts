@@ -290,6 +290,11 @@ export class RecordingExits implements Exits {
     });
   }
 
+  /** Nothing reaps here but wait(), as with PidfdExits. */
+  holdReaps(): () => void {
+    return () => {};
+  }
+
   /** The process `pid` has exited with `status` (undefined: not ours to reap). */
   settle(pid: number, status: ExitStatus | undefined): void {
     this.settled.set(pid, status);

@@ -1,0 +1,267 @@
+// The daemon scenario of test/daemon/in-process.test.ts, run in a node process of its own (the test
+// says why). It uses the BUILT library as a daemon does: child subreaper, one Reaper for every exit,
+// one Runtime for every container. It prints one JSON report on stdout and exits 0 even when a check
+// failed: the test asserts on the report. Argument: JSON {root, bundle, outDir, prefix, containers,
+// inFlight, raceRounds}.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
+
+const REPO = path.resolve(__dirname, '../..');
+const { Runtime, Reaper } = require(path.join(REPO, 'packages/runtime/dist'));
+const { native, NotFoundError } = require(path.join(REPO, 'packages/common/dist'));
+
+const SIGKILL = 9;
+const EXIT_WAIT_MS = 10_000;
+const opts = JSON.parse(process.argv[2]);
+
+/** Our fds, each with what it points at. */
+function openFds() {
+  const out = {};
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      out[fd] = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      // the fd readdir itself used
+    }
+  }
+  return out;
+}
+
+/** Our children, alive or zombie: [{pid, state, comm}]. */
+function children() {
+  const out = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const close = stat.lastIndexOf(')');
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    if (Number(ppid) === process.pid) out.push({ pid: Number(p), state, comm: stat.slice(stat.indexOf('(') + 1, close) });
+  }
+  return out;
+}
+
+function mountsUnder(dirs) {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => dirs.some((d) => l.includes(d)));
+}
+
+/**
+ * The native layer with each call timed ({calls, totalMs, maxMs} by name): they run on the event
+ * loop, so they are the first suspects when it was blocked.
+ */
+function timedNative(sys, times) {
+  return new Proxy(sys, {
+    get(target, name) {
+      const fn = target[name];
+      if (typeof fn !== 'function') return fn;
+      return (...args) => {
+        const t0 = performance.now();
+        try {
+          return fn.apply(target, args);
+        } finally {
+          const ms = performance.now() - t0;
+          const t = (times[name] ??= { calls: 0, totalMs: 0, maxMs: 0 });
+          t.calls++;
+          t.totalMs += ms;
+          t.maxMs = Math.max(t.maxMs, ms);
+        }
+      };
+    },
+  });
+}
+
+const failures = [];
+const fail = (what, e) => failures.push(`${what}: ${e instanceof Error ? e.stack : e}`);
+
+function expectEqual(what, actual, expected) {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) fail(what, `got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+}
+
+async function main() {
+  const fdsBefore = openFds();
+  const nativeTimes = {};
+  const sys = timedNative(native(), nativeTimes);
+  const reaper = new Reaper(sys); // makes us a child subreaper
+  const runtime = new Runtime({ root: opts.root, sys, exits: reaper });
+  const devNull = fs.openSync('/dev/null', 'r+');
+  const processes = []; // {pid, startTime} of every init and exec'd process, for the test to check they are gone
+  const cgroupPaths = [];
+  let seq = 0;
+  const nextId = (kind) => `${opts.prefix}-${kind}-${++seq}`;
+
+  /**
+   * Runs `scenario` on a created and started container; if it fails, the container is force-deleted
+   * (its failure is recorded) so that nothing outlives the run.
+   */
+  async function withContainer(kind, scenario) {
+    const id = nextId(kind);
+    let c;
+    try {
+      c = await runtime.create(id, { bundle: opts.bundle, stdio: [devNull, devNull, devNull] });
+    } catch (e) {
+      return fail(`${id} create`, e); // create leaves nothing behind when it fails
+    }
+    processes.push({ pid: c.init.pid, startTime: c.init.startTime });
+    cgroupPaths.push(...Object.values(c.state.cgroupPaths ?? {}));
+    try {
+      await c.start();
+      await scenario(c);
+    } catch (e) {
+      fail(id, e);
+      await c.delete({ force: true }).catch((err) => fail(`${id} cleanup`, err));
+    } finally {
+      c.close();
+    }
+  }
+
+  /** create → start → exec (output and exit 3) → kill 9 → the init's exit (signal 9) → delete. */
+  const lifecycle = () => withContainer('life', async (c) => {
+    const id = c.id;
+    const outFile = path.join(opts.outDir, `${id}.out`);
+    const out = fs.openSync(outFile, 'w');
+    let exec;
+    try {
+      exec = await c.exec({ ...c.state.config.process, args: ['sh', '-c', 'echo hi; exit 3'] }, { stdio: [devNull, out, out] });
+    } finally {
+      fs.closeSync(out);
+    }
+    processes.push({ pid: exec.pid, startTime: exec.startTime });
+    const execStatus = await exec.wait();
+    exec.close();
+    expectEqual(`${id} exec status`, execStatus, { exitCode: 3, signal: null });
+    expectEqual(`${id} exec output`, fs.readFileSync(outFile, 'utf8'), 'hi\n');
+    await c.kill(SIGKILL);
+    expectEqual(`${id} init status`, await c.init.wait(), { exitCode: null, signal: SIGKILL });
+    await c.delete();
+  });
+
+  /** Runs `count` tasks, at most `width` at once; returns the most that were in flight. */
+  async function pool(count, width, task) {
+    let next = 0;
+    let inFlight = 0;
+    let most = 0;
+    const worker = async () => {
+      while (next < count) {
+        next++;
+        most = Math.max(most, ++inFlight);
+        await task();
+        inFlight--;
+      }
+    };
+    await Promise.all(Array.from({ length: width }, worker));
+    return most;
+  }
+
+  const races = { pauseKill: [], killDelete: [], stateDelete: [] };
+  const outcome = (r) => (r.status === 'fulfilled' ? 'ok' : `${r.reason.constructor.name}: ${r.reason.message}`);
+
+  /**
+   * Both verbs called in the same tick, in the given order (the container's lock queues them in
+   * call order, so each round alternates which goes first).
+   */
+  const both = (first, second, reversed) => (reversed ? Promise.allSettled([second(), first()]).then(([b, a]) => [a, b]) : Promise.allSettled([first(), second()]));
+
+  /** pause() and kill(9) at once: both settle, and the container ends stopped and deletes cleanly. */
+  const pauseAndKill = (reversed) => withContainer('pausekill', async (c) => {
+    const [pause, kill] = await both(() => c.pause(), () => c.kill(SIGKILL), reversed);
+    if (kill.status === 'rejected') fail(`${c.id} kill beside pause`, kill.reason);
+    // Bounded: an init frozen with the kill pending never exits.
+    expectEqual(`${c.id} init status`, await c.init.wait(AbortSignal.timeout(EXIT_WAIT_MS)), { exitCode: null, signal: SIGKILL });
+    expectEqual(`${c.id} status after its init exited`, c.status(), 'stopped');
+    await c.delete();
+    races.pauseKill.push({ first: reversed ? 'kill' : 'pause', pause: outcome(pause), kill: outcome(kill) });
+  });
+
+  /** kill(9) and delete({force}) at once: delete succeeds (kill may find the container gone). */
+  const killAndDelete = (reversed) => withContainer('killdel', async (c) => {
+    const initExit = c.init.wait(); // as a daemon's Wait: asked before delete lets go of the handle
+    const [kill, del] = await both(() => c.kill(SIGKILL), () => c.delete({ force: true }), reversed);
+    if (del.status === 'rejected') fail(`${c.id} delete --force beside kill`, del.reason);
+    if (kill.status === 'rejected' && !(kill.reason instanceof NotFoundError)) fail(`${c.id} kill beside delete --force`, kill.reason);
+    expectEqual(`${c.id} init status`, await initExit, { exitCode: null, signal: SIGKILL });
+    races.killDelete.push({ first: reversed ? 'delete' : 'kill', kill: outcome(kill), delete: outcome(del) });
+  });
+
+  /**
+   * state (load + view, and status of the held Container) asked on every loop turn while delete
+   * runs: each either succeeds or is NotFound, never anything else.
+   */
+  const stateAndDelete = () => withContainer('statedel', async (c) => {
+    const counts = { ok: 0, notFound: 0 };
+    let deleting = true;
+    const deleted = c.delete({ force: true }).finally(() => (deleting = false));
+    while (deleting) {
+      try {
+        runtime.load(c.id).view();
+        c.status();
+        counts.ok++;
+      } catch (e) {
+        if (e instanceof NotFoundError) counts.notFound++;
+        else fail(`${c.id} state beside delete`, e);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await deleted;
+    try {
+      runtime.load(c.id);
+      fail(`${c.id} after delete`, 'load still finds it');
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) fail(`${c.id} load after delete`, e);
+    }
+    races.stateDelete.push(counts);
+  });
+
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const eluStart = performance.eventLoopUtilization();
+  const t0 = performance.now();
+  const mostInFlight = await pool(opts.containers, opts.inFlight, lifecycle);
+  const lifecycleMs = performance.now() - t0;
+  for (let round = 0; round < opts.raceRounds; round++) {
+    for (const race of [pauseAndKill, killAndDelete, stateAndDelete]) await race(round % 2 === 1);
+  }
+  const durationMs = performance.now() - t0;
+  const utilization = performance.eventLoopUtilization(eluStart).utilization;
+  loopDelay.disable();
+
+  fs.closeSync(devNull);
+  runtime.close();
+  reaper.close();
+  const fdsAfter = openFds();
+  const left = children();
+  const report = {
+    durationMs: Math.round(durationMs),
+    lifecycleMs: Math.round(lifecycleMs),
+    containers: seq,
+    mostInFlight,
+    /** The share of the run the loop spent running code rather than waiting for events. */
+    loopUtilization: Number(utilization.toFixed(3)),
+    loopDelayMs: { max: loopDelay.max / 1e6, p99: loopDelay.percentile(99) / 1e6, mean: loopDelay.mean / 1e6 },
+    nativeMs: Object.fromEntries(
+      Object.entries(nativeTimes)
+        .sort((a, b) => b[1].totalMs - a[1].totalMs)
+        .map(([name, t]) => [name, { calls: t.calls, total: Math.round(t.totalMs), max: Number(t.maxMs.toFixed(1)) }]),
+    ),
+    fdsBefore,
+    fdsAfter,
+    zombies: left.filter((p) => p.state === 'Z'),
+    children: left,
+    stateDirs: fs.readdirSync(opts.root),
+    mounts: mountsUnder([opts.root, opts.bundle]),
+    races,
+    processes,
+    cgroupPaths,
+    failures,
+  };
+  process.stdout.write(JSON.stringify(report));
+}
+
+main().catch((e) => {
+  process.stdout.write(JSON.stringify({ failures: [`scenario: ${e.stack}`] }));
+});

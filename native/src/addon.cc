@@ -31,7 +31,38 @@ namespace {
 using tsrunc::ErrnoError;
 using tsrunc::IntArg;
 
-// spawnInit(initPath, cloneFlags, srcFds[], dstFds[], syncFdTarget) -> pid
+// spawnInit(initPath, cloneFlags, src[], dst[], syncFdTarget) -> Promise<pid>. The clone runs on
+// libuv's thread pool: making new namespaces (a network namespace above all) takes the kernel
+// milliseconds, which a daemon's event loop must not wait through. The child shares no fd table
+// with us (no CLONE_FILES): fds our other threads open or close meanwhile do not reach it.
+class SpawnInitWorker : public Napi::AsyncWorker {
+ public:
+  SpawnInitWorker(Napi::Env env, std::string path, unsigned long flags, std::vector<int> src, std::vector<int> dst, int syncFd)
+      : Napi::AsyncWorker(env, "tsrunc.spawnInit"), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)),
+        flags_(flags), src_(std::move(src)), dst_(std::move(dst)), syncFd_(syncFd) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    pid_ = tsrunc_spawn_init(path_.c_str(), flags_, src_.data(), dst_.data(), static_cast<int>(src_.size()), syncFd_, &step_);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (pid_ < 0) deferred_.Reject(ErrnoError(env, -pid_, step_).Value());
+    else deferred_.Resolve(Napi::Number::New(env, pid_));
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  unsigned long flags_;
+  std::vector<int> src_, dst_;
+  int syncFd_;
+  int pid_ = -EINVAL;
+  const char *step_ = "spawn";
+};
+
 Napi::Value SpawnInit(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>();
@@ -44,10 +75,10 @@ Napi::Value SpawnInit(const Napi::CallbackInfo &info) {
     src.push_back(srcArr.Get(i).As<Napi::Number>().Int32Value());
     dst.push_back(dstArr.Get(i).As<Napi::Number>().Int32Value());
   }
-  const char *step = "spawn";
-  int pid = tsrunc_spawn_init(path.c_str(), flags, src.data(), dst.data(), static_cast<int>(src.size()), IntArg(info, 4), &step);
-  if (pid < 0) throw ErrnoError(env, -pid, step);
-  return Napi::Number::New(env, pid);
+  auto *worker = new SpawnInitWorker(env, path, flags, std::move(src), std::move(dst), IntArg(info, 4));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 // socketpair(stream) -> [fd, fd], both O_CLOEXEC: SOCK_STREAM for a console socket, else

@@ -1,6 +1,6 @@
 /*
  * Starting tsrunc-init. Node is multi-threaded, so between clone() and execveat() the child makes
- * only raw syscalls: no malloc, no locks, no JS. The child shares our memory (CLONE_VM|CLONE_VFORK,
+ * only raw syscalls: no malloc, no locks, no JS. It is called on libuv's thread pool. The child shares our memory (CLONE_VM|CLONE_VFORK,
  * as posix_spawn does: no page-table copy of a large Node heap) and runs on its own small stack.
  * The init binary runs from a sealed memfd copy, never from a host file (SECURITY.md #1).
  */
@@ -26,10 +26,27 @@
 #define MAX_FDS 256
 
 static int init_memfd = -1;
+/* Spawns run on the thread pool, several at once. */
+static pthread_mutex_t init_memfd_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int init_memfd_make(const char *path, const char **step);
 
 /* The sealed in-memory copy of tsrunc-init, made once per process. */
 static int init_memfd_get(const char *path, const char **step) {
-  if (init_memfd >= 0) return init_memfd;
+  pthread_mutex_lock(&init_memfd_lock);
+  if (init_memfd < 0) {
+    int fd = init_memfd_make(path, step);
+    if (fd < 0) {
+      pthread_mutex_unlock(&init_memfd_lock);
+      return fd;
+    }
+    init_memfd = fd;
+  }
+  pthread_mutex_unlock(&init_memfd_lock);
+  return init_memfd;
+}
+
+static int init_memfd_make(const char *path, const char **step) {
   *step = "memfd_create";
   int fd = memfd_create("tsrunc-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0010U /* MFD_EXEC */);
   if (fd < 0 && errno == EINVAL) fd = memfd_create("tsrunc-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -47,7 +64,6 @@ static int init_memfd_get(const char *path, const char **step) {
   close(src);
   *step = "seal memfd";
   if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) goto fail;
-  init_memfd = fd;
   return fd;
 fail_src: {
     int e = errno;

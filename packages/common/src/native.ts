@@ -9,7 +9,8 @@ export interface ExitStatus {
 
 /** The native addon (native/src/addon.cc): the syscalls Node lacks. The runtime takes it as a parameter, so tests can pass a recording double. */
 export interface NativeLayer {
-  spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): number;
+  /** Clones tsrunc-init on the thread pool (new namespaces take the kernel milliseconds); resolves with its pid. */
+  spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): Promise<number>;
   /** SOCK_STREAM when `stream`, else SOCK_SEQPACKET; both ends O_CLOEXEC. */
   socketpair(stream?: boolean): [number, number];
   /** One message on `fd`, with `attachFd` as SCM_RIGHTS when given. */

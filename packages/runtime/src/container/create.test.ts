@@ -29,7 +29,7 @@ const PLAN_SENT = ['spawnInit', 'pidfdOpen', 'sealedMemfd', 'sendMsg', 'recvMsg'
 
 describe('create over the recording native layer', () => {
   it('fails at spawnInit: no pidfd is opened, both socket ends are closed, the state dir is removed and the lock released', async () => {
-    h.sys.next('spawnInit', () => {
+    h.sys.next('spawnInit', async () => {
       throw new Error('clone3: Operation not permitted');
     });
     const before = openFds();
@@ -51,7 +51,7 @@ describe('create over the recording native layer', () => {
     });
     const hostnameOp = plan.ops.findIndex((op) => op.origin === 'hostname');
     expect(hostnameOp).toBeGreaterThan(0);
-    h.sys.next('spawnInit', () => pid).next('recvMsg', () => initError(hostnameOp, 1, 'sethostname: Operation not permitted'));
+    h.sys.next('spawnInit', async () => pid).next('recvMsg', () => initError(hostnameOp, 1, 'sethostname: Operation not permitted'));
     const before = openFds();
     await expect(h.runtime.create('c2', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^hostname: sethostname: Operation not permitted$/);
     expect(h.sys.names()).toEqual(['flock', 'mkfifo', 'socketpair', ...PLAN_SENT, 'pidfdSendSignal', 'dupCloexec', 'exits.wait']);
@@ -66,7 +66,7 @@ describe('create over the recording native layer', () => {
 
   it('fails when the init exits before it is ready: its exit status is in the error, awaited once', async () => {
     const pid = h.standIns.spawn(['sh', '-c', 'read line; exit 3']);
-    h.sys.next('spawnInit', () => pid).next('recvMsg', () => {
+    h.sys.next('spawnInit', async () => pid).next('recvMsg', () => {
       h.standIns.child(pid).stdin!.end(); // the stand-in exits 3, and the socket reads as closed
       return Buffer.alloc(0);
     });
@@ -84,9 +84,9 @@ describe('create over the recording native layer', () => {
     const poststopRunner = h.standIns.spawn(['sh', '-c', 'read line; exit 0']);
     let stateDirAtPoststop: boolean | undefined;
     h.sys
-      .next('spawnInit', () => init)
-      .next('spawnInit', () => prestartRunner)
-      .next('spawnInit', () => {
+      .next('spawnInit', async () => init)
+      .next('spawnInit', async () => prestartRunner)
+      .next('spawnInit', async () => {
         stateDirAtPoststop = fs.existsSync(path.join(h.root, 'c4'));
         return poststopRunner;
       })
@@ -105,7 +105,7 @@ describe('create over the recording native layer', () => {
       ...killAndWait, // then the init
       'socketpair', ...PLAN_SENT, 'dupCloexec', 'exits.wait', // the poststop runner, to its exit
     ]);
-    expect(h.sys.callsOf('spawnInit').map((c) => c.result)).toEqual([init, prestartRunner, poststopRunner]);
+    expect(await Promise.all(h.sys.callsOf('spawnInit').map((c) => c.result))).toEqual([init, prestartRunner, poststopRunner]);
     expect(h.sys.callsOf('exits.wait').map((c) => c.args[0])).toEqual([prestartRunner, init, poststopRunner]);
     // Hook runners start in our namespaces.
     expect(h.sys.callsOf('spawnInit').slice(1).map((c) => c.args[1])).toEqual([0, 0]);

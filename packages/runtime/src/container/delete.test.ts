@@ -14,7 +14,7 @@ afterEach(() => h.cleanup());
 
 /** Creates `id` with a stand-in init that reports ready at once. */
 async function createReady(id: string, pid: number): Promise<Container> {
-  h.sys.next('spawnInit', () => pid).next('recvMsg', () => encodeMessage(Msg.Ready));
+  h.sys.next('spawnInit', async () => pid).next('recvMsg', () => encodeMessage(Msg.Ready));
   const container = await h.runtime.create(id, { bundle: h.bundle, spec: h.spec });
   expect(h.sys.names()).toEqual(['flock', 'mkfifo', 'socketpair', 'spawnInit', 'pidfdOpen', 'sealedMemfd', 'sendMsg', 'recvMsg']);
   expect(container.init?.pid).toBe(pid);

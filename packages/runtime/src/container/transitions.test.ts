@@ -113,7 +113,7 @@ const TABLE: Array<[string, Status, string]> = [
 describe('verb x status', () => {
   it.each(TABLE)('%s on a %s container: %s', async (verb, status, refusal) => {
     const { cgroupDir } = writeContainer(h, ID, status, { cgroup: status === 'paused' || !VERBS[verb].noCgroup });
-    h.sys.on('spawnInit', () => {
+    h.sys.on('spawnInit', async () => {
       throw new Error('stand-in: no exec');
     });
     const container = h.runtime.load(ID);

@@ -196,7 +196,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   const releaseReaps = runtime.exits.holdReaps();
   let child: ProcessHandle;
   try {
-    const pid = sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
+    const pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
     child = new ProcessHandle(sys, runtime, pid, sys.pidfdOpen(pid));
   } catch (e) {
     releaseReaps();

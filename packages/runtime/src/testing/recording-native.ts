@@ -85,8 +85,13 @@ export class RecordingNative implements NativeLayer {
   }
 
   // No default: starting a process is the test's to script (it may hand out a stand-in's pid).
-  spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): number {
-    return this.call('spawnInit', [initPath, cloneFlags, src, dst, syncFdTarget]);
+  // Recorded at the call; the scripted result (or error) settles the promise, as the addon's thread-pool clone does.
+  spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): Promise<number> {
+    try {
+      return Promise.resolve(this.call('spawnInit', [initPath, cloneFlags, src, dst, syncFdTarget]));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Two distinct fds the caller must close (the kernel's are sockets; /dev/null suffices where only the double reads them). */

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ConfigError, TsruncError } from '@tsrunc/common';
 import { deviceRules, type DeviceFilterInstaller } from './devices';
 import { errnoCode, strerror } from '@tsrunc/common';
-import { applyWrites, cgroupTree, currentReader, readCgroupFile, removeCgroup, sleep, writeCgroupFile } from './fsexec';
+import { applyWrites, cgroupTree, currentReader, readCgroupFile, removeCgroup, sleep, writeCgroupFile, writeCgroupFileAsync } from './fsexec';
 import type { CgroupLayout } from './layout';
 import { readOomKills, watchOomV1, watchOomV2, type EventfdNative, type OomCounterFile } from './oom';
 import { cgroupPaths, UNIFIED, type CgroupPathOptions, type CgroupPaths } from './paths';
@@ -104,19 +104,20 @@ export class Cgroup {
     }
   }
 
+  /** Moves `pid` into every hierarchy at once, off the event loop (a migration waits for the kernel's cgroup lock). */
   async addProcess(pid: number): Promise<void> {
-    for (const dir of this.dirs()) {
+    await Promise.all(this.dirs().map(async (dir) => {
       // EINVAL: the task is still being forked (TASK_NEW); it can join a moment later.
       for (let attempt = 0; ; attempt++) {
         try {
-          writeCgroupFile(dir, 'cgroup.procs', String(pid));
-          break;
+          await writeCgroupFileAsync(dir, 'cgroup.procs', String(pid));
+          return;
         } catch (e) {
           if (errnoCode(e) === 'EINVAL' && attempt < 5) await sleep(30);
           else throw new TsruncError(`cannot add process ${pid} to cgroup ${dir}: ${strerror(e)}`);
         }
       }
-    }
+    }));
   }
 
   /** Writes `linux.resources` (create and `update`). Everything is planned, and so validated, before the first write. */

@@ -29,6 +29,20 @@ export function writeCgroupFile(dir: string, file: string, value: string): void 
   }
 }
 
+/**
+ * writeCgroupFile on libuv's thread pool: for writes the kernel makes slow, such as a migration into
+ * cgroup.procs (it waits for an RCU grace period), which a daemon's event loop must not sit through.
+ */
+export function writeCgroupFileAsync(dir: string, file: string, value: string): Promise<void> {
+  // Plain callbacks: fs.promises' FileHandle costs the loop several times more per write.
+  return new Promise((resolve, reject) => {
+    fs.open(path.join(dir, file), fs.constants.O_WRONLY | fs.constants.O_TRUNC, (openError, fd) => {
+      if (openError) return reject(openError);
+      fs.write(fd, value, (writeError) => fs.close(fd, (closeError) => (writeError || closeError ? reject(writeError ?? closeError) : resolve())));
+    });
+  });
+}
+
 /** Applies planned writes in order; a failure is a ConfigError naming the spec field and the value. */
 export function applyWrites(dir: string, writes: FileWrite[]): void {
   for (const w of writes) {
@@ -63,7 +77,7 @@ export async function removeCgroup(dir: string, budgetMs = 2000): Promise<void> 
   let delay = 1;
   for (let waited = 0; ; waited += delay, delay = Math.min(delay * 2, 100)) {
     try {
-      fs.rmdirSync(dir);
+      await fs.promises.rmdir(dir); // on the thread pool: a cgroup's rmdir waits for the kernel to offline it
       return;
     } catch (e) {
       const code = errnoCode(e);

@@ -107,7 +107,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.
     if (init) await killInit(init);
     const cgroupError = cgroupMade ? await destroyContainerCgroup(cgroup.paths).then(() => undefined, (err: Error) => err) : undefined;
-    if (reserved) dir.remove();
+    if (reserved) await dir.remove();
     // A failed hook phase continues at destroy, which runs the poststop hooks (runtime-spec).
     if (/^hooks\.(prestart|createRuntime|createContainer)/.test((e as Error).message)) {
       await runHostHooksWarnOnly(runtime, spec, 'poststop', { ...hookState, status: 'stopped' });

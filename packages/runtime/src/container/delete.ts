@@ -36,7 +36,7 @@ export async function deleteContainer(runtime: Runtime, dir: ContainerDir, init:
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
       // A leftover directory without state (a create killed before it wrote any) is removed.
-      dir.remove();
+      await dir.remove();
       if (options.force) return;
       throw e;
     }
@@ -79,7 +79,7 @@ async function endInit(runtime: Runtime, held: ProcessHandle | undefined, state:
 async function destroy(runtime: Runtime, dir: ContainerDir, state: ContainerState): Promise<void> {
   // runc's order: the cgroup (and anything left in it), then the state dir even if that failed, then the error.
   const cgroupError = await destroyContainerCgroup(state.cgroupPaths).then(() => undefined, (e: Error) => e);
-  dir.remove();
+  await dir.remove();
   if (state.config.hooks?.poststop?.length) {
     await runHostHooksWarnOnly(runtime, state.config, 'poststop', { ociVersion: state.ociVersion, id: state.id, status: 'stopped', bundle: state.bundle, annotations: state.annotations });
   }

@@ -81,8 +81,9 @@ export class ContainerDir {
     writeFileAtomic(this.statePath, JSON.stringify(state), 0o600);
   }
 
-  remove(): void {
-    fs.rmSync(this.path, { recursive: true, force: true });
+  /** Removes the directory and what is in it (on the thread pool: unlinking waits for the filesystem). */
+  remove(): Promise<void> {
+    return fs.promises.rm(this.path, { recursive: true, force: true });
   }
 }
 

@@ -185,8 +185,14 @@ void OnPoll(uv_poll_t *handle, int status, int) {
   Napi::AsyncContext *context = req->context;
   req->context = nullptr;
   ClosePoll(req);
-  // MakeCallback (not a bare call) so promise continuations run right after.
-  callback.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, *context);
+  // MakeCallback (not a bare call) so promise continuations run right after. A callback that throws
+  // is the process's uncaught exception, as in any other callback: a C++ throw out of a libuv
+  // callback would abort the daemon.
+  try {
+    callback.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, *context);
+  } catch (const Napi::Error &e) {
+    napi_fatal_exception(env, e.Value());
+  }
   delete context;
 }
 

@@ -13,7 +13,7 @@ const PARENT = `/tsrunc-test-${process.pid}-native`;
 /** Exit code of `sh -c <script>` run inside `cg` (it joins before it runs the script). */
 async function exitCodeIn(cg: Cgroup, script: string): Promise<number | null> {
   const sh = startShell(`read x; ${script}`);
-  cg.addProcess(sh.pid);
+  await cg.addProcess(sh.pid);
   release(sh);
   return (await exited(sh)).code;
 }
@@ -79,7 +79,7 @@ async function twoKillsReported(cg: Cgroup, watch: AbortController, eventfd?: Ev
   for (const expected of [[1], [1, 2]]) {
     // tail buffers /dev/zero's endless first line until the OOM killer takes it.
     const hog = startShell('read x; exec tail /dev/zero');
-    cg.addProcess(hog.pid);
+    await cg.addProcess(hog.pid);
     release(hog);
     expect(await exited(hog)).toEqual({ code: null, signal: 'SIGKILL' });
     await waitFor(`OOM report ${expected.length}`, () => kills.length === expected.length, 15_000);

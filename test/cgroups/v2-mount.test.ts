@@ -43,7 +43,7 @@ describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
     expect(deviceCalls[0][1][0]).toEqual({ allow: false, type: 'a', major: -1, minor: -1, access: 'rwm' });
 
     const spinner = startShell('read x; while :; do :; done');
-    cg.addProcess(spinner.pid);
+    await cg.addProcess(spinner.pid);
     release(spinner);
     expect(cg.pids()).toEqual([spinner.pid]);
     await waitFor('CPU use', () => cpuTicks(spinner.pid) > 2);
@@ -83,7 +83,7 @@ describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
     try {
       let change = changeTo('populated 1');
       const sleeper = startShell('exec sleep 1000');
-      cg.addProcess(sleeper.pid);
+      await cg.addProcess(sleeper.pid);
       await change;
       change = changeTo('frozen 1');
       await cg.freeze();

@@ -3,6 +3,7 @@
 // makes one per command; the shim keeps one for its lifetime and the Containers it returns.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { setMaxListeners } from 'node:events';
 import { initBinaryPath, native, type ExitStatus, type Logger, type NativeLayer } from '@tsrunc/common';
 import { detectCgroupLayout, type CgroupLayout } from './cgroups';
 import { ContainerLocks } from './container/lock';
@@ -39,8 +40,11 @@ export class Runtime implements ExitSource {
   readonly locks: ContainerLocks;
   private layout: CgroupLayout | undefined;
   private readonly initPathOption: string | undefined;
-  /** One wait per process, shared by every caller: a reaper hands each status out once. */
-  private readonly exitWaits = new Map<string, Promise<ExitStatus | undefined>>();
+  /**
+   * One wait per process, shared by every caller (a reaper hands each status out once), kept while
+   * any handle of the process is open.
+   */
+  private readonly exitWaits = new Map<string, { exited?: Promise<ExitStatus | undefined>; handles: number }>();
   private readonly closing = new AbortController();
 
   constructor(options: RuntimeOptions) {
@@ -51,6 +55,8 @@ export class Runtime implements ExitSource {
     this.locks = new ContainerLocks(this.sys);
     this.layout = options.cgroupLayout;
     this.initPathOption = options.initPath;
+    // Every pending exit wait listens for the runtime's close: a daemon has many.
+    setMaxListeners(0, this.closing.signal);
   }
 
   get cgroupLayout(): CgroupLayout {
@@ -99,20 +105,32 @@ export class Runtime implements ExitSource {
 
   /** The exit of a process this runtime started, awaited once however many callers ask. */
   exitOf(proc: ProcessHandle): Promise<ExitStatus | undefined> {
-    const key = `${proc.pid}:${proc.startTime}`;
-    let exited = this.exitWaits.get(key);
-    if (!exited) {
+    const entry = this.exitEntry(proc);
+    if (!entry.exited) {
       // Its own pidfd: the handle may close its own while this wait still polls.
       const pidfd = this.sys.dupCloexec(proc.pidfd);
-      exited = this.exits.wait(proc.pid, pidfd, this.closing.signal).finally(() => fs.closeSync(pidfd));
-      this.exitWaits.set(key, exited);
+      entry.exited = this.exits.wait(proc.pid, pidfd, this.closing.signal).finally(() => fs.closeSync(pidfd));
     }
-    return exited;
+    return entry.exited;
   }
 
-  /** Drops the remembered exit of a process that is gone for good (its container deleted, its handle closed). */
+  /** A new handle of the process: its exit is remembered until the last handle closes. */
+  holdExit(proc: ProcessHandle): void {
+    this.exitEntry(proc).handles++;
+  }
+
+  /** A handle closed; with the last one the remembered exit goes. */
   forgetExit(proc: ProcessHandle): void {
-    this.exitWaits.delete(`${proc.pid}:${proc.startTime}`);
+    const key = exitKey(proc);
+    const entry = this.exitWaits.get(key);
+    if (entry && --entry.handles <= 0) this.exitWaits.delete(key);
+  }
+
+  private exitEntry(proc: ProcessHandle): { exited?: Promise<ExitStatus | undefined>; handles: number } {
+    const key = exitKey(proc);
+    let entry = this.exitWaits.get(key);
+    if (!entry) this.exitWaits.set(key, (entry = { handles: 0 }));
+    return entry;
   }
 
   /** Stops every wait still pending; for a daemon that shuts down. */
@@ -120,6 +138,8 @@ export class Runtime implements ExitSource {
     this.closing.abort(new Error('runtime closed'));
   }
 }
+
+const exitKey = (proc: ProcessHandle): string => `${proc.pid}:${proc.startTime}`;
 
 function ownerName(uid: number): string {
   try {

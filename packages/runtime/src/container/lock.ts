@@ -51,14 +51,22 @@ export class ContainerLocks {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(id);
       throw e;
     }
+    let current: boolean;
     try {
       for (let delay = RETRY_MIN_MS; !this.sys.flock(fd, true, true); delay = Math.min(delay * 2, RETRY_MAX_MS)) {
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
+      // The holder we waited for may have deleted the container (and a create made the id anew):
+      // a lock on the old directory locks nothing.
+      const locked = fs.fstatSync(fd);
+      const now = fs.statSync(dirPath, { throwIfNoEntry: false });
+      current = now !== undefined && now.ino === locked.ino && now.dev === locked.dev;
     } catch (e) {
       fs.closeSync(fd);
       throw e;
     }
-    return fd;
+    if (current) return fd;
+    fs.closeSync(fd);
+    return this.flockDir(id, dirPath); // the directory there now, or NotFoundError
   }
 }

@@ -6,6 +6,7 @@ import { readProcStat } from './liveness';
 /** Where the exits of every process a Runtime started are awaited, once each (see Runtime.exitOf). */
 export interface ExitSource {
   exitOf(proc: ProcessHandle): Promise<ExitStatus | undefined>;
+  holdExit(proc: ProcessHandle): void;
   forgetExit(proc: ProcessHandle): void;
 }
 
@@ -24,6 +25,7 @@ export class ProcessHandle {
     readonly pidfd: number,
   ) {
     this.startTime = readProcStat(pid)?.startTime ?? '';
+    exits.holdExit(this);
   }
 
   /** close() was called: the handle no longer names the process. */

@@ -185,9 +185,20 @@ function sendPlan(runtime: Runtime, sock: number, bytes: Buffer): void {
  */
 export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio, fifoPath: string | undefined, hooks: InitHooks = {}): Promise<ProcessHandle> {
   const sys = runtime.sys;
-  const planBytes = encodeInitPlan(plan);
-  const extra = openFdSources(runtime, plan, fifoPath);
-  const [parentEnd, childEnd] = sys.socketpair();
+  let planBytes: Buffer;
+  let extra: number[] = [];
+  let parentEnd: number;
+  let childEnd: number;
+  try {
+    planBytes = encodeInitPlan(plan);
+    extra = openFdSources(runtime, plan, fifoPath);
+    [parentEnd, childEnd] = sys.socketpair();
+  } catch (e) {
+    // The console receiver is ours from the call on, whatever fails.
+    extra.forEach((fd) => fs.closeSync(fd));
+    closeConsoleReceiver(hooks.console);
+    throw e;
+  }
   const preserved = Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
   const src = [...io.stdio, ...preserved, ...extra, childEnd];
   const dst = [0, 1, 2, ...preserved, ...extra.map((_, i) => 3 + io.preserveFds + i), plan.syncFd];
@@ -246,18 +257,16 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
         throw new InitFailedError(op ? `${op.origin}: ${msg.text}` : msg.text);
       }
     }
-    const console = hooks.console ? receiveConsole(runtime, hooks.console) : undefined;
     if (forked) {
       // The fork's parent exits right after reporting its child.
       await child.wait();
       child.close();
     }
     const started = forked ?? child;
-    started.console = console;
+    if (hooks.console) started.console = receiveConsole(runtime, hooks.console);
     return started;
   } catch (e) {
-    if (forked) await killInit(forked);
-    await killInit(child);
+    await Promise.allSettled([forked && killInit(forked), killInit(child)]);
     throw e;
   } finally {
     releaseReaps();

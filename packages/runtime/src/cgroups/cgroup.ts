@@ -232,10 +232,9 @@ export class Cgroup {
 
   /** Removes every directory (and child cgroups), waiting briefly for exiting tasks to leave. */
   async destroy(): Promise<void> {
-    const failures: string[] = [];
-    for (const dir of this.dirs()) {
-      await removeCgroup(dir).catch((e: Error) => failures.push(e.message));
-    }
+    // Every hierarchy at once, as addProcess: each rmdir waits on the thread pool, not the loop.
+    const results = await Promise.allSettled(this.dirs().map((dir) => removeCgroup(dir)));
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
     if (failures.length > 0) throw new TsruncError(failures.join('; '));
   }
 }

@@ -68,16 +68,30 @@ function subdirs(dir: string): string[] {
   }
 }
 
+/** The child cgroups of `dir` (none when it is gone), read on the thread pool. */
+function subdirsAsync(dir: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    fs.readdir(dir, { withFileTypes: true }, (e, entries) => {
+      if (e) return errnoCode(e) === 'ENOENT' ? resolve([]) : reject(e);
+      resolve(entries.filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name)));
+    });
+  });
+}
+
+/** rmdir(2) on the thread pool: a cgroup's rmdir waits for the kernel to offline it. */
+const rmdirAsync = (dir: string): Promise<void> => new Promise((resolve, reject) => fs.rmdir(dir, (e) => (e ? reject(e) : resolve())));
+
 /**
  * Removes a cgroup and any child cgroups, leaf first. rmdir fails with EBUSY while tasks are still leaving (a killed
  * process stays in its cgroup until it is reaped), so that is retried with backoff for about `budgetMs`.
+ * Plain fs callbacks, as writeCgroupFileAsync: the event loop only hands each call to the thread pool.
  */
 export async function removeCgroup(dir: string, budgetMs = 2000): Promise<void> {
-  for (const child of subdirs(dir)) await removeCgroup(child, budgetMs);
+  for (const child of await subdirsAsync(dir)) await removeCgroup(child, budgetMs);
   let delay = 1;
   for (let waited = 0; ; waited += delay, delay = Math.min(delay * 2, 100)) {
     try {
-      await fs.promises.rmdir(dir); // on the thread pool: a cgroup's rmdir waits for the kernel to offline it
+      await rmdirAsync(dir);
       return;
     } catch (e) {
       const code = errnoCode(e);

@@ -33,11 +33,15 @@ export function runtimeEnv(): string[] {
  * One OP_HOOK per hook of `phase`. insertPid: tsrunc-init puts its own getpid() into the state
  * (the pid as the container sees it, for createContainer/startContainer, as runc does).
  */
-export function hookOps(spec: Spec, phase: HookName, state: HookState, insertPid: boolean, env: string[] = runtimeEnv()): PlanOp[] {
+export function hookOps(spec: Spec, phase: HookName, state: HookState, insertPid: boolean, env?: string[]): PlanOp[] {
+  const hooks = spec.hooks?.[phase] ?? [];
+  // Copying process.env costs the loop ~0.3 ms a call: only a phase that has hooks pays for it.
+  if (!hooks.length) return [];
   const json = hookStateJson(insertPid ? { ...state, pid: undefined } : state);
-  return (spec.hooks?.[phase] ?? []).map((h: Hook, i) => ({
+  const inherited = env ?? runtimeEnv();
+  return hooks.map((h: Hook, i) => ({
     code: Op.Hook,
-    args: [phase, i, h.path, h.args ?? [], h.env ?? env, h.timeout ?? 0, json, insertPid ? 1 : 0],
+    args: [phase, i, h.path, h.args ?? [], h.env ?? inherited, h.timeout ?? 0, json, insertPid ? 1 : 0],
     origin: `hooks.${phase}[${i}]`,
   }));
 }

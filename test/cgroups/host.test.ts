@@ -70,8 +70,8 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
 
   it('creates a cgroup in every hierarchy, applies resources and moves a process in', async () => {
     const cg = open('basic');
-    cg.create();
-    cg.applyResources({
+    await cg.create();
+    await cg.applyResources({
       memory: { limit: 64 << 20, reservation: 32 << 20, swappiness: 10 },
       cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' },
       pids: { limit: 20 },
@@ -95,7 +95,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
 
   it('gives new cpuset levels their parent\'s cpus and mems (v1 inheritance)', async () => {
     const cg = open('cpuset/inner/leaf');
-    cg.create();
+    await cg.create();
     const root = layout.hierarchies.find((h) => h.controllers.includes('cpuset'))!.mountpoint;
     for (const level of ['cpuset', 'cpuset/inner', 'cpuset/inner/leaf']) {
       expect(read(path.join(root, PARENT, level, 'cpuset.cpus'))).toBe(read(`${root}/cpuset.cpus`));
@@ -105,21 +105,21 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     await cg.addProcess(sleeper.pid);
   });
 
-  itWithHugetlbOn(2)('writes hugetlb limits into cgroup2 when the host has its hugetlb controller there', () => {
+  itWithHugetlbOn(2)('writes hugetlb limits into cgroup2 when the host has its hugetlb controller there', async () => {
     const cg = open('hugetlb');
-    cg.create();
+    await cg.create();
     expect(cg.paths.hugetlb).toBeUndefined();
-    cg.applyResources({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 20 }] });
+    await cg.applyResources({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 20 }] });
     expect(read(`${cg.paths[UNIFIED]}/hugetlb.2MB.max`)).toBe(String(4 << 20));
     expect(cg.stats().hugetlb['2MB']).toEqual({ failcnt: 0 });
   });
 
-  itWithHugetlbOn(1)('writes hugetlb limits into the v1 hugetlb hierarchy when the host has its controller there', () => {
+  itWithHugetlbOn(1)('writes hugetlb limits into the v1 hugetlb hierarchy when the host has its controller there', async () => {
     const cg = open('hugetlb');
-    cg.create();
+    await cg.create();
     const v1 = layout.hierarchies.find((h) => h.version === 1 && h.controllers.includes('hugetlb'))!;
     expect(cg.paths.hugetlb).toBe(path.join(v1.mountpoint, PARENT, 'hugetlb'));
-    cg.applyResources({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 20 }] });
+    await cg.applyResources({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 20 }] });
     expect(read(`${cg.paths.hugetlb}/hugetlb.2MB.limit_in_bytes`)).toBe(String(4 << 20));
     expect(fs.readdirSync(cg.paths[UNIFIED]).filter((f) => f.startsWith('hugetlb.'))).toEqual([]);
     expect(cg.stats().hugetlb['2MB']).toEqual({ failcnt: 0 });
@@ -127,19 +127,19 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
 
   it('names the field and the errno when the kernel refuses a value', async () => {
     const cg = open('busy');
-    cg.create();
+    await cg.create();
     const hog = startShell('read x; exec dd if=/dev/zero of=/dev/null bs=16M count=100000000');
     await cg.addProcess(hog.pid);
     release(hog);
     await waitFor('dd to touch its buffer', () => Number(read(`${cg.paths.memory}/memory.usage_in_bytes`)) > 8 << 20);
-    expect(() => cg.applyResources({ memory: { limit: 4096 } })).toThrow('linux.resources.memory.limit: cannot set 4096: device or resource busy');
-    expect(() => cg.applyResources({ memory: { limit: 4096, checkBeforeUpdate: true } })).toThrow(/linux.resources.memory.limit: rejecting memory limit 4096 <= usage \d+/);
-    expect(() => cg.applyResources({ network: { classID: 1 } })).toThrow('linux.resources.network.classID: the net_cls cgroup controller is not available on this host');
+    await expect(cg.applyResources({ memory: { limit: 4096 } })).rejects.toThrow('linux.resources.memory.limit: cannot set 4096: device or resource busy');
+    await expect(cg.applyResources({ memory: { limit: 4096, checkBeforeUpdate: true } })).rejects.toThrow(/linux.resources.memory.limit: rejecting memory limit 4096 <= usage \d+/);
+    await expect(cg.applyResources({ network: { classID: 1 } })).rejects.toThrow('linux.resources.network.classID: the net_cls cgroup controller is not available on this host');
   });
 
   it('freezes until FROZEN, the process stops running, and thaws', async () => {
     const cg = open('freezer');
-    cg.create();
+    await cg.create();
     const spinner = startShell('read x; while :; do :; done');
     await cg.addProcess(spinner.pid);
     release(spinner);
@@ -159,8 +159,8 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
 
   it('lists pids recursively and reports plausible stats', async () => {
     const cg = open('stats');
-    cg.create();
-    cg.applyResources({ pids: { limit: 50 }, cpu: { cpus: '0' } });
+    await cg.create();
+    await cg.applyResources({ pids: { limit: 50 }, cpu: { cpus: '0' } });
     // dd charges a 4 MiB buffer to the cgroup (memory a task brought along stays charged where it was).
     const spinner = startShell('read x; dd if=/dev/zero of=/dev/null bs=4M count=1 2>/dev/null; while :; do :; done');
     await cg.addProcess(spinner.pid);
@@ -187,8 +187,8 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
 
   it('stops a fork bomb at pids.limit', async () => {
     const cg = open('forkbomb');
-    cg.create();
-    cg.applyResources({ pids: { limit: 5 } });
+    await cg.create();
+    await cg.applyResources({ pids: { limit: 5 } });
     const bomb = startShell('read x; i=0; while [ $i -lt 50 ]; do sleep 1000 & i=$((i+1)); done; wait');
     await cg.addProcess(bomb.pid);
     release(bomb);
@@ -201,8 +201,8 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
 
   it('observes an OOM kill of a memory hog', async () => {
     const cg = open('oom');
-    cg.create();
-    cg.applyResources({ memory: { limit: 32 << 20, swap: 32 << 20 } });
+    await cg.create();
+    await cg.applyResources({ memory: { limit: 32 << 20, swap: 32 << 20 } });
     const hog = startShell('read x; exec dd if=/dev/zero of=/dev/null bs=200M count=1');
     await cg.addProcess(hog.pid);
     const kills: number[] = [];
@@ -221,7 +221,7 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
 
   it('destroy removes the directories from every hierarchy, also while a killed task is still leaving', async () => {
     const cg = open('destroy');
-    cg.create();
+    await cg.create();
     const sleeper = startShell('exec sleep 1000');
     await cg.addProcess(sleeper.pid);
     sleeper.kill('SIGKILL');
@@ -229,14 +229,14 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
     for (const dir of Object.values(cg.paths)) expect(fs.existsSync(dir)).toBe(false);
   });
 
-  it('a create that fails half-way removes what it made', () => {
+  it('a create that fails half-way removes what it made', async () => {
     const unified = layout.hierarchies.find((h) => h.version === 2)!;
     const parent = path.join(unified.mountpoint, PARENT, 'shallow');
     fs.mkdirSync(parent, { recursive: true });
     // cgroup2 refuses a child below max depth 0; cgroup2 comes last, so the v1 directories exist by then.
     fs.writeFileSync(`${parent}/cgroup.max.depth`, '0');
     const cg = open('shallow/child');
-    expect(() => cg.create()).toThrow(/cannot create cgroup/);
+    await expect(cg.create()).rejects.toThrow(/cannot create cgroup/);
     for (const dir of Object.values(cg.paths)) expect(fs.existsSync(dir)).toBe(false);
     for (const h of layout.hierarchies.filter((x) => x.version === 1)) expect(fs.existsSync(path.join(h.mountpoint, PARENT, 'shallow'))).toBe(false);
   });
@@ -244,8 +244,8 @@ describeAsRoot('cgroups on this host (hybrid: v1 controllers + cgroup2)', () => 
   it('100 create/destroy cycles leave nothing behind', async () => {
     for (let i = 0; i < 100; i++) {
       const cg = openCgroup(layout, { cgroupsPath: `${PARENT}/cycles/c${i}`, id: `c${i}` });
-      cg.create();
-      cg.applyResources({ memory: { limit: 16 << 20 }, pids: { limit: 10 } });
+      await cg.create();
+      await cg.applyResources({ memory: { limit: 16 << 20 }, pids: { limit: 10 } });
       await cg.destroy();
     }
     for (const h of layout.hierarchies) expect(subdirs(path.join(h.mountpoint, PARENT, 'cycles'))).toEqual([]);

@@ -26,26 +26,26 @@ describeAsRoot('native eBPF device filter on a freshly mounted cgroup2 hierarchy
   it('denies what the rules deny, allows runc\'s defaults, honours access bits, and replaces the earlier program', async () => {
     expect(fresh.layout.mode).toBe('v2');
     const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}/dev`, id: 'dev', deviceFilter: nativeDeviceFilter() });
-    cg.create();
+    await cg.create();
     try {
       const fuse = (access: string): LinuxDeviceCgroup => ({ allow: true, type: 'c', major: 10, minor: 229, access });
       const denyAll: LinuxDeviceCgroup = { allow: false, access: 'rwm' };
 
-      cg.applyResources({ devices: [denyAll] });
+      await cg.applyResources({ devices: [denyAll] });
       expect(await exitCodeIn(cg, 'exec 3<>/dev/fuse')).not.toBe(0);
       expect(await exitCodeIn(cg, 'exec 3<>/dev/null && exec 4</dev/zero')).toBe(0); // runc's default rules
 
       // A second call replaces the first program (with two attached, both would have to allow).
-      cg.applyResources({ devices: [denyAll, fuse('r')] });
+      await cg.applyResources({ devices: [denyAll, fuse('r')] });
       expect(await exitCodeIn(cg, 'exec 3</dev/fuse')).toBe(0);
       expect(await exitCodeIn(cg, 'exec 3<>/dev/fuse')).not.toBe(0); // rw asked, only r allowed
 
       // The last matching rule wins: a later deny of char 10:* overrides the earlier allow.
-      cg.applyResources({ devices: [denyAll, fuse('rw'), { allow: false, type: 'c', major: 10, access: 'rwm' }] });
+      await cg.applyResources({ devices: [denyAll, fuse('rw'), { allow: false, type: 'c', major: 10, access: 'rwm' }] });
       expect(await exitCodeIn(cg, 'exec 3</dev/fuse')).not.toBe(0);
 
       // An allow-all rule (type a, rwm) is the whole program.
-      cg.applyResources({ devices: [{ allow: true, access: 'rwm' }] });
+      await cg.applyResources({ devices: [{ allow: true, access: 'rwm' }] });
       expect(await exitCodeIn(cg, 'exec 3<>/dev/fuse')).toBe(0);
     } finally {
       await killAll();
@@ -73,7 +73,7 @@ function fdLinks(): Map<number, string> {
 
 /** Two memory hogs, one after the other, in `cg` (limited to 16 MiB): each is OOM-killed and reported once, [1, 2]. */
 async function twoKillsReported(cg: Cgroup, watch: AbortController, eventfd?: EventfdNative): Promise<void> {
-  cg.applyResources({ memory: { limit: 16 << 20, swap: 16 << 20 } });
+  await cg.applyResources({ memory: { limit: 16 << 20, swap: 16 << 20 } });
   const kills: number[] = [];
   cg.watchOom((n) => kills.push(n), { signal: watch.signal, eventfd });
   for (const expected of [[1], [1, 2]]) {
@@ -106,7 +106,7 @@ describeAsRoot('OOM watch on the v1 memory hierarchy (native eventfd)', () => {
 
   itWithV1Memory('reports each OOM kill once with the new total, and an abort closes the eventfd and memory.oom_control', async () => {
     const cg = openCgroup(layout, { cgroupsPath: `${PARENT}/oom`, id: 'oom' });
-    cg.create();
+    await cg.create();
     const before = fdLinks();
     const watch = new AbortController();
     try {
@@ -135,7 +135,7 @@ describeAsRoot('OOM watch on a freshly mounted cgroup2 hierarchy (inotify on mem
   itWithV2Memory('reports each OOM kill once with the new total, and an abort removes the inotify watch', async () => {
     expect(fs.readFileSync(`${fresh.mnt}/cgroup.controllers`, 'utf8').split(/\s+/)).toContain('memory');
     const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}-v2/oom`, id: 'oom' });
-    cg.create();
+    await cg.create();
     const watch = new AbortController();
     try {
       await twoKillsReported(cg, watch);

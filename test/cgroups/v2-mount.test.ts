@@ -24,20 +24,20 @@ describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
     const deviceCalls: [string, DeviceRule[]][] = [];
     const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}/c1`, id: 'c1', deviceFilter: (dir, rules) => deviceCalls.push([dir, rules]) });
     expect(cg.paths).toEqual({ [UNIFIED]: path.join(fresh.mnt, PARENT, 'c1') });
-    cg.create();
+    await cg.create();
     const dir = cg.paths[UNIFIED];
     const available = fs.readFileSync(`${dir}/cgroup.controllers`, 'utf8').trim();
     expect(available).toBe(fs.readFileSync(`${fresh.mnt}/cgroup.controllers`, 'utf8').trim());
 
     if (available.includes('hugetlb')) {
-      cg.applyResources({ hugepageLimits: [{ pageSize: '2MB', limit: 8 << 20 }] });
+      await cg.applyResources({ hugepageLimits: [{ pageSize: '2MB', limit: 8 << 20 }] });
       expect(fs.readFileSync(`${dir}/hugetlb.2MB.max`, 'utf8').trim()).toBe(String(8 << 20));
     }
     if (!available.includes('memory')) {
-      expect(() => cg.applyResources({ memory: { limit: 1 << 20 } })).toThrow('linux.resources.memory.limit: the memory cgroup controller is not available on this host');
+      await expect(cg.applyResources({ memory: { limit: 1 << 20 } })).rejects.toThrow('linux.resources.memory.limit: the memory cgroup controller is not available on this host');
     }
     // v2 device rules go to the native eBPF installer, spec rules first, runc's defaults after.
-    cg.applyResources({ devices: [{ allow: false, access: 'rwm' }] });
+    await cg.applyResources({ devices: [{ allow: false, access: 'rwm' }] });
     expect(deviceCalls).toHaveLength(1);
     expect(deviceCalls[0][0]).toBe(dir);
     expect(deviceCalls[0][1][0]).toEqual({ allow: false, type: 'a', major: -1, minor: -1, access: 'rwm' });
@@ -67,7 +67,7 @@ describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
 
   it('the kernel raises a file-modified event when values in a cgroup file change (what the v2 OOM watch relies on for memory.events)', async () => {
     const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}/notify`, id: 'notify' });
-    cg.create();
+    await cg.create();
     const events = path.join(cg.paths[UNIFIED], 'cgroup.events');
     const watcher = fs.watch(events);
     /** Resolves on the first fs.watch event after which the file reads `want`. */
@@ -101,10 +101,10 @@ describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
     }
   });
 
-  it('without the native device filter, v2 device rules are a clear error', () => {
+  it('without the native device filter, v2 device rules are a clear error', async () => {
     const cg = openCgroup(fresh.layout, { cgroupsPath: `${PARENT}/c2`, id: 'c2' });
-    cg.create();
-    expect(() => cg.applyResources({ devices: [{ allow: false }] })).toThrow('linux.resources.devices: cgroup v2 device rules need the native eBPF device filter');
+    await cg.create();
+    await expect(cg.applyResources({ devices: [{ allow: false }] })).rejects.toThrow('linux.resources.devices: cgroup v2 device rules need the native eBPF device filter');
     return cg.destroy();
   });
 });

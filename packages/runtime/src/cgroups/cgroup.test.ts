@@ -45,11 +45,11 @@ function v2Layout(): ReturnType<typeof detectCgroupLayout> {
 }
 
 describe('Cgroup on a fake pure-v2 cgroupfs', () => {
-  it('applies memory, cpu, io, pids, hugetlb, rdma and unified to the one directory', () => {
+  it('applies memory, cpu, io, pids, hugetlb, rdma and unified to the one directory', async () => {
     const { dir } = v2Container({ 'memory.high': 'max' });
     const cg = openCgroup(v2Layout(), { cgroupsPath: '/ctr', id: 'c1' });
     expect(cg.paths).toEqual({ [UNIFIED]: dir });
-    cg.applyResources({
+    await cg.applyResources({
       memory: { limit: 256 << 20, swap: 512 << 20, reservation: 128 << 20 },
       cpu: { shares: 2048, quota: 150000, period: 100000, burst: 10000, cpus: '0-1', mems: '0' },
       blockIO: { weight: 1000 },
@@ -72,26 +72,26 @@ describe('Cgroup on a fake pure-v2 cgroupfs', () => {
     expect(read(dir, 'memory.high')).toBe('200M');
   });
 
-  it('never creates files: an unknown unified key fails, naming the field', () => {
+  it('never creates files: an unknown unified key fails, naming the field', async () => {
     const { dir } = v2Container();
     const cg = openCgroup(v2Layout(), { cgroupsPath: '/ctr', id: 'c1' });
-    expect(() => cg.applyResources({ unified: { 'memory.high': '200M' } })).toThrow(/^linux.resources.unified.memory.high: cannot set 200M: no such file or directory \(memory.high is missing/);
+    await expect(cg.applyResources({ unified: { 'memory.high': '200M' } })).rejects.toThrow(/^linux.resources.unified.memory.high: cannot set 200M: no such file or directory \(memory.high is missing/);
     expect(fs.existsSync(path.join(dir, 'memory.high'))).toBe(false);
   });
 
-  it('validates everything before writing anything', () => {
+  it('validates everything before writing anything', async () => {
     const { dir } = v2Container();
     const cg = openCgroup(v2Layout(), { cgroupsPath: '/ctr', id: 'c1' });
-    expect(() => cg.applyResources({ pids: { limit: 7 }, memory: { swappiness: 5 } })).toThrow('linux.resources.memory.swappiness: swappiness is not supported on cgroup v2');
+    await expect(cg.applyResources({ pids: { limit: 7 }, memory: { swappiness: 5 } })).rejects.toThrow('linux.resources.memory.swappiness: swappiness is not supported on cgroup v2');
     expect(read(dir, 'pids.max')).toBe('max');
   });
 
-  it('a controller the cgroup lacks is an error only when the spec uses it', () => {
+  it('a controller the cgroup lacks is an error only when the spec uses it', async () => {
     const { dir } = v2Container({ 'cgroup.controllers': 'memory pids\n' });
     const cg = fromPaths({ [UNIFIED]: dir });
-    cg.applyResources({ pids: { limit: 3 }, blockIO: {} });
-    expect(() => cg.applyResources({ blockIO: { weight: 100 } })).toThrow('linux.resources.blockIO.weight: the blkio cgroup controller is not available on this host');
-    expect(() => cg.applyResources({ network: { classID: 1 } })).toThrow('linux.resources.network.classID: the net_cls cgroup controller is not available on this host');
+    await cg.applyResources({ pids: { limit: 3 }, blockIO: {} });
+    await expect(cg.applyResources({ blockIO: { weight: 100 } })).rejects.toThrow('linux.resources.blockIO.weight: the blkio cgroup controller is not available on this host');
+    await expect(cg.applyResources({ network: { classID: 1 } })).rejects.toThrow('linux.resources.network.classID: the net_cls cgroup controller is not available on this host');
   });
 
   it('freezes through cgroup.freeze and waits for cgroup.events to say frozen', async () => {
@@ -177,12 +177,12 @@ describe('Cgroup on a fake v1 cgroupfs', () => {
     expect(cg.oomKillCount()).toBe(2);
   });
 
-  it('unified resources need a pure cgroup2 host (runc), not a v1 or hybrid one', () => {
+  it('unified resources need a pure cgroup2 host (runc), not a v1 or hybrid one', async () => {
     const memory = fake(path.join(root, 'memory/ctr'), { 'memory.high': '' });
     const unified = fake(path.join(root, 'unified/ctr'), { 'memory.high': '' });
     const hosts: CgroupPaths[] = [{ memory }, { memory, [UNIFIED]: unified }];
     for (const paths of hosts) {
-      expect(() => fromPaths(paths).applyResources({ unified: { 'memory.high': '1' } })).toThrow('linux.resources.unified: invalid configuration: cannot use unified on cgroup v1');
+      await expect(fromPaths(paths).applyResources({ unified: { 'memory.high': '1' } })).rejects.toThrow('linux.resources.unified: invalid configuration: cannot use unified on cgroup v1');
     }
     expect(read(unified, 'memory.high')).toBe('');
   });

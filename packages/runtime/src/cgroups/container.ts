@@ -40,9 +40,9 @@ function managesNothing(cgroup: Cgroup): boolean {
 /** Makes the directories and writes the spec's resources, before any process joins. On failure nothing this call made is left. */
 export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec): Promise<void> {
   if (managesNothing(cgroup)) return;
-  cgroup.create();
+  await cgroup.create();
   try {
-    cgroup.applyResources(specResources(spec));
+    await cgroup.applyResources(specResources(spec));
   } catch (e) {
     await cgroup.destroy().catch(() => undefined);
     throw e;

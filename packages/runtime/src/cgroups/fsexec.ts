@@ -43,11 +43,33 @@ export function writeCgroupFileAsync(dir: string, file: string, value: string): 
   });
 }
 
-/** Applies planned writes in order; a failure is a ConfigError naming the spec field and the value. */
-export function applyWrites(dir: string, writes: FileWrite[]): void {
+/** readCgroupFile on libuv's thread pool. */
+export function readCgroupFileAsync(dir: string, file: string): Promise<string | undefined> {
+  const full = path.join(dir, file);
+  return new Promise((resolve, reject) => {
+    fs.readFile(full, 'utf8', (e, text) => {
+      if (!e) return resolve(text);
+      if (errnoCode(e) === 'ENOENT') return resolve(undefined);
+      reject(new TsruncError(`cannot read ${full}: ${strerror(e)}`));
+    });
+  });
+}
+
+/** Whether `p` exists, asked on the thread pool. */
+export const existsAsync = (p: string): Promise<boolean> => new Promise((resolve) => fs.access(p, (e) => resolve(!e)));
+
+/** mkdir(2) on the thread pool. */
+export const mkdirAsync = (dir: string, mode: number): Promise<void> =>
+  new Promise((resolve, reject) => fs.mkdir(dir, { mode }, (e) => (e ? reject(e) : resolve())));
+
+/**
+ * Applies planned writes in order, each on the thread pool (a create writes a dozen files: devices.allow
+ * rules, cpuset, limits); a failure is a ConfigError naming the spec field and the value.
+ */
+export async function applyWrites(dir: string, writes: FileWrite[]): Promise<void> {
   for (const w of writes) {
     try {
-      writeCgroupFile(dir, w.file, w.value);
+      await writeCgroupFileAsync(dir, w.file, w.value);
     } catch (e) {
       const code = errnoCode(e);
       if (code && w.tolerate?.includes(code)) continue;

@@ -38,9 +38,9 @@ function merged(saved: LinuxResources | undefined, update: LinuxResources): Linu
 
 export function updateContainer(container: Container, resources: LinuxResources): Promise<void> {
   const r = updatableResources(resources);
-  return container.locked('update', (state) => {
+  return container.locked('update', async (state) => {
     try {
-      stateCgroup(container.runtime, state).applyResources(r);
+      await stateCgroup(container.runtime, state).applyResources(r);
     } catch (e) {
       // Name the field as the caller wrote it (relative to the resources object, like parseResources does).
       if (e instanceof ConfigError) throw new TsruncError(e.message.replace(/^linux\.resources\./, ''));

@@ -238,9 +238,11 @@ export class Cgroup {
 
   /** Removes every directory (and child cgroups), waiting briefly for exiting tasks to leave. */
   async destroy(): Promise<void> {
-    // Every hierarchy at once, as addProcess: each rmdir waits on the thread pool, not the loop.
-    const results = await Promise.allSettled(this.dirs().map((dir) => removeCgroup(dir)));
-    const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    const failures: string[] = [];
+    // One hierarchy after another: each removal holds a directory fd, and a CLI may run with very few (RLIMIT_NOFILE).
+    for (const dir of this.dirs()) {
+      await removeCgroup(dir).catch((e: Error) => failures.push(e.message));
+    }
     if (failures.length > 0) throw new TsruncError(failures.join('; '));
   }
 }

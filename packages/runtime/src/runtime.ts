@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   cgroupLayout?: CgroupLayout;
   /** tsrunc-init (next to the addon by default). */
   initPath?: string;
+  /** The environment of a hook without `env` (runc passes its own; default: none, not the caller's by accident). */
+  hookEnv?: string[];
 }
 
 const silent: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -38,6 +40,7 @@ export class Runtime implements ExitSource {
   readonly sys: NativeLayer;
   readonly exits: Exits;
   readonly locks: ContainerLocks;
+  readonly hookEnv: string[];
   private layout: CgroupLayout | undefined;
   private readonly initPathOption: string | undefined;
   /**
@@ -55,6 +58,7 @@ export class Runtime implements ExitSource {
     this.locks = new ContainerLocks(this.sys);
     this.layout = options.cgroupLayout;
     this.initPathOption = options.initPath;
+    this.hookEnv = options.hookEnv ?? [];
     // Every pending exit wait listens for the runtime's close: a daemon has many.
     setMaxListeners(0, this.closing.signal);
   }

@@ -42,7 +42,9 @@ export async function main(argv: string[]): Promise<number> {
     logFile = (parsed.globals.log as string) || undefined;
     logger = createLogger({ file: logFile, format, debug: !!parsed.globals.debug });
     if (parsed.globals['systemd-cgroup']) throw new TsruncError('--systemd-cgroup: systemd is not available on this host; tsrunc manages cgroupfs directly');
-    const runtime = new Runtime({ root: parsed.globals.root as string, logger });
+    // runc's hooks without `env` inherit runc's environment.
+    const hookEnv = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+    const runtime = new Runtime({ root: parsed.globals.root as string, logger, hookEnv });
     return await command.run({ runtime, flags: parsed.flags, args: parsed.args, out: write, logger });
   } catch (e) {
     if (e instanceof CommandLineError) {

@@ -77,7 +77,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     const consoleSocket = !spec.process?.terminal ? undefined : receiver ? { fd: receiver.theirs } : { path: opts.consoleSocket };
     const plan = compileInitPlan(spec, {
       bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id,
-      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, consoleSocket, cgroupDirs, seccompCompiler: (p) => runtime.sys.compileSeccomp(p),
+      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, hookEnv: runtime.hookEnv, consoleSocket, cgroupDirs, seccompCompiler: (p) => runtime.sys.compileSeccomp(p),
     });
     checkRootfs(plan.rootfs);
     dir.create();

@@ -173,3 +173,13 @@ test('errors name the config field', () => {
   expect(fails((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount')))).toMatch(/^linux\.namespaces: a mount namespace is required/);
   expect(fails((s) => s.process!.capabilities!.effective!.push('CAP_NOPE'))).toBe('process.capabilities.effective[3]: unknown capability "CAP_NOPE"');
 });
+
+test('a hook without env gets the environment the caller names, and none by default (never the process environment by accident)', () => {
+  const withHooks = spec((s) => {
+    s.hooks = { createContainer: [{ path: '/bin/true' }], startContainer: [{ path: '/bin/true', env: ['OWN=1'] }] };
+  });
+  const hookEnvs = (opts: Partial<PlanOptions>) => plan(withHooks, opts).ops.filter((o) => o.code === Op.Hook).map((o) => o.args[4]);
+  expect(process.env.PATH).toBeDefined();
+  expect(hookEnvs({})).toEqual([[], ['OWN=1']]);
+  expect(hookEnvs({ hookEnv: ['FROM_RUNC=1'] })).toEqual([['FROM_RUNC=1'], ['OWN=1']]);
+});

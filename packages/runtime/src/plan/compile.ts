@@ -37,6 +37,8 @@ export interface PlanOptions {
   execFifo: boolean;
   host: HostFacts;
   cgroupDirs?: Record<string, string>;
+  /** The environment of a hook without `env` (none unless the caller passes one). */
+  hookEnv?: string[];
   /** A session keyring of the container's own to join (runc: `_ses.<id>`), unless --no-new-keyring. */
   sessionKeyring?: string;
   /** The container id, for the state hooks read (defaults to ''). */
@@ -101,7 +103,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind
   ops.push(...kernelSettingOps(spec, proc, ns));
   if (opts.sessionKeyring) ops.push({ code: Op.SessionKeyring, args: [opts.sessionKeyring], origin: 'session keyring (--no-new-keyring to keep the caller\'s)' });
-  ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState), fsOps.rootSwitch[0]);
+  ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState, opts.hookEnv ?? []), fsOps.rootSwitch[0]);
   // The console after the masks and the root switch, before the root turns read-only (SECURITY.md #4).
   if (consoleFd !== undefined) ops.push(terminalOp(proc, consoleFd, true));
   ops.push(...fsOps.rootSwitch.slice(1));
@@ -114,7 +116,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   if (seccomp?.stage === 'beforeIds') ops.push(seccomp.op);
   ops.push(...identityOps(proc));
   const exec = execOps(proc, proc.env ?? [], opts.preserveFds, execFifoFd, seccomp);
-  ops.push(...exec.prepare, ...withStartContainerHooks(exec.finish, spec, hookState));
+  ops.push(...exec.prepare, ...withStartContainerHooks(exec.finish, spec, hookState, opts.hookEnv ?? []));
 
   return {
     cloneFlags: ns.cloneFlags,

@@ -22,7 +22,7 @@ import { startInit } from './init';
 
 /** Runs the hooks of `phases` in order, in our namespaces; throws the first failure. */
 export async function runHostHooks(runtime: Runtime, spec: Spec, phases: HookName[], state: HookState): Promise<void> {
-  await runHookOps(runtime, phases.flatMap((phase) => hookOps(spec, phase, state, false)));
+  await runHookOps(runtime, phases.flatMap((phase) => hookOps(spec, phase, state, false, runtime.hookEnv)));
 }
 
 async function runHookOps(runtime: Runtime, ops: PlanOp[]): Promise<void> {
@@ -47,7 +47,7 @@ async function runHookOps(runtime: Runtime, ops: PlanOp[]): Promise<void> {
 
 /** poststart and poststop: a failure is logged as a warning, and the lifecycle goes on (runtime-spec). */
 export async function runHostHooksWarnOnly(runtime: Runtime, spec: Spec, phase: 'poststart' | 'poststop', state: HookState): Promise<void> {
-  for (const op of hookOps(spec, phase, state, false)) {
+  for (const op of hookOps(spec, phase, state, false, runtime.hookEnv)) {
     try {
       await runHookOps(runtime, [op]);
     } catch (e) {

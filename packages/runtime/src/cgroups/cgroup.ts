@@ -6,7 +6,7 @@ import { ConfigError, TsruncError } from '@tsrunc/common';
 import { deviceRules, type DeviceFilterInstaller } from './devices';
 import { errnoCode, strerror } from '@tsrunc/common';
 import {
-  applyWrites, cgroupTree, currentReader, existsAsync, mkdirAsync, readCgroupFile, readCgroupFileAsync, removeCgroup, sleep, writeCgroupFile, writeCgroupFileAsync,
+  applyWrites, cgroupTree, currentReader, existsAsync, readCgroupFile, readCgroupFileAsync, removeCgroup, sleep, writeCgroupFile, writeCgroupFileAsync,
 } from './fsexec';
 import type { CgroupLayout } from './layout';
 import { readOomKills, watchOomV1, watchOomV2, type EventfdNative, type OomCounterFile } from './oom';
@@ -93,7 +93,7 @@ export class Cgroup {
         const cpuset = dir === this.v1('cpuset');
         for (const d of await levelsToMake(dir, cpuset)) {
           if (!(await existsAsync(d))) {
-            await mkdirAsync(d, 0o755);
+            await fs.promises.mkdir(d, { mode: 0o755 });
             made.push(d);
           }
           if (cpuset) await inheritCpuset(d);

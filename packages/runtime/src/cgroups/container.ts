@@ -73,8 +73,8 @@ export function cgroupDirsByMountpoint(layout: CgroupLayout, paths: CgroupPaths)
 }
 
 /** The v2 device filter from the native addon (native/src/cgroup.cc). */
-export function nativeDeviceFilter(): DeviceFilterInstaller {
-  return (dir, rules) => native().cgroupDeviceFilter(dir, rules);
+export function nativeDeviceFilter(addon: Pick<NativeLayer, 'cgroupDeviceFilter'> = native()): DeviceFilterInstaller {
+  return (dir, rules) => addon.cgroupDeviceFilter(dir, rules);
 }
 
 /** eventfd(2) for v1 OOM notification from the native addon, readiness through its cancellable libuv poll. */

@@ -56,11 +56,7 @@ export function readCgroupFileAsync(dir: string, file: string): Promise<string |
 }
 
 /** Whether `p` exists, asked on the thread pool. */
-export const existsAsync = (p: string): Promise<boolean> => new Promise((resolve) => fs.access(p, (e) => resolve(!e)));
-
-/** mkdir(2) on the thread pool. */
-export const mkdirAsync = (dir: string, mode: number): Promise<void> =>
-  new Promise((resolve, reject) => fs.mkdir(dir, { mode }, (e) => (e ? reject(e) : resolve())));
+export const existsAsync = (p: string): Promise<boolean> => fs.promises.access(p).then(() => true, () => false);
 
 /**
  * Applies planned writes in order, each on the thread pool (a create writes a dozen files: devices.allow
@@ -91,29 +87,25 @@ function subdirs(dir: string): string[] {
 }
 
 /** The child cgroups of `dir` (none when it is gone), read on the thread pool. */
-function subdirsAsync(dir: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    fs.readdir(dir, { withFileTypes: true }, (e, entries) => {
-      if (e) return errnoCode(e) === 'ENOENT' ? resolve([]) : reject(e);
-      resolve(entries.filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name)));
-    });
-  });
+async function subdirsAsync(dir: string): Promise<string[]> {
+  try {
+    return (await fs.promises.readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
+  }
 }
-
-/** rmdir(2) on the thread pool: a cgroup's rmdir waits for the kernel to offline it. */
-const rmdirAsync = (dir: string): Promise<void> => new Promise((resolve, reject) => fs.rmdir(dir, (e) => (e ? reject(e) : resolve())));
 
 /**
  * Removes a cgroup and any child cgroups, leaf first. rmdir fails with EBUSY while tasks are still leaving (a killed
  * process stays in its cgroup until it is reaped), so that is retried with backoff for about `budgetMs`.
- * Plain fs callbacks, as writeCgroupFileAsync: the event loop only hands each call to the thread pool.
  */
 export async function removeCgroup(dir: string, budgetMs = 2000): Promise<void> {
   for (const child of await subdirsAsync(dir)) await removeCgroup(child, budgetMs);
   let delay = 1;
   for (let waited = 0; ; waited += delay, delay = Math.min(delay * 2, 100)) {
     try {
-      await rmdirAsync(dir);
+      await fs.promises.rmdir(dir); // on the thread pool: a cgroup's rmdir waits for the kernel to offline it
       return;
     } catch (e) {
       const code = errnoCode(e);

@@ -9,7 +9,7 @@ import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit }
 import type { ProcessHandle } from '../process/handle';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
 import { HookState } from '../plan/hooks';
-import { checkCgroupEmpty, containerCgroup, destroyContainerCgroup, setUpContainerCgroup } from '../cgroups';
+import { checkCgroupEmpty, containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup } from '../cgroups';
 import type { Runtime } from '../runtime';
 import { Container } from './container';
 
@@ -65,7 +65,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   // Everything that can be checked without side effects is checked before the id is reserved.
   const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
   const layout = runtime.cgroupLayout;
-  const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout, (d, rules) => runtime.sys.cgroupDeviceFilter(d, rules));
+  const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout, nativeDeviceFilter(runtime.sys));
   const receiver = spec.process?.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
   const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
   let cgroupMade = false;

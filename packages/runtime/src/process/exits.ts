@@ -18,24 +18,26 @@ export interface Exits {
   holdReaps(): () => void;
 }
 
+/**
+ * Waits until the process behind `pidfd` has exited (the pidfd becomes readable), then reaps it with
+ * waitid(P_PIDFD) if it is our child; undefined when it is not (or was reaped already).
+ */
+async function waitAndReap(sys: NativeLayer, pidfd: number, signal: AbortSignal | undefined): Promise<ExitStatus | undefined> {
+  await waitReadable(pidfd, signal, sys);
+  try {
+    return sys.reapPidfd(pidfd) ?? undefined;
+  } catch (e) {
+    if ((e as { errno?: number }).errno !== constants.errno.ECHILD) throw e;
+    return undefined;
+  }
+}
+
 /** The CLI's way: waitid(P_PIDFD) on our children; readiness of the pidfd for anyone else's. */
 export class PidfdExits implements Exits {
   constructor(private readonly sys: NativeLayer) {}
 
-  async wait(_pid: number, pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
-    for (;;) {
-      let status: ExitStatus | null;
-      try {
-        status = this.sys.reapPidfd(pidfd);
-      } catch (e) {
-        if ((e as { errno?: number }).errno !== constants.errno.ECHILD) throw e;
-        // Not our child (or already reaped): its exit is all we can learn.
-        await waitReadable(pidfd, signal, this.sys);
-        return undefined;
-      }
-      if (status) return status;
-      await waitReadable(pidfd, signal, this.sys);
-    }
+  wait(_pid: number, pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
+    return waitAndReap(this.sys, pidfd, signal);
   }
 
   /** Only wait() reaps here. */
@@ -72,13 +74,8 @@ export class Reaper implements Exits {
   }
 
   async wait(pid: number, pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
-    await waitReadable(pidfd, signal, this.sys); // it has exited
-    try {
-      const status = this.sys.reapPidfd(pidfd);
-      if (status) return status;
-    } catch (e) {
-      if ((e as { errno?: number }).errno !== constants.errno.ECHILD) throw e;
-    }
+    const reaped = await waitAndReap(this.sys, pidfd, signal);
+    if (reaped) return reaped;
     // Reaped on SIGCHLD before this wait, or not our child (undefined).
     const status = this.unclaimed.get(pid);
     this.unclaimed.delete(pid);

@@ -7,6 +7,7 @@ const base = {
     '^@tsrunc/common$': '<rootDir>/packages/common/src',
     '^@tsrunc/runtime$': '<rootDir>/packages/runtime/src',
     '^ttrpc-ts$': '<rootDir>/packages/ttrpc/src',
+    '^@tsrunc/shim$': '<rootDir>/packages/shim/src',
   },
 };
 module.exports = {

@@ -1,9 +1,8 @@
-// Bundles the tsrunc CLI into one file (dist/tsrunc.js): one read at start-up instead of a module tree.
+// Bundles the tsrunc CLI (dist/tsrunc.js) and the shim (dist/shim.js) into one file each: one read at start-up
+// instead of a module tree.
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: ['packages/runtime/src/cli/index.ts'],
-  outfile: 'dist/tsrunc.js',
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -12,6 +11,15 @@ await build({
   // winston is required lazily, only when a record is written: keep it out of the hot path's parse.
   external: ['winston'],
   // Workspace packages from their sources: one compile, no dependence on a prior tsc -b.
-  alias: { '@tsrunc/common': './packages/common/src', 'ttrpc-ts': './packages/ttrpc/src' },
+  alias: {
+    '@tsrunc/common': './packages/common/src',
+    '@tsrunc/runtime': './packages/runtime/src',
+    'ttrpc-ts': './packages/ttrpc/src',
+  },
   logLevel: 'warning',
-});
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: ['packages/runtime/src/cli/index.ts'], outfile: 'dist/tsrunc.js' }),
+  build({ ...common, entryPoints: ['packages/shim/src/main.ts'], outfile: 'dist/shim.js' }),
+]);

@@ -12,6 +12,8 @@ export interface LoggerOptions {
   format: LogFormat;
   /** `--debug`: also write debug records (logrus' default level is info). */
   debug: boolean;
+  /** Write records here instead (a daemon's log FIFO); `file` is then ignored. */
+  stream?: Writable;
 }
 
 export interface Logger {
@@ -37,7 +39,7 @@ export function createLogger(options: LoggerOptions): Logger {
   // Stream transport over a Writable whose write() is fs.writeSync delivers each record before log() returns (the
   // winston pipeline is synchronous when its transports are). stderr is process.stderr, which Node writes
   // synchronously for files, pipes and TTYs on Linux and which keeps our records in order with the CLI's own output.
-  const stream = options.file === undefined ? process.stderr : syncFileStream(options.file);
+  const stream = options.stream ?? (options.file === undefined ? process.stderr : syncFileStream(options.file));
   let winston: Winston.Logger | undefined;
 
   const write = (level: Level, msg: string): void => {

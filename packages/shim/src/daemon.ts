@@ -1,66 +1,98 @@
-// The daemon (`serve`): one per group of containers, spawned by `start`. It listens on the group's socket, runs
-// the runtime library in-process for every task containerd creates through it, and exits once it holds no task
-// and none has come for IDLE_EXIT_MS (service.ts) (so `ctr run --rm` in a loop finds it still there).
+// The daemon (`serve`): one per group of containers, spawned by `start`. It listens on the group's socket, runs the
+// runtime library in-process for every task containerd creates through it (one reaper, as the child subreaper,
+// owns every wait), and stops once it holds no task (service.ts says when).
 import * as fs from 'node:fs';
-import { Server } from 'ttrpc-ts';
+import { native } from '@tsrunc/common';
+import { Reaper, Runtime } from '@tsrunc/runtime';
+import { implement, Server } from 'ttrpc-ts';
+import { Publisher } from './events';
 import type { ShimFlags } from './flags';
+import { ShimLog } from './log';
 import { protocol } from './protos';
-import { implement } from 'ttrpc-ts';
 import { TaskService } from './service';
+import type { ShimContext } from './task';
 
-/** fd 3: where `start` waits for "ok" (listening) or one error line. */
-const READY_FD = 3;
+/**
+ * The fd on which `start` waits for "ok" (listening) or one error line; `start` names it in this variable (a fixed
+ * number would be unsafe: node opens fds of its own, and one of them could be 3 when `start` is not our parent).
+ */
+export const READY_FD_ENV = 'TSRUNC_SHIM_READY_FD';
+/** How long stopping waits for connections to end and queued events to reach containerd. */
+const EVENTS_DRAIN_MS = 5000;
 
 export async function runDaemon(flags: ShimFlags): Promise<number> {
   process.chdir('/');
-  let ready = true;
-  try {
-    fs.fstatSync(READY_FD);
-  } catch {
-    ready = false;
-  }
-  const report = (line: string): void => {
-    if (!ready) return;
-    ready = false;
-    try {
-      fs.writeSync(READY_FD, `${line}\n`);
-      fs.closeSync(READY_FD);
-    } catch {
-      // start gave up waiting
-    }
+  const readyFd = process.env[READY_FD_ENV] ? Number(process.env[READY_FD_ENV]) : undefined;
+  delete process.env[READY_FD_ENV];
+  const sys = native();
+  const reaper = new Reaper(sys);
+  const log = new ShimLog(flags.debug);
+  const events = new Publisher(process.env.TTRPC_ADDRESS ?? `${flags.address}.ttrpc`, flags.namespace, log.daemon);
+  const runtimes = new Map<string, Runtime>();
+  const hookEnv = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  const ctx: ShimContext = {
+    flags,
+    sys,
+    events,
+    log,
+    runtime(root) {
+      let r = runtimes.get(root);
+      if (!r) runtimes.set(root, (r = new Runtime({ root, sys, exits: reaper, logger: log.daemon, hookEnv })));
+      return r;
+    },
   };
+  // One task's bug must not take every other task's daemon down: it is logged, the daemon goes on.
+  process.on('uncaughtException', (err) => log.daemon.error(`uncaught: ${err.stack ?? err.message}`));
+  process.on('unhandledRejection', (err) => log.daemon.error(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}`));
 
-  const stopped = new Promise<void>((resolve) => {
-    const service = new TaskService(flags, () => resolve());
-    const server = new Server();
-    const { task } = protocol();
-    const handlers = implement(task, service);
+  await new Promise<void>((resolve) => {
+    const service = new TaskService(ctx, resolve);
+    const server = new Server({
+      authorize: () => {
+        service.touch();
+        return true;
+      },
+    });
+    const handlers = implement(protocol().task, service);
     server.register('containerd.task.v2.Task', handlers);
     server.register('containerd.task.v3.Task', handlers);
     service.onStop(async () => {
       fs.rmSync(flags.socket, { force: true });
+      await Promise.race([Promise.all([server.shutdown(), events.close()]), new Promise((r) => setTimeout(r, EVENTS_DRAIN_MS).unref())]);
       await server.close();
+      for (const r of runtimes.values()) r.close();
+      reaper.close();
     });
     listen(server, flags.socket).then(
-      () => report('ok'),
+      () => ready(readyFd, 'ok'),
       (err: Error) => {
-        report(`error: listen ${flags.socket}: ${err.message}`);
+        ready(readyFd, `error: listen on ${flags.socket}: ${err.message}`);
         resolve();
       },
     );
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void service.stop());
   });
-  await stopped;
   return 0;
+}
+
+/** Tells `start` how listening went. */
+function ready(fd: number | undefined, line: string): void {
+  if (fd === undefined) return;
+  try {
+    fs.writeSync(fd, `${line}\n`);
+    fs.closeSync(fd);
+  } catch {
+    // not started by `start`, or it gave up waiting
+  }
 }
 
 async function listen(server: Server, socket: string): Promise<void> {
   fs.rmSync(socket, { force: true });
+  // Never, even for an instant, a socket others may connect to.
   const oldMask = process.umask(0o177);
   try {
     await server.listen(socket);
   } finally {
     process.umask(oldMask);
   }
-  fs.chmodSync(socket, 0o600);
 }

@@ -1,19 +1,25 @@
-// containerd's Task API over the daemon's tasks. Every handler is independent: an error fails that call only.
+// containerd's Task API over the daemon's tasks. Every handler is independent: an error fails that call only, and
+// errors that are not a ttrpc status go out as Unknown with their text (what containerd shows its user).
 import { Code, TtrpcError, type Handlers } from 'ttrpc-ts';
-import type { ShimFlags } from './flags';
-import type { TaskMethods } from './protos';
+import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, TaskMethods } from './protos';
+import { Task, type ShimContext } from './task';
 
-/** How long a daemon with no task lives on. */
+/** How long a daemon that has served a task lives on once it holds none (`ctr run --rm` in a loop finds it). */
 export const IDLE_EXIT_MS = 10_000;
 
+type Response<M extends keyof TaskMethods> = Promise<TaskMethods[M]['response']>;
+
 export class TaskService implements Handlers<TaskMethods> {
-  private readonly tasks = new Map<string, unknown>();
+  private readonly tasks = new Map<string, Task>();
+  /** Creates in flight, by id: a second Create of the id is refused, and Shutdown waits for them. */
+  private readonly creating = new Set<string>();
+  private servedTask = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly stopHooks: Array<() => Promise<void>> = [];
   private stopping: Promise<void> | undefined;
 
   constructor(
-    readonly flags: ShimFlags,
+    private readonly ctx: ShimContext,
     private readonly stopped: () => void,
   ) {
     this.armIdle();
@@ -29,13 +35,68 @@ export class TaskService implements Handlers<TaskMethods> {
     if (this.idleTimer) this.armIdle();
   }
 
-  Connect(req: { id: string }): TaskMethods['Connect']['response'] {
-    void req;
-    return { shim_pid: process.pid, task_pid: 0, version: '' };
+  async Create(req: CreateTaskRequest): Response<'Create'> {
+    if (this.tasks.has(req.id) || this.creating.has(req.id)) throw new TtrpcError(Code.AlreadyExists, `task ${req.id}: already exists`);
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.creating.add(req.id);
+    try {
+      const task = await Task.create(this.ctx, req);
+      this.tasks.set(req.id, task);
+      this.servedTask = true;
+      return { pid: task.init.pid };
+    } catch (err) {
+      throw new TtrpcError(Code.Unknown, `OCI runtime create failed: ${(err as Error).message}`);
+    } finally {
+      this.creating.delete(req.id);
+      this.checkIdle();
+    }
   }
 
-  Shutdown(): TaskMethods['Shutdown']['response'] {
-    if (this.tasks.size === 0) this.armIdle();
+  async Start(req: ProcessRef): Response<'Start'> {
+    const task = this.task(req);
+    return { pid: await task.init.start() };
+  }
+
+  async State(req: ProcessRef): Response<'State'> {
+    return this.task(req).state();
+  }
+
+  async Wait(req: ProcessRef): Response<'Wait'> {
+    return this.task(req).init.exited;
+  }
+
+  async Kill(req: KillRequest): Response<'Kill'> {
+    await this.task(req).init.kill(req.signal, req.all);
+    return {};
+  }
+
+  async Delete(req: ProcessRef): Response<'Delete'> {
+    const task = this.task(req);
+    const result = await task.delete();
+    this.tasks.delete(task.id);
+    this.checkIdle();
+    return result;
+  }
+
+  async Pids(req: { id: string }): Response<'Pids'> {
+    const pids = await this.task({ id: req.id, exec_id: '' }).init.container.pids();
+    return { processes: pids.map((pid) => ({ pid, info: null })) };
+  }
+
+  async CloseIO(req: CloseIORequest): Response<'CloseIO'> {
+    const task = this.task(req);
+    if (req.stdin) task.init.io.closeStdin();
+    return {};
+  }
+
+  async Connect(req: { id: string }): Response<'Connect'> {
+    return { shim_pid: process.pid, task_pid: this.tasks.get(req.id)?.init.pid ?? 0, version: '' };
+  }
+
+  /** With no task left: a daemon that never held one stops at once, one that did lives on for IDLE_EXIT_MS. */
+  async Shutdown(): Response<'Shutdown'> {
+    if (this.tasks.size === 0 && this.creating.size === 0 && !this.servedTask) setImmediate(() => void this.stop());
     return {};
   }
 
@@ -47,12 +108,19 @@ export class TaskService implements Handlers<TaskMethods> {
     })());
   }
 
+  private task(ref: ProcessRef): Task {
+    const task = this.tasks.get(ref.id);
+    if (!task) throw new TtrpcError(Code.NotFound, 'container not created: not found');
+    if (ref.exec_id) throw new TtrpcError(Code.NotFound, `process does not exist ${ref.exec_id}: not found`);
+    return task;
+  }
+
+  private checkIdle(): void {
+    if (this.tasks.size === 0 && this.creating.size === 0) this.armIdle();
+  }
+
   private armIdle(): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => void this.stop(), IDLE_EXIT_MS);
   }
-}
-
-export function notFound(what: string): TtrpcError {
-  return new TtrpcError(Code.NotFound, `${what}: not found`);
 }

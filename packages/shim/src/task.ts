@@ -1,0 +1,111 @@
+// One task: a container created through the runtime library in this daemon, with the rootfs containerd sent
+// mounted into its bundle, its init process, and its log. Create undoes everything it did when any step fails.
+import * as path from 'node:path';
+import type { Logger, NativeLayer } from '@tsrunc/common';
+import { readBundleSpec, type Runtime } from '@tsrunc/runtime';
+import type { EventSink } from './events';
+import type { ShimFlags } from './flags';
+import { InitProcess } from './init-process';
+import type { ShimLog } from './log';
+import { decodeShimOptions } from './options';
+import { runtimeRoot } from './paths';
+import type { CreateTaskRequest, ExitResult, StateResponse } from './protos';
+import { mountRootfs, unmountRootfs } from './rootfs';
+import { ProcessIO } from './stdio';
+
+/** What a task needs of the daemon that holds it. */
+export interface ShimContext {
+  readonly flags: ShimFlags;
+  readonly sys: NativeLayer;
+  readonly events: EventSink;
+  readonly log: ShimLog;
+  /** The runtime library for one state root (one per root, sharing the daemon's reaper). */
+  runtime(root: string): Runtime;
+}
+
+export class Task {
+  private constructor(
+    private readonly ctx: ShimContext,
+    private readonly request: CreateTaskRequest,
+    readonly init: InitProcess,
+    private readonly logger: Logger,
+  ) {}
+
+  get id(): string {
+    return this.request.id;
+  }
+
+  static async create(ctx: ShimContext, req: CreateTaskRequest): Promise<Task> {
+    const logger = ctx.log.openTask(req.id, req.bundle);
+    const rootfs = path.join(req.bundle, 'rootfs');
+    let io: ProcessIO | undefined;
+    let mounted = false;
+    try {
+      const options = decodeShimOptions(req.options);
+      if (req.terminal) throw new Error('terminal: not supported by this shim yet');
+      if (req.checkpoint) throw new Error('checkpoint: not supported');
+      if (req.rootfs.length > 0) {
+        mountRootfs(req.rootfs, rootfs);
+        mounted = true;
+      }
+      const spec = readBundleSpec(req.bundle);
+      io = ProcessIO.open(ctx.sys, req);
+      const runtime = ctx.runtime(runtimeRoot(req.bundle, ctx.flags.namespace, options.root));
+      const container = await runtime.create(req.id, {
+        bundle: req.bundle,
+        spec,
+        stdio: io.childFds,
+        noPivot: options.noPivotRoot,
+        noNewKeyring: options.noNewKeyring,
+      });
+      io.releaseChildEnds();
+      const ownPidNamespace = !!spec.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);
+      const task = new Task(ctx, req, new InitProcess(req.id, container, io, ctx.events, ownPidNamespace), logger);
+      ctx.events.publish('/tasks/create', {
+        container_id: req.id,
+        bundle: req.bundle,
+        rootfs: req.rootfs,
+        io: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
+        checkpoint: req.checkpoint,
+        pid: task.init.pid,
+      });
+      logger.debug(`created task ${req.id}: pid ${task.init.pid}`);
+      return task;
+    } catch (err) {
+      io?.destroy();
+      if (mounted) unmountRootfs(rootfs);
+      logger.error(`create ${req.id}: ${(err as Error).message}`);
+      ctx.log.closeTask(req.id);
+      throw err;
+    }
+  }
+
+  state(): StateResponse {
+    const r = this.request;
+    return {
+      id: r.id,
+      bundle: r.bundle,
+      pid: this.init.pid,
+      status: this.init.state.status,
+      stdin: r.stdin,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      terminal: r.terminal,
+      ...this.init.exitResult,
+    };
+  }
+
+  /** Deletes a stopped (or never started) task: the container, its stdio, the rootfs mounts; then TaskDelete. */
+  async delete(): Promise<{ pid: number } & ExitResult> {
+    await this.init.delete();
+    // A never-started init dies in delete: its status is known as soon as it is reaped.
+    const exit = await Promise.race([this.init.exited, new Promise<ExitResult>((r) => setTimeout(() => r(this.init.exitResult), 2000).unref())]);
+    this.init.io.destroy();
+    this.init.container.close();
+    if (this.request.rootfs.length > 0) unmountRootfs(path.join(this.request.bundle, 'rootfs'));
+    this.ctx.events.publish('/tasks/delete', { container_id: this.id, pid: this.init.pid, ...exit, id: '' });
+    this.logger.debug(`deleted task ${this.id}`);
+    this.ctx.log.closeTask(this.id);
+    return { pid: this.init.pid, ...exit };
+  }
+}

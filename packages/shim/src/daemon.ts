@@ -8,6 +8,7 @@ import { implement, Server } from 'ttrpc-ts';
 import { Publisher } from './events';
 import type { ShimFlags } from './flags';
 import { ShimLog } from './log';
+import { sameUidOnly } from './peer';
 import { protocol } from './protos';
 import { TaskService } from './service';
 import type { ShimContext } from './task';
@@ -47,10 +48,11 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
 
   await new Promise<void>((resolve) => {
     const service = new TaskService(ctx, resolve);
+    const peerAllowed = sameUidOnly(sys, log.daemon);
     const server = new Server({
-      authorize: () => {
+      authorize: (socket) => {
         service.touch();
-        return true;
+        return peerAllowed(socket);
       },
     });
     const handlers = implement(protocol().task, service);

@@ -1,0 +1,147 @@
+// The shim daemon driven as containerd drives it (the stand-in of harness.ts; test/e2e has the real containerd):
+// a task's life over ttrpc, its events in order, its stdio through FIFOs, exit statuses, errors, and one daemon for
+// every task of a namespace.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Code } from 'ttrpc-ts';
+import { TaskStatus } from '@tsrunc/shim';
+import { describeAsRoot } from '../helpers/busybox';
+import { builtSkipReason } from '../helpers/tsrunc';
+import { alive, FakeContainerd, InputFifo, OutputFifo, until } from './harness';
+
+const built = builtSkipReason() ?? (fs.existsSync(path.join(__dirname, '../../bin/containerd-shim-tsrunc-v2')) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
+
+const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: string } = {}) => ({
+  id,
+  bundle: '',
+  rootfs: [],
+  terminal: false,
+  stdin: io.stdin ?? '',
+  stdout: io.stdout ?? '',
+  stderr: io.stderr ?? '',
+  checkpoint: '',
+  parent_checkpoint: '',
+  options: null,
+});
+
+(built ? describe.skip : describeAsRoot)(`containerd-shim-tsrunc-v2 daemon${built ? ` [skipped: ${built}]` : ''}`, () => {
+  jest.setTimeout(60_000);
+  let ctd: FakeContainerd;
+
+  beforeAll(async () => {
+    ctd = new FakeContainerd();
+    await ctd.listen();
+  });
+  afterAll(async () => {
+    await ctd.stop();
+  });
+
+  it('runs a task through Create, Start, Wait, State, Delete: output in the FIFO, events create/start/exit/delete in order', async () => {
+    const b = ctd.bundle('life', ['sh', '-c', 'echo hello; echo oops >&2; exit 3']);
+    const out = new OutputFifo(path.join(ctd.base, 'life-stdout'));
+    const err = new OutputFifo(path.join(ctd.base, 'life-stderr'));
+    const { task } = await ctd.connect(b);
+    const opts = ctd.callOptions();
+    const { pid } = await task.Create({ ...request(b.id, { stdout: out.path, stderr: err.path }), bundle: b.dir }, opts);
+    expect(pid).toBeGreaterThan(0);
+    expect(await task.State({ id: b.id, exec_id: '' }, opts)).toMatchObject({ id: b.id, pid, status: TaskStatus.CREATED, exit_status: 0 });
+    expect((await task.Connect({ id: b.id }, opts)).task_pid).toBe(pid);
+    expect(await task.Start({ id: b.id, exec_id: '' }, opts)).toEqual({ pid });
+    const waited = await task.Wait({ id: b.id, exec_id: '' }, opts);
+    expect(waited.exit_status).toBe(3);
+    expect(out.text()).toBe('hello\n');
+    expect(err.text()).toBe('oops\n');
+    expect(await task.State({ id: b.id, exec_id: '' }, opts)).toMatchObject({ status: TaskStatus.STOPPED, exit_status: 3, exited_at: waited.exited_at });
+    await expect(task.Kill({ id: b.id, exec_id: '', signal: 9, all: false }, opts)).rejects.toMatchObject({ code: Code.NotFound, message: 'process already finished: not found' });
+    expect(await task.Delete({ id: b.id, exec_id: '' }, opts)).toEqual({ pid, exit_status: 3, exited_at: waited.exited_at });
+    await expect(task.Delete({ id: b.id, exec_id: '' }, opts)).rejects.toMatchObject({ code: Code.NotFound });
+    await until(() => ctd.topics(b.id).length === 4);
+    expect(ctd.topics(b.id)).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+    const exit = ctd.events.find((e) => e.topic === '/tasks/exit' && e.event.container_id === b.id)!;
+    expect(exit.event).toMatchObject({ container_id: b.id, id: b.id, pid, exit_status: 3 });
+    expect(exit.metadata.get('containerd-namespace-ttrpc')).toEqual([ctd.namespace]);
+    expect(exit.namespace).toBe(ctd.namespace);
+    expect(fs.existsSync(path.join(ctd.runtimeRoot, b.id))).toBe(false);
+    expect(alive(pid)).toBe(false);
+    out.close();
+    err.close();
+  });
+
+  it('reports 128+signal for a killed init, and Kill with all reaches it', async () => {
+    const b = ctd.bundle('killed', ['sleep', '1000']);
+    const { task } = await ctd.connect(b);
+    const opts = ctd.callOptions();
+    const { pid } = await task.Create({ ...request(b.id), bundle: b.dir }, opts);
+    await task.Start({ id: b.id, exec_id: '' }, opts);
+    expect(await task.State({ id: b.id, exec_id: '' }, opts)).toMatchObject({ status: TaskStatus.RUNNING });
+    await task.Kill({ id: b.id, exec_id: '', signal: 9, all: true }, opts);
+    expect((await task.Wait({ id: b.id, exec_id: '' }, opts)).exit_status).toBe(137);
+    expect(alive(pid)).toBe(false);
+    await task.Delete({ id: b.id, exec_id: '' }, opts);
+  });
+
+  it('copies stdin from its FIFO, and the process sees EOF after CloseIO', async () => {
+    const b = ctd.bundle('cat', ['cat']);
+    const input = new InputFifo(path.join(ctd.base, 'cat-stdin'));
+    const out = new OutputFifo(path.join(ctd.base, 'cat-stdout'));
+    const { task } = await ctd.connect(b);
+    const opts = ctd.callOptions();
+    await task.Create({ ...request(b.id, { stdin: input.path, stdout: out.path }), bundle: b.dir }, opts);
+    await task.Start({ id: b.id, exec_id: '' }, opts);
+    input.write('ping\n');
+    expect(await until(() => out.text() === 'ping\n')).toBe(true);
+    expect(await task.State({ id: b.id, exec_id: '' }, opts)).toMatchObject({ status: TaskStatus.RUNNING });
+    input.close();
+    await task.CloseIO({ id: b.id, exec_id: '', stdin: true }, opts);
+    expect((await task.Wait({ id: b.id, exec_id: '' }, opts)).exit_status).toBe(0);
+    await task.Delete({ id: b.id, exec_id: '' }, opts);
+    out.close();
+  });
+
+  it('has written every byte of the output to the FIFO before it publishes TaskExit', async () => {
+    const b = ctd.bundle('mib', ['sh', '-c', 'head -c 1048576 /dev/zero']);
+    const out = new OutputFifo(path.join(ctd.base, 'mib-stdout'));
+    ctd.onEvent = (topic, event) => (topic === '/tasks/exit' && event.container_id === b.id ? out.bytes : undefined);
+    const { task } = await ctd.connect(b);
+    const opts = ctd.callOptions();
+    await task.Create({ ...request(b.id, { stdout: out.path }), bundle: b.dir }, opts);
+    await task.Start({ id: b.id, exec_id: '' }, opts);
+    await task.Wait({ id: b.id, exec_id: '' }, opts);
+    await until(() => ctd.topics(b.id).includes('/tasks/exit'));
+    await out.ended;
+    expect(out.bytes).toBe(1048576);
+    // The FIFO holds at most 64 KiB the reader has not read yet: all the rest was read before TaskExit arrived.
+    const atExit = ctd.events.find((e) => e.topic === '/tasks/exit' && e.event.container_id === b.id)!.note as number;
+    expect(atExit).toBeGreaterThanOrEqual(1048576 - 65536);
+    await task.Delete({ id: b.id, exec_id: '' }, opts);
+    out.close();
+  });
+
+  it('serves every task of the namespace from one daemon, and a bad config fails only its own Create', async () => {
+    const a = ctd.bundle('shared-a', ['sleep', '1000']);
+    const bad = ctd.bundle('shared-bad', ['true'], (spec) => spec.linux!.namespaces!.push({ type: 'nett' as never }));
+    const first = await ctd.connect(a);
+    const second = await ctd.connect(bad);
+    expect(second.address).toBe(first.address);
+    expect(second.shimPid).toBe(first.shimPid);
+    const opts = ctd.callOptions();
+    await first.task.Create({ ...request(a.id), bundle: a.dir }, opts);
+    await first.task.Start({ id: a.id, exec_id: '' }, opts);
+    const index = JSON.parse(fs.readFileSync(path.join(bad.dir, 'config.json'), 'utf8')).linux.namespaces.length - 1;
+    await expect(second.task.Create({ ...request(bad.id), bundle: bad.dir }, opts)).rejects.toMatchObject({
+      code: Code.Unknown,
+      message: expect.stringContaining(`linux.namespaces[${index}].type: unknown namespace "nett"`),
+    });
+    expect(fs.existsSync(path.join(ctd.runtimeRoot, bad.id))).toBe(false);
+    expect(bad.log()).toContain('unknown namespace');
+    // The other task did not notice.
+    expect(await first.task.State({ id: a.id, exec_id: '' }, opts)).toMatchObject({ status: TaskStatus.RUNNING });
+    await expect(first.task.Pause({ id: a.id }, opts)).rejects.toMatchObject({ code: Code.Unimplemented, message: 'method Pause' });
+    const pids = await first.task.Pids({ id: a.id }, opts);
+    expect(pids.processes.map((p) => p.pid)).toContain((await first.task.Connect({ id: a.id }, opts)).task_pid);
+    await first.task.Kill({ id: a.id, exec_id: '', signal: 15, all: false }, opts);
+    expect((await first.task.Wait({ id: a.id, exec_id: '' }, opts)).exit_status).toBe(143);
+    await first.task.Delete({ id: a.id, exec_id: '' }, opts);
+    expect(fs.readdirSync(ctd.runtimeRoot)).toEqual([]);
+  });
+});

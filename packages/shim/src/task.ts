@@ -7,7 +7,7 @@ import type { EventSink } from './events';
 import type { ShimFlags } from './flags';
 import { InitProcess } from './init-process';
 import type { ShimLog } from './log';
-import { decodeShimOptions } from './options';
+import { decodeOptions } from './options';
 import { runtimeRoot } from './paths';
 import type { CreateTaskRequest, ExitResult, StateResponse } from './protos';
 import { mountRootfs, unmountRootfs } from './rootfs';
@@ -41,7 +41,7 @@ export class Task {
     let io: ProcessIO | undefined;
     let mounted = false;
     try {
-      const options = decodeShimOptions(req.options);
+      const options = decodeOptions(req.options);
       if (req.terminal) throw new Error('terminal: not supported by this shim yet');
       if (req.checkpoint) throw new Error('checkpoint: not supported');
       if (req.rootfs.length > 0) {
@@ -50,7 +50,7 @@ export class Task {
       }
       const spec = readBundleSpec(req.bundle);
       io = ProcessIO.open(ctx.sys, req);
-      const runtime = ctx.runtime(runtimeRoot(req.bundle, ctx.flags.namespace, options.root));
+      const runtime = ctx.runtime(runtimeRoot(req.bundle, ctx.flags.namespace, options.root || undefined));
       const container = await runtime.create(req.id, {
         bundle: req.bundle,
         spec,

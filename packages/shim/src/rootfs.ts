@@ -1,6 +1,6 @@
 // A task's root filesystem as containerd hands it to Create: the snapshotter's mounts (one overlay, or one bind),
 // mounted in order at <bundle>/rootfs itself, with the semantics of containerd's mount.All that the runc shim uses
-// (containerd 1.6/1.7 do not join a mount's `target` field). See docs: shim-v2.md §12.
+// (containerd 1.6/1.7 do not join a mount's `target` field; the contract's notes: shared/reference/shim-v2.md §12).
 import * as fs from 'node:fs';
 import { TsruncError, errnoCode, native, strerror, type NativeLayer } from '@tsrunc/common';
 import { MS, parseMountOptions } from '@tsrunc/runtime';

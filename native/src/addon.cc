@@ -10,6 +10,7 @@
 #include <string>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -304,6 +305,63 @@ Napi::Value ReapAny(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// An errno error as Node's own fs errors carry it: .code is the errno's name (EROFS, EBUSY), .path what it concerned
+// (when anything: the message names it too).
+Napi::Error CodedErrnoError(Napi::Env env, int err, const std::string &syscall, const std::string &path = "") {
+  auto e = ErrnoError(env, err, path.empty() ? syscall : syscall + " " + path);
+  e.Set("syscall", Napi::String::New(env, syscall));
+  const char *name = strerrorname_np(err);
+  e.Set("code", Napi::String::New(env, name ? name : "E" + std::to_string(err)));
+  if (!path.empty()) e.Set("path", Napi::String::New(env, path));
+  return e;
+}
+
+// pipe() -> [readFd, writeFd], both O_CLOEXEC: container stdio that a process may reopen through
+// /proc/self/fd (/dev/stdout), which a socket cannot be.
+Napi::Value Pipe(const Napi::CallbackInfo &info) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw CodedErrnoError(info.Env(), errno, "pipe2");
+  auto arr = Napi::Array::New(info.Env(), 2);
+  arr.Set(0u, fds[0]);
+  arr.Set(1u, fds[1]);
+  return arr;
+}
+
+// mount(source, target, fstype, flags, data): an empty source or fstype is passed as "", an empty data as NULL
+// (some filesystems reject an empty data string).
+Napi::Value Mount(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string source = info[0].As<Napi::String>();
+  std::string target = info[1].As<Napi::String>();
+  std::string fstype = info[2].As<Napi::String>();
+  auto flags = static_cast<unsigned long>(info[3].As<Napi::Number>().Int64Value());
+  std::string data = info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "";
+  if (mount(source.c_str(), target.c_str(), fstype.c_str(), flags, data.empty() ? nullptr : data.c_str()) != 0) {
+    throw CodedErrnoError(env, errno, "mount", target);
+  }
+  return env.Undefined();
+}
+
+// umount2(target, flags)
+Napi::Value Umount2(const Napi::CallbackInfo &info) {
+  std::string target = info[0].As<Napi::String>();
+  if (umount2(target.c_str(), IntArg(info, 1)) != 0) throw CodedErrnoError(info.Env(), errno, "umount2", target);
+  return info.Env().Undefined();
+}
+
+// peerCred(fd) -> {pid, uid, gid} of the process that connected a unix socket (SO_PEERCRED: as of connect()).
+Napi::Value PeerCred(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(IntArg(info, 0), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) throw CodedErrnoError(env, errno, "getsockopt(SO_PEERCRED)");
+  auto out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, cred.pid));
+  out.Set("uid", Napi::Number::New(env, cred.uid));
+  out.Set("gid", Napi::Number::New(env, cred.gid));
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnInit", Napi::Function::New(env, SpawnInit));
   exports.Set("socketpair", Napi::Function::New(env, Socketpair));
@@ -319,6 +377,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("reapAny", Napi::Function::New(env, ReapAny));
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("mount", Napi::Function::New(env, Mount));
+  exports.Set("umount2", Napi::Function::New(env, Umount2));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCred));
   RegisterSeccomp(env, exports);
   RegisterCgroup(env, exports);
   RegisterTerminal(env, exports);

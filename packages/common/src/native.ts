@@ -53,6 +53,16 @@ export interface NativeLayer {
   ttyRestore(fd: number, saved: Buffer): void;
   getWinsize(fd: number): { rows: number; cols: number };
   dupCloexec(fd: number): number;
+  /** pipe2(O_CLOEXEC): [readFd, writeFd]. A pipe, unlike a socket, can be reopened through /proc/self/fd (/dev/stdout). */
+  pipe(): [number, number];
+  /**
+   * mount(2); an empty `data` is passed as NULL. Errors, like umount2's, carry `.code` (the errno's name, e.g.
+   * EROFS), `.errno`, `.syscall` and `.path` (the target), and name the target in their message.
+   */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount2(target: string, flags: number): void;
+  /** The credentials of a connected unix socket's peer, as of its connect() (SO_PEERCRED). */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
 }
 
 /** The directory holding tsrunc.node and tsrunc-init: $TSRUNC_NATIVE_DIR, or native/build/Release above this file. */

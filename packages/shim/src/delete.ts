@@ -1,5 +1,55 @@
+// The `delete` action: containerd runs it in the bundle whenever its connection to the daemon closes, after every
+// normal task deletion and when the daemon died (shim-v2.md §5). Whatever is left of the task goes: its processes,
+// cgroup and state through the runtime library's force-delete, then the rootfs mounts. stdout carries exactly one
+// DeleteResponse (the runc shim's: the init's pid, 137 as if SIGKILLed, now); warnings go to stderr.
+import * as path from 'node:path';
+import { NotFoundError, createLogger, errorLine, type Logger } from '@tsrunc/common';
+import { Runtime, validateId } from '@tsrunc/runtime';
 import type { ShimFlags } from './flags';
+import { runtimeRoot } from './paths';
+import { protocol, timestamp, type ExitResult } from './protos';
+import { unmountRootfs } from './rootfs';
 
+/** 128 + SIGKILL: what containerd publishes as the task's exit when the daemon could not report one. */
+const KILLED_STATUS = 137;
+
+export type DeleteResponse = { pid: number } & ExitResult;
+
+/** Runs the action: prints the DeleteResponse and returns 0, or prints one line on stderr and returns 1. */
 export async function runDelete(flags: ShimFlags): Promise<number> {
-  throw new Error(`${flags.action}: not implemented yet`);
+  const logger = createLogger({ format: 'text', debug: flags.debug });
+  let response: DeleteResponse;
+  try {
+    response = await cleanUpTask(flags.id, flags.bundle || process.cwd(), flags.namespace, logger);
+  } catch (e) {
+    process.stderr.write(`containerd-shim-tsrunc-v2: delete ${flags.id}: ${errorLine(e)}\n`);
+    return 1;
+  }
+  process.stdout.write(protocol().codec<DeleteResponse>('containerd.task.v2.DeleteResponse').encode(response));
+  return 0;
+}
+
+/**
+ * Force-deletes the task's container from the runtime root containerd's state dir implies (the daemon's, see
+ * paths.ts) and unmounts `<bundle>/rootfs`. The pid is the init's as its state recorded it, 0 when there was none.
+ * Throws when the container could not be deleted; an unmount that fails only warns, as in the runc shim
+ * (containerd unmounts the rootfs again when it removes the bundle).
+ */
+export async function cleanUpTask(id: string, bundle: string, namespace: string, logger: Logger): Promise<DeleteResponse> {
+  validateId(id); // before anything reads a path built from it
+  const runtime = new Runtime({ root: runtimeRoot(bundle, namespace), logger });
+  let pid = 0;
+  try {
+    pid = runtime.load(id).state.pid;
+  } catch (e) {
+    // Never created, or already deleted (the normal path); a damaged state is still force-deleted below.
+    if (!(e instanceof NotFoundError)) logger.warn(`reading the state of ${id}: ${errorLine(e)}`);
+  }
+  await runtime.delete(id, { force: true });
+  try {
+    unmountRootfs(path.join(bundle, 'rootfs'));
+  } catch (e) {
+    logger.warn(`unmounting the rootfs of ${id}: ${errorLine(e)}`);
+  }
+  return { pid, exit_status: KILLED_STATUS, exited_at: timestamp() };
 }

@@ -45,7 +45,7 @@ export class Task {
       if (req.terminal) throw new Error('terminal: not supported by this shim yet');
       if (req.checkpoint) throw new Error('checkpoint: not supported');
       if (req.rootfs.length > 0) {
-        mountRootfs(req.rootfs, rootfs);
+        mountRootfs(req.rootfs, rootfs, ctx.sys);
         mounted = true;
       }
       const spec = readBundleSpec(req.bundle);
@@ -73,7 +73,7 @@ export class Task {
       return task;
     } catch (err) {
       io?.destroy();
-      if (mounted) unmountRootfs(rootfs);
+      if (mounted) unmountRootfs(rootfs, ctx.sys);
       logger.error(`create ${req.id}: ${(err as Error).message}`);
       ctx.log.closeTask(req.id);
       throw err;
@@ -102,7 +102,7 @@ export class Task {
     const exit = await Promise.race([this.init.exited, new Promise<ExitResult>((r) => setTimeout(() => r(this.init.exitResult), 2000).unref())]);
     this.init.io.destroy();
     this.init.container.close();
-    if (this.request.rootfs.length > 0) unmountRootfs(path.join(this.request.bundle, 'rootfs'));
+    if (this.request.rootfs.length > 0) unmountRootfs(path.join(this.request.bundle, 'rootfs'), this.ctx.sys);
     this.ctx.events.publish('/tasks/delete', { container_id: this.id, pid: this.init.pid, ...exit, id: '' });
     this.logger.debug(`deleted task ${this.id}`);
     this.ctx.log.closeTask(this.id);

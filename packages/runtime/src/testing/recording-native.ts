@@ -29,6 +29,11 @@ export function errnoError(syscall: string, code: keyof typeof constants.errno):
   return Object.assign(new Error(`${syscall}: ${code}`), { errno, syscall });
 }
 
+/** An Error as the addon's pipe, mount, umount2 and peerCred throw it (addon.cc CodedErrnoError): with .code and .path too. */
+export function codedErrnoError(syscall: string, code: keyof typeof constants.errno, path?: string): Error {
+  return Object.assign(errnoError(path ? `${syscall} ${path}` : syscall, code), { syscall, code }, path ? { path } : {});
+}
+
 const O_DIRECTORY = fs.constants.O_DIRECTORY;
 
 export class RecordingNative implements NativeLayer {
@@ -251,6 +256,22 @@ export class RecordingNative implements NativeLayer {
       if (pidfd) this.pidfds.set(dup, { pid: pidfd.pid, ino: fs.fstatSync(dup).ino });
       return dup;
     });
+  }
+
+  pipe(): [number, number] {
+    return this.call('pipe', []);
+  }
+
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void {
+    return this.call('mount', [source, target, fstype, flags, data]);
+  }
+
+  umount2(target: string, flags: number): void {
+    return this.call('umount2', [target, flags]);
+  }
+
+  peerCred(fd: number): { pid: number; uid: number; gid: number } {
+    return this.call('peerCred', [fd]);
   }
 }
 

@@ -139,7 +139,8 @@ export class FakeContainerd {
   start(bundle: TestBundle, stdin?: Buffer): Promise<{ code: number | null; output: string }> {
     const child = spawn(
       'bash',
-      ['-c', CLOSE_FDS_AND_EXEC, SHIM, '-namespace', this.namespace, '-address', this.address, '-publish-binary', '/usr/bin/containerd', '-id', bundle.id, 'start'],
+      // --norc: with a socketpair as stdin (node's 'pipe'), bash would think it runs under sshd and read ~/.bashrc.
+      ['--norc', '-c', CLOSE_FDS_AND_EXEC, SHIM, '-namespace', this.namespace, '-address', this.address, '-publish-binary', '/usr/bin/containerd', '-id', bundle.id, 'start'],
       {
         cwd: bundle.dir,
         env: { PATH, GOMAXPROCS: '2', TTRPC_ADDRESS: this.ttrpcAddress, GRPC_ADDRESS: this.address, NAMESPACE: this.namespace, MAX_SHIM_VERSION: '2' },

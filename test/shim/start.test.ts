@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { Client, stub } from 'ttrpc-ts';
 import { goJoin, groupKey, socketPath } from '../../packages/shim/src/group';
 import { packAny, protocol, type AnyMessage } from '../../packages/shim/src/protos';
+import { detectCgroupLayout } from '@tsrunc/runtime';
 import { describeAsRoot } from '../helpers/busybox';
 import { REPO, builtSkipReason, hasExited } from '../helpers/tsrunc';
 
@@ -242,6 +243,42 @@ describeBuilt('containerd-shim-tsrunc-v2 start', () => {
     const pids = sockets.map((s) => daemonsOf(s));
     expect(pids.map((p) => p.length)).toEqual([1, 1]);
     expect(pids[0][0]).not.toBe(pids[1][0]);
+  });
+
+  describe('runc Options shim_cgroup', () => {
+    // The hierarchy start.ts joins: the unified one on a pure v2 host, else the v1 ones (here: one of them has the cgroup).
+    const layout = detectCgroupLayout();
+    const hierarchy = layout.mode === 'v2' ? layout.hierarchies[0] : layout.hierarchies.find((h) => h.version === 1 && h.controllers.includes('pids'))!;
+    const cgroup = `/tsrunc-shim-start-${process.pid}`;
+    const dir = path.join(hierarchy.mountpoint, cgroup);
+    beforeAll(() => fs.mkdirSync(dir));
+    afterAll(() => fs.rmdirSync(dir));
+    const runcOptions = (shimCgroup: string): Buffer => encodeAny(packAny('containerd.runc.v1.Options', { shim_cgroup: shimCgroup }));
+
+    it(`puts the daemon it spawns in that cgroup (${layout.mode} host: ${hierarchy.mountpoint})`, async () => {
+      const c = uniqueContainerd();
+      const bundle = makeBundle();
+      const socket = socketPath(c.address, c.namespace, 'tsrunc:namespace');
+      made.sockets.push(socket);
+      expectAddress(await start(bundle, c, 'task-1', runcOptions(cgroup)), bundle, socket);
+      const pid = await connectPid(socket);
+      expect(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')).toContain(String(pid));
+      await stopDaemon(pid);
+    });
+
+    it('a shim_cgroup that does not exist fails in one line, and the daemon it spawned and its socket are gone', async () => {
+      const c = uniqueContainerd();
+      const bundle = makeBundle();
+      const socket = socketPath(c.address, c.namespace, 'tsrunc:namespace');
+      made.sockets.push(socket);
+      const r = await start(bundle, c, 'task-1', runcOptions(`${cgroup}-none`));
+      expect(r.code).toBe(1);
+      expect(r.output).toMatch(new RegExp(`^containerd-shim-tsrunc-v2: shim_cgroup ${cgroup}-none: [^\n]+\n$`));
+      expect(daemonsOf(socket)).toEqual([]);
+      expect(fs.existsSync(socket)).toBe(false);
+      expect(fs.existsSync(`${socket}.lock`)).toBe(false);
+      expect(fs.readdirSync(bundle)).toEqual(['config.json']);
+    });
   });
 
   it.each([

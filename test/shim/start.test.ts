@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, stub } from 'ttrpc-ts';
 import { goJoin, groupKey, socketPath } from '../../packages/shim/src/group';
+import { decodeOptionsBytes } from '../../packages/shim/src/options';
 import { packAny, protocol, type AnyMessage } from '../../packages/shim/src/protos';
 import { detectCgroupLayout } from '@tsrunc/runtime';
 import { describeAsRoot } from '../helpers/busybox';
@@ -175,6 +176,70 @@ describeBuilt('containerd-shim-tsrunc-v2 start', () => {
         expectAddress(await start(bundle, c, 'task-1', Buffer.alloc(0), NO_NODE_ENV), bundle, socket);
       } finally {
         server.close();
+      }
+    });
+  });
+
+  describe('the C fast path answers only what node would answer, and leaves every other case to node', () => {
+    // Each case: config.json's text, the options, and whether the C reader is expected to answer it itself. Where
+    // node (group.ts/options.ts) fails, C must not answer; where node answers, C answers the same socket or defers.
+    // "Defers" shows as node's absence: with node off PATH the binary fails with "cannot run node".
+    const sandbox = (id: string): string => JSON.stringify({ annotations: { [SANDBOX_ANNOTATION]: id } });
+    const pod = tomlBody('shim_group = "pod"');
+    const cases: Array<[string, string, Buffer, boolean]> = [
+      ['escapes in the key and the value', String.raw`{"annotations": {"io.kubernetes.cri.sandbox-\u0069d": "sb\u002d\"1\"\\\/"}}`, pod, true],
+      ['the annotation nested elsewhere does not count', `{"process": ${sandbox('wrong')}, "annotations": {"x": [1, 2.5e-3, -0, true, null, {"a": []}]}}`, pod, true],
+      ['duplicate "annotations": the last wins', `{"annotations": {"${SANDBOX_ANNOTATION}": "a"}, "annotations": {"b": "c"}}`, pod, true],
+      ['duplicate sandbox ids: the last wins', `{"annotations": {"${SANDBOX_ANNOTATION}": "a", "${SANDBOX_ANNOTATION}": "b"}}`, pod, true],
+      ['an empty sandbox id is the task id', sandbox(''), pod, true],
+      ['a non-ASCII sandbox id (node hashes its UTF-8)', sandbox('sändbox-\u{1F600}'), pod, false],
+      ['a sandbox id that is not a string', `{"annotations": {"${SANDBOX_ANNOTATION}": 7}}`, pod, false],
+      ['annotations that are not an object', '{"annotations": ["x"]}', pod, true],
+      ['deep nesting', `{"a": ${'['.repeat(300)}${']'.repeat(300)}, "annotations": {}}`, pod, false],
+      ['a quoted TOML key, a string holding #, a table after', '{}', tomlBody('"shim_group" = "pod"\nother = "a # b" # c\n[t]\nshim_group = "x"\n'), true],
+      ['a TOML escape in the value', '{}', tomlBody('shim_group = "p\\u006Fd"'), true],
+      ['type URL with google\'s prefix', '{}', encodeAny({ ...packAny('runtimeoptions.v1.Options', { config_body: Buffer.from('shim_group = "container"') }), type_url: 'type.googleapis.com/runtimeoptions.v1.Options' }), true],
+      ['non-ASCII TOML', '{}', tomlBody('# café\nshim_group = "pod"'), false],
+    ];
+    const failing: Array<[string, string, Buffer]> = [
+      ['config.json that is not JSON', '{"annotations": {}', pod],
+      ['config.json with a byte-order mark', '\ufeff{}', pod],
+      ['a trailing comma', '{"annotations": {},}', pod],
+      ['duplicate TOML keys', '{}', tomlBody('shim_group = "pod"\nshim_group = "pod"')],
+      ['a dotted key then shim_group = "x"', '{}', tomlBody('a.b = 1\nshim_group = "x"')],
+      ['a truncated Any', '{}', Buffer.from([0x12, 0x05, 0x61])],
+    ];
+
+    it.each(cases)('%s', async (_name, config, options, answersItself) => {
+      const c = uniqueContainerd();
+      const bundle = makeBundle();
+      fs.writeFileSync(path.join(bundle, 'config.json'), config);
+      fs.writeFileSync(path.join(bundle, 'stdin'), options);
+      const nodeSocket = socketPath(c.address, c.namespace, groupKey(decodeOptionsBytes(options).group, 'task-1', bundle));
+      fs.rmSync(path.join(bundle, 'stdin'));
+      const server = await listenAt(nodeSocket);
+      try {
+        const r = await start(bundle, c, 'task-1', options, NO_NODE_ENV);
+        if (answersItself) expectAddress(r, bundle, nodeSocket);
+        else expect(r).toEqual({ code: 1, output: 'containerd-shim-tsrunc-v2: cannot run node: No such file or directory\n' });
+      } finally {
+        server.close();
+      }
+    });
+
+    it.each(failing)('%s: node fails, and C does not answer', async (_name, config, options) => {
+      const c = uniqueContainerd();
+      const bundle = makeBundle();
+      fs.writeFileSync(path.join(bundle, 'config.json'), config);
+      expect(() => socketPath(c.address, c.namespace, groupKey(decodeOptionsBytes(options).group, 'task-1', bundle))).toThrow();
+      // Something listens on every socket C could compute here: an answer would show.
+      const servers = await Promise.all(
+        ['tsrunc:namespace', 'tsrunc:pod:task-1', 'tsrunc:container:task-1'].map((key) => listenAt(socketPath(c.address, c.namespace, key))),
+      );
+      try {
+        expect(await start(bundle, c, 'task-1', options, NO_NODE_ENV)).toEqual({ code: 1, output: 'containerd-shim-tsrunc-v2: cannot run node: No such file or directory\n' });
+      } finally {
+        for (const s of servers) s.close();
       }
     });
   });

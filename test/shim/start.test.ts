@@ -128,6 +128,8 @@ const skip = builtSkipReason() ?? (fs.existsSync(path.join(REPO, 'dist/shim.js')
 const describeBuilt = skip ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${skip}]`, fn) : describeAsRoot;
 
 describeBuilt('containerd-shim-tsrunc-v2 start', () => {
+  // Node starts (the slow path, the daemon) take seconds on a loaded 2-core host; each start has its own 20 s bound.
+  jest.setTimeout(60_000);
   afterEach(async () => {
     for (const socket of made.sockets.splice(0)) {
       for (const pid of daemonsOf(socket)) await stopDaemon(pid);

@@ -20,7 +20,14 @@
     {
       "target_name": "tsrunc-launcher",
       "type": "executable",
-      "sources": ["launcher/main.c"],
+      "sources": ["launcher/main.c", "shared/launch.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
+      "ldflags": ["-Wl,-z,relro,-z,now"]
+    },
+    {
+      "target_name": "containerd-shim-tsrunc-v2",
+      "type": "executable",
+      "sources": ["shim/main.c", "shim/options.c", "shim/json.c", "shim/sha256.c", "shared/launch.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
       "ldflags": ["-Wl,-z,relro,-z,now"]
     }

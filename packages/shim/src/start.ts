@@ -101,12 +101,18 @@ async function spawnDaemon(flags: ShimFlags, options: ShimOptions, socket: strin
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     env: { ...process.env, [READY_FD_ENV]: '3' },
   });
+  const exited = new Promise((resolve) => daemon.once('exit', resolve));
   try {
     const pid = await readiness(daemon);
     setOomScoreAdj(pid);
     if (options.shimCgroup) joinCgroup(pid, options.shimCgroup);
   } catch (err) {
-    daemon.kill('SIGKILL');
+    // Nothing of a daemon that failed may stay: once it is dead, the socket it may have bound goes too.
+    if (daemon.pid !== undefined && daemon.exitCode === null && daemon.signalCode === null) {
+      daemon.kill('SIGKILL');
+      await exited;
+    }
+    fs.rmSync(socket, { force: true });
     throw err;
   } finally {
     daemon.stdio[3]?.destroy();
@@ -116,27 +122,31 @@ async function spawnDaemon(flags: ShimFlags, options: ShimOptions, socket: strin
 
 /** Resolves with the daemon's pid once it says `ok` on fd 3; rejects with its error line, its exit, or the timeout. */
 function readiness(daemon: ChildProcess): Promise<number> {
+  const ready = daemon.stdio[3]!;
   return new Promise((resolve, reject) => {
     let said = '';
-    const timer = setTimeout(() => finish(`the daemon did not report ready within ${READY_TIMEOUT_MS / 1000} s`), READY_TIMEOUT_MS);
-    const finish = (error?: string): void => {
-      clearTimeout(timer);
-      daemon.stdio[3]!.removeAllListeners();
-      daemon.removeAllListeners();
-      if (error) reject(new Error(error));
-      else resolve(daemon.pid!);
-    };
-    daemon.once('error', (err) => finish(`cannot spawn the daemon: ${err.message}`));
-    daemon.once('exit', (code, signal) => finish(`the daemon exited before it was ready (${signal ?? `exit status ${code}`})`));
-    const ready = daemon.stdio[3]!;
-    ready.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       said += chunk.toString();
       const nl = said.indexOf('\n');
       if (nl < 0) return;
       const line = said.slice(0, nl);
       finish(line === 'ok' ? undefined : line.replace(/^error: /, '') || 'the daemon reported an empty line');
-    });
-    ready.on('error', () => undefined);
+    };
+    const onError = (err: Error): void => finish(`cannot spawn the daemon: ${err.message}`);
+    const onExit = (code: number | null, signal: string | null): void => finish(`the daemon exited before it was ready (${signal ?? `exit status ${code}`})`);
+    const timer = setTimeout(() => finish(`the daemon did not report ready within ${READY_TIMEOUT_MS / 1000} s`), READY_TIMEOUT_MS);
+    const finish = (error?: string): void => {
+      clearTimeout(timer);
+      ready.off('data', onData);
+      daemon.off('error', onError);
+      daemon.off('exit', onExit);
+      if (error) reject(new Error(error));
+      else resolve(daemon.pid!);
+    };
+    ready.on('data', onData);
+    ready.on('error', () => undefined); // the pipe's end is destroyed by spawnDaemon
+    daemon.once('error', onError);
+    daemon.once('exit', onExit);
   });
 }
 

@@ -1,0 +1,24 @@
+/* containerd-shim-tsrunc-v2's fast path (main.c): the pieces that decide a container's group exactly as
+ * packages/shim/src/{options,group}.ts do. Each answers FAST_OK or FAST_UNSURE; unsure (anything unexpected,
+ * unparsable, or outside the subset this C reads) means node decides, and gives the real answer or the error. */
+#ifndef TSRUNC_SHIM_H
+#define TSRUNC_SHIM_H
+
+#include <stddef.h>
+
+#define FAST_OK 0
+#define FAST_UNSURE (-1)
+
+enum shim_group { GROUP_NAMESPACE, GROUP_POD, GROUP_CONTAINER };
+
+/* options.c: the group an encoded options Any (start's stdin; empty = none) asks for. */
+int options_group(const unsigned char *any, size_t len, enum shim_group *group);
+
+/* json.c: config.json's annotations["io.kubernetes.cri.sandbox-id"] into out (NUL-terminated); *found = 0 when
+ * there is none. Unsure for a value that is not a plain ASCII string of < cap bytes. */
+int json_sandbox_id(const char *json, size_t len, char *out, size_t cap, int *found);
+
+/* Reads a whole file into a malloc'd buffer of at most `max` bytes: FAST_OK, or FAST_UNSURE (errno set). */
+int read_file(const char *path, size_t max, char **data, size_t *len);
+
+#endif

@@ -57,7 +57,7 @@ export class Container {
       if (verb) checkTransition(verb, status, this.id);
       return await fn(this.current, status);
     } finally {
-      release();
+      await release();
     }
   }
 

@@ -3,6 +3,7 @@
 // child of this process (a daemon's container) is reaped, not left a zombie.
 import { NotFoundError, TsruncError } from '@tsrunc/common';
 import type { ContainerDir, ContainerState } from './state-dir';
+import type { Release } from './lock';
 import { containerStatus } from './status';
 import { checkTransition, type Status } from './transitions';
 import { openPidfd } from '../process/liveness';
@@ -22,7 +23,7 @@ export interface DeleteOptions {
 
 /** `init`: the init's handle when this process started it. The state may be missing (a create killed early). */
 export async function deleteContainer(runtime: Runtime, dir: ContainerDir, init: ProcessHandle | undefined, options: DeleteOptions): Promise<void> {
-  let release: () => void;
+  let release: Release;
   try {
     release = await runtime.locks.acquire(dir.id, dir.path);
   } catch (e) {
@@ -45,7 +46,7 @@ export async function deleteContainer(runtime: Runtime, dir: ContainerDir, init:
     await endInit(runtime, init, state, status);
     await destroy(runtime, dir, state);
   } finally {
-    release();
+    await release();
   }
 }
 

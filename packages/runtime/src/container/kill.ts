@@ -32,7 +32,7 @@ export function killContainer(container: Container, signal: number, options: Kil
       const ownPidNs = state.config.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);
       if (!ownPidNs) await signalAll(cgroup, SIGKILL);
       // A paused container is thawed so the SIGKILL lands (runc).
-      if (status === 'paused' && cgroup.isFrozen()) await cgroup.thaw();
+      if (status === 'paused' && (await cgroup.isFrozenAsync())) await cgroup.thaw();
     }
   });
 }

@@ -43,8 +43,8 @@ export function cpuTicks(pid: number): number {
 
 export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  for (const start = Date.now(); !cond(); await delay(10)) {
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  for (const start = Date.now(); !(await cond()); await delay(10)) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
   }
 }

@@ -45,7 +45,7 @@ describeAsRoot('cgroups v2 on a freshly mounted cgroup2 hierarchy', () => {
     const spinner = startShell('read x; while :; do :; done');
     await cg.addProcess(spinner.pid);
     release(spinner);
-    expect(cg.pids()).toEqual([spinner.pid]);
+    expect(await cg.pids()).toEqual([spinner.pid]);
     await waitFor('CPU use', () => cpuTicks(spinner.pid) > 2);
 
     await cg.freeze();

@@ -67,7 +67,7 @@ const STALL_MS = 15;
  * Every turn of the event loop that came more than STALL_MS late, split by the kernel's accounting of the
  * loop thread: `runqueueMs` it was runnable but the scheduler ran other tasks (2 cores shared with 10
  * containers being set up, the thread pool and the test), the rest (`blockedMs`) it was on a CPU or asleep
- * in a syscall, i.e. blocked by our code.
+ * in a syscall, i.e. blocked by our code; `onCpuMs` is the part on a CPU (the rest slept in the kernel).
  */
 function watchStalls() {
   const stalls = [];
@@ -80,7 +80,8 @@ function watchStalls() {
     const ms = now - last;
     if (ms > STALL_MS) {
       const runqueueMs = (stat.runqueueWait - lastStat.runqueueWait) / 1e6;
-      stalls.push({ at: Math.round(now - started), ms: Math.round(ms), blockedMs: Math.round(ms - runqueueMs), runqueueMs: Math.round(runqueueMs) });
+      const onCpuMs = (stat.onCpu - lastStat.onCpu) / 1e6;
+      stalls.push({ at: Math.round(now - started), ms: Math.round(ms), blockedMs: Math.round(ms - runqueueMs), runqueueMs: Math.round(runqueueMs), onCpuMs: Math.round(onCpuMs) });
     }
     last = now;
     lastStat = stat;

@@ -112,10 +112,10 @@ describe('Cgroup on a fake pure-v2 cgroupfs', () => {
     }
   });
 
-  it('lists pids of the cgroup and its children', () => {
+  it('lists pids of the cgroup and its children', async () => {
     const { dir } = v2Container({ 'cgroup.procs': '12\n5\n' });
     fake(path.join(dir, 'child'), { 'cgroup.procs': '7\n' });
-    expect(fromPaths({ [UNIFIED]: dir }).pids()).toEqual([5, 7, 12]);
+    expect(await fromPaths({ [UNIFIED]: dir }).pids()).toEqual([5, 7, 12]);
   });
 
   it('reads v2 stats into runc\'s events shape', () => {

@@ -6,7 +6,7 @@ import { ConfigError, TsruncError } from '@tsrunc/common';
 import { deviceRules, type DeviceFilterInstaller } from './devices';
 import { errnoCode, strerror } from '@tsrunc/common';
 import {
-  applyWrites, cgroupTree, currentReader, existsAsync, readCgroupFile, readCgroupFileAsync, removeCgroup, sleep, writeCgroupFile, writeCgroupFileAsync,
+  applyWrites, cgroupTree, currentReader, existsAsync, makeDirs, readCgroupFile, readCgroupFileAsync, removeCgroup, sleep, writeCgroupFileAsync,
 } from './fsexec';
 import type { CgroupLayout } from './layout';
 import { readOomKills, watchOomV1, watchOomV2, type EventfdNative, type OomCounterFile } from './oom';
@@ -90,13 +90,13 @@ export class Cgroup {
     const made: string[] = [];
     try {
       for (const dir of this.dirs()) {
-        const cpuset = dir === this.v1('cpuset');
-        for (const d of await levelsToMake(dir, cpuset)) {
-          if (!(await existsAsync(d))) {
-            await fs.promises.mkdir(d, { mode: 0o755 });
-            made.push(d);
+        if (dir === this.v1('cpuset')) {
+          for (const d of await cpusetLevelsToFill(dir)) {
+            await makeDirs(d, made);
+            await inheritCpuset(d);
           }
-          if (cpuset) await inheritCpuset(d);
+        } else {
+          await makeDirs(dir, made);
         }
         if (dir === this.unified) await enableControllers(dir);
       }
@@ -155,25 +155,38 @@ export class Cgroup {
   /** Freezes every task and waits until the kernel reports the cgroup frozen. */
   async freeze(): Promise<void> {
     const f = this.freezer();
-    writeCgroupFile(f.dir, f.file, f.frozen);
+    await writeCgroupFileAsync(f.dir, f.file, f.frozen);
     try {
       await this.waitFreezer(true);
     } catch (e) {
-      writeCgroupFile(f.dir, f.file, f.thawed);
+      await writeCgroupFileAsync(f.dir, f.file, f.thawed);
       throw e;
     }
   }
 
   async thaw(): Promise<void> {
     const f = this.freezer();
-    writeCgroupFile(f.dir, f.file, f.thawed);
+    await writeCgroupFileAsync(f.dir, f.file, f.thawed);
     await this.waitFreezer(false);
   }
 
   isFrozen(): boolean {
+    const probe = this.frozenProbe();
+    return probe !== undefined && probe.frozen(readCgroupFile(probe.dir, probe.file));
+  }
+
+  /** isFrozen with the read on the thread pool (v1's freezer.state waits for migrations in that hierarchy). */
+  async isFrozenAsync(): Promise<boolean> {
+    const probe = this.frozenProbe();
+    return probe !== undefined && probe.frozen(await readCgroupFileAsync(probe.dir, probe.file));
+  }
+
+  /** The file that tells whether the cgroup is frozen, and how to read it (none without a freezer). */
+  private frozenProbe(): { dir: string; file: string; frozen: (text: string | undefined) => boolean } | undefined {
     const d = this.v1('freezer');
-    if (d) return readCgroupFile(d, 'freezer.state')?.trim() === 'FROZEN';
-    return this.unified !== undefined && parseKeyValues(readCgroupFile(this.unified, 'cgroup.events')).frozen === 1;
+    if (d) return { dir: d, file: 'freezer.state', frozen: (text) => text?.trim() === 'FROZEN' };
+    if (this.unified) return { dir: this.unified, file: 'cgroup.events', frozen: (text) => parseKeyValues(text).frozen === 1 };
+    return undefined;
   }
 
   /** v1 freezer.state, else v2 cgroup.freeze. */
@@ -186,7 +199,7 @@ export class Cgroup {
 
   /** v1 goes FREEZING → FROZEN; v2 reports `frozen 1` in cgroup.events once every task has stopped. */
   private async waitFreezer(frozen: boolean): Promise<void> {
-    for (let waited = 0; this.isFrozen() !== frozen; waited += FREEZE_POLL_MS) {
+    for (let waited = 0; (await this.isFrozenAsync()) !== frozen; waited += FREEZE_POLL_MS) {
       if (waited >= FREEZE_TIMEOUT_MS) {
         throw new TsruncError(`cgroup ${this.freezer().dir} did not become ${frozen ? 'frozen' : 'thawed'} within ${FREEZE_TIMEOUT_MS} ms`);
       }
@@ -194,11 +207,13 @@ export class Cgroup {
     }
   }
 
-  /** Every pid in the cgroup and its children (cgroup.procs, recursively), ascending. */
-  pids(): number[] {
-    const dir = this.procsDir();
-    const pids = cgroupTree(dir).flatMap((d) => (readCgroupFile(d, 'cgroup.procs') ?? '').split('\n').filter(Boolean).map(Number));
-    return [...new Set(pids)].sort((a, b) => a - b);
+  /** Every pid in the cgroup and its children (cgroup.procs, recursively), ascending; read on the thread pool. */
+  async pids(): Promise<number[]> {
+    const pids = new Set<number>();
+    for (const d of await cgroupTree(this.procsDir())) {
+      for (const pid of ((await readCgroupFileAsync(d, 'cgroup.procs')) ?? '').split('\n').filter(Boolean)) pids.add(Number(pid));
+    }
+    return [...pids].sort((a, b) => a - b);
   }
 
   /** Any hierarchy holds all the tasks; prefer ones runtimes always have. */
@@ -253,11 +268,11 @@ function notAvailable(controller: string, r: LinuxResources): void {
   if (asked.length > 0) throw new ConfigError(asked[0].field, `the ${controller} cgroup controller is not available on this host`);
 }
 
-/** `dir` and the ancestors that must be made (or, for cpuset, filled in), top-down. */
-async function levelsToMake(dir: string, cpuset: boolean): Promise<string[]> {
+/** The v1 cpuset `dir` and the ancestors that must be made or have no cpus or mems yet, top-down. */
+async function cpusetLevelsToFill(dir: string): Promise<string[]> {
   const levels: string[] = [];
   for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {
-    if ((await existsAsync(d)) && !(cpuset && (await cpusetEmpty(d)))) break;
+    if ((await existsAsync(d)) && !(await cpusetEmpty(d))) break;
     levels.unshift(d);
   }
   return levels;

@@ -23,9 +23,9 @@ export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout, de
  * A cgroup that already holds processes is refused (runc: "container's cgroup is not empty"). The caller checks
  * before state.json names the cgroup: a `delete` of a killed create kills whatever runs in the cgroups it names.
  */
-export function checkCgroupEmpty(cgroup: Cgroup): void {
+export async function checkCgroupEmpty(cgroup: Cgroup): Promise<void> {
   if (managesNothing(cgroup)) return;
-  const existing = cgroup.pids();
+  const existing = await cgroup.pids();
   if (existing.length > 0) throw new TsruncError(`container's cgroup is not empty: ${existing.length} process(es) found`);
 }
 
@@ -115,7 +115,7 @@ export async function signalAll(cg: Cgroup, signal: number): Promise<void> {
     // No freezer: signal what is there.
   }
   try {
-    for (const pid of cg.pids()) {
+    for (const pid of await cg.pids()) {
       try {
         process.kill(pid, signal);
       } catch {
@@ -123,7 +123,7 @@ export async function signalAll(cg: Cgroup, signal: number): Promise<void> {
       }
     }
   } finally {
-    if (frozen || cg.isFrozen()) await cg.thaw().catch(() => undefined);
+    if (frozen || (await cg.isFrozenAsync())) await cg.thaw().catch(() => undefined);
   }
 }
 
@@ -131,7 +131,7 @@ export async function signalAll(cg: Cgroup, signal: number): Promise<void> {
 export async function thawIfFrozen(paths: CgroupPaths | undefined): Promise<void> {
   if (!paths) return;
   const cg = fromPaths(paths);
-  if (cg.isFrozen()) await cg.thaw();
+  if (await cg.isFrozenAsync()) await cg.thaw();
 }
 
 /**
@@ -141,6 +141,6 @@ export async function thawIfFrozen(paths: CgroupPaths | undefined): Promise<void
 export async function destroyContainerCgroup(paths: CgroupPaths | undefined): Promise<void> {
   if (!paths || Object.keys(paths).length === 0) return;
   const cg = fromPaths(paths);
-  if (cg.pids().length > 0 || cg.isFrozen()) await signalAll(cg, SIGKILL);
+  if ((await cg.pids()).length > 0 || (await cg.isFrozenAsync())) await signalAll(cg, SIGKILL);
   await cg.destroy();
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, TsruncError, errnoCode, strerror } from '@tsrunc/common';
 import type { FileWrite, ReadCurrent } from './plan';
+import { readFileOnPool, writeFileOnPool } from '../pool-io';
 
 /** A cgroup file's contents, or undefined when the file does not exist. */
 export function readCgroupFile(dir: string, file: string): string | undefined {
@@ -30,29 +31,22 @@ export function writeCgroupFile(dir: string, file: string, value: string): void 
 }
 
 /**
- * writeCgroupFile on libuv's thread pool: for writes the kernel makes slow, such as a migration into
+ * writeCgroupFile with the write on libuv's thread pool: for writes the kernel makes slow, such as a migration into
  * cgroup.procs (it waits for an RCU grace period), which a daemon's event loop must not sit through.
  */
 export function writeCgroupFileAsync(dir: string, file: string, value: string): Promise<void> {
-  // Plain callbacks: fs.promises' FileHandle costs the loop several times more per write.
-  return new Promise((resolve, reject) => {
-    fs.open(path.join(dir, file), fs.constants.O_WRONLY | fs.constants.O_TRUNC, (openError, fd) => {
-      if (openError) return reject(openError);
-      fs.write(fd, value, (writeError) => fs.close(fd, (closeError) => (writeError || closeError ? reject(writeError ?? closeError) : resolve())));
-    });
-  });
+  return writeFileOnPool(path.join(dir, file), value);
 }
 
-/** readCgroupFile on libuv's thread pool. */
-export function readCgroupFileAsync(dir: string, file: string): Promise<string | undefined> {
+/** readCgroupFile with the reads on libuv's thread pool. */
+export async function readCgroupFileAsync(dir: string, file: string): Promise<string | undefined> {
   const full = path.join(dir, file);
-  return new Promise((resolve, reject) => {
-    fs.readFile(full, 'utf8', (e, text) => {
-      if (!e) return resolve(text);
-      if (errnoCode(e) === 'ENOENT') return resolve(undefined);
-      reject(new TsruncError(`cannot read ${full}: ${strerror(e)}`));
-    });
-  });
+  try {
+    return await readFileOnPool(full);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw new TsruncError(`cannot read ${full}: ${strerror(e)}`);
+  }
 }
 
 /** Whether `p` exists, asked on the thread pool. */
@@ -77,17 +71,8 @@ export async function applyWrites(dir: string, writes: FileWrite[]): Promise<voi
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function subdirs(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return [];
-    throw e;
-  }
-}
-
 /** The child cgroups of `dir` (none when it is gone), read on the thread pool. */
-async function subdirsAsync(dir: string): Promise<string[]> {
+async function subdirs(dir: string): Promise<string[]> {
   try {
     return (await fs.promises.readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
   } catch (e) {
@@ -97,26 +82,50 @@ async function subdirsAsync(dir: string): Promise<string[]> {
 }
 
 /**
- * Removes a cgroup and any child cgroups, leaf first. rmdir fails with EBUSY while tasks are still leaving (a killed
- * process stays in its cgroup until it is reaped), so that is retried with backoff for about `budgetMs`.
+ * mkdir -p on the thread pool, pushing each directory it made onto `made`, parents first. One pool request when the
+ * parent exists, as it does for all but a container's first cgroup under a new parent.
+ */
+export async function makeDirs(dir: string, made: string[]): Promise<void> {
+  try {
+    await fs.promises.mkdir(dir, { mode: 0o755 });
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST') return;
+    if (errnoCode(e) !== 'ENOENT' || path.dirname(dir) === dir) throw e;
+    await makeDirs(path.dirname(dir), made);
+    await fs.promises.mkdir(dir, { mode: 0o755 });
+  }
+  made.push(dir);
+}
+
+/**
+ * Removes a cgroup and any child cgroups, leaf first. rmdir fails with EBUSY while child cgroups exist or tasks are
+ * still leaving (a killed process stays in its cgroup until it is reaped): then the children are removed and, when
+ * there were none, the rmdir is retried with backoff for about `budgetMs`. Each rmdir runs on the thread pool: a
+ * cgroup's rmdir waits for the kernel to offline it.
  */
 export async function removeCgroup(dir: string, budgetMs = 2000): Promise<void> {
-  for (const child of await subdirsAsync(dir)) await removeCgroup(child, budgetMs);
   let delay = 1;
-  for (let waited = 0; ; waited += delay, delay = Math.min(delay * 2, 100)) {
+  for (let waited = 0; ; ) {
     try {
-      await fs.promises.rmdir(dir); // on the thread pool: a cgroup's rmdir waits for the kernel to offline it
+      await fs.promises.rmdir(dir);
       return;
     } catch (e) {
       const code = errnoCode(e);
       if (code === 'ENOENT') return;
       if (code !== 'EBUSY' || waited >= budgetMs) throw new TsruncError(`cannot remove cgroup ${dir}: ${strerror(e)}`);
     }
+    const children = await subdirs(dir);
+    for (const child of children) await removeCgroup(child, budgetMs);
+    if (children.length > 0) continue;
     await sleep(delay);
+    waited += delay;
+    delay = Math.min(delay * 2, 100);
   }
 }
 
-/** All directories from `dir` down, parents first. */
-export function cgroupTree(dir: string): string[] {
-  return [dir, ...subdirs(dir).flatMap(cgroupTree)];
+/** All directories from `dir` down, parents first, listed on the thread pool. */
+export async function cgroupTree(dir: string): Promise<string[]> {
+  const tree = [dir];
+  for (const child of await subdirs(dir)) tree.push(...(await cgroupTree(child)));
+  return tree;
 }

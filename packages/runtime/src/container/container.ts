@@ -6,7 +6,7 @@ import type { CgroupStats } from '../cgroups';
 import type { Runtime } from '../runtime';
 import type { ProcessHandle } from '../process/handle';
 import { ContainerDir, type ContainerState } from './state-dir';
-import { containerStatus, stateView, type StateView } from './status';
+import { containerStatus, containerStatusAsync, stateView, type StateView } from './status';
 import { checkTransition, type Status, type Verb } from './transitions';
 import { startContainer } from './start';
 import { killContainer, type KillOptions } from './kill';
@@ -53,11 +53,11 @@ export class Container {
     const release = await this.runtime.locks.acquire(this.id, this.dir.path);
     try {
       this.current = this.dir.read();
-      const status = this.status();
+      const status = await containerStatusAsync(this.dir, this.current);
       if (verb) checkTransition(verb, status, this.id);
       return await fn(this.current, status);
     } finally {
-      release();
+      await release();
     }
   }
 

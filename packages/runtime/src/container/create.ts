@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { ConfigError, Spec, TsruncError, parseSpec, readJsonFile } from '@tsrunc/common';
 import { compileInitPlan, readHostFacts } from '../plan';
 import { ContainerDir, ContainerState, rfc3339Nano } from './state-dir';
+import type { Release } from './lock';
 import { pidFilePath, writePidFile } from './pid-file';
 import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
 import type { ProcessHandle } from '../process/handle';
@@ -71,7 +72,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   let cgroupMade = false;
   let init: ProcessHandle | undefined;
   let reserved = false;
-  let release: (() => void) | undefined;
+  let release: Release | undefined;
   let receiverPassed = false;
   try {
     const consoleSocket = !spec.process?.terminal ? undefined : receiver ? { fd: receiver.theirs } : { path: opts.consoleSocket };
@@ -84,11 +85,11 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     reserved = true;
     release = await runtime.locks.acquire(id, dir.path);
     // Checked before state.json names the cgroup (after the id, as runc: a duplicate id is reported as such).
-    checkCgroupEmpty(cgroup);
+    await checkCgroupEmpty(cgroup);
     // Written before the cgroup is made (no process yet: it reads as stopped), so that if this command
     // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
-    dir.write(state);
+    await dir.write(state);
     await setUpContainerCgroup(cgroup, spec);
     cgroupMade = true;
     runtime.sys.mkfifo(dir.fifoPath, 0o622);
@@ -100,8 +101,8 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       console: receiver,
     });
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
-    dir.write(created);
-    if (pidFile) writePidFile(pidFile, init.pid);
+    await dir.write(created);
+    if (pidFile) await writePidFile(pidFile, init.pid);
     return new Container(runtime, dir, created, init);
   } catch (e) {
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.
@@ -115,7 +116,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     if (!cgroupError) throw e;
     throw new TsruncError(`${(e as Error).message}; then removing its cgroup failed: ${cgroupError.message}`, e instanceof TsruncError ? e.exitCode : 1);
   } finally {
-    release?.();
+    await release?.();
     if (!receiverPassed) closeConsoleReceiver(receiver);
   }
 }

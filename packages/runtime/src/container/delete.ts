@@ -3,7 +3,8 @@
 // child of this process (a daemon's container) is reaped, not left a zombie.
 import { NotFoundError, TsruncError } from '@tsrunc/common';
 import type { ContainerDir, ContainerState } from './state-dir';
-import { containerStatus } from './status';
+import type { Release } from './lock';
+import { containerStatusAsync } from './status';
 import { checkTransition, type Status } from './transitions';
 import { openPidfd } from '../process/liveness';
 import { ProcessHandle } from '../process/handle';
@@ -22,7 +23,7 @@ export interface DeleteOptions {
 
 /** `init`: the init's handle when this process started it. The state may be missing (a create killed early). */
 export async function deleteContainer(runtime: Runtime, dir: ContainerDir, init: ProcessHandle | undefined, options: DeleteOptions): Promise<void> {
-  let release: () => void;
+  let release: Release;
   try {
     release = await runtime.locks.acquire(dir.id, dir.path);
   } catch (e) {
@@ -40,12 +41,12 @@ export async function deleteContainer(runtime: Runtime, dir: ContainerDir, init:
       if (options.force) return;
       throw e;
     }
-    const status = containerStatus(dir, state);
+    const status = await containerStatusAsync(dir, state);
     if (!options.force) checkTransition('delete', status, dir.id);
     await endInit(runtime, init, state, status);
     await destroy(runtime, dir, state);
   } finally {
-    release();
+    await release();
   }
 }
 
@@ -54,9 +55,9 @@ async function endInit(runtime: Runtime, held: ProcessHandle | undefined, state:
   let init = held;
   if (!init || init.closed || init.pid !== state.pid) {
     // Zombies too: a child of ours that exited is reaped here.
-    const pidfd = state.pid ? openPidfd(runtime.sys, state.pid, state.pidStartTime, true) : undefined;
+    const pidfd = state.pid ? await openPidfd(runtime.sys, state.pid, state.pidStartTime, true) : undefined;
     if (pidfd === undefined) return;
-    init = new ProcessHandle(runtime.sys, runtime, state.pid, pidfd);
+    init = new ProcessHandle(runtime.sys, runtime, state.pid, pidfd, state.pidStartTime);
   }
   try {
     if (status !== 'stopped') {

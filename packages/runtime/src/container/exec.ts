@@ -40,7 +40,7 @@ export async function execInContainer(container: Container, proc: Process, opts:
       throw e;
     }
     try {
-      if (pidFile) writePidFile(pidFile, started.pid);
+      if (pidFile) await writePidFile(pidFile, started.pid);
     } catch (e) {
       // The process runs only if the caller learns of it (runc terminates it too).
       await killInit(started);

@@ -15,7 +15,7 @@ export interface KillOptions {
 
 export function killContainer(container: Container, signal: number, options: KillOptions): Promise<void> {
   return container.locked(undefined, async (state, status) => {
-    const pidfd = status === 'stopped' ? undefined : openPidfd(container.runtime.sys, state.pid, state.pidStartTime);
+    const pidfd = status === 'stopped' ? undefined : await openPidfd(container.runtime.sys, state.pid, state.pidStartTime);
     if (pidfd === undefined) {
       // runc ≥1.2: with --all, a container that is no longer running is not an error.
       if (options.all) return;
@@ -32,7 +32,7 @@ export function killContainer(container: Container, signal: number, options: Kil
       const ownPidNs = state.config.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);
       if (!ownPidNs) await signalAll(cgroup, SIGKILL);
       // A paused container is thawed so the SIGKILL lands (runc).
-      if (status === 'paused' && cgroup.isFrozen()) await cgroup.thaw();
+      if (status === 'paused' && (await cgroup.isFrozenAsync())) await cgroup.thaw();
     }
   });
 }

@@ -19,6 +19,6 @@ export function pidFilePath(file: string): string {
 }
 
 /** runc's pid file: the decimal pid, no newline, renamed into place. */
-export function writePidFile(file: string, pid: number): void {
-  writeFileAtomic(file, String(pid), 0o644, true);
+export function writePidFile(file: string, pid: number): Promise<void> {
+  return writeFileAtomic(file, String(pid), 0o644, true);
 }

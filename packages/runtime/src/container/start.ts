@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { TsruncError, firstReadable } from '@tsrunc/common';
 import type { Container } from './container';
 import type { ContainerState } from './state-dir';
-import { isAlive, openPidfd } from '../process/liveness';
+import { isAliveAsync, openPidfd } from '../process/liveness';
 import { runHostHooksWarnOnly } from '../process/hooks';
 import type { Runtime } from '../runtime';
 
@@ -25,7 +25,7 @@ export function startContainer(container: Container): Promise<void> {
  * on the loop together with the init's exit, so a dead init cannot hang us.
  */
 async function releaseInit(runtime: Runtime, fifo: string, state: ContainerState): Promise<void> {
-  const pidfd = openPidfd(runtime.sys, state.pid, state.pidStartTime);
+  const pidfd = await openPidfd(runtime.sys, state.pid, state.pidStartTime);
   if (pidfd === undefined) throw new TsruncError('container process is already dead');
   const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
@@ -41,7 +41,7 @@ async function releaseInit(runtime: Runtime, fifo: string, state: ContainerState
       if (n > 0) got += n;
       // EOF after the byte: the init has closed the fifo and goes on to exec.
       if (n === 0 && got > 0) return;
-      if (n === 0 && !isAlive(state.pid, state.pidStartTime)) throw new TsruncError('container process is already dead');
+      if (n === 0 && !(await isAliveAsync(state.pid, state.pidStartTime))) throw new TsruncError('container process is already dead');
       // No byte yet (EAGAIN; or EOF while the init has not opened its end yet): wait for it or the init's death.
       if ((await firstReadable([fd, pidfd], runtime.sys)) === 1) throw new TsruncError('container process is already dead');
     }

@@ -2,13 +2,24 @@
 import * as fs from 'node:fs';
 import type { ContainerDir, ContainerState } from './state-dir';
 import type { Status } from './transitions';
-import { isAlive } from '../process/liveness';
+import { isAlive, isAliveAsync } from '../process/liveness';
 import { fromPaths } from '../cgroups';
+import { existsAsync } from '../cgroups/fsexec';
 
 export function containerStatus(dir: ContainerDir, state: ContainerState): Status {
   if (!state.pid || !isAlive(state.pid, state.pidStartTime)) return 'stopped';
   if (isPaused(state)) return 'paused';
   return fs.existsSync(dir.fifoPath) ? 'created' : 'running';
+}
+
+/**
+ * containerStatus with each read on the thread pool, for the verbs: procfs and the v1 freezer make a read wait
+ * (a process in exec, a migration in the freezer hierarchy), which a daemon's event loop must not.
+ */
+export async function containerStatusAsync(dir: ContainerDir, state: ContainerState): Promise<Status> {
+  if (!state.pid || !(await isAliveAsync(state.pid, state.pidStartTime))) return 'stopped';
+  if (await isPausedAsync(state)) return 'paused';
+  return (await existsAsync(dir.fifoPath)) ? 'created' : 'running';
 }
 
 /** The container's cgroup is frozen (an unreadable freezer counts as not frozen). */
@@ -19,6 +30,11 @@ function isPaused(state: ContainerState): boolean {
   } catch {
     return false;
   }
+}
+
+async function isPausedAsync(state: ContainerState): Promise<boolean> {
+  if (!state.cgroupPaths) return false;
+  return fromPaths(state.cgroupPaths).isFrozenAsync().catch(() => false);
 }
 
 /** The runtime-spec state of a container, plus runc's rootfs and created. */

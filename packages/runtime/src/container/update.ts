@@ -47,6 +47,6 @@ export function updateContainer(container: Container, resources: LinuxResources)
       throw e;
     }
     state.config.linux = { ...state.config.linux, resources: merged(state.config.linux?.resources, r) };
-    container.dir.write(state);
+    await container.dir.write(state);
   });
 }

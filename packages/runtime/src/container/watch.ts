@@ -28,9 +28,9 @@ const LAST_KILL_GRACE_MS = 100;
 export async function watchContainer(container: Container, onEvent: (event: ContainerEvent) => void, options: WatchOptions): Promise<void> {
   const runtime = container.runtime;
   // Set up under the lock, then let go of it: a watch must not block other verbs on the container.
-  const { cgroup, pidfd } = await container.locked('watch', (state) => ({
+  const { cgroup, pidfd } = await container.locked('watch', async (state) => ({
     cgroup: stateCgroup(runtime, state),
-    pidfd: openPidfd(runtime.sys, state.pid, state.pidStartTime),
+    pidfd: await openPidfd(runtime.sys, state.pid, state.pidStartTime),
   }));
   if (pidfd === undefined) return; // exited since
   const stopOom = new AbortController();

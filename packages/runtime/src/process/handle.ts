@@ -1,7 +1,7 @@
 // A process the runtime started and still holds: the container's init, or a process exec'd into it.
 import * as fs from 'node:fs';
 import type { ExitStatus, NativeLayer } from '@tsrunc/common';
-import { readProcStat } from './liveness';
+import { readProcStatAsync } from './liveness';
 
 /** Where the exits of every process a Runtime started are awaited, once each (see Runtime.exitOf). */
 export interface ExitSource {
@@ -11,8 +11,6 @@ export interface ExitSource {
 }
 
 export class ProcessHandle {
-  /** Its start time (/proc/PID/stat field 22): with the pid, the process's identity. */
-  readonly startTime: string;
   /** The pty master, when the process has a terminal and no console socket took it (set by startInit). */
   console: number | undefined;
   private isClosed = false;
@@ -23,9 +21,16 @@ export class ProcessHandle {
     readonly pid: number,
     /** Pins the process: signals through it never reach a process that reused the pid. */
     readonly pidfd: number,
+    /** Its start time (/proc/PID/stat field 22): with the pid, the process's identity. */
+    readonly startTime: string,
   ) {
-    this.startTime = readProcStat(pid)?.startTime ?? '';
     exits.holdExit(this);
+  }
+
+  /** The handle of `pid`, pinned by `pidfd`, its start time read on the thread pool (procfs may wait on the process). */
+  static async open(sys: NativeLayer, exits: ExitSource, pid: number, pidfd: number): Promise<ProcessHandle> {
+    const startTime = (await readProcStatAsync(pid))?.startTime ?? '';
+    return new ProcessHandle(sys, exits, pid, pidfd, startTime);
   }
 
   /** close() was called: the handle no longer names the process. */

@@ -208,7 +208,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let child: ProcessHandle;
   try {
     const pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
-    child = new ProcessHandle(sys, runtime, pid, sys.pidfdOpen(pid));
+    child = await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
   } catch (e) {
     releaseReaps();
     fs.closeSync(parentEnd);
@@ -250,7 +250,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
       }
       // Pinned at once: the pidfd keeps naming this process whatever happens to its pid.
       if (msg.type === Msg.Pid) {
-        forked = new ProcessHandle(sys, runtime, msg.pid, sys.pidfdOpen(msg.pid));
+        forked = await ProcessHandle.open(sys, runtime, msg.pid, sys.pidfdOpen(msg.pid));
         releaseReaps();
       } else {
         const op = plan.ops[msg.opIndex];

@@ -1,15 +1,35 @@
 // Is a container's init still the process we started? Pids are recycled: compare start times.
 import * as fs from 'node:fs';
 import type { NativeLayer } from '@tsrunc/common';
+import { readFileOnPool } from '../pool-io';
 
 /** Field 22 (starttime) and field 3 (state) of /proc/PID/stat, or undefined if there is no such process. */
-export function readProcStat(pid: number): { startTime: string; state: string } | undefined {
-  let text: string;
+export function readProcStat(pid: number): ProcStat | undefined {
   try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * readProcStat with the read on the thread pool, for a daemon's event loop: the kernel makes the read wait while the
+ * process is in exec or changing its memory map (measured up to 17 ms on a loaded host, our own just-spawned child).
+ */
+export async function readProcStatAsync(pid: number): Promise<ProcStat | undefined> {
+  try {
+    return parseProcStat(await readFileOnPool(`/proc/${pid}/stat`));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProcStat {
+  startTime: string;
+  state: string;
+}
+
+function parseProcStat(text: string): ProcStat {
   // comm (field 2) may hold spaces and parentheses: fields resume after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { state: rest[0], startTime: rest[19] };
@@ -41,15 +61,21 @@ export function isDying(pid: number): boolean {
 }
 
 export function isAlive(pid: number, startTime: string): boolean {
-  const st = readProcStat(pid);
-  return st !== undefined && st.startTime === startTime && !exited(st.state);
+  return isLive(readProcStat(pid), startTime);
 }
+
+/** isAlive with the read on the thread pool. */
+export async function isAliveAsync(pid: number, startTime: string): Promise<boolean> {
+  return isLive(await readProcStatAsync(pid), startTime);
+}
+
+const isLive = (st: ProcStat | undefined, startTime: string): boolean => st !== undefined && st.startTime === startTime && !exited(st.state);
 
 /**
  * A pidfd for the process that started at `startTime`, while it runs or (`zombieToo`) has exited
  * but is not yet reaped, so its parent can still reap it through the pidfd; else undefined.
  */
-export function openPidfd(sys: NativeLayer, pid: number, startTime: string, zombieToo = false): number | undefined {
+export async function openPidfd(sys: NativeLayer, pid: number, startTime: string, zombieToo = false): Promise<number | undefined> {
   let fd: number;
   try {
     fd = sys.pidfdOpen(pid);
@@ -57,7 +83,7 @@ export function openPidfd(sys: NativeLayer, pid: number, startTime: string, zomb
     return undefined;
   }
   // Checked after pidfd_open: from here the fd pins this very process.
-  const st = readProcStat(pid);
+  const st = await readProcStatAsync(pid);
   if (st === undefined || st.startTime !== startTime || (exited(st.state) && !zombieToo)) {
     fs.closeSync(fd);
     return undefined;

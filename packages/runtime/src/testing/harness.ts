@@ -149,8 +149,8 @@ export async function lockIsFree(runtime: Runtime, id: string, ms = 2000): Promi
   if (made) fs.mkdirSync(dirPath, { recursive: true });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  const acquired = runtime.locks.acquire(id, dirPath).then((release) => {
-    release();
+  const acquired = runtime.locks.acquire(id, dirPath).then(async (release) => {
+    await release();
     return true as const;
   });
   try {

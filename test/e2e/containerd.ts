@@ -337,9 +337,9 @@ export class Containerd {
   }
 }
 
-/** A tsrunc CLI process: bin/tsrunc (its launcher), or node running dist/tsrunc.js. */
+/** A tsrunc CLI process: bin/tsrunc (its launcher) as the program, or node whose script is dist/tsrunc.js. */
 function isTsruncCli(argv: string[]): boolean {
-  return argv.some((a) => /(^|\/)tsrunc$|\/dist\/tsrunc\.js$/.test(a));
+  return /(^|\/)tsrunc$/.test(argv[0]) || /\/dist\/tsrunc\.js$/.test(argv[1] ?? '');
 }
 
 function parentPid(pid: number): number | undefined {

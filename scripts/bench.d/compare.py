@@ -46,11 +46,11 @@ def main():
             if rc != 0: failed += 1; print(f"  run {i} of {name} exited {rc}", file=sys.stderr)
     first = cmds[0][0]
     print(f"## {label} ({n} runs each, in turns)")
-    print(f"  {'runtime':<10} {'min ms':>8} {'median ms':>10} {'max ms':>8} {'cpu ms':>8}  ratio {first}/x (median of pairs)")
+    print(f"  {'runtime':<16} {'min ms':>8} {'median ms':>10} {'max ms':>8} {'cpu ms':>8}  ratio {first}/x (median of pairs)")
     for name, _ in cmds:
         xs = sorted(wall[name])
         ratio = statistics.median(a / b for a, b in zip(wall[first], wall[name]))
-        print(f"  {name:<10} {xs[0]:8.1f} {statistics.median(xs):10.1f} {xs[-1]:8.1f} {statistics.median(cpu[name]):8.1f}  {ratio:5.2f}")
+        print(f"  {name:<16} {xs[0]:8.1f} {statistics.median(xs):10.1f} {xs[-1]:8.1f} {statistics.median(cpu[name]):8.1f}  {ratio:5.2f}")
     sys.exit(1 if failed else 0)
 
 main()

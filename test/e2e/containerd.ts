@@ -9,6 +9,8 @@ import { REPO } from '../helpers/tsrunc';
 
 export const IMAGE = 'docker.io/library/busybox-local:latest';
 const CLEAN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Our shim v2 binary (a symlink to native/shim's C program); containerd maps io.containerd.tsrunc.v2 to its name. */
+export const SHIM_BINARY = path.join(REPO, 'bin/containerd-shim-tsrunc-v2');
 
 /** Absolute path of an executable on the clean PATH (containerd finds the shim there), or undefined. */
 export function which(name: string): string | undefined {
@@ -129,8 +131,13 @@ export function makeBusyboxImage(dir: string): string {
 export class Containerd {
   readonly address: string;
   readonly log: string;
-  /** The shim's --runc-root: tsrunc's state lives in `<runcRoot>/<namespace>`. */
+  /** The runc shim's --runc-root: tsrunc's state lives in `<runcRoot>/<namespace>`. */
   readonly runcRoot: string;
+  /** Our shim's runtime state root (packages/shim/src/paths.ts runtimeRoot: `<containerd state>/tsrunc`). */
+  readonly shimRuntimeRoot: string;
+  /** containerd's PATH: a dir holding only the link to our shim binary, then the clean system PATH. */
+  readonly path: string;
+  private readonly shimDir: string;
   private child?: ChildProcess;
   private exited?: Promise<void>;
 
@@ -139,14 +146,24 @@ export class Containerd {
     this.address = path.join(dir, 'containerd.sock');
     this.log = path.join(dir, 'containerd.log');
     this.runcRoot = path.join(dir, 'tsrunc');
+    this.shimRuntimeRoot = path.join(dir, 'state', 'tsrunc');
+    this.shimDir = path.join(dir, 'shim-bin');
+    this.path = `${this.shimDir}:${CLEAN_PATH}`;
   }
 
   get pid(): number | undefined {
     return this.child?.pid;
   }
 
-  /** Writes the config and starts containerd: a clean environment, a new session, no inherited fds above 2. */
+  /**
+   * Writes the config and starts containerd: a clean environment whose PATH finds our shim but no `tsrunc` (the shim
+   * must not run the CLI: it fails to if it tries), a new session, no inherited fds above 2.
+   */
   async start(): Promise<void> {
+    fs.mkdirSync(this.shimDir, { recursive: true });
+    fs.symlinkSync(SHIM_BINARY, path.join(this.shimDir, path.basename(SHIM_BINARY)));
+    const cli = this.path.split(':').map((d) => path.join(d, 'tsrunc')).find((p) => fs.existsSync(p));
+    if (cli) throw new Error(`${cli} is on containerd's PATH: the shim tests need the tsrunc CLI unreachable from it`);
     const config = path.join(this.dir, 'config.toml');
     fs.writeFileSync(config, [
       'version = 2',
@@ -169,7 +186,7 @@ export class Containerd {
     // containerd and every shim and keep them from seeing EOF), then becomes containerd with exec (same pid).
     const script = 'for fd in /proc/self/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done; ' +
       `exec ${which('containerd')} --config "$1" --log-level debug`;
-    this.child = spawn('/bin/bash', ['-c', script, 'containerd', config], { env: cleanEnv(), detached: true, stdio: ['ignore', logFd, logFd] });
+    this.child = spawn('/bin/bash', ['-c', script, 'containerd', config], { env: cleanEnv({ PATH: this.path }), detached: true, stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);
     this.exited = new Promise((resolve) => this.child!.once('exit', () => resolve()));
     for (const end = Date.now() + 15_000; ; ) {
@@ -227,23 +244,27 @@ export class Containerd {
     return pollUntil(async () => (await this.taskStatus(id)) === status, ms);
   }
 
-  /** Pids of shims serving this containerd (their argv names our socket). */
+  /** Pids of shims serving this containerd (their argv names our socket): daemons and start/delete actions alike. */
   shimPids(): number[] {
-    return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
-      try {
-        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return /containerd-shim/.test(argv[0]) && argv.includes(this.address);
-      } catch {
-        return false;
-      }
-    });
+    return processes().filter((p) => /containerd-shim/.test(p.argv[0]) && p.argv.includes(this.address)).map((p) => p.pid);
   }
 
-  /** What the runs left behind: tsrunc state, shims, mounts and cgroups of our namespace. Empty when clean. */
+  /**
+   * Pids of the long-lived shim processes of this containerd run from `binary` (argv[0]'s base name): a daemon
+   * names its action word in argv when it has one (ours: `serve`); the runc shim's has none, so any process of it
+   * that is not a `start` or `delete` action.
+   */
+  shimDaemonPids(binary: string, action?: string): number[] {
+    return processes().filter(({ argv }) => path.basename(argv[0]) === binary && argv.includes(this.address) &&
+      (action ? argv.includes(action) : !argv.includes('start') && !argv.includes('delete'))).map((p) => p.pid);
+  }
+
+  /** What the runs left behind: runtime state (of either shim), shims, mounts and cgroups of our namespace. Empty when clean. */
   leftovers(): string[] {
     const found: string[] = [];
-    const tsruncState = path.join(this.runcRoot, this.namespace);
-    if (fs.existsSync(tsruncState)) found.push(...fs.readdirSync(tsruncState).map((e) => `tsrunc state ${path.join(tsruncState, e)}`));
+    for (const state of [path.join(this.runcRoot, this.namespace), path.join(this.shimRuntimeRoot, this.namespace)]) {
+      if (fs.existsSync(state)) found.push(...fs.readdirSync(state).map((e) => `runtime state ${path.join(state, e)}`));
+    }
     found.push(...this.shimPids().map((p) => `shim process ${p}`));
     found.push(...mountsUnder(this.dir).map((m) => `mount ${m}`));
     found.push(...this.processesInRootfs().map((p) => `container process ${p}`));
@@ -251,9 +272,9 @@ export class Containerd {
     return found;
   }
 
-  /** Processes rooted in a container rootfs of this containerd (bundles live under its state dir). */
+  /** Processes rooted in a container rootfs of this containerd (bundles live under its state dir; a test's own rootfs under its dir). */
   private processesInRootfs(): number[] {
-    const prefix = path.join(this.dir, 'state') + '/';
+    const prefix = this.dir + '/';
     return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
       try {
         return fs.readlinkSync(`/proc/${pid}/root`).startsWith(prefix);
@@ -314,6 +335,65 @@ export class Containerd {
     }
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A tsrunc CLI process: bin/tsrunc (its launcher) as the program, or node whose script is dist/tsrunc.js. */
+function isTsruncCli(argv: string[]): boolean {
+  return /(^|\/)tsrunc$/.test(argv[0]) || /\/dist\/tsrunc\.js$/.test(argv[1] ?? '');
+}
+
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Records, until stop(), every tsrunc CLI process that descends from a shim of `ctd` (the shim must call the runtime
+ * library in-process). It scans /proc every 10 ms: a CLI call lives far longer (node's start-up alone is ~40 ms),
+ * and a pid is checked again on later scans, so a process seen before its exec into the CLI is not missed.
+ */
+export class CliWatch {
+  private readonly seen = new Map<number, string[]>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly ctd: Containerd) {
+    this.timer = setInterval(() => this.scan(), 10);
+  }
+
+  private scan(): void {
+    const clis = processes().filter((p) => !this.seen.has(p.pid) && isTsruncCli(p.argv));
+    if (!clis.length) return;
+    const shims = new Set(this.ctd.shimPids());
+    for (const { pid, argv } of clis) {
+      for (let p: number | undefined = parentPid(pid); p && p > 1; p = parentPid(p)) {
+        if (shims.has(p)) {
+          this.seen.set(pid, argv);
+          break;
+        }
+      }
+    }
+  }
+
+  /** Stops watching; returns the argv of each CLI process seen. */
+  stop(): string[][] {
+    clearInterval(this.timer);
+    return [...this.seen.values()];
+  }
+}
+
+/** Every process we can read, with its argv. */
+export function processes(): { pid: number; argv: string[] }[] {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      return [{ pid: Number(p), argv: fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0') }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 function rmdirQuiet(d: string): void {

@@ -24,15 +24,16 @@ interface DeleteResponse {
   exited_at: { seconds: number; nanos: number };
 }
 
-const SHIM_DIST = path.join(REPO, 'packages/shim/dist/delete.js');
+const SHIM = path.join(REPO, 'bin/containerd-shim-tsrunc-v2');
 const RUNTIME_DIST = path.join(REPO, 'packages/runtime/dist/index.js');
 const codec = () => protocol().codec<DeleteResponse>('containerd.task.v2.DeleteResponse');
 
-/** Runs the delete action in the bundle, as containerd does (cwd = bundle, -bundle given). */
+/** Runs the delete action as containerd does: its argv, cwd = bundle (when it exists), -bundle given. */
 function runDeleteAction(flags: ShimFlags): { status: number | null; stdout: Buffer; stderr: string; ms: number } {
-  const script = `require(${JSON.stringify(SHIM_DIST)}).runDelete(${JSON.stringify(flags)}).then((code) => (process.exitCode = code))`;
+  const argv = ['-namespace', flags.namespace, '-address', flags.address, '-publish-binary', '/usr/bin/containerd', '-id', flags.id, '-bundle', flags.bundle, 'delete'];
   const started = Date.now();
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: flags.bundle, timeout: 30_000 });
+  const cwd = fs.existsSync(flags.bundle) ? flags.bundle : '/';
+  const r = spawnSync(SHIM, argv, { cwd, timeout: 30_000, env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString(), ms: Date.now() - started };
 }
 
@@ -53,7 +54,7 @@ function createWithLibrary(root: string, id: string, bundle: string): number {
 }
 
 const describeBuiltAsRoot = (name: string, fn: () => void): void => {
-  const unbuilt = builtSkipReason() ?? [SHIM_DIST, RUNTIME_DIST].find((f) => !fs.existsSync(f));
+  const unbuilt = builtSkipReason() ?? [SHIM, RUNTIME_DIST].find((f) => !fs.existsSync(f));
   if (unbuilt) describe.skip(`${name} [skipped: needs a built tree (npm run build): ${unbuilt}]`, fn);
   else describeAsRoot(name, fn);
 };
@@ -71,6 +72,7 @@ describeBuiltAsRoot('shim delete action', () => {
     bundle: bundleOf(id, ns),
     debug: false,
     socket: '',
+    publishBinary: '',
   });
 
   /** A bundle as containerd lays it out before `start`: config.json, an empty rootfs/ (mounted by the test). */

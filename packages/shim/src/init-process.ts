@@ -1,6 +1,6 @@
 // A task's init: the container the runtime library created, the pipes of its stdio, its state object, and its exit
 // as containerd must see it — recorded once, after TaskStart went out and the output reached the FIFOs.
-import { exitCodeOf } from '@tsrunc/common';
+import { exitCodeOf, type Logger } from '@tsrunc/common';
 import type { Container } from '@tsrunc/runtime';
 import { Code, TtrpcError } from 'ttrpc-ts';
 import type { EventSink } from './events';
@@ -27,6 +27,7 @@ export class InitProcess {
     readonly container: Container,
     readonly io: ProcessIO,
     private readonly events: EventSink,
+    private readonly logger: Logger,
     /** Without a pid namespace of its own, the init's exit does not take its descendants with it. */
     private readonly ownPidNamespace: boolean,
   ) {
@@ -70,7 +71,8 @@ export class InitProcess {
     // TaskExit never overtakes TaskStart.
     await this.starting;
     if (!this.ownPidNamespace) await this.container.kill(SIGKILL, { all: true }).catch(() => undefined);
-    await this.io.drained();
+    const drained = await this.io.drained();
+    this.logger.debug(`${this.id}: init ${this.pid} exited (${status ? exitCodeOf(status) : 'status unknown'}); output ${drained ? 'drained' : 'NOT drained'}: stdout ${this.io.copied.stdout} bytes, stderr ${this.io.copied.stderr} bytes`);
     this.result = { exit_status: status ? exitCodeOf(status) : 255, exited_at: exitedAt };
     const publish = this.state.exited(this);
     this.recordExit(this.result);

@@ -26,14 +26,16 @@ export class ProcessIO {
   private readonly streams: net.Socket[] = [];
   private stdinKeepAlive: number | undefined;
   private readonly copies: Array<Promise<void>> = [];
+  /** Bytes copied to the stdout and stderr FIFOs so far (debug logs). */
+  readonly copied = { stdout: 0, stderr: 0 };
   private childEndsOpen = true;
 
   private constructor(sys: NativeLayer, readonly paths: StdioPaths) {
     this.childFds = [-1, -1, -1];
     try {
       this.childFds[0] = paths.stdin ? this.copyStdin(sys, fifoPath(paths.stdin)) : this.devNull(O_RDONLY);
-      this.childFds[1] = paths.stdout ? this.copyOutput(sys, fifoPath(paths.stdout)) : this.devNull(O_WRONLY);
-      this.childFds[2] = paths.stderr ? this.copyOutput(sys, fifoPath(paths.stderr)) : this.devNull(O_WRONLY);
+      this.childFds[1] = paths.stdout ? this.copyOutput(sys, fifoPath(paths.stdout), 'stdout') : this.devNull(O_WRONLY);
+      this.childFds[2] = paths.stderr ? this.copyOutput(sys, fifoPath(paths.stderr), 'stderr') : this.devNull(O_WRONLY);
     } catch (err) {
       this.destroy();
       throw err;
@@ -93,7 +95,7 @@ export class ProcessIO {
     return readEnd;
   }
 
-  private copyOutput(sys: NativeLayer, fifo: string): number {
+  private copyOutput(sys: NativeLayer, fifo: string, stream: 'stdout' | 'stderr'): number {
     const keepAlive = openFifo(fifo, O_RDONLY | O_NONBLOCK);
     this.fds.push(keepAlive);
     const fifoWrite = openFifo(fifo, O_WRONLY | O_NONBLOCK);
@@ -110,6 +112,7 @@ export class ProcessIO {
         });
       }),
     );
+    source.on('data', (b: Buffer) => (this.copied[stream] += b.length));
     source.pipe(sink);
     return writeEnd;
   }

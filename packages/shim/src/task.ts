@@ -60,7 +60,7 @@ export class Task {
       });
       io.releaseChildEnds();
       const ownPidNamespace = !!spec.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);
-      const task = new Task(ctx, req, new InitProcess(req.id, container, io, ctx.events, ownPidNamespace), logger);
+      const task = new Task(ctx, req, new InitProcess(req.id, container, io, ctx.events, logger, ownPidNamespace), logger);
       ctx.events.publish('/tasks/create', {
         container_id: req.id,
         bundle: req.bundle,

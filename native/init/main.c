@@ -154,6 +154,7 @@ static const op_fn dispatch[] = {
   [OP_MOUNT_PROPAGATION] = op_mount_propagation,
   [OP_UNSHARE] = op_unshare,
   [OP_SESSION_KEYRING] = op_session_keyring,
+  [OP_CLOEXEC_FDS] = op_cloexec_fds,
   [OP_USERNS_ROOT] = op_userns_root,
   [OP_USERNS_MAPS] = op_userns_maps,
   [OP_TERMINAL] = op_terminal,

@@ -3,6 +3,13 @@
  * through files whose filesystem was checked to be procfs (SECURITY.md #5); the cwd is checked to
  * be inside the root after chdir (SECURITY.md #2); seccomp is loaded right before the ready report,
  * so the exec.fifo wait, startContainer hooks and execve run under it (runc's order).
+ *
+ * A filter loaded before the uid change (no no_new_privs) sees everything after it; a profile
+ * written for runc allows what runc's init does there, so nothing after the filter may need more:
+ * prctl, setgroups, setres[ug]id, capset, umask, chdir, getcwd, newfstatat, sendto, openat, fstat,
+ * write, close, execve. In particular not close_range (older profiles omit it; libseccomp's stub
+ * answers ENOSYS to a syscall newer than the profile, an errno default EPERM): the fds are marked
+ * close-on-exec before any filter (OP_CLOEXEC_FDS).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -337,7 +344,6 @@ void op_prepare_exec(const struct op *op) {
     exec_envp[envc++] = home_env;
     exec_envp[envc] = NULL;
   }
-  unsigned preserve = (unsigned)arg_int(op, 3);
   if (argc == 0) fail(EINVAL, "process.args is empty");
   if (chdir(cwd) != 0) fail(errno, "chdir to cwd (\"%s\") set in config.json failed", cwd);
   /* A cwd reached through a leaked fd (/proc/self/fd/N) lies outside the root: the kernel then
@@ -345,8 +351,13 @@ void op_prepare_exec(const struct op *op) {
   char buf[PATH_MAX];
   if (syscall(SYS_getcwd, buf, sizeof buf) < 0 || buf[0] != '/') fail(-EPERM, "cwd \"%s\" is outside the container root", cwd);
   exec_path = look_path(exec_argv[0], exec_envp);
-  /* Nothing but stdio and the preserved fds may reach the user's process. */
-  if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(errno, "close_range");
+}
+
+/* Nothing but stdio and the preserved fds may reach the user's process (or a startContainer hook).
+ * Every fd the init opens after this one is close-on-exec. */
+void op_cloexec_fds(const struct op *op) {
+  unsigned first = (unsigned)arg_int(op, 0);
+  if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(errno, "close_range");
 }
 
 /* exec.fifo without startContainer hooks: reopen it (blocks until `start` reads) and release it at once. */

@@ -64,10 +64,10 @@ enum tsrunc_op {
   OP_LOOPBACK_UP = 13,      /* -                                                               */
   OP_SET_IDS = 14,          /* uid, gid, additional gids (list of decimal strings)             */
   OP_UMASK = 15,            /* mask                                                            */
-  OP_PREPARE_EXEC = 16,     /* cwd, args (list), env (list), preserved fd count                */
+  OP_PREPARE_EXEC = 16,     /* cwd, args (list), env (list)                                    */
   OP_READY = 17,            /* -   (tells the parent setup is done)                            */
   OP_WAIT_FIFO = 18,        /* fd of exec.fifo opened O_PATH                                   */
-  OP_EXEC = 19,             /* -   (close_range above the preserved fds, execve)               */
+  OP_EXEC = 19,             /* -   (execve)                                                    */
   OP_SYSCTL = 20,           /* key (dotted), value                                             */
   OP_RLIMIT = 21,           /* resource, soft, hard                                            */
   OP_OOM_SCORE_ADJ = 22,    /* value                                                           */
@@ -81,6 +81,7 @@ enum tsrunc_op {
   OP_USERNS_ROOT = 30,      /* -   (become uid/gid 0 of the user namespace we are in)          */
   OP_USERNS_MAPS = 31,      /* -   (after unshare(CLONE_NEWUSER): MSG_USERNS_MAPS, wait for MAPPED) */
   OP_SESSION_KEYRING = 32, /* name: join (create) a session keyring of our own, searchable      */
+  OP_CLOEXEC_FDS = 33,      /* first fd: it and every fd above it close-on-exec (before any seccomp filter) */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
   OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1)         */
   OP_HOOK_SYNC = 41,        /* -   (MSG_HOOKS, then wait for MSG_RESUME)                       */

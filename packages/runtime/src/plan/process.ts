@@ -130,14 +130,25 @@ export function homeOps(proc: Process): PlanOp[] {
 }
 
 /**
- * The end of the plan, in runc's order: no_new_privs, then seccomp (unless staged `beforeIds`, which
- * the caller placed), then the ready report; after it only the exec.fifo wait (`finish`, where the
+ * Right before the uid change: every fd above stdio and the preserved ones made close-on-exec, then
+ * a seccomp filter staged `beforeIds`. The fds first, before any filter: a profile need not allow
+ * close_range (native/init/process.c lists what the init still does under a filter).
+ */
+export function beforeIdsOps(preserveFds: number, seccomp: SeccompPlan | undefined): PlanOp[] {
+  const ops: PlanOp[] = [{ code: Op.CloexecFds, args: [3 + preserveFds], origin: 'fds past stdio and --preserve-fds (close-on-exec)' }];
+  if (seccomp?.stage === 'beforeIds') ops.push(seccomp.op);
+  return ops;
+}
+
+/**
+ * The end of the plan, in runc's order: no_new_privs, then seccomp (unless staged `beforeIds`:
+ * beforeIdsOps), then the ready report; after it only the exec.fifo wait (`finish`, where the
  * startContainer hooks go, restricted as the container's process is) and execve.
  */
-export function execOps(proc: Process, env: string[], preserveFds: number, execFifoFd: number | undefined, seccomp?: SeccompPlan): { prepare: PlanOp[]; finish: PlanOp[] } {
+export function execOps(proc: Process, env: string[], execFifoFd: number | undefined, seccomp?: SeccompPlan): { prepare: PlanOp[]; finish: PlanOp[] } {
   const prepare: PlanOp[] = [
     { code: Op.Umask, args: [proc.user.umask ?? 0o022], origin: 'process.user.umask' },
-    { code: Op.PrepareExec, args: [proc.cwd, proc.args ?? [], env, preserveFds], origin: 'process.args' },
+    { code: Op.PrepareExec, args: [proc.cwd, proc.args ?? [], env], origin: 'process.args' },
   ];
   if (proc.noNewPrivileges) prepare.push({ code: Op.NoNewPrivs, args: [], origin: 'process.noNewPrivileges' });
   if (seccomp?.stage === 'beforeReady') prepare.push(seccomp.op);

@@ -53,6 +53,7 @@ export enum Op {
   UsernsRoot = 30,
   UsernsMaps = 31,
   SessionKeyring = 32,
+  CloexecFds = 33,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,

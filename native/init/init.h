@@ -43,6 +43,7 @@ void op_mask_path(const struct op *op);
 void op_readonly_path(const struct op *op);
 void op_pivot_root(const struct op *op);
 void op_readonly_root(const struct op *op);
+void op_mkdir_all(const struct op *op);
 /* Fails unless `fd` is on procfs (`what` names it in the error). */
 void check_procfs(int fd, const char *what);
 

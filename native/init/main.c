@@ -164,6 +164,7 @@ static const op_fn dispatch[] = {
   [OP_FIFO_RELEASE] = op_fifo_release,
   [OP_EXIT] = op_exit,
   [OP_SET_HOME] = op_set_home,
+  [OP_MKDIR_ALL] = op_mkdir_all,
 };
 
 static void op_ready(const struct op *op) {

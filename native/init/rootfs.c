@@ -369,6 +369,10 @@ void op_pivot_root(const struct op *op) {
   if (root_propagation && mount("", "/", NULL, root_propagation, NULL) != 0) fail(errno, "set propagation of the container's /");
 }
 
+void op_mkdir_all(const struct op *op) {
+  close(mkdir_in_root(arg_str(op, 0)));
+}
+
 void op_readonly_root(const struct op *op) {
   (void)op;
   if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(rootfd), NULL) != 0) fail(errno, "remount / read-only");

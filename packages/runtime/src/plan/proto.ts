@@ -63,6 +63,7 @@ export enum Op {
   Exit = 45,
   // 50-59: the container's files, read inside the container (issue 4)
   SetHome = 50,
+  MkdirAll = 51,
 }
 
 export const PLAN_MAX_ARGS = 8;

@@ -202,11 +202,12 @@ int main(int argc, char **argv) {
   /* Everything we need arrives at known numbers at or below the sync fd: nothing else from the
    * parent may reach the container. */
   if (syscall(SYS_close_range, sync_fd + 1, ~0U, 0) != 0) fail(errno, "close_range");
-  /* The container gets its own session (as runc's init does); the mode bits we create are exact. */
   /* Until we report ready, a parent that dies (a killed create/run/exec) takes us with it: nothing
    * half-made may outlive it. Checked against the sync socket too: a parent gone before this line
    * leaves us reading EOF, and read_plan exits. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(errno, "set the parent-death signal");
+  /* The container gets its own session (as runc's init does; a fork into a pid namespace makes
+   * another there); the mode bits we create are exact. */
   setsid();
   umask(0);
 

@@ -46,7 +46,9 @@ static char **exec_argv, **exec_envp;
 /* setns/unshare of a pid namespace only places our children in it: fork, report the child, leave.
  * The child goes on only after that report (our exit closes the pipe): whatever it sends next
  * (ready, an error, the seccomp fd) is about the process MSG_PID names, so it must come after it;
- * otherwise the parent could take READY first and wait for us, the fork's parent, instead. */
+ * otherwise the parent could take READY first and wait for us, the fork's parent, instead.
+ * The child leads a session of its own, made inside the pid namespace (runc's order): one led by
+ * a process outside it shows as session and process group 0 there. */
 static void fork_into_pidns(void) {
   int reported[2];
   if (pipe2(reported, O_CLOEXEC) != 0) fail(errno, "pipe");
@@ -63,6 +65,7 @@ static void fork_into_pidns(void) {
   do n = read(reported[0], &c, 1);
   while (n < 0 && errno == EINTR);
   close(reported[0]);
+  if (setsid() < 0) fail(errno, "setsid");
 }
 
 void op_setns(const struct op *op) {

@@ -4,6 +4,9 @@ import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
 import { Conformance, RUNTIME } from './runtime';
 
+/** A shell line that prints "pid pgrp session" of the shell itself, from its /proc/self/stat. */
+const OWN_IDS = 'read l < /proc/self/stat; set -- ${l##*) }; echo $$ $3 $4';
+
 describeAsRoot(`process (${RUNTIME})`, () => {
   const c = new Conformance();
   afterEach(() => c.cleanup());
@@ -24,5 +27,28 @@ describeAsRoot(`process (${RUNTIME})`, () => {
       const st = fs.statSync(path.join(rootfs, dir));
       expect([dir, st.isDirectory(), st.uid, st.gid, st.mode & 0o7777]).toEqual([dir, true, 0, 0, 0o755]);
     }
+  });
+
+  test('an exec\'d process leads its own session and process group inside the container (getsid, getpgrp: its pid)', () => {
+    const id = c.id('sid');
+    const b = c.bundle(['sleep', '1000']);
+    expect(c.cli(['run', '--detach', '--bundle', b.dir, id]).status).toBe(0);
+    const r = c.cli(['exec', id, 'sh', '-c', OWN_IDS]);
+    expect(r.stderr).toBe('');
+    const [pid, pgrp, session] = r.stdout.trim().split(' ').map(Number);
+    expect(pid).toBeGreaterThan(1);
+    expect([pgrp, session]).toEqual([pid, pid]);
+  });
+
+  test('a user-namespace container\'s init leads its own session and process group (1 1 1)', () => {
+    const b = c.bundle(['sh', '-c', OWN_IDS], (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    });
+    const r = c.run('userns-sid', b);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('1 1 1\n');
+    expect(r.status).toBe(0);
   });
 });

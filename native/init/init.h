@@ -60,6 +60,7 @@ void op_sysctl(const struct op *op);
 void op_rlimit(const struct op *op);
 void op_oom_score_adj(const struct op *op);
 void op_personality(const struct op *op);
+void op_ioprio(const struct op *op);
 void op_set_ids(const struct op *op);
 void op_cap_bounding(const struct op *op);
 void op_caps(const struct op *op);

@@ -147,6 +147,7 @@ static const op_fn dispatch[] = {
   [OP_RLIMIT] = op_rlimit,
   [OP_OOM_SCORE_ADJ] = op_oom_score_adj,
   [OP_PERSONALITY] = op_personality,
+  [OP_IOPRIO] = op_ioprio,
   [OP_CAP_BOUNDING] = op_cap_bounding,
   [OP_CAPS] = op_caps,
   [OP_NO_NEW_PRIVS] = op_no_new_privs,

@@ -190,6 +190,12 @@ void op_personality(const struct op *op) {
   if (personality((unsigned long)arg_int(op, 0)) < 0) fail(errno, "personality");
 }
 
+#define IOPRIO_WHO_PROCESS 1
+
+void op_ioprio(const struct op *op) {
+  if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (int)arg_int(op, 0)) != 0) fail(errno, "ioprio_set");
+}
+
 void op_set_ids(const struct op *op) {
   uid_t uid = (uid_t)arg_int(op, 0);
   gid_t gid = (gid_t)arg_int(op, 1);

@@ -1,6 +1,7 @@
 // config.md "process" as runc 1.1.5 applies it, checked from inside the container.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LinuxIOPriority } from '@tsrunc/common';
 import { describeAsRoot } from '../helpers/busybox';
 import { Conformance, RUNTIME } from './runtime';
 
@@ -49,6 +50,20 @@ describeAsRoot(`process (${RUNTIME})`, () => {
     const r = c.run('userns-sid', b);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('1 1 1\n');
+    expect(r.status).toBe(0);
+  });
+
+  // runc 1.1.5 predates ioPriority (runtime-spec 1.1, runc 1.2): it ignores the field.
+  test.each([
+    [{ class: 'IOPRIO_CLASS_IDLE' }, 'idle'],
+    [{ class: 'IOPRIO_CLASS_BE', priority: 6 }, 'best-effort: prio 6'],
+  ])('process.ioPriority %j is accepted and is the process\'s I/O priority (%s)', (ioPriority, shown) => {
+    const b = c.bundle(['sh', '-c', 'ionice -p $$'], (s) => {
+      s.process!.ioPriority = ioPriority as LinuxIOPriority;
+    });
+    const r = c.run('ioprio', b);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${shown}\n`);
     expect(r.status).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 // The process side of the plan: kernel settings, identity, capabilities and the exec.
 import * as fs from 'node:fs';
-import { ConfigError, KNOWN_CAPABILITIES, Process, RlimitType, Spec } from '@tsrunc/common';
+import { ConfigError, IOPriorityClass, KNOWN_CAPABILITIES, Process, RlimitType, Spec } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { NamespacePlan } from './namespaces';
 import { Op } from './proto';
@@ -74,7 +74,10 @@ export function oomScoreAdjOps(proc: Process): PlanOp[] {
   return proc.oomScoreAdj === undefined ? [] : [{ code: Op.OomScoreAdj, args: [proc.oomScoreAdj], origin: 'process.oomScoreAdj' }];
 }
 
-/** sysctl, rlimits, personality: written while the host's procfs is still reachable. */
+/** ioprio_set(2)'s classes; the value is class << 13 | level. */
+const IOPRIO_CLASS: Record<IOPriorityClass, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
+
+/** sysctl, rlimits, personality, I/O priority: written while the host's procfs is still reachable and we are root. */
 export function kernelSettingOps(spec: Spec, proc: Process, ns: Pick<NamespacePlan, 'has'> = { has: () => undefined }): PlanOp[] {
   checkLsm(proc);
   const ops: PlanOp[] = [];
@@ -87,6 +90,8 @@ export function kernelSettingOps(spec: Spec, proc: Process, ns: Pick<NamespacePl
   );
   const persona = spec.linux?.personality;
   if (persona) ops.push({ code: Op.Personality, args: [persona.domain === 'LINUX32' ? 0x0008 : 0], origin: 'linux.personality' });
+  const io = proc.ioPriority;
+  if (io) ops.push({ code: Op.Ioprio, args: [(IOPRIO_CLASS[io.class] << 13) | io.priority], origin: 'process.ioPriority' });
   return ops;
 }
 

@@ -54,6 +54,7 @@ export enum Op {
   UsernsMaps = 31,
   SessionKeyring = 32,
   CloexecFds = 33,
+  Ioprio = 34,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,

@@ -164,6 +164,7 @@ static const op_fn dispatch[] = {
   [OP_FIFO_OPEN] = op_fifo_open,
   [OP_FIFO_RELEASE] = op_fifo_release,
   [OP_EXIT] = op_exit,
+  [OP_CHDIR_ROOTFS] = op_chdir_rootfs,
   [OP_SET_HOME] = op_set_home,
   [OP_MKDIR_ALL] = op_mkdir_all,
 };

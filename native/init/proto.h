@@ -90,6 +90,7 @@ enum tsrunc_op {
   OP_FIFO_OPEN = 43,        /* fd of exec.fifo opened O_PATH: open it for writing (blocks)     */
   OP_FIFO_RELEASE = 44,     /* -   (write "0" to the fifo opened by OP_FIFO_OPEN, close it)     */
   OP_EXIT = 45,             /* -   (exit 0: a plan that only runs hooks)                       */
+  OP_CHDIR_ROOTFS = 46,     /* -   (cwd: the rootfs, for the createContainer hooks, as runc)    */
   OP_CAP_BOUNDING = 29,     /* bounding (u64 mask): dropped before the uid change (needs CAP_SETPCAP) */
   /* 50-59: the container's files, read inside the container (issue 4) */
   OP_SET_HOME = 50,         /* uid: HOME from /etc/passwd for OP_PREPARE_EXEC (the env has none); before the uid change */

@@ -342,6 +342,11 @@ static void hide_host_procfs_sysfs(void) {
   free(points);
 }
 
+void op_chdir_rootfs(const struct op *op) {
+  (void)op;
+  if (fchdir(rootfd) != 0) fail(errno, "chdir to the rootfs %s", rootfs_path);
+}
+
 void op_pivot_root(const struct op *op) {
   int64_t no_pivot = arg_int(op, 0);
   if (no_pivot) {

@@ -62,6 +62,7 @@ export enum Op {
   FifoOpen = 43,
   FifoRelease = 44,
   Exit = 45,
+  ChdirRootfs = 46,
   // 50-59: the container's files, read inside the container (issue 4)
   SetHome = 50,
   MkdirAll = 51,

@@ -44,7 +44,7 @@ void op_readonly_path(const struct op *op);
 void op_pivot_root(const struct op *op);
 void op_chdir_rootfs(const struct op *op);
 void op_readonly_root(const struct op *op);
-void op_mkdir_all(const struct op *op);
+void op_create_cwd(const struct op *op);
 /* Fails unless `fd` is on procfs (`what` names it in the error). */
 void check_procfs(int fd, const char *what);
 

@@ -166,7 +166,7 @@ static const op_fn dispatch[] = {
   [OP_EXIT] = op_exit,
   [OP_CHDIR_ROOTFS] = op_chdir_rootfs,
   [OP_SET_HOME] = op_set_home,
-  [OP_MKDIR_ALL] = op_mkdir_all,
+  [OP_CREATE_CWD] = op_create_cwd,
 };
 
 static void op_ready(const struct op *op) {

@@ -94,7 +94,7 @@ enum tsrunc_op {
   OP_CAP_BOUNDING = 29,     /* bounding (u64 mask): dropped before the uid change (needs CAP_SETPCAP) */
   /* 50-59: the container's files, read inside the container (issue 4) */
   OP_SET_HOME = 50,         /* uid: HOME from /etc/passwd for OP_PREPARE_EXEC (the env has none); before the uid change */
-  OP_MKDIR_ALL = 51,        /* path (in the root): mkdir -p, 0755, after the root switch (process.cwd, as runc) */
+  OP_CREATE_CWD = 51,       /* path (in the root): mkdir -p when missing, 0755, after the root switch (process.cwd, as runc) */
 };
 
 #endif

@@ -374,8 +374,13 @@ void op_pivot_root(const struct op *op) {
   if (root_propagation && mount("", "/", NULL, root_propagation, NULL) != 0) fail(errno, "set propagation of the container's /");
 }
 
-void op_mkdir_all(const struct op *op) {
-  close(mkdir_in_root(arg_str(op, 0)));
+/* process.cwd is made when missing (runc's MkdirAll); any other trouble with it (not a directory,
+ * a magic link) is left to the chdir of OP_PREPARE_EXEC, which names it in runc's words. */
+void op_create_cwd(const struct op *op) {
+  const char *cwd = arg_str(op, 0);
+  int fd = open_in_root(cwd, O_DIRECTORY);
+  if (fd < 0 && errno == ENOENT) fd = mkdir_in_root(cwd);
+  if (fd >= 0) close(fd);
 }
 
 void op_readonly_root(const struct op *op) {

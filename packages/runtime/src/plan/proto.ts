@@ -65,7 +65,7 @@ export enum Op {
   ChdirRootfs = 46,
   // 50-59: the container's files, read inside the container (issue 4)
   SetHome = 50,
-  MkdirAll = 51,
+  CreateCwd = 51,
 }
 
 export const PLAN_MAX_ARGS = 8;

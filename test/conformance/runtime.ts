@@ -10,7 +10,7 @@ import { Spec } from '@tsrunc/common';
 import { makeBusyboxRootfs } from '../helpers/busybox';
 import { Bundle, CliResult, TSRUNC, makeBundle, spawnCaptured, tmpStateRoot } from '../helpers/tsrunc';
 
-export const RUNTIME = process.env.RUNTIME ?? TSRUNC;
+export const RUNTIME = process.env.RUNTIME || TSRUNC;
 
 export class Conformance {
   readonly root = tmpStateRoot();
@@ -29,8 +29,12 @@ export class Conformance {
     return id;
   }
 
+  /** ociVersion 1.1.0: the newest that runc 1.1.5 and crun 1.8.1 both take (crun refuses 1.2.0). */
   bundle(args: string[], edit?: (c: Spec) => void): Bundle {
-    const b = makeBundle(args, edit);
+    const b = makeBundle(args, (s) => {
+      s.ociVersion = '1.1.0';
+      edit?.(s);
+    });
     this.dirs.push(b.dir);
     return b;
   }

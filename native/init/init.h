@@ -42,7 +42,9 @@ void op_symlink(const struct op *op);
 void op_mask_path(const struct op *op);
 void op_readonly_path(const struct op *op);
 void op_pivot_root(const struct op *op);
+void op_chdir_rootfs(const struct op *op);
 void op_readonly_root(const struct op *op);
+void op_create_cwd(const struct op *op);
 /* Fails unless `fd` is on procfs (`what` names it in the error). */
 void check_procfs(int fd, const char *what);
 
@@ -59,6 +61,7 @@ void op_sysctl(const struct op *op);
 void op_rlimit(const struct op *op);
 void op_oom_score_adj(const struct op *op);
 void op_personality(const struct op *op);
+void op_ioprio(const struct op *op);
 void op_set_ids(const struct op *op);
 void op_cap_bounding(const struct op *op);
 void op_caps(const struct op *op);
@@ -66,6 +69,7 @@ void op_no_new_privs(const struct op *op);
 void op_seccomp(const struct op *op);
 void op_umask(const struct op *op);
 void op_prepare_exec(const struct op *op);
+void op_cloexec_fds(const struct op *op);
 void op_wait_fifo(const struct op *op);
 _Noreturn void op_exec(const struct op *op);
 

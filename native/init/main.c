@@ -147,6 +147,7 @@ static const op_fn dispatch[] = {
   [OP_RLIMIT] = op_rlimit,
   [OP_OOM_SCORE_ADJ] = op_oom_score_adj,
   [OP_PERSONALITY] = op_personality,
+  [OP_IOPRIO] = op_ioprio,
   [OP_CAP_BOUNDING] = op_cap_bounding,
   [OP_CAPS] = op_caps,
   [OP_NO_NEW_PRIVS] = op_no_new_privs,
@@ -154,6 +155,7 @@ static const op_fn dispatch[] = {
   [OP_MOUNT_PROPAGATION] = op_mount_propagation,
   [OP_UNSHARE] = op_unshare,
   [OP_SESSION_KEYRING] = op_session_keyring,
+  [OP_CLOEXEC_FDS] = op_cloexec_fds,
   [OP_USERNS_ROOT] = op_userns_root,
   [OP_USERNS_MAPS] = op_userns_maps,
   [OP_TERMINAL] = op_terminal,
@@ -162,7 +164,9 @@ static const op_fn dispatch[] = {
   [OP_FIFO_OPEN] = op_fifo_open,
   [OP_FIFO_RELEASE] = op_fifo_release,
   [OP_EXIT] = op_exit,
+  [OP_CHDIR_ROOTFS] = op_chdir_rootfs,
   [OP_SET_HOME] = op_set_home,
+  [OP_CREATE_CWD] = op_create_cwd,
 };
 
 static void op_ready(const struct op *op) {
@@ -200,11 +204,12 @@ int main(int argc, char **argv) {
   /* Everything we need arrives at known numbers at or below the sync fd: nothing else from the
    * parent may reach the container. */
   if (syscall(SYS_close_range, sync_fd + 1, ~0U, 0) != 0) fail(errno, "close_range");
-  /* The container gets its own session (as runc's init does); the mode bits we create are exact. */
   /* Until we report ready, a parent that dies (a killed create/run/exec) takes us with it: nothing
    * half-made may outlive it. Checked against the sync socket too: a parent gone before this line
    * leaves us reading EOF, and read_plan exits. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(errno, "set the parent-death signal");
+  /* The container gets its own session (as runc's init does; a fork into a pid namespace makes
+   * another there); the mode bits we create are exact. */
   setsid();
   umask(0);
 

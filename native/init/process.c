@@ -3,6 +3,13 @@
  * through files whose filesystem was checked to be procfs (SECURITY.md #5); the cwd is checked to
  * be inside the root after chdir (SECURITY.md #2); seccomp is loaded right before the ready report,
  * so the exec.fifo wait, startContainer hooks and execve run under it (runc's order).
+ *
+ * A filter loaded before the uid change (no no_new_privs) sees everything after it; a profile
+ * written for runc allows what runc's init does there, so nothing after the filter may need more:
+ * prctl, setgroups, setres[ug]id, capset, umask, chdir, getcwd, newfstatat, sendto, openat, fstat,
+ * write, close, execve. In particular not close_range (older profiles omit it; libseccomp's stub
+ * answers ENOSYS to a syscall newer than the profile, an errno default EPERM): the fds are marked
+ * close-on-exec before any filter (OP_CLOEXEC_FDS).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,7 +46,9 @@ static char **exec_argv, **exec_envp;
 /* setns/unshare of a pid namespace only places our children in it: fork, report the child, leave.
  * The child goes on only after that report (our exit closes the pipe): whatever it sends next
  * (ready, an error, the seccomp fd) is about the process MSG_PID names, so it must come after it;
- * otherwise the parent could take READY first and wait for us, the fork's parent, instead. */
+ * otherwise the parent could take READY first and wait for us, the fork's parent, instead.
+ * The child leads a session of its own, made inside the pid namespace (runc's order): one led by
+ * a process outside it shows as session and process group 0 there. */
 static void fork_into_pidns(void) {
   int reported[2];
   if (pipe2(reported, O_CLOEXEC) != 0) fail(errno, "pipe");
@@ -56,6 +65,7 @@ static void fork_into_pidns(void) {
   do n = read(reported[0], &c, 1);
   while (n < 0 && errno == EINTR);
   close(reported[0]);
+  if (setsid() < 0) fail(errno, "setsid");
 }
 
 void op_setns(const struct op *op) {
@@ -178,6 +188,12 @@ void op_oom_score_adj(const struct op *op) {
 
 void op_personality(const struct op *op) {
   if (personality((unsigned long)arg_int(op, 0)) < 0) fail(errno, "personality");
+}
+
+#define IOPRIO_WHO_PROCESS 1
+
+void op_ioprio(const struct op *op) {
+  if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (int)arg_int(op, 0)) != 0) fail(errno, "ioprio_set");
 }
 
 void op_set_ids(const struct op *op) {
@@ -337,7 +353,6 @@ void op_prepare_exec(const struct op *op) {
     exec_envp[envc++] = home_env;
     exec_envp[envc] = NULL;
   }
-  unsigned preserve = (unsigned)arg_int(op, 3);
   if (argc == 0) fail(EINVAL, "process.args is empty");
   if (chdir(cwd) != 0) fail(errno, "chdir to cwd (\"%s\") set in config.json failed", cwd);
   /* A cwd reached through a leaked fd (/proc/self/fd/N) lies outside the root: the kernel then
@@ -345,8 +360,13 @@ void op_prepare_exec(const struct op *op) {
   char buf[PATH_MAX];
   if (syscall(SYS_getcwd, buf, sizeof buf) < 0 || buf[0] != '/') fail(-EPERM, "cwd \"%s\" is outside the container root", cwd);
   exec_path = look_path(exec_argv[0], exec_envp);
-  /* Nothing but stdio and the preserved fds may reach the user's process. */
-  if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(errno, "close_range");
+}
+
+/* Nothing but stdio and the preserved fds may reach the user's process (or a startContainer hook).
+ * Every fd the init opens after this one is close-on-exec. */
+void op_cloexec_fds(const struct op *op) {
+  unsigned first = (unsigned)arg_int(op, 0);
+  if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(errno, "close_range");
 }
 
 /* exec.fifo without startContainer hooks: reopen it (blocks until `start` reads) and release it at once. */

@@ -64,10 +64,10 @@ enum tsrunc_op {
   OP_LOOPBACK_UP = 13,      /* -                                                               */
   OP_SET_IDS = 14,          /* uid, gid, additional gids (list of decimal strings)             */
   OP_UMASK = 15,            /* mask                                                            */
-  OP_PREPARE_EXEC = 16,     /* cwd, args (list), env (list), preserved fd count                */
+  OP_PREPARE_EXEC = 16,     /* cwd, args (list), env (list)                                    */
   OP_READY = 17,            /* -   (tells the parent setup is done)                            */
   OP_WAIT_FIFO = 18,        /* fd of exec.fifo opened O_PATH                                   */
-  OP_EXEC = 19,             /* -   (close_range above the preserved fds, execve)               */
+  OP_EXEC = 19,             /* -   (execve)                                                    */
   OP_SYSCTL = 20,           /* key (dotted), value                                             */
   OP_RLIMIT = 21,           /* resource, soft, hard                                            */
   OP_OOM_SCORE_ADJ = 22,    /* value                                                           */
@@ -81,6 +81,8 @@ enum tsrunc_op {
   OP_USERNS_ROOT = 30,      /* -   (become uid/gid 0 of the user namespace we are in)          */
   OP_USERNS_MAPS = 31,      /* -   (after unshare(CLONE_NEWUSER): MSG_USERNS_MAPS, wait for MAPPED) */
   OP_SESSION_KEYRING = 32, /* name: join (create) a session keyring of our own, searchable      */
+  OP_IOPRIO = 34,           /* ioprio value (class << 13 | level): ioprio_set on ourselves, inherited by the process */
+  OP_CLOEXEC_FDS = 33,      /* first fd: it and every fd above it close-on-exec (before any seccomp filter) */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
   OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1)         */
   OP_HOOK_SYNC = 41,        /* -   (MSG_HOOKS, then wait for MSG_RESUME)                       */
@@ -88,9 +90,11 @@ enum tsrunc_op {
   OP_FIFO_OPEN = 43,        /* fd of exec.fifo opened O_PATH: open it for writing (blocks)     */
   OP_FIFO_RELEASE = 44,     /* -   (write "0" to the fifo opened by OP_FIFO_OPEN, close it)     */
   OP_EXIT = 45,             /* -   (exit 0: a plan that only runs hooks)                       */
+  OP_CHDIR_ROOTFS = 46,     /* -   (cwd: the rootfs, for the createContainer hooks, as runc)    */
   OP_CAP_BOUNDING = 29,     /* bounding (u64 mask): dropped before the uid change (needs CAP_SETPCAP) */
   /* 50-59: the container's files, read inside the container (issue 4) */
   OP_SET_HOME = 50,         /* uid: HOME from /etc/passwd for OP_PREPARE_EXEC (the env has none); before the uid change */
+  OP_CREATE_CWD = 51,       /* path (in the root): mkdir -p when missing, 0755, after the root switch (process.cwd, as runc) */
 };
 
 #endif

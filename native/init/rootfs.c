@@ -342,6 +342,11 @@ static void hide_host_procfs_sysfs(void) {
   free(points);
 }
 
+void op_chdir_rootfs(const struct op *op) {
+  (void)op;
+  if (fchdir(rootfd) != 0) fail(errno, "chdir to the rootfs %s", rootfs_path);
+}
+
 void op_pivot_root(const struct op *op) {
   int64_t no_pivot = arg_int(op, 0);
   if (no_pivot) {
@@ -367,6 +372,15 @@ void op_pivot_root(const struct op *op) {
   rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) fail(errno, "open /");
   if (root_propagation && mount("", "/", NULL, root_propagation, NULL) != 0) fail(errno, "set propagation of the container's /");
+}
+
+/* process.cwd is made when missing (runc's MkdirAll); any other trouble with it (not a directory,
+ * a magic link) is left to the chdir of OP_PREPARE_EXEC, which names it in runc's words. */
+void op_create_cwd(const struct op *op) {
+  const char *cwd = arg_str(op, 0);
+  int fd = open_in_root(cwd, O_DIRECTORY);
+  if (fd < 0 && errno == ENOENT) fd = mkdir_in_root(cwd);
+  if (fd >= 0) close(fd);
 }
 
 void op_readonly_root(const struct op *op) {

@@ -233,6 +233,8 @@ describe('process', () => {
   it('checks ioPriority', () => {
     rejects((c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_NONE', priority: 0 }), 'process.ioPriority.class: unknown I/O priority class "IOPRIO_CLASS_NONE"');
     rejects((c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 8 }), 'process.ioPriority.priority: must be between 0 and 7, got 8');
+    rejects((c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_BE' }), 'process.ioPriority.priority: is required');
+    expect(accepts((c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE' })).process?.ioPriority).toEqual({ class: 'IOPRIO_CLASS_IDLE', priority: 0 });
   });
 
   it('checks execCPUAffinity', () => {

@@ -155,6 +155,14 @@ const scheduler = object((f) => {
   return s;
 });
 
+const ioPriority = object((f) => {
+  const cls = f.req('class', oneOf(IO_PRIORITY_CLASSES, 'I/O priority class'));
+  const level = integer(0, 7, 'between 0 and 7');
+  // The idle class has no levels: runc takes a missing priority as 0 there.
+  const priority = cls === 'IOPRIO_CLASS_IDLE' ? (f.opt('priority', level) ?? 0) : f.req('priority', level);
+  return { class: cls, priority };
+});
+
 const user = object((f) => ({
   // runc reads a missing uid/gid as 0 (Go zero values); so do we, rather than reject old configs.
   uid: f.opt('uid', unixId) ?? 0,
@@ -191,13 +199,7 @@ const processConv: Conv<Process> = object((f) => ({
   oomScoreAdj: f.opt('oomScoreAdj', integer(-1000, 1000, 'between -1000 and 1000')),
   scheduler: f.opt('scheduler', scheduler),
   selinuxLabel: f.opt('selinuxLabel', string),
-  ioPriority: f.opt(
-    'ioPriority',
-    object((p) => ({
-      class: p.req('class', oneOf(IO_PRIORITY_CLASSES, 'I/O priority class')),
-      priority: p.req('priority', integer(0, 7, 'between 0 and 7')),
-    })),
-  ),
+  ioPriority: f.opt('ioPriority', ioPriority),
   execCPUAffinity: f.opt(
     'execCPUAffinity',
     object((a) => ({ initial: a.opt('initial', cpuList), final: a.opt('final', cpuList) })),

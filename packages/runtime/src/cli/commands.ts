@@ -103,7 +103,9 @@ export const COMMANDS: Command[] = [
     args: { min: 1, max: 2 },
     flags: [{ name: 'all', aliases: ['a'], type: 'bool', usage: '(obsoleted, do not use)', hidden: true }],
     async run({ runtime, flags, args }) {
-      await runtime.load(args[0]).kill(parseSignal(args[1] ?? 'SIGTERM'), { all: !!flags.all });
+      // 0 checks that the init exists and may be signalled, sending nothing (kill(2); runc takes it too).
+      const signal = args[1] === '0' ? 0 : parseSignal(args[1] ?? 'SIGTERM');
+      await runtime.load(args[0]).kill(signal, { all: !!flags.all });
       return 0;
     },
   },

@@ -4,20 +4,30 @@ import { TsruncError, firstReadable } from '@tsrunc/common';
 import type { Container } from './container';
 import type { ContainerState } from './state-dir';
 import { isAliveAsync, openPidfd } from '../process/liveness';
-import { runHostHooksWarnOnly } from '../process/hooks';
+import { runHostHooks } from '../process/hooks';
 import type { Runtime } from '../runtime';
 
 /**
  * Lets a created container's init exec the user's process (removing exec.fifo makes it `running`),
  * then runs the poststart hooks: after the program started, before start returns, as the
- * runtime-spec says (runc runs them at the end of create instead). Their failures only warn.
+ * runtime-spec says. A failing one is fatal (runtime-spec 1.3 lifecycle step 9, and runc): the
+ * container is stopped and deleted (its poststop hooks run), then start fails with the hook's error.
  */
-export function startContainer(container: Container): Promise<void> {
-  return container.locked('start', async (state) => {
+export async function startContainer(container: Container): Promise<void> {
+  let hookFailure: unknown;
+  await container.locked('start', async (state) => {
     await releaseInit(container.runtime, container.dir.fifoPath, state);
     fs.rmSync(container.dir.fifoPath, { force: true });
-    await runHostHooksWarnOnly(container.runtime, state.config, 'poststart', { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
+    try {
+      await runHostHooks(container.runtime, state.config, ['poststart'], { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
+    } catch (e) {
+      hookFailure = e;
+    }
   });
+  if (hookFailure === undefined) return;
+  // After the lock is released: delete takes it itself.
+  await container.delete({ force: true });
+  throw hookFailure;
 }
 
 /**

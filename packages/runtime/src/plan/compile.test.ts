@@ -80,7 +80,7 @@ test('fd numbers follow the preserved fds: setns fds, then exec.fifo, then the s
   expect(p.ops.find((o) => o.code === Op.Setns)!.args).toEqual([5, 0x02000000]);
   expect(p.ops.find((o) => o.code === Op.WaitFifo)!.args).toEqual([6]);
   expect(p.syncFd).toBe(7);
-  expect(p.ops.find((o) => o.code === Op.PrepareExec)!.args[3]).toBe(2);
+  expect(p.ops.find((o) => o.code === Op.CloexecFds)!.args).toEqual([5]);
 });
 
 test('a new cgroup namespace is made by the init (after the parent placed it), not by clone', () => {

@@ -6,7 +6,7 @@ import { PlanOp } from './encode';
 import { filesystemOps } from './filesystem';
 import { HostFacts } from './host';
 import { CLONE_FLAG, planNamespaces } from './namespaces';
-import { execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
+import { beforeIdsOps, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 import { ConsoleSocketSource, terminalOp } from './exec';
@@ -113,9 +113,8 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   // Before a seccomp filter that could refuse the read (runc reads it before the uid change too).
   ops.push(...homeOps(proc));
   const seccomp = planSeccomp(spec, proc, opts.seccompCompiler);
-  if (seccomp?.stage === 'beforeIds') ops.push(seccomp.op);
-  ops.push(...identityOps(proc));
-  const exec = execOps(proc, proc.env ?? [], opts.preserveFds, execFifoFd, seccomp);
+  ops.push(...beforeIdsOps(opts.preserveFds, seccomp), ...identityOps(proc));
+  const exec = execOps(proc, proc.env ?? [], execFifoFd, seccomp);
   ops.push(...exec.prepare, ...withStartContainerHooks(exec.finish, spec, hookState, opts.hookEnv ?? []));
 
   return {

@@ -6,7 +6,7 @@ import { ConfigError, NamespaceType, Process, Spec } from '@tsrunc/common';
 import type { FdSource, InitPlan } from './compile';
 import { PlanOp } from './encode';
 import { CLONE_FLAG } from './namespaces';
-import { execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
+import { beforeIdsOps, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 
@@ -81,9 +81,8 @@ export function compileExecPlan(proc: Process, opts: ExecPlanOptions): InitPlan 
   // The container's seccomp filter applies to exec'd processes too (runc), staged as for the init.
   const seccomp = planSeccomp(opts.spec, proc, opts.seccompCompiler);
   if (seccomp?.notify) throw new ConfigError('linux.seccomp', 'exec into a container with a SCMP_ACT_NOTIFY filter is not supported yet');
-  if (seccomp?.stage === 'beforeIds') ops.push(seccomp.op);
-  ops.push(...identityOps(proc));
-  const exec = execOps(proc, proc.env ?? [], opts.preserveFds, undefined, seccomp);
+  ops.push(...beforeIdsOps(opts.preserveFds, seccomp), ...identityOps(proc));
+  const exec = execOps(proc, proc.env ?? [], undefined, seccomp);
   ops.push(...exec.prepare, ...exec.finish);
   return { cloneFlags: 0, rootfs: opts.rootfs, fds, syncFd: fdNumber(), ops, uidMappings: '', gidMappings: '' };
 }

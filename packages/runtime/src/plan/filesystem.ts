@@ -151,6 +151,8 @@ export function filesystemOps(spec: Spec, ctx: FilesystemContext): { beforeRootS
   (spec.linux?.maskedPaths ?? []).forEach((p, i) => ops.push({ code: Op.MaskPath, args: [p], origin: `linux.maskedPaths[${i}]` }));
   (spec.linux?.readonlyPaths ?? []).forEach((p, i) => ops.push({ code: Op.ReadonlyPath, args: [p], origin: `linux.readonlyPaths[${i}]` }));
   const rootSwitch: PlanOp[] = [{ code: Op.PivotRoot, args: [ctx.noPivot ? 1 : 0], origin: ctx.noPivot ? 'chroot (--no-pivot)' : 'pivot_root' }];
+  // A cwd missing in the image is made, as runc does: root's, 0755, before the root turns read-only.
+  if (spec.process?.cwd) rootSwitch.push({ code: Op.CreateCwd, args: [spec.process.cwd], origin: 'process.cwd' });
   if (spec.root?.readonly) rootSwitch.push({ code: Op.ReadonlyRoot, args: [], origin: 'root.readonly' });
   return { beforeRootSwitch: ops, rootSwitch };
 }

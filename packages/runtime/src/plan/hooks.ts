@@ -48,12 +48,14 @@ export function needsHookSync(spec: Spec): boolean {
 
 /**
  * Between the mounts and pivot_root: the parent's prestart + createRuntime hooks (OP_HOOK_SYNC),
- * then createContainer hooks inside the container's namespaces with host paths.
+ * then createContainer hooks inside the container's namespaces with host paths, in the rootfs as
+ * their working directory (runc chdir()s there first; hooks with relative paths rely on it).
  */
 export function beforePivotHookOps(spec: Spec, state: HookState, inherited: string[]): PlanOp[] {
   const ops: PlanOp[] = [];
   if (needsHookSync(spec)) ops.push({ code: Op.HookSync, args: [], origin: 'hooks.prestart/createRuntime' });
-  ops.push(...hookOps(spec, 'createContainer', state, true, inherited));
+  const createContainer = hookOps(spec, 'createContainer', state, true, inherited);
+  if (createContainer.length) ops.push({ code: Op.ChdirRootfs, args: [], origin: 'hooks.createContainer (cwd: the rootfs)' }, ...createContainer);
   return ops;
 }
 

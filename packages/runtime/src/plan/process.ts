@@ -1,6 +1,6 @@
 // The process side of the plan: kernel settings, identity, capabilities and the exec.
 import * as fs from 'node:fs';
-import { ConfigError, KNOWN_CAPABILITIES, Process, RlimitType, Spec } from '@tsrunc/common';
+import { ConfigError, IOPriorityClass, KNOWN_CAPABILITIES, Process, RlimitType, Spec } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { NamespacePlan } from './namespaces';
 import { Op } from './proto';
@@ -74,7 +74,10 @@ export function oomScoreAdjOps(proc: Process): PlanOp[] {
   return proc.oomScoreAdj === undefined ? [] : [{ code: Op.OomScoreAdj, args: [proc.oomScoreAdj], origin: 'process.oomScoreAdj' }];
 }
 
-/** sysctl, rlimits, personality: written while the host's procfs is still reachable. */
+/** ioprio_set(2)'s classes; the value is class << 13 | level. */
+const IOPRIO_CLASS: Record<IOPriorityClass, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
+
+/** sysctl, rlimits, personality, I/O priority: written while the host's procfs is still reachable and we are root. */
 export function kernelSettingOps(spec: Spec, proc: Process, ns: Pick<NamespacePlan, 'has'> = { has: () => undefined }): PlanOp[] {
   checkLsm(proc);
   const ops: PlanOp[] = [];
@@ -87,6 +90,8 @@ export function kernelSettingOps(spec: Spec, proc: Process, ns: Pick<NamespacePl
   );
   const persona = spec.linux?.personality;
   if (persona) ops.push({ code: Op.Personality, args: [persona.domain === 'LINUX32' ? 0x0008 : 0], origin: 'linux.personality' });
+  const io = proc.ioPriority;
+  if (io) ops.push({ code: Op.Ioprio, args: [(IOPRIO_CLASS[io.class] << 13) | io.priority], origin: 'process.ioPriority' });
   return ops;
 }
 
@@ -130,14 +135,25 @@ export function homeOps(proc: Process): PlanOp[] {
 }
 
 /**
- * The end of the plan, in runc's order: no_new_privs, then seccomp (unless staged `beforeIds`, which
- * the caller placed), then the ready report; after it only the exec.fifo wait (`finish`, where the
+ * Right before the uid change: every fd above stdio and the preserved ones made close-on-exec, then
+ * a seccomp filter staged `beforeIds`. The fds first, before any filter: a profile need not allow
+ * close_range (native/init/process.c lists what the init still does under a filter).
+ */
+export function beforeIdsOps(preserveFds: number, seccomp: SeccompPlan | undefined): PlanOp[] {
+  const ops: PlanOp[] = [{ code: Op.CloexecFds, args: [3 + preserveFds], origin: 'fds past stdio and --preserve-fds (close-on-exec)' }];
+  if (seccomp?.stage === 'beforeIds') ops.push(seccomp.op);
+  return ops;
+}
+
+/**
+ * The end of the plan, in runc's order: no_new_privs, then seccomp (unless staged `beforeIds`:
+ * beforeIdsOps), then the ready report; after it only the exec.fifo wait (`finish`, where the
  * startContainer hooks go, restricted as the container's process is) and execve.
  */
-export function execOps(proc: Process, env: string[], preserveFds: number, execFifoFd: number | undefined, seccomp?: SeccompPlan): { prepare: PlanOp[]; finish: PlanOp[] } {
+export function execOps(proc: Process, env: string[], execFifoFd: number | undefined, seccomp?: SeccompPlan): { prepare: PlanOp[]; finish: PlanOp[] } {
   const prepare: PlanOp[] = [
     { code: Op.Umask, args: [proc.user.umask ?? 0o022], origin: 'process.user.umask' },
-    { code: Op.PrepareExec, args: [proc.cwd, proc.args ?? [], env, preserveFds], origin: 'process.args' },
+    { code: Op.PrepareExec, args: [proc.cwd, proc.args ?? [], env], origin: 'process.args' },
   ];
   if (proc.noNewPrivileges) prepare.push({ code: Op.NoNewPrivs, args: [], origin: 'process.noNewPrivileges' });
   if (seccomp?.stage === 'beforeReady') prepare.push(seccomp.op);

@@ -53,6 +53,8 @@ export enum Op {
   UsernsRoot = 30,
   UsernsMaps = 31,
   SessionKeyring = 32,
+  CloexecFds = 33,
+  Ioprio = 34,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,
@@ -60,8 +62,10 @@ export enum Op {
   FifoOpen = 43,
   FifoRelease = 44,
   Exit = 45,
+  ChdirRootfs = 46,
   // 50-59: the container's files, read inside the container (issue 4)
   SetHome = 50,
+  CreateCwd = 51,
 }
 
 export const PLAN_MAX_ARGS = 8;

@@ -12,8 +12,8 @@
 //                            runc runs them at the end of create instead; tsrunc follows the spec.
 //   poststop                 delete: after the container was destroyed, before delete returns.
 // Failures: prestart/createRuntime/createContainer fail create (the init is killed, everything it
-// made removed, poststop hooks run); startContainer fails start (the container stops);
-// poststart/poststop only warn.
+// made removed, poststop hooks run); startContainer fails start (the container stops); poststart
+// fails start and the container is deleted (runtime-spec 1.3, runc); poststop only warns.
 import { HookName, Spec } from '@tsrunc/common';
 import { HookState, hookOps } from '../plan/hooks';
 import { InitPlan, Op, PlanOp } from '../plan';
@@ -45,8 +45,8 @@ async function runHookOps(runtime: Runtime, ops: PlanOp[]): Promise<void> {
   }
 }
 
-/** poststart and poststop: a failure is logged as a warning, and the lifecycle goes on (runtime-spec). */
-export async function runHostHooksWarnOnly(runtime: Runtime, spec: Spec, phase: 'poststart' | 'poststop', state: HookState): Promise<void> {
+/** poststop: a failure is logged as a warning, and the lifecycle goes on (runtime-spec). */
+export async function runHostHooksWarnOnly(runtime: Runtime, spec: Spec, phase: 'poststop', state: HookState): Promise<void> {
   for (const op of hookOps(spec, phase, state, false, runtime.hookEnv)) {
     try {
       await runHookOps(runtime, [op]);

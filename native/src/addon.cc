@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -362,6 +363,13 @@ Napi::Value PeerCred(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// unreadBytes(fd) -> how many bytes a pipe or FIFO holds that no reader has taken yet (FIONREAD).
+Napi::Value UnreadBytes(const Napi::CallbackInfo &info) {
+  int n = 0;
+  if (ioctl(IntArg(info, 0), FIONREAD, &n) != 0) throw CodedErrnoError(info.Env(), errno, "ioctl(FIONREAD)");
+  return Napi::Number::New(info.Env(), n);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnInit", Napi::Function::New(env, SpawnInit));
   exports.Set("socketpair", Napi::Function::New(env, Socketpair));
@@ -381,6 +389,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mount", Napi::Function::New(env, Mount));
   exports.Set("umount2", Napi::Function::New(env, Umount2));
   exports.Set("peerCred", Napi::Function::New(env, PeerCred));
+  exports.Set("unreadBytes", Napi::Function::New(env, UnreadBytes));
   RegisterSeccomp(env, exports);
   RegisterCgroup(env, exports);
   RegisterTerminal(env, exports);

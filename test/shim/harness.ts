@@ -11,7 +11,7 @@ import { defaultSpec, native, type Spec } from '@tsrunc/common';
 import { protocol, type Envelope, type TaskMethods } from '@tsrunc/shim';
 import { CallContext, Client, implement, Server, stub, type Stub } from 'ttrpc-ts';
 import { sharedBusyboxRootfs } from '../helpers/busybox';
-import { REPO } from '../helpers/tsrunc';
+import { REPO, tsrunc } from '../helpers/tsrunc';
 
 export const SHIM = path.join(REPO, 'bin/containerd-shim-tsrunc-v2');
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -176,7 +176,10 @@ export class FakeContainerd {
     return this.events.filter((e) => e.event.container_id === containerId).map((e) => e.topic);
   }
 
-  /** Stops what the tests started, by pid: our clients, the daemons (SIGTERM, then SIGKILL), their sockets, the dirs. */
+  /**
+   * Stops what the tests started, by pid: our clients, the daemons (SIGTERM, then SIGKILL), their sockets; any
+   * container a failed test left (force-deleted through the CLI), the namespace's parent cgroups, the dirs.
+   */
   async stop(): Promise<void> {
     for (const c of this.clients) c.close();
     for (const pid of this.daemonPids) {
@@ -185,6 +188,15 @@ export class FakeContainerd {
       signal(pid, 'SIGKILL');
     }
     for (const s of this.sockets) fs.rmSync(s, { force: true });
+    const left = fs.existsSync(this.runtimeRoot) ? fs.readdirSync(this.runtimeRoot) : [];
+    for (const id of left) tsrunc(this.runtimeRoot, ['delete', '--force', id]);
+    for (const dir of cgroupMounts()) {
+      try {
+        fs.rmdirSync(path.join(dir, this.namespace));
+      } catch {
+        // not there, or a container of a failed test still in it: leftovers of the test, reported by it
+      }
+    }
     for (const r of this.logReaders) r.destroy();
     await this.server.close();
     fs.rmSync(this.base, { recursive: true, force: true });
@@ -199,6 +211,15 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Every cgroup hierarchy's mount point. */
+function cgroupMounts(): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((line) => {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    return sep > 0 && /^cgroup2?$/.test(f[sep + 1]) ? [f[4]] : [];
+  });
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

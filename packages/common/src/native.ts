@@ -63,6 +63,8 @@ export interface NativeLayer {
   umount2(target: string, flags: number): void;
   /** The credentials of a connected unix socket's peer, as of its connect() (SO_PEERCRED). */
   peerCred(fd: number): { pid: number; uid: number; gid: number };
+  /** Bytes a pipe or FIFO holds that no reader has taken yet (FIONREAD). */
+  unreadBytes(fd: number): number;
 }
 
 /** The directory holding tsrunc.node and tsrunc-init: $TSRUNC_NATIVE_DIR, or native/build/Release above this file. */

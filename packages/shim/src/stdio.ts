@@ -16,13 +16,18 @@ export interface StdioPaths {
 // libuv opens every fd close-on-exec.
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
 
-/** How long the process's output may take to reach the FIFOs after it exited. */
+/** How long the process's output may take to reach the FIFOs, and the client, after it exited. */
 export const DRAIN_TIMEOUT_MS = 10_000;
+/** A FIFO whose unread bytes have not gone down for this long has no client reading it. */
+const READER_STALL_MS = 500;
+const READER_POLL_MS = 5;
 
 export class ProcessIO {
   /** The process's fds 0, 1, 2; ours to close once the process holds them (releaseChildEnds). */
   readonly childFds: [number, number, number];
   private readonly fds: number[] = [];
+  /** Our spare read handle on each output FIFO: how we see what the client has not read yet. */
+  private readonly outputFifos: number[] = [];
   private readonly streams: net.Socket[] = [];
   private stdinKeepAlive: number | undefined;
   private readonly copies: Array<Promise<void>> = [];
@@ -30,12 +35,15 @@ export class ProcessIO {
   readonly copied = { stdout: 0, stderr: 0 };
   private childEndsOpen = true;
 
-  private constructor(sys: NativeLayer, readonly paths: StdioPaths) {
+  private constructor(
+    private readonly sys: NativeLayer,
+    readonly paths: StdioPaths,
+  ) {
     this.childFds = [-1, -1, -1];
     try {
-      this.childFds[0] = paths.stdin ? this.copyStdin(sys, fifoPath(paths.stdin)) : this.devNull(O_RDONLY);
-      this.childFds[1] = paths.stdout ? this.copyOutput(sys, fifoPath(paths.stdout), 'stdout') : this.devNull(O_WRONLY);
-      this.childFds[2] = paths.stderr ? this.copyOutput(sys, fifoPath(paths.stderr), 'stderr') : this.devNull(O_WRONLY);
+      this.childFds[0] = paths.stdin ? this.copyStdin(fifoPath(paths.stdin)) : this.devNull(O_RDONLY);
+      this.childFds[1] = paths.stdout ? this.copyOutput(fifoPath(paths.stdout), 'stdout') : this.devNull(O_WRONLY);
+      this.childFds[2] = paths.stderr ? this.copyOutput(fifoPath(paths.stderr), 'stderr') : this.devNull(O_WRONLY);
     } catch (err) {
       this.destroy();
       throw err;
@@ -61,13 +69,44 @@ export class ProcessIO {
     this.stdinKeepAlive = undefined;
   }
 
-  /** Resolves when everything the process wrote reached the FIFOs (its pipes reported EOF), or after `timeoutMs`. */
-  drained(timeoutMs = DRAIN_TIMEOUT_MS): Promise<boolean> {
+  /**
+   * Resolves when everything the process wrote reached the FIFOs (its pipes reported EOF) and a client reading them
+   * has taken it, or after `timeoutMs`. The second half is for containerd 1.6's client, which stops reading its
+   * FIFOs when it deletes the task: an exit reported while its copy lags behind loses the tail of the output (seen
+   * with ctr under load, with containerd's own shim as with ours).
+   */
+  async drained(timeoutMs = DRAIN_TIMEOUT_MS): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
-    return Promise.race([
+    const copied = await Promise.race([
       Promise.all(this.copies).then(() => true),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
     ]).finally(() => clearTimeout(timer));
+    if (copied) await this.readByClient(deadline);
+    return copied;
+  }
+
+  /** Waits while the output FIFOs hold bytes and a client is taking them (their count keeps going down). */
+  private async readByClient(deadline: number): Promise<void> {
+    let last = -1;
+    let lastChange = Date.now();
+    for (;;) {
+      let unread: number;
+      try {
+        unread = this.outputFifos.reduce((n, fd) => n + this.sys.unreadBytes(fd), 0);
+      } catch {
+        return; // destroyed meanwhile (the task was deleted)
+      }
+      const now = Date.now();
+      if (unread === 0 || now >= deadline) return;
+      if (unread !== last) {
+        last = unread;
+        lastChange = now;
+      } else if (now - lastChange >= READER_STALL_MS) {
+        return; // nobody reads (a detached ctr has gone): the bytes stay in the FIFO for whoever opens it next
+      }
+      await new Promise((r) => setTimeout(r, READER_POLL_MS));
+    }
   }
 
   /** Closes every fd and stream of ours. */
@@ -75,6 +114,7 @@ export class ProcessIO {
     this.releaseChildEnds();
     this.closeStdin();
     for (const s of this.streams) s.destroy();
+    this.outputFifos.length = 0; // their numbers may name other fds from now on
     for (const fd of this.fds.splice(0)) closeQuietly(fd);
   }
 
@@ -82,8 +122,8 @@ export class ProcessIO {
     return fs.openSync('/dev/null', flags);
   }
 
-  private copyStdin(sys: NativeLayer, fifo: string): number {
-    const [readEnd, writeEnd] = sys.pipe();
+  private copyStdin(fifo: string): number {
+    const [readEnd, writeEnd] = this.sys.pipe();
     const fifoRead = openFifo(fifo, O_RDONLY | O_NONBLOCK);
     this.stdinKeepAlive = openFifo(fifo, O_WRONLY | O_NONBLOCK);
     const source = this.adopt(fifoRead, 'read');
@@ -95,11 +135,12 @@ export class ProcessIO {
     return readEnd;
   }
 
-  private copyOutput(sys: NativeLayer, fifo: string, stream: 'stdout' | 'stderr'): number {
+  private copyOutput(fifo: string, stream: 'stdout' | 'stderr'): number {
     const keepAlive = openFifo(fifo, O_RDONLY | O_NONBLOCK);
     this.fds.push(keepAlive);
+    this.outputFifos.push(keepAlive);
     const fifoWrite = openFifo(fifo, O_WRONLY | O_NONBLOCK);
-    const [readEnd, writeEnd] = sys.pipe();
+    const [readEnd, writeEnd] = this.sys.pipe();
     const source = this.adopt(readEnd, 'read');
     const sink = this.adopt(fifoWrite, 'write');
     this.copies.push(

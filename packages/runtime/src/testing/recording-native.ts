@@ -273,6 +273,10 @@ export class RecordingNative implements NativeLayer {
   peerCred(fd: number): { pid: number; uid: number; gid: number } {
     return this.call('peerCred', [fd]);
   }
+
+  unreadBytes(fd: number): number {
+    return this.call('unreadBytes', [fd]);
+  }
 }
 
 function devNull(): number {

@@ -203,6 +203,19 @@ export class FakeContainerd {
   }
 }
 
+/** A FakeContainerd listening for the enclosing describe's tests, stopped after them. */
+export function useFakeContainerd(): () => FakeContainerd {
+  let ctd: FakeContainerd | undefined;
+  beforeAll(async () => {
+    ctd = new FakeContainerd();
+    await ctd.listen();
+  });
+  afterAll(async () => {
+    await ctd?.stop();
+  });
+  return () => ctd!;
+}
+
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -6,7 +6,7 @@ import { encodeFrame, encodeRequest } from 'ttrpc-ts';
 import { protocol } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason } from '../helpers/tsrunc';
-import { FakeContainerd, until } from './harness';
+import { until, useFakeContainerd } from './harness';
 
 const why = builtSkipReason() ?? (fs.existsSync('/usr/bin/setpriv') ? undefined : 'needs setpriv (util-linux)');
 
@@ -29,21 +29,14 @@ function probe(socket: string, frame: Buffer, asUser: string[]): string {
 
 (why ? describe.skip : describeAsRoot)(`the daemon's socket refuses other uids${why ? ` [skipped: ${why}]` : ''}`, () => {
   jest.setTimeout(30_000);
-  let ctd: FakeContainerd;
-  beforeAll(async () => {
-    ctd = new FakeContainerd();
-    await ctd.listen();
-  });
-  afterAll(async () => {
-    await ctd.stop();
-  });
+  const fake = useFakeContainerd();
 
   it('is 0600; uid 1000 cannot connect, and with CAP_DAC_OVERRIDE it connects but gets no answer; root does', async () => {
-    const b = ctd.bundle('peer', ['true']);
-    const { address, task } = await ctd.connect(b);
+    const b = fake().bundle('peer', ['true']);
+    const { address, task } = await fake().connect(b);
     // A task, so that the daemon has a log FIFO to report the refusal in.
     const io = { stdin: '', stdout: '', stderr: '', terminal: false, checkpoint: '', parent_checkpoint: '', options: null, rootfs: [] };
-    await task.Create({ id: b.id, bundle: b.dir, ...io }, ctd.callOptions());
+    await task.Create({ id: b.id, bundle: b.dir, ...io }, fake().callOptions());
     expect(fs.statSync(address).mode & 0o777).toBe(0o600);
     expect(fs.statSync(address).uid).toBe(0);
     const connect = protocol().codec<{ id: string }>('containerd.task.v2.ConnectRequest').encode({ id: 'peer' });
@@ -55,6 +48,6 @@ function probe(socket: string, frame: Buffer, asUser: string[]): string {
     expect(probe(address, frame, ['--reuid=0'])).toMatch(/^response \d+$/);
     // The refusal is logged (into the task's log FIFO, read by this process's event loop).
     expect(await until(() => /refused a ttrpc connection from pid \d+: uid 1000/.test(b.log()))).toBe(true);
-    await task.Delete({ id: b.id, exec_id: '' }, ctd.callOptions());
+    await task.Delete({ id: b.id, exec_id: '' }, fake().callOptions());
   });
 });

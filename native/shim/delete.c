@@ -33,6 +33,14 @@ static int valid_id(const char *id) {
   return 1;
 }
 
+/* Non-ASCII is where node's strings (argv and paths decoded as UTF-8, bad bytes as U+FFFD) and these bytes could
+ * part ways. */
+static int ascii(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s >= 0x80) return 0;
+  return 1;
+}
+
 /* path.dirname of a clean absolute path, in place. */
 static void dirname_in_place(char *p) {
   char *slash = strrchr(p, '/');
@@ -125,7 +133,7 @@ int delete_fast(const char *namespace, const char *id, const char *bundle, unsig
   if (!valid_id(id)) return FAST_UNSURE;
   /* Node resolves a relative bundle against its cwd; containerd always gives an absolute one. */
   char clean[PATH_MAX], state[PATH_MAX];
-  if (bundle[0] != '/' || strlen(bundle) + 2 > sizeof clean) return FAST_UNSURE;
+  if (bundle[0] != '/' || strlen(bundle) + 2 > sizeof clean || !ascii(bundle) || !ascii(namespace)) return FAST_UNSURE;
   clean_path(bundle, clean);
   struct stat st;
   if (state_dir(clean, namespace, id, state, sizeof state) != FAST_OK) return FAST_UNSURE;
@@ -135,11 +143,8 @@ int delete_fast(const char *namespace, const char *id, const char *bundle, unsig
   char rootfs[PATH_MAX], real[PATH_MAX];
   if (snprintf(rootfs, sizeof rootfs, "%s/rootfs", strcmp(clean, "/") == 0 ? "" : clean) >= (int)sizeof rootfs) return FAST_UNSURE;
   if (realpath(rootfs, real)) {
-    /* Non-ASCII is where node's UTF-8 strings and these bytes could compare differently. */
-    for (const char *p = real; *p; p++)
-      if ((unsigned char)*p >= 0x80) return FAST_UNSURE;
     int found;
-    if (strcmp(real, "/") == 0 || mounted_at_or_below(real, &found) != FAST_OK || found) return FAST_UNSURE;
+    if (!ascii(real) || strcmp(real, "/") == 0 || mounted_at_or_below(real, &found) != FAST_OK || found) return FAST_UNSURE;
   } else if (errno != ENOENT)
     return FAST_UNSURE;
 

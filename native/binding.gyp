@@ -27,7 +27,7 @@
     {
       "target_name": "containerd-shim-tsrunc-v2",
       "type": "executable",
-      "sources": ["shim/main.c", "shim/options.c", "shim/json.c", "shim/sha256.c", "shared/launch.c"],
+      "sources": ["shim/main.c", "shim/delete.c", "shim/options.c", "shim/json.c", "shim/sha256.c", "shared/launch.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
       "ldflags": ["-Wl,-z,relro,-z,now"]
     }

@@ -5,7 +5,8 @@
  * options Any on stdin, config.json's sandbox id for pod groups), hashes it into the socket path, connects, writes
  * <bundle>/address and prints the address, in a few milliseconds. In every other case (no daemon, another action,
  * anything it is unsure of) it execs node on dist/shim.js with the same argv and the same stdin bytes, and node
- * gives the real answer or the one-line error.
+ * gives the real answer or the one-line error. `delete` is answered here too when node would find nothing to clean
+ * up (delete.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +32,7 @@
 #define SANDBOX_ID_MAX 1024
 
 struct flags {
-  const char *namespace, *address, *id, *action;
+  const char *namespace, *address, *id, *bundle, *action;
 };
 
 /* Go's flag syntax, as flags.ts parses it; unsure when node would report an error (node then reports it). */
@@ -59,8 +60,9 @@ static int parse_flags(int argc, char **argv, struct flags *f) {
     const char **slot = IS("namespace") ? &f->namespace
                         : IS("address") ? &f->address
                         : IS("id")      ? &f->id
-                        : IS("publish-binary") || IS("bundle") || IS("socket") ? &ignored
-                                                                                : NULL;
+                        : IS("bundle")  ? &f->bundle
+                        : IS("publish-binary") || IS("socket") ? &ignored
+                                                                : NULL;
 #undef IS
     if (!slot) return FAST_UNSURE;
     if (eq) *slot = eq + 1;
@@ -101,8 +103,7 @@ int read_file(const char *path, size_t max, char **data, size_t *len) {
   return FAST_UNSURE;
 }
 
-/* Go's filepath.Clean of `in` (as rooted or relative as it is) into out, which has room for strlen(in) + 2. */
-static void clean_path(const char *in, char *out) {
+void clean_path(const char *in, char *out) {
   size_t n = strlen(in), r = 0, w = 0, dotdot = 0;
   int rooted = n > 0 && in[0] == '/';
   if (rooted) out[w++] = '/', r = 1, dotdot = 1;
@@ -240,13 +241,20 @@ static int start_fast(const struct flags *f, const unsigned char *options, size_
 
 int main(int argc, char **argv) {
   tsrunc_raise_nofile(PROG);
-  struct flags f = {"", "", "", NULL};
-  if (parse_flags(argc, argv, &f) == FAST_OK && strcmp(f.action, "start") == 0 && *f.namespace && *f.address && *f.id) {
+  struct flags f = {"", "", "", "", NULL};
+  int parsed = parse_flags(argc, argv, &f) == FAST_OK;
+  if (parsed && strcmp(f.action, "start") == 0 && *f.namespace && *f.address && *f.id) {
     unsigned char *options;
     size_t options_len;
     read_stdin(&options, &options_len);
     if (start_fast(&f, options, options_len) == FAST_OK) return 0;
     resupply_stdin(options, options_len);
+  }
+  unsigned char response[DELETE_RESPONSE_MAX];
+  size_t response_len;
+  if (parsed && strcmp(f.action, "delete") == 0 && delete_fast(f.namespace, f.id, f.bundle, response, &response_len) == FAST_OK) {
+    if (write(1, response, response_len) != (ssize_t)response_len) tsrunc_die(PROG ": write the DeleteResponse to stdout: %s\n", strerror(errno));
+    return 0;
   }
   tsrunc_exec_node(PROG, "dist/shim.js", argc, argv);
 }

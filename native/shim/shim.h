@@ -1,6 +1,7 @@
-/* containerd-shim-tsrunc-v2's fast path (main.c): the pieces that decide a container's group exactly as
- * packages/shim/src/{options,group}.ts do. Each answers FAST_OK or FAST_UNSURE; unsure (anything unexpected,
- * unparsable, or outside the subset this C reads) means node decides, and gives the real answer or the error. */
+/* containerd-shim-tsrunc-v2's fast paths (main.c): the pieces that decide a container's group exactly as
+ * packages/shim/src/{options,group}.ts do, and `delete`'s (delete.c) as delete.ts does. Each answers FAST_OK or
+ * FAST_UNSURE; unsure (anything unexpected, unparsable, or outside the subset this C reads) means node decides, and
+ * gives the real answer or the error. */
 #ifndef TSRUNC_SHIM_H
 #define TSRUNC_SHIM_H
 
@@ -20,5 +21,15 @@ int json_sandbox_id(const char *json, size_t len, char *out, size_t cap, int *fo
 
 /* Reads a whole file into a malloc'd buffer of at most `max` bytes: FAST_OK, or FAST_UNSURE (errno set). */
 int read_file(const char *path, size_t max, char **data, size_t *len);
+
+/* main.c: Go's filepath.Clean of `in` (as rooted or relative as it is) into out, which has room for strlen(in) + 2. */
+void clean_path(const char *in, char *out);
+
+/* Room for delete_fast's response: three tags, a varint of 137, a Timestamp of two varints and its length. */
+#define DELETE_RESPONSE_MAX 64
+
+/* delete.c: the DeleteResponse packages/shim/src/delete.ts would print, into response, when the container has no
+ * state dir and nothing is mounted at or below <bundle>/rootfs; unsure in every other case (node cleans up). */
+int delete_fast(const char *namespace, const char *id, const char *bundle, unsigned char *response, size_t *response_len);
 
 #endif

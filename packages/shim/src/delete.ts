@@ -1,7 +1,9 @@
 // The `delete` action: containerd runs it in the bundle whenever its connection to the daemon closes, after every
 // normal task deletion and when the daemon died (shim-v2.md §5). Whatever is left of the task goes: its processes,
 // cgroup and state through the runtime library's force-delete, then the rootfs mounts. stdout carries exactly one
-// DeleteResponse (the runc shim's: the init's pid, 137 as if SIGKILLed, now); warnings go to stderr.
+// DeleteResponse (the runc shim's: the init's pid, 137 as if SIGKILLed, now); warnings go to stderr. In the usual
+// case (no state dir, nothing mounted under rootfs) native/shim/delete.c answers without node, with the same bytes:
+// a change to what this file looks at or prints is a change there too.
 import * as path from 'node:path';
 import { NotFoundError, createLogger, errorLine, type Logger } from '@tsrunc/common';
 import { Runtime, validateId } from '@tsrunc/runtime';

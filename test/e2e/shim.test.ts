@@ -238,6 +238,44 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
       });
     });
 
+    describe('ctr task exec', () => {
+      /** A task running `sleep 1000`, RUNNING. */
+      const sleeper = async (id: string) => startSleepers([id]);
+
+      test("--exec-id e1 ID sh -c 'echo $$; exit 3': prints the exec's pid in the container and ctr exits 3", async () => {
+        const id = 'exec1';
+        await sleeper(id);
+        const r = await ctd.ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo $$; exit 3']);
+        expect({ status: r.status, err: r.stderr }).toEqual({ status: 3, err: '' });
+        // a pid of the container's pid namespace, where the task's own process is 1
+        expect(r.stdout).toMatch(/^\d+\n$/);
+        expect(Number(r.stdout)).toBeGreaterThan(1);
+        // the exec is gone from the task: the same id can be used again
+        expect((await ctd.ctr(['task', 'exec', '--exec-id', 'e1', id, 'true'])).status).toBe(0);
+        await removeTasks([id]);
+      });
+
+      test("input piped into an exec'd cat comes back, and its EOF ends cat", async () => {
+        const id = 'execcat';
+        await sleeper(id);
+        const r = await ctd.ctr(['task', 'exec', '--exec-id', 'cat', id, 'cat'], { feed: feedUntilEchoed('piped through the exec') });
+        expect({ status: r.status, out: r.stdout, err: r.stderr }).toEqual({ status: 0, out: 'piped through the exec\n', err: '' });
+        await removeTasks([id]);
+      });
+
+      test('an exec into a stopped task is refused', async () => {
+        const id = 'execstopped';
+        const d = await ctd.ctr(['run', '-d', '--runtime', shim.runtime, IMAGE, id, 'true']);
+        expect({ status: d.status, err: d.stderr }).toEqual({ status: 0, err: '' });
+        expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
+        const r = await ctd.ctr(['task', 'exec', '--exec-id', 'e1', id, 'true']);
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toContain('cannot exec in a stopped state');
+        expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
+        expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+      });
+    });
+
     test('no shim ran the tsrunc CLI (bin/tsrunc or dist/tsrunc.js) during the suite', () => {
       expect(watch.stop()).toEqual([]);
     });

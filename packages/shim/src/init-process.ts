@@ -1,49 +1,64 @@
 // A task's init: the container the runtime library created, the pipes of its stdio, its state object, and its exit
-// as containerd must see it — recorded once, after TaskStart went out and the output reached the FIFOs.
-import { exitCodeOf, type Logger } from '@tsrunc/common';
+// as containerd must see it (process-exit.ts), recorded once the leftovers of a container without its own pid
+// namespace were killed and what holds the exit (the task's running execs) let it go.
+import type { Logger } from '@tsrunc/common';
 import type { Container } from '@tsrunc/runtime';
 import { Code, TtrpcError } from 'ttrpc-ts';
 import type { EventSink } from './events';
 import { CreatedState, type InitState } from './init-state';
-import { timestamp, type ExitResult } from './protos';
+import { ProcessExit } from './process-exit';
+import type { ExitResult } from './protos';
 import type { ProcessIO } from './stdio';
 
 const SIGKILL = 9;
 
-/** What State reports for a process that has not exited: Go's zero time, as containerd's own shim sends it. */
-export const NOT_EXITED: ExitResult = { exit_status: 0, exited_at: { seconds: -62135596800, nanos: 0 } };
-
 export class InitProcess {
   state: InitState = new CreatedState();
   readonly pid: number;
-  /** Resolves when the exit is recorded (what Wait returns). */
-  readonly exited: Promise<ExitResult>;
-  private result: ExitResult | undefined;
-  private starting: Promise<unknown> = Promise.resolve();
-  private recordExit!: (r: ExitResult) => void;
+  readonly exit = new ProcessExit();
+  /** What the exit waits for before it is recorded. */
+  private readonly exitHolds: Array<() => Promise<void>> = [];
 
   constructor(
     readonly id: string,
     readonly container: Container,
     readonly io: ProcessIO,
     private readonly events: EventSink,
-    private readonly logger: Logger,
+    logger: Logger,
     /** Without a pid namespace of its own, the init's exit does not take its descendants with it. */
     private readonly ownPidNamespace: boolean,
   ) {
     this.pid = container.init!.pid;
-    this.exited = new Promise((resolve) => (this.recordExit = resolve));
-    void this.awaitExit();
+    void this.exit.follow({
+      wait: container.init!.wait(),
+      io,
+      logger,
+      what: `${id}: init ${this.pid}`,
+      before: async () => {
+        if (!this.ownPidNamespace) await this.container.kill(SIGKILL, { all: true }).catch(() => undefined);
+        for (const hold of this.exitHolds) await hold();
+      },
+      transition: () => this.state.exited(this),
+      publish: (result) => this.events.publish('/tasks/exit', { container_id: this.id, id: this.id, pid: this.pid, ...result }),
+    });
+  }
+
+  /** Resolves when the exit is recorded (what Wait returns). */
+  get exited(): Promise<ExitResult> {
+    return this.exit.recorded;
   }
 
   get exitResult(): ExitResult {
-    return this.result ?? NOT_EXITED;
+    return this.exit.exitResult;
+  }
+
+  /** The init's exit is recorded (and published) only once `until` resolves, after the process is gone. */
+  holdExit(until: () => Promise<void>): void {
+    this.exitHolds.push(until);
   }
 
   async start(): Promise<number> {
-    const started = this.state.start(this).then(() => this.events.publish('/tasks/start', { container_id: this.id, pid: this.pid }));
-    this.starting = started.catch(() => undefined);
-    await started;
+    await this.exit.starting(this.state.start(this).then(() => this.events.publish('/tasks/start', { container_id: this.id, pid: this.pid })));
     return this.pid;
   }
 
@@ -63,19 +78,5 @@ export class InitProcess {
       if (/not running|no such process|ESRCH/i.test((err as Error).message)) throw new TtrpcError(Code.NotFound, 'process already finished: not found');
       throw err;
     }
-  }
-
-  private async awaitExit(): Promise<void> {
-    const status = await this.container.init!.wait().catch(() => undefined);
-    const exitedAt = timestamp();
-    // TaskExit never overtakes TaskStart.
-    await this.starting;
-    if (!this.ownPidNamespace) await this.container.kill(SIGKILL, { all: true }).catch(() => undefined);
-    const drained = await this.io.drained();
-    this.logger.debug(`${this.id}: init ${this.pid} exited (${status ? exitCodeOf(status) : 'status unknown'}); output ${drained ? 'drained' : 'NOT drained'}: stdout ${this.io.copied.stdout} bytes, stderr ${this.io.copied.stderr} bytes`);
-    this.result = { exit_status: status ? exitCodeOf(status) : 255, exited_at: exitedAt };
-    const publish = this.state.exited(this);
-    this.recordExit(this.result);
-    if (publish) this.events.publish('/tasks/exit', { container_id: this.id, id: this.id, pid: this.pid, ...this.result });
   }
 }

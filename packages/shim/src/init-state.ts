@@ -10,11 +10,14 @@ export interface InitState {
   start(p: InitProcess): Promise<void>;
   kill(p: InitProcess, signal: number, all: boolean): Promise<void>;
   delete(p: InitProcess): Promise<void>;
+  /** An exec may be added (created, running); otherwise refused in the runc shim's words. */
+  exec(): void;
   /** The exit was recorded; says whether containerd is to hear of it (not once the task is deleted). */
   exited(p: InitProcess): boolean;
 }
 
 const finished = (): TtrpcError => new TtrpcError(Code.NotFound, 'process already finished: not found');
+const noExec = (state: string): Error => new Error(`cannot exec in a ${state} state`);
 
 export class CreatedState implements InitState {
   readonly status = TaskStatus.CREATED;
@@ -32,6 +35,10 @@ export class CreatedState implements InitState {
     // Never started: runc's delete of a created container kills the init waiting for start.
     await p.container.delete({ force: true });
     p.state = new DeletedState();
+  }
+
+  exec(): void {
+    // an exec joins a created or running container
   }
 
   exited(p: InitProcess): boolean {
@@ -53,6 +60,10 @@ export class RunningState implements InitState {
 
   delete(): Promise<void> {
     throw new Error('cannot delete a running process');
+  }
+
+  exec(): void {
+    // an exec joins a created or running container
   }
 
   exited(p: InitProcess): boolean {
@@ -79,6 +90,10 @@ export class StoppedState implements InitState {
     p.state = new DeletedState();
   }
 
+  exec(): void {
+    throw noExec('stopped');
+  }
+
   exited(): boolean {
     return false; // recorded once already
   }
@@ -97,6 +112,10 @@ export class DeletedState implements InitState {
 
   delete(): Promise<void> {
     throw new TtrpcError(Code.NotFound, 'container not created: not found');
+  }
+
+  exec(): void {
+    throw noExec('deleted');
   }
 
   exited(): boolean {

@@ -1,7 +1,8 @@
 // containerd's Task API over the daemon's tasks. Every handler is independent: an error fails that call only, and
 // errors that are not a ttrpc status go out as Unknown with their text (what containerd shows its user).
 import { Code, TtrpcError, type Handlers } from 'ttrpc-ts';
-import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, TaskMethods } from './protos';
+import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, ExecProcessRequest, TaskMethods } from './protos';
+import type { Execs } from './execs';
 import { Task, type ShimContext } from './task';
 
 /** How long a daemon that has served a task lives on once it holds none (`ctr run --rm` in a loop finds it). */
@@ -54,24 +55,32 @@ export class TaskService implements Handlers<TaskMethods> {
   }
 
   async Start(req: ProcessRef): Response<'Start'> {
+    if (req.exec_id) return { pid: await this.execs(req).start(req.exec_id) };
     const task = this.task(req);
     return { pid: await task.init.start() };
   }
 
   async State(req: ProcessRef): Response<'State'> {
+    if (req.exec_id) return this.execs(req).get(req.exec_id).stateResponse();
     return this.task(req).state();
   }
 
   async Wait(req: ProcessRef): Response<'Wait'> {
+    if (req.exec_id) return this.execs(req).get(req.exec_id).exit.recorded;
     return this.task(req).init.exited;
   }
 
   async Kill(req: KillRequest): Response<'Kill'> {
+    if (req.exec_id) {
+      this.execs(req).get(req.exec_id).kill(req.signal);
+      return {};
+    }
     await this.task(req).init.kill(req.signal, req.all);
     return {};
   }
 
   async Delete(req: ProcessRef): Response<'Delete'> {
+    if (req.exec_id) return this.execs(req).delete(req.exec_id);
     const task = this.task(req);
     const result = await task.delete();
     this.tasks.delete(task.id);
@@ -80,13 +89,22 @@ export class TaskService implements Handlers<TaskMethods> {
   }
 
   async Pids(req: { id: string }): Response<'Pids'> {
-    const pids = await this.task({ id: req.id, exec_id: '' }).init.container.pids();
-    return { processes: pids.map((pid) => ({ pid, info: null })) };
+    const task = this.task({ id: req.id, exec_id: '' });
+    return { processes: task.execs.describe(await task.init.container.pids()) };
   }
 
   async CloseIO(req: CloseIORequest): Response<'CloseIO'> {
+    if (req.exec_id) {
+      if (req.stdin) this.execs(req).get(req.exec_id).closeStdin();
+      return {};
+    }
     const task = this.task(req);
     if (req.stdin) task.init.io.closeStdin();
+    return {};
+  }
+
+  async Exec(req: ExecProcessRequest): Response<'Exec'> {
+    this.execs(req).add(req);
     return {};
   }
 
@@ -113,6 +131,11 @@ export class TaskService implements Handlers<TaskMethods> {
     if (!task) throw new TtrpcError(Code.NotFound, 'container not created: not found');
     if (ref.exec_id) throw new TtrpcError(Code.NotFound, `process does not exist ${ref.exec_id}: not found`);
     return task;
+  }
+
+  /** The execs of the task `ref` names. */
+  private execs(ref: ProcessRef): Execs {
+    return this.task({ id: ref.id, exec_id: '' }).execs;
   }
 
   private checkIdle(): void {

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { Logger, NativeLayer } from '@tsrunc/common';
 import { readBundleSpec, type Runtime } from '@tsrunc/runtime';
 import type { EventSink } from './events';
+import { Execs } from './execs';
 import type { ShimFlags } from './flags';
 import { InitProcess } from './init-process';
 import type { ShimLog } from './log';
@@ -24,12 +25,18 @@ export interface ShimContext {
 }
 
 export class Task {
+  readonly execs: Execs;
+
   private constructor(
     private readonly ctx: ShimContext,
     private readonly request: CreateTaskRequest,
     readonly init: InitProcess,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.execs = new Execs({ containerId: request.id, bundle: request.bundle, container: init.container, sys: ctx.sys, events: ctx.events, logger }, init);
+    // The task's TaskExit comes after those of its execs (runc shim >= 1.6.36).
+    init.holdExit(() => this.execs.allExited());
+  }
 
   get id(): string {
     return this.request.id;
@@ -101,6 +108,7 @@ export class Task {
     // A never-started init dies in delete: its status is known as soon as it is reaped.
     const exit = await Promise.race([this.init.exited, new Promise<ExitResult>((r) => setTimeout(() => r(this.init.exitResult), 2000).unref())]);
     this.init.io.destroy();
+    this.execs.destroy();
     this.init.container.close();
     if (this.request.rootfs.length > 0) unmountRootfs(path.join(this.request.bundle, 'rootfs'), this.ctx.sys);
     this.ctx.events.publish('/tasks/delete', { container_id: this.id, pid: this.init.pid, ...exit, id: '' });

@@ -1,0 +1,118 @@
+// An exec: a process containerd adds to a task (Exec) and starts later (Start), run in the container through the
+// runtime library with its own stdio FIFOs. Its exit is recorded as the init's is (process-exit.ts) and published
+// as TaskExit with the exec's id.
+import * as os from 'node:os';
+import type { Logger, NativeLayer, Process } from '@tsrunc/common';
+import type { Container, ProcessHandle } from '@tsrunc/runtime';
+import { Code, TtrpcError } from 'ttrpc-ts';
+import type { EventSink } from './events';
+import { ExecCreatedState, type ExecState } from './exec-state';
+import { ProcessExit } from './process-exit';
+import type { ExecProcessRequest, ExitResult, StateResponse } from './protos';
+import { ProcessIO } from './stdio';
+
+/** What an exec needs of its task. */
+export interface ExecContext {
+  readonly containerId: string;
+  readonly bundle: string;
+  readonly container: Container;
+  readonly sys: NativeLayer;
+  readonly events: EventSink;
+  readonly logger: Logger;
+}
+
+export class ExecProcess {
+  state: ExecState = new ExecCreatedState();
+  readonly exit = new ProcessExit();
+  /** 0 until it started. */
+  pid = 0;
+  /** Its stdio, opened when it starts. */
+  io: ProcessIO | undefined;
+  private handle: ProcessHandle | undefined;
+
+  constructor(
+    private readonly ctx: ExecContext,
+    private readonly request: ExecProcessRequest,
+    private readonly process: Process,
+  ) {}
+
+  get id(): string {
+    return this.request.exec_id;
+  }
+
+  /** Runs the exec; its pid once TaskExecStarted is queued (an exit seen meanwhile is recorded after it). */
+  async start(): Promise<number> {
+    const { containerId } = this.ctx;
+    await this.exit.starting(this.state.start(this).then(() => this.ctx.events.publish('/tasks/exec-started', { container_id: containerId, exec_id: this.id, pid: this.pid })));
+    return this.pid;
+  }
+
+  kill(signal: number): void {
+    this.state.kill(this, signal);
+  }
+
+  /** Forgets the exec's process and stdio; its exit as Delete returns it. */
+  delete(): { pid: number } & ExitResult {
+    this.state.delete(this);
+    return { pid: this.pid, ...this.exit.exitResult };
+  }
+
+  /** CloseIO: the process sees EOF on stdin (before it started there is nothing to close). */
+  closeStdin(): void {
+    this.io?.closeStdin();
+  }
+
+  /** State: as the init's, with the exec's id, pid and stdio. */
+  stateResponse(): StateResponse {
+    const r = this.request;
+    return {
+      id: r.exec_id,
+      bundle: this.ctx.bundle,
+      pid: this.pid,
+      status: this.state.status,
+      stdin: r.stdin,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      terminal: r.terminal,
+      ...this.exit.exitResult,
+    };
+  }
+
+  /** Opens its stdio and starts it in the container (ExecCreatedState.start). */
+  async run(): Promise<void> {
+    const { ctx } = this;
+    const io = ProcessIO.open(ctx.sys, this.request);
+    let handle: ProcessHandle;
+    try {
+      handle = await ctx.container.exec(this.process, { stdio: io.childFds });
+    } catch (err) {
+      io.destroy();
+      throw new Error(`OCI runtime exec failed: ${(err as Error).message}`);
+    }
+    io.releaseChildEnds();
+    this.io = io;
+    this.handle = handle;
+    this.pid = handle.pid;
+    ctx.logger.debug(`${ctx.containerId}: exec ${this.id} started: pid ${this.pid}`);
+    void this.exit
+      .follow({
+        wait: handle.wait(),
+        io,
+        logger: ctx.logger,
+        what: `${ctx.containerId}: exec ${this.id} ${this.pid}`,
+        transition: () => this.state.exited(this),
+        publish: (result) => ctx.events.publish('/tasks/exit', { container_id: ctx.containerId, id: this.id, pid: this.pid, ...result }),
+      })
+      .finally(() => handle.close());
+  }
+
+  /** kill(2) of the exec's process, through its pidfd; a process that is gone is containerd's NotFound. */
+  signal(signal: number): void {
+    try {
+      this.handle!.kill(signal);
+    } catch (err) {
+      if ((err as { errno?: number }).errno === os.constants.errno.ESRCH) throw new TtrpcError(Code.NotFound, 'process already finished: not found');
+      throw err;
+    }
+  }
+}

@@ -176,12 +176,17 @@ describeAsRoot('cgroups through the tsrunc CLI (hybrid host: v1 controllers + cg
 
   test('`events` ends with its container, refuses a stopped one and a zero interval', async () => {
     const id = uniq('evend');
-    startDetached(id, bundle(['sleep', '1']));
+    startDetached(id, bundle(['sleep', '1000']));
+    // The container stops once `events` has printed its first stats (not after a fixed time: a loaded host may take
+    // longer than that to start `events`).
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const ev = spawn(TSRUNC, ['--root', root, 'events', '--interval', '200ms', id], { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(ev);
       let out = '';
-      ev.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      ev.stdout!.on('data', (d: Buffer) => {
+        if (!out) ok(['kill', id, 'KILL']);
+        out += d.toString();
+      });
       ev.on('exit', (code) => resolve({ code, out }));
     });
     expect(r.code).toBe(0);

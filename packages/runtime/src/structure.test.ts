@@ -82,4 +82,12 @@ describe('source structure', () => {
     const offenders = library.filter((f) => !allowed.has(f) && forbidden.test(code(f))).map(rel);
     expect(offenders).toEqual([]);
   });
+
+  it("the shim daemon never uses child_process: its reaper reaps every child, and node's own waits would lose theirs", () => {
+    const shim = path.join(PACKAGES, 'shim/src');
+    // `start` is its own short-lived process: it spawns the daemon and exits.
+    const daemonSide = sources(shim).filter((f) => !f.endsWith('.test.ts') && path.basename(f) !== 'start.ts');
+    expect(daemonSide.length).toBeGreaterThan(5);
+    expect(daemonSide.filter((f) => /child_process/.test(code(f))).map((f) => path.relative(shim, f))).toEqual([]);
+  });
 });

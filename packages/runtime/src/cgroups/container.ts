@@ -1,6 +1,6 @@
 // What the container lifecycle needs around one Cgroup: the spec's resources as runc applies them, the per-mountpoint
 // directories the init binds for a `cgroup` mount, the native seams, and signalling every task in the cgroup.
-import { native, type LinuxDeviceCgroup, type LinuxResources, type NativeLayer, type Spec } from '@tsrunc/common';
+import { native, type LinuxResources, type NativeLayer, type Spec } from '@tsrunc/common';
 import { TsruncError } from '@tsrunc/common';
 import { fromPaths, openCgroup, type Cgroup } from './cgroup';
 import type { DeviceFilterInstaller } from './devices';
@@ -51,15 +51,12 @@ export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec): Promise<
 
 /**
  * `linux.resources` as runc applies it at create: device rules start from "deny all" when the spec has none (runc's
- * device emulator is default-deny), and every `linux.devices` node is allowed (runc's specconv does the same), before
- * the library appends runc's default rules.
+ * device emulator is default-deny), before the library appends runc's default rules. A `linux.devices` node gets no
+ * rule of its own (runc 1.1): creating a node is not permission to use it.
  */
 export function specResources(spec: Spec): LinuxResources {
   const r = spec.linux?.resources ?? {};
-  const nodes: LinuxDeviceCgroup[] = (spec.linux?.devices ?? [])
-    .filter((d) => d.type === 'c' || d.type === 'b' || d.type === 'u')
-    .map((d) => ({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major, minor: d.minor, access: 'rwm' }));
-  return { ...r, devices: [...(r.devices ?? [{ allow: false, access: 'rwm' }]), ...nodes] };
+  return { ...r, devices: r.devices ?? [{ allow: false, access: 'rwm' }] };
 }
 
 /** Host directory of the container's cgroup for each hierarchy's mountpoint (PlanOptions.cgroupDirs). */

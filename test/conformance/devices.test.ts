@@ -1,11 +1,12 @@
 // config-linux.md "Devices" and "Device allowlist" as runc 1.1.5 applies them: a `linux.devices` node is made
 // in the container, but only `linux.resources.devices` (and the runtime's default allow list) grants its use.
+import { LinuxDevice } from '@tsrunc/common';
 import { describeAsRoot } from '../helpers/busybox';
 import { Conformance, RUNTIME } from './runtime';
 
 // /dev/kmsg (c 1:11): not in runc's default allow list; with CAP_SYSLOG nothing but the device cgroup stops a
 // process from reading or writing it.
-const KMSG = { path: '/dev/kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 };
+const KMSG: LinuxDevice = { path: '/dev/kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 };
 const TRY_KMSG = 'echo tsrunc-conformance > /dev/kmsg; echo write=$?; head -c 1 /dev/kmsg >/dev/null; echo read=$?';
 
 describeAsRoot(`devices (${RUNTIME})`, () => {

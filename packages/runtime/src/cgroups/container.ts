@@ -20,13 +20,17 @@ export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout, de
 }
 
 /**
- * A cgroup that already holds processes is refused (runc: "container's cgroup is not empty"). The caller checks
+ * A cgroupsPath in use is refused before anything joins it. One that holds processes: runc 1.1 only warns, runc 1.2
+ * refuses ("container's cgroup is not empty") and so do we, since `delete` and `kill --all` act on every process in
+ * the container's cgroup and would reach ones that are not the container's. A frozen one (runc: "container's cgroup
+ * unexpectedly frozen"): the init would stop as it joins, and create would wait for it forever. The caller checks
  * before state.json names the cgroup: a `delete` of a killed create kills whatever runs in the cgroups it names.
  */
-export async function checkCgroupEmpty(cgroup: Cgroup): Promise<void> {
+export async function checkCgroupUnused(cgroup: Cgroup): Promise<void> {
   if (managesNothing(cgroup)) return;
   const existing = await cgroup.pids();
   if (existing.length > 0) throw new TsruncError(`container's cgroup is not empty: ${existing.length} process(es) found`);
+  if (await cgroup.isFrozenAsync()) throw new TsruncError('container\'s cgroup unexpectedly frozen');
 }
 
 /**

@@ -10,7 +10,7 @@ import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit }
 import type { ProcessHandle } from '../process/handle';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
 import { HookState } from '../plan/hooks';
-import { checkCgroupEmpty, containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup } from '../cgroups';
+import { checkCgroupUnused, containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup } from '../cgroups';
 import type { Runtime } from '../runtime';
 import { Container } from './container';
 
@@ -85,7 +85,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     reserved = true;
     release = await runtime.locks.acquire(id, dir.path);
     // Checked before state.json names the cgroup (after the id, as runc: a duplicate id is reported as such).
-    await checkCgroupEmpty(cgroup);
+    await checkCgroupUnused(cgroup);
     // Written before the cgroup is made (no process yet: it reads as stopped), so that if this command
     // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };

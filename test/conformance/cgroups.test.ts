@@ -7,27 +7,7 @@ import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
-import { Conformance, RUNTIME } from './runtime';
-
-interface Hierarchy {
-  mountpoint: string;
-  v2: boolean;
-  freezer: boolean;
-}
-
-/** Every mounted cgroup hierarchy (v1 ones and cgroup2). */
-function hierarchies(): Hierarchy[] {
-  return fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
-    .map(([, mountpoint, type, options]) => ({ mountpoint, v2: type === 'cgroup2', freezer: type === 'cgroup' && options.split(',').includes('freezer') }));
-}
-
-/** The hierarchy a runtime freezes with: the v1 freezer, else cgroup2. */
-function freezerHierarchy(): Hierarchy {
-  const all = hierarchies();
-  const h = all.find((x) => x.freezer) ?? all.find((x) => x.v2);
-  if (!h) throw new Error('this host has neither a v1 freezer nor cgroup2');
-  return h;
-}
+import { Conformance, RUNTIME, freezerHierarchy, hierarchies, type Hierarchy } from './runtime';
 
 describeAsRoot(`cgroupsPath in use (${RUNTIME})`, () => {
   const c = new Conformance();

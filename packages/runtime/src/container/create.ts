@@ -92,6 +92,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     await dir.write(state);
     await setUpContainerCgroup(cgroup, spec);
     cgroupMade = true;
+    runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
     runtime.sys.mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     receiverPassed = true;
@@ -103,6 +104,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
     await dir.write(created);
     if (pidFile) await writePidFile(pidFile, init.pid);
+    runtime.logger.debug(`create ${id}: created, init pid ${init.pid}`);
     return new Container(runtime, dir, created, init);
   } catch (e) {
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.

@@ -34,6 +34,7 @@ export async function execInContainer(container: Container, proc: Process, opts:
       const plan = compileExecPlan(proc, { initPid: state.pid, spec: state.config, rootfs: state.rootfs, preserveFds, consoleSocket, seccompCompiler: (p) => runtime.sys.compileSeccomp(p) });
       const cgroup = fromPaths(state.cgroupPaths ?? {});
       receiverPassed = true;
+      runtime.logger.debug(`exec ${container.id}: ${proc.args?.[0] ?? ''} joins init ${state.pid}`);
       // Once in the cgroup the process is the container's (a delete kills it): the lock goes before we wait for
       // it, which a paused container holds up until `resume` (that needs the lock).
       const beforePlan = async (pid: number): Promise<void> => {

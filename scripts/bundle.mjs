@@ -1,6 +1,16 @@
 // Bundles the tsrunc CLI (dist/tsrunc.js) and the shim (dist/shim.js) into one file each: one read at start-up
 // instead of a module tree.
+import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
+
+/** `tsrunc --version`'s commit line (runc's is its `git describe` too); empty outside a git checkout. */
+function gitDescribe() {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty', '--long'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
 
 const common = {
   bundle: true,
@@ -17,6 +27,7 @@ const common = {
     'ttrpc-ts': './packages/ttrpc/src',
   },
   logLevel: 'warning',
+  define: { TSRUNC_COMMIT: JSON.stringify(gitDescribe()) },
 };
 
 await Promise.all([

@@ -84,7 +84,7 @@ enum tsrunc_op {
   OP_IOPRIO = 34,           /* ioprio value (class << 13 | level): ioprio_set on ourselves, inherited by the process */
   OP_CLOEXEC_FDS = 33,      /* first fd: it and every fd above it close-on-exec (before any seccomp filter) */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
-  OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1)         */
+  OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1), uid  */
   OP_HOOK_SYNC = 41,        /* -   (MSG_HOOKS, then wait for MSG_RESUME)                       */
   OP_HOOK = 42,             /* phase, index, path, args (list), env (list), timeout s, state JSON, insert pid (0/1) */
   OP_FIFO_OPEN = 43,        /* fd of exec.fifo opened O_PATH: open it for writing (blocks)     */

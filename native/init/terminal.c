@@ -69,6 +69,7 @@ void op_terminal(const struct op *op) {
   int sock = (int)arg_int(op, 0);
   int64_t rows = arg_int(op, 1), cols = arg_int(op, 2);
   int console = (int)arg_int(op, 3);
+  uid_t uid = (uid_t)arg_int(op, 4);
 
   int master = open_strict("/dev/pts/ptmx", O_RDWR | O_NOCTTY, 0);
   if (master < 0) fail(errno, "open /dev/pts/ptmx");
@@ -84,6 +85,11 @@ void op_terminal(const struct op *op) {
   check_devpts(slave, "the pty slave");
   if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(UNIX98_PTY_SLAVE_MAJOR + ptn / 256, ptn % 256))
     fail(-EXDEV, "the pty slave is not /dev/pts/%u", ptn);
+  /* The process user's pty, so it can use its console (runc's fixStdioPermissions: the uid only; the
+   * gid stays devpts's gid= option). A uid or owner not mapped in our user namespace (EINVAL, EPERM)
+   * leaves it as it is, as runc does. /dev/console is a bind of this inode: it follows. */
+  if (st.st_uid != uid && fchown(slave, uid, (gid_t)-1) != 0 && errno != EINVAL && errno != EPERM)
+    fail(errno, "chown the pty slave to uid %u", (unsigned)uid);
   if (rows > 0 && cols > 0) {
     struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
     if (ioctl(master, TIOCSWINSZ, &ws) != 0) fail(errno, "set the console size");

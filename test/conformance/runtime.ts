@@ -63,3 +63,23 @@ export class Conformance {
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
+
+export interface Hierarchy {
+  mountpoint: string;
+  v2: boolean;
+  freezer: boolean;
+}
+
+/** Every mounted cgroup hierarchy (v1 ones and cgroup2). */
+export function hierarchies(): Hierarchy[] {
+  return fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
+    .map(([, mountpoint, type, options]) => ({ mountpoint, v2: type === 'cgroup2', freezer: type === 'cgroup' && options.split(',').includes('freezer') }));
+}
+
+/** The hierarchy a runtime freezes with: the v1 freezer, else cgroup2. */
+export function freezerHierarchy(): Hierarchy {
+  const all = hierarchies();
+  const h = all.find((x) => x.freezer) ?? all.find((x) => x.v2);
+  if (!h) throw new Error('this host has neither a v1 freezer nor cgroup2');
+  return h;
+}

@@ -1,6 +1,6 @@
 // What the container lifecycle needs around one Cgroup: the spec's resources as runc applies them, the per-mountpoint
 // directories the init binds for a `cgroup` mount, the native seams, and signalling every task in the cgroup.
-import { native, type LinuxDeviceCgroup, type LinuxResources, type NativeLayer, type Spec } from '@tsrunc/common';
+import { native, type LinuxResources, type NativeLayer, type Spec } from '@tsrunc/common';
 import { TsruncError } from '@tsrunc/common';
 import { fromPaths, openCgroup, type Cgroup } from './cgroup';
 import type { DeviceFilterInstaller } from './devices';
@@ -20,13 +20,17 @@ export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout, de
 }
 
 /**
- * A cgroup that already holds processes is refused (runc: "container's cgroup is not empty"). The caller checks
+ * A cgroupsPath in use is refused before anything joins it. One that holds processes: runc 1.1 only warns, runc 1.2
+ * refuses ("container's cgroup is not empty") and so do we, since `delete` and `kill --all` act on every process in
+ * the container's cgroup and would reach ones that are not the container's. A frozen one (runc: "container's cgroup
+ * unexpectedly frozen"): the init would stop as it joins, and create would wait for it forever. The caller checks
  * before state.json names the cgroup: a `delete` of a killed create kills whatever runs in the cgroups it names.
  */
-export async function checkCgroupEmpty(cgroup: Cgroup): Promise<void> {
+export async function checkCgroupUnused(cgroup: Cgroup): Promise<void> {
   if (managesNothing(cgroup)) return;
   const existing = await cgroup.pids();
   if (existing.length > 0) throw new TsruncError(`container's cgroup is not empty: ${existing.length} process(es) found`);
+  if (await cgroup.isFrozenAsync()) throw new TsruncError('container\'s cgroup unexpectedly frozen');
 }
 
 /**
@@ -51,15 +55,12 @@ export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec): Promise<
 
 /**
  * `linux.resources` as runc applies it at create: device rules start from "deny all" when the spec has none (runc's
- * device emulator is default-deny), and every `linux.devices` node is allowed (runc's specconv does the same), before
- * the library appends runc's default rules.
+ * device emulator is default-deny), before the library appends runc's default rules. A `linux.devices` node gets no
+ * rule of its own (runc 1.1): creating a node is not permission to use it.
  */
 export function specResources(spec: Spec): LinuxResources {
   const r = spec.linux?.resources ?? {};
-  const nodes: LinuxDeviceCgroup[] = (spec.linux?.devices ?? [])
-    .filter((d) => d.type === 'c' || d.type === 'b' || d.type === 'u')
-    .map((d) => ({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major, minor: d.minor, access: 'rwm' }));
-  return { ...r, devices: [...(r.devices ?? [{ allow: false, access: 'rwm' }]), ...nodes] };
+  return { ...r, devices: r.devices ?? [{ allow: false, access: 'rwm' }] };
 }
 
 /** Host directory of the container's cgroup for each hierarchy's mountpoint (PlanOptions.cgroupDirs). */

@@ -64,7 +64,47 @@ function createOptions(flags: FlagValues, detached: boolean): CreateOptions {
 
 const ID = { exact: 1 };
 
+const CRIU_FLAGS: FlagSpec[] = [
+  { name: 'image-path', type: 'string', usage: 'path for saving criu image files', default: '' },
+  { name: 'work-path', type: 'string', usage: 'path for saving work files and logs', default: '' },
+  { name: 'tcp-established', type: 'bool', usage: 'allow open tcp connections' },
+  { name: 'ext-unix-sk', type: 'bool', usage: 'allow external unix sockets' },
+  { name: 'shell-job', type: 'bool', usage: 'allow shell jobs' },
+  { name: 'file-locks', type: 'bool', usage: 'handle file locks, for safety' },
+  { name: 'manage-cgroups-mode', type: 'string', usage: 'cgroups mode: \'soft\' (default), \'full\' and \'strict\'', default: '' },
+  { name: 'empty-ns', type: 'strings', usage: 'create a namespace, but don\'t restore its properties' },
+  { name: 'auto-dedup', type: 'bool', usage: 'enable auto deduplication of memory images' },
+  { name: 'lazy-pages', type: 'bool', usage: 'use userfaultfd to lazily restore memory pages' },
+];
+
+/** checkpoint and restore: runc's flags and help, so callers probing them get usage, not "no such command". */
+function criuCommand(name: string, usage: string, description: string, flags: FlagSpec[]): Command {
+  return {
+    name, usage, argsUsage: '<container-id>', description, args: ID, flags: [...CRIU_FLAGS, ...flags],
+    run() {
+      throw new TsruncError(`${name} is not supported: tsrunc has no CRIU integration`);
+    },
+  };
+}
+
 export const COMMANDS: Command[] = [
+  criuCommand('checkpoint', 'checkpoint a running container', 'The checkpoint command saves the state of the container instance.', [
+    { name: 'parent-path', type: 'string', usage: 'path for previous criu image files in pre-dump', default: '' },
+    { name: 'leave-running', type: 'bool', usage: 'leave the process running after checkpointing' },
+    { name: 'status-fd', type: 'int', usage: 'criu writes \\0 to this FD once lazy-pages is ready', default: -1 },
+    { name: 'page-server', type: 'string', usage: 'ADDRESS:PORT of the page server', default: '' },
+    { name: 'pre-dump', type: 'bool', usage: 'dump container\'s memory information only, leave the container running after this' },
+  ]),
+  criuCommand('restore', 'restore a container from a previous checkpoint', 'Restores the saved state of the container instance that was previously saved using the checkpoint command.', [
+    { name: 'console-socket', type: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal', default: '' },
+    { name: 'bundle', aliases: ['b'], type: 'string', usage: 'path to the root of the bundle directory', default: '' },
+    { name: 'detach', aliases: ['d'], type: 'bool', usage: 'detach from the container\'s process' },
+    { name: 'pid-file', type: 'string', usage: 'specify the file to write the process id to', default: '' },
+    { name: 'no-subreaper', type: 'bool', usage: 'disable the use of the subreaper used to reap reparented processes' },
+    { name: 'no-pivot', type: 'bool', usage: 'do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on top of a ramdisk' },
+    { name: 'lsm-profile', type: 'string', usage: 'Specify an LSM profile to be used during restore in the form of TYPE:NAME.', default: '' },
+    { name: 'lsm-mount-context', type: 'string', usage: 'Specify an LSM mount context to be used during restore.', default: '' },
+  ]),
   {
     name: 'create', usage: 'create a container', argsUsage: '<container-id>', args: ID, flags: CREATE_FLAGS,
     async run({ runtime, flags, args }) {

@@ -311,13 +311,19 @@ describe('help text', () => {
   });
 
   test('app help', () => {
-    expect(appHelp('tsrunc', globals, [del, list])).toBe(
+    expect(appHelp({ name: 'tsrunc', usage: 'Open Container Initiative runtime\n\nMore words.', version: '1.0\ncommit: abc' }, globals, [del, list])).toBe(
       [
         'NAME:',
-        '   tsrunc',
+        '   tsrunc - Open Container Initiative runtime',
+        '',
+        'More words.',
         '',
         'USAGE:',
         '   tsrunc [global options] command [command options] [arguments...]',
+        '',
+        'VERSION:',
+        '   1.0',
+        'commit: abc',
         '',
         'COMMANDS:',
         '   delete   delete any resources held by the container often used with detached container',

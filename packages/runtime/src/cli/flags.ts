@@ -226,20 +226,30 @@ function parseGoInt(s: string): number | 'parse error' | 'value out of range' {
 
 /** urfave v1's CommandHelpTemplate. */
 export function commandHelp(cmd: CommandSpec, prog: string): string {
+  // A command without flags of its own has no options section (runc's pause, state, features…).
+  const flags = cmd.flags.filter((f) => !f.hidden);
   const lines = ['NAME:', `   ${prog} ${cmd.name} - ${cmd.usage}`, '', 'USAGE:'];
-  lines.push(`   ${prog} ${cmd.name} [command options] ${cmd.argsUsage || '[arguments...]'}`);
+  lines.push(`   ${prog} ${cmd.name}${flags.length ? ' [command options]' : ''} ${cmd.argsUsage || '[arguments...]'}`);
   if (cmd.description) lines.push('', 'DESCRIPTION:', `   ${cmd.description}`);
-  lines.push('', 'OPTIONS:', ...table([...cmd.flags, HELP].filter((f) => !f.hidden).map(flagRow)));
+  if (flags.length) lines.push('', 'OPTIONS:', ...table([...flags, HELP].map(flagRow)));
   return `${lines.join('\n')}\n`;
 }
 
-/** urfave v1's AppHelpTemplate, without the version, author and copyright sections. */
-export function appHelp(prog: string, globals: FlagSpec[], commands: CommandSpec[]): string {
+/** What the app's help says about itself (urfave's App.Usage, which runc makes a paragraph, and App.Version). */
+export interface AppInfo {
+  name: string;
+  usage: string;
+  version: string;
+}
+
+/** urfave v1's AppHelpTemplate, without the author and copyright sections. */
+export function appHelp(app: AppInfo, globals: FlagSpec[], commands: CommandSpec[]): string {
   const commandRows: Array<[string, string]> = [
     ...commands.map((c): [string, string] => [c.name, c.usage]),
     [HELP_COMMAND.names.join(', '), HELP_COMMAND.usage],
   ];
-  const lines = ['NAME:', `   ${prog}`, '', 'USAGE:', `   ${prog} [global options] command [command options] [arguments...]`];
+  const lines = ['NAME:', `   ${app.name} - ${app.usage}`, '', 'USAGE:', `   ${app.name} [global options] command [command options] [arguments...]`];
+  lines.push('', 'VERSION:', `   ${app.version}`);
   lines.push('', 'COMMANDS:', ...table(commandRows));
   lines.push('', 'GLOBAL OPTIONS:', ...table([...globals, HELP, VERSION].filter((f) => !f.hidden).map(flagRow)));
   return `${lines.join('\n')}\n`;

@@ -1,11 +1,38 @@
 // tsrunc's entry point: runc's global flags, dispatch, and runc's conventions for errors and exit codes.
-import { Logger, SPEC_VERSION, TsruncError, UsageError, createLogger, errorLine } from '@tsrunc/common';
+import { Logger, TsruncError, UsageError, createLogger, errorLine } from '@tsrunc/common';
 import { COMMANDS } from './commands';
 import { Runtime } from '../runtime';
-import { CommandLineError, FlagSpec, appHelp, commandHelp, parseCommandLine } from './flags';
+import { AppInfo, CommandLineError, FlagSpec, appHelp, commandHelp, parseCommandLine } from './flags';
+import { versionText } from './version';
 
 const PROG = 'tsrunc';
-const VERSION = '0.1.0';
+
+// runc's app.Usage, with our name.
+const USAGE = `Open Container Initiative runtime
+
+tsrunc is a command line client for running applications packaged according to
+the Open Container Initiative (OCI) format and is a compliant implementation of the
+Open Container Initiative specification.
+
+tsrunc integrates well with existing process supervisors to provide a production
+container runtime environment for applications. It can be used with your
+existing process monitoring tools and the container will be spawned as a
+direct child of the process supervisor.
+
+Containers are configured using bundles. A bundle for a container is a directory
+that includes a specification file named "config.json" and a root filesystem.
+The root filesystem contains the contents of the container.
+
+To start a new instance of a container:
+
+    # tsrunc run [ -b bundle ] <container-id>
+
+Where "<container-id>" is your name for the instance of the container that you
+are starting. The name you provide for the container instance must be unique on
+your host. Providing the bundle directory using "-b" is optional. The default
+value for "bundle" is the current directory.`;
+
+const APP: AppInfo = { name: PROG, usage: USAGE, version: versionText() };
 
 const GLOBALS: FlagSpec[] = [
   { name: 'debug', type: 'bool', usage: 'enable debug logging' },
@@ -28,12 +55,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const parsed = parseCommandLine(argv, GLOBALS, COMMANDS);
     if (parsed.version) {
-      write(`${PROG} version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+      write(`${PROG} version ${APP.version}\n`);
       return 0;
     }
     const command = COMMANDS.find((c) => c.name === parsed.command?.name);
     if (parsed.help || !command) {
-      write(command ? commandHelp(command, PROG) : appHelp(PROG, GLOBALS, COMMANDS));
+      write(command ? commandHelp(command, PROG) : appHelp(APP, GLOBALS, COMMANDS));
       return 0;
     }
     commandName = command.name;
@@ -48,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run({ runtime, flags: parsed.flags, args: parsed.args, out: write, logger });
   } catch (e) {
     if (e instanceof CommandLineError) {
-      write(`Incorrect Usage.\n\n${e.command ? commandHelp(e.command, PROG) : appHelp(PROG, GLOBALS, COMMANDS)}\n`);
+      write(`Incorrect Usage.\n\n${e.command ? commandHelp(e.command, PROG) : appHelp(APP, GLOBALS, COMMANDS)}\n`);
     }
     const message = errorLine(e);
     const text = commandName && !(e instanceof UsageError) ? `${PROG} ${commandName} failed: ${message}` : message;

@@ -47,15 +47,16 @@ export class Container {
 
   /**
    * Runs `fn` under the container's lock with state re-read, after checking `verb` is allowed (unless
-   * no verb is given). The lock is released however `fn` ends.
+   * no verb is given). The lock is released however `fn` ends, or earlier when `fn` calls `unlock`
+   * (before it waits for a container process, which a paused container may hold up indefinitely).
    */
-  async locked<T>(verb: Verb | undefined, fn: (state: ContainerState, status: Status) => Promise<T> | T): Promise<T> {
+  async locked<T>(verb: Verb | undefined, fn: (state: ContainerState, status: Status, unlock: () => Promise<void>) => Promise<T> | T): Promise<T> {
     const release = await this.runtime.locks.acquire(this.id, this.dir.path);
     try {
       this.current = this.dir.read();
       const status = await containerStatusAsync(this.dir, this.current);
       if (verb) checkTransition(verb, status, this.id);
-      return await fn(this.current, status);
+      return await fn(this.current, status, release);
     } finally {
       await release();
     }

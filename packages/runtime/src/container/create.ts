@@ -10,7 +10,7 @@ import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit }
 import type { ProcessHandle } from '../process/handle';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
 import { HookState } from '../plan/hooks';
-import { checkCgroupEmpty, containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup } from '../cgroups';
+import { checkCgroupUnused, containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup } from '../cgroups';
 import type { Runtime } from '../runtime';
 import { Container } from './container';
 
@@ -85,13 +85,14 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     reserved = true;
     release = await runtime.locks.acquire(id, dir.path);
     // Checked before state.json names the cgroup (after the id, as runc: a duplicate id is reported as such).
-    await checkCgroupEmpty(cgroup);
+    await checkCgroupUnused(cgroup);
     // Written before the cgroup is made (no process yet: it reads as stopped), so that if this command
     // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     await dir.write(state);
     await setUpContainerCgroup(cgroup, spec);
     cgroupMade = true;
+    runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
     runtime.sys.mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     receiverPassed = true;
@@ -103,6 +104,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
     await dir.write(created);
     if (pidFile) await writePidFile(pidFile, init.pid);
+    runtime.logger.debug(`create ${id}: created, init pid ${init.pid}`);
     return new Container(runtime, dir, created, init);
   } catch (e) {
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.

@@ -24,7 +24,7 @@ export interface ExecOptions {
 export async function execInContainer(container: Container, proc: Process, opts: ExecOptions): Promise<ProcessHandle> {
   const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
   const runtime = container.runtime;
-  return container.locked(opts.ignorePaused ? 'execIgnoringPause' : 'exec', async (state) => {
+  return container.locked(opts.ignorePaused ? 'execIgnoringPause' : 'exec', async (state, _status, unlock) => {
     const preserveFds = opts.preserveFds ?? 0;
     const receiver = proc.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
     let started: ProcessHandle;
@@ -34,7 +34,14 @@ export async function execInContainer(container: Container, proc: Process, opts:
       const plan = compileExecPlan(proc, { initPid: state.pid, spec: state.config, rootfs: state.rootfs, preserveFds, consoleSocket, seccompCompiler: (p) => runtime.sys.compileSeccomp(p) });
       const cgroup = fromPaths(state.cgroupPaths ?? {});
       receiverPassed = true;
-      started = await startInit(runtime, plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, { beforePlan: (pid) => cgroup.addProcess(pid), console: receiver });
+      runtime.logger.debug(`exec ${container.id}: ${proc.args?.[0] ?? ''} joins init ${state.pid}`);
+      // Once in the cgroup the process is the container's (a delete kills it): the lock goes before we wait for
+      // it, which a paused container holds up until `resume` (that needs the lock).
+      const beforePlan = async (pid: number): Promise<void> => {
+        await cgroup.addProcess(pid);
+        await unlock();
+      };
+      started = await startInit(runtime, plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, { beforePlan, console: receiver });
     } catch (e) {
       if (!receiverPassed) closeConsoleReceiver(receiver);
       throw e;

@@ -18,6 +18,7 @@ export async function startContainer(container: Container): Promise<void> {
   await container.locked('start', async (state) => {
     await releaseInit(container.runtime, container.dir.fifoPath, state);
     fs.rmSync(container.dir.fifoPath, { force: true });
+    container.runtime.logger.debug(`start ${state.id}: init ${state.pid} released to exec ${state.config.process?.args?.[0] ?? ''}`);
     try {
       await runHostHooks(container.runtime, state.config, ['poststart'], { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });
     } catch (e) {

@@ -34,7 +34,7 @@ describe('compileExecPlan', () => {
     const spec: Spec = defaultSpec();
     const plan = compileExecPlan({ ...spec.process!, args: ['sh'], terminal: true, consoleSize: { height: 30, width: 100 } }, { initPid: 1, spec, rootfs: '/x', preserveFds: 2, seccompCompiler: noSeccomp, consoleSocket: { path: '/s' } });
     const t = plan.ops.find((o) => o.code === Op.Terminal)!;
-    expect(t.args).toEqual([3 + 2 + plan.fds.length - 1, 30, 100, 0]);
+    expect(t.args).toEqual([3 + 2 + plan.fds.length - 1, 30, 100, 0, spec.process!.user.uid]);
     expect(plan.ops.indexOf(t)).toBeGreaterThan(plan.ops.map((o) => o.code).lastIndexOf(Op.Setns));
   });
 });

@@ -28,10 +28,13 @@ export interface ConsoleSocketSource {
   fd?: number;
 }
 
-/** The pty op: console socket fd, consoleSize, and whether /dev/console is bound (new containers only). */
+/**
+ * The pty op: console socket fd, consoleSize, whether /dev/console is bound (new containers only), and the uid the
+ * pty slave is given (the process user's, as runc's fixStdioPermissions does).
+ */
 export function terminalOp(proc: Process, socketFd: number, mountConsole: boolean): PlanOp {
   const size = proc.consoleSize;
-  return { code: Op.Terminal, args: [socketFd, size?.height ?? 0, size?.width ?? 0, mountConsole ? 1 : 0], origin: 'process.terminal' };
+  return { code: Op.Terminal, args: [socketFd, size?.height ?? 0, size?.width ?? 0, mountConsole ? 1 : 0, proc.user?.uid ?? 0], origin: 'process.terminal' };
 }
 
 export interface ExecPlanOptions {

@@ -205,10 +205,14 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   // A fork into a pid namespace may exec, run and exit before we read its MSG_PID: until it is
   // pinned, a daemon's reaper must leave it a zombie (pidfd_open of a reaped pid fails).
   const releaseReaps = runtime.exits.holdReaps();
+  const began = performance.now();
   let child: ProcessHandle;
+  // --debug records of the init's phases, as this side sees them, with the time since the spawn began.
+  const phase = (what: string): void => runtime.logger.debug(`init ${child.pid}: ${what} (+${(performance.now() - began).toFixed(1)} ms)`);
   try {
     const pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
     child = await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
+    phase(`started ${runtime.initPath}`);
   } catch (e) {
     releaseReaps();
     fs.closeSync(parentEnd);
@@ -223,28 +227,38 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let forked: ProcessHandle | undefined;
   const current = () => forked?.pid ?? child.pid;
   try {
-    await hooks.beforePlan?.(child.pid);
+    if (hooks.beforePlan) {
+      await hooks.beforePlan(child.pid);
+      phase('placed in its cgroup');
+    }
     sendPlan(runtime, parentEnd, planBytes);
+    phase(`plan sent (${plan.ops.length} ops, ${planBytes.length} bytes)`);
     for (;;) {
       const msg = await receive(runtime, parentEnd, !!plan.seccompNotify);
       if (msg === undefined) {
         const status = await child.wait();
         throw new InitFailedError(`container init exited before it was ready${status ? ` (exit status ${exitCodeOf(status)})` : ''}`);
       }
-      if (msg.type === Msg.Ready) break;
+      if (msg.type === Msg.Ready) {
+        phase('ready');
+        break;
+      }
       if (msg.type === Msg.UsernsMaps) {
         writeIdMaps(child.pid, plan);
+        phase('user namespace maps written');
         sys.sendMsg(parentEnd, encodeMessage(Msg.UsernsMapped));
         continue;
       }
       if (msg.type === Msg.SeccompFd) {
         if (msg.fd === undefined) throw new InitFailedError('linux.seccomp: tsrunc-init sent no listener fd');
         forwardSeccompListener(runtime, plan, current(), msg.fd, fifoPath);
+        phase(`seccomp listener sent to ${plan.seccompNotify!.listenerPath}`);
         continue;
       }
       if (msg.type === Msg.Hooks) {
         // prestart + createRuntime, in our namespaces; a failure kills the init (below).
         await hooks.onHooks?.(current());
+        phase('prestart and createRuntime hooks done');
         sys.sendMsg(parentEnd, encodeMessage(Msg.Resume));
         continue;
       }
@@ -252,6 +266,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
       if (msg.type === Msg.Pid) {
         forked = await ProcessHandle.open(sys, runtime, msg.pid, sys.pidfdOpen(msg.pid));
         releaseReaps();
+        phase(`forked ${msg.pid} into the pid namespace`);
       } else {
         const op = plan.ops[msg.opIndex];
         throw new InitFailedError(op ? `${op.origin}: ${msg.text}` : msg.text);
@@ -266,6 +281,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     if (hooks.console) started.console = receiveConsole(runtime, hooks.console);
     return started;
   } catch (e) {
+    phase(`failed: ${(e as Error).message}`);
     await Promise.allSettled([forked && killInit(forked), killInit(child)]);
     throw e;
   } finally {

@@ -9,9 +9,13 @@ import { describeAsRoot } from '../helpers/busybox';
 import { Bundle, TSRUNC, tsrunc } from '../helpers/tsrunc';
 import { Containers } from '../hardening/container';
 
-/** The host's tracing switch: tracefs is not mounted on this host, so it is read through a private mount of it. */
+/**
+ * The host's tracing switch, read through a private mount of tracefs when the host has none (a fresh machine) or
+ * through the host's own when a tool (perf) mounted it.
+ */
 function tracefs(command: string): string {
-  const r = spawnSync('unshare', ['--mount', 'sh', '-c', `mount -t tracefs nodev /sys/kernel/tracing && ${command}`], { encoding: 'utf8' });
+  const mount = 'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing';
+  const r = spawnSync('unshare', ['--mount', 'sh', '-c', `{ ${mount}; } && ${command}`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tracefs ${command}: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -81,9 +85,10 @@ describeAsRoot('host mounts', () => {
     const b = c.bundle(['sleep', '1000'], (s) => {
       s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: `/proc/${sandbox.pid}/ns/net` } : n));
     });
-    // A host that mounts tracefs under /sys, as systemd does; mounted in a private mount namespace
-    // tsrunc runs in, so this host's own mount table is left alone.
-    const { id } = startSleeper('sys-tracing', b, ['unshare', '--mount', 'sh', '-c', 'mount -t tracefs nodev /sys/kernel/tracing && exec "$@"', 'sh']);
+    // A host that mounts tracefs under /sys, as systemd does; mounted (unless this host has it already) in a private
+    // mount namespace tsrunc runs in, so this host's own mount table is left alone.
+    const mountTracefs = 'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing';
+    const { id } = startSleeper('sys-tracing', b, ['unshare', '--mount', 'sh', '-c', `{ ${mountTracefs}; } && exec "$@"`, 'sh']);
     const flipped = tracingOn === '1' ? '0' : '1';
     tsrunc(c.root, ['exec', id, 'sh', '-c', `echo ${flipped} > /sys/kernel/tracing/tracing_on`]);
     expect(readTracingOn()).toBe(tracingOn);

@@ -10,6 +10,8 @@ export interface InitState {
   start(p: InitProcess): Promise<void>;
   kill(p: InitProcess, signal: number, all: boolean): Promise<void>;
   delete(p: InitProcess): Promise<void>;
+  /** ResizePty: width and height in columns and rows. */
+  resize(p: InitProcess, width: number, height: number): void;
   /** The exit was recorded; says whether containerd is to hear of it (not once the task is deleted). */
   exited(p: InitProcess): boolean;
 }
@@ -34,6 +36,10 @@ export class CreatedState implements InitState {
     p.state = new DeletedState();
   }
 
+  resize(p: InitProcess, width: number, height: number): void {
+    p.resizeConsole(width, height);
+  }
+
   exited(p: InitProcess): boolean {
     p.state = new StoppedState();
     return true;
@@ -53,6 +59,10 @@ export class RunningState implements InitState {
 
   delete(): Promise<void> {
     throw new Error('cannot delete a running process');
+  }
+
+  resize(p: InitProcess, width: number, height: number): void {
+    p.resizeConsole(width, height);
   }
 
   exited(p: InitProcess): boolean {
@@ -79,6 +89,10 @@ export class StoppedState implements InitState {
     p.state = new DeletedState();
   }
 
+  resize(): void {
+    throw new Error('cannot resize a stopped container');
+  }
+
   exited(): boolean {
     return false; // recorded once already
   }
@@ -97,6 +111,10 @@ export class DeletedState implements InitState {
 
   delete(): Promise<void> {
     throw new TtrpcError(Code.NotFound, 'container not created: not found');
+  }
+
+  resize(): void {
+    throw new Error('cannot resize a deleted process');
   }
 
   exited(): boolean {

@@ -1,7 +1,7 @@
 // containerd's Task API over the daemon's tasks. Every handler is independent: an error fails that call only, and
 // errors that are not a ttrpc status go out as Unknown with their text (what containerd shows its user).
 import { Code, TtrpcError, type Handlers } from 'ttrpc-ts';
-import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, TaskMethods } from './protos';
+import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, ResizePtyRequest, TaskMethods } from './protos';
 import { Task, type ShimContext } from './task';
 
 /** How long a daemon that has served a task lives on once it holds none (`ctr run --rm` in a loop finds it). */
@@ -87,6 +87,11 @@ export class TaskService implements Handlers<TaskMethods> {
   async CloseIO(req: CloseIORequest): Response<'CloseIO'> {
     const task = this.task(req);
     if (req.stdin) task.init.io.closeStdin();
+    return {};
+  }
+
+  async ResizePty(req: ResizePtyRequest): Response<'ResizePty'> {
+    this.task(req).init.resize(req.width, req.height);
     return {};
   }
 

@@ -166,6 +166,15 @@ Napi::Value DupCloexec(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// setNonblocking(fd): O_NONBLOCK on the open file (every fd sharing it): Node has no fcntl, and libuv leaves a pty
+// master blocking (it writes to one it cannot reopen with blocking writes).
+Napi::Value SetNonblocking(const Napi::CallbackInfo &info) {
+  int fd = IntArg(info, 0);
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) throw ErrnoError(info.Env(), errno, "fcntl O_NONBLOCK");
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void RegisterTerminal(Napi::Env env, Napi::Object exports) {
@@ -176,6 +185,7 @@ void RegisterTerminal(Napi::Env env, Napi::Object exports) {
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("getWinsize", Napi::Function::New(env, GetWinsize));
   exports.Set("dupCloexec", Napi::Function::New(env, DupCloexec));
+  exports.Set("setNonblocking", Napi::Function::New(env, SetNonblocking));
   exports.Set("ttyMakeRaw", Napi::Function::New(env, TtyMakeRaw));
   exports.Set("ttyRestore", Napi::Function::New(env, TtyRestore));
 }

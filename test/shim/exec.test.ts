@@ -132,11 +132,28 @@ const execRequest = (id: string, execId: string, args: string[], io: { stdin?: s
     expect(eventsOf(id).map((e) => e.topic)).toEqual(['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exit', '/tasks/delete']);
   });
 
+  it('gives an exec a terminal: its output comes through the pty, and ResizePty sets its size', async () => {
+    const id = 'exec-tty';
+    const { task } = await runningTask(id, ['sleep', '1000']);
+    const out = new OutputFifo(fifo('exec-tty-stdout'));
+    const input = new InputFifo(fifo('exec-tty-stdin'));
+    await task.Exec({ ...execRequest(id, 't1', ['sh', '-c', 'tty; read x; stty size'], { stdin: input.path, stdout: out.path }), terminal: true }, opts());
+    await task.Start({ id, exec_id: 't1' }, opts());
+    expect(await until(() => /^\/dev\/pts\/\d+\r?$/m.test(out.text()))).toBe(true);
+    await task.ResizePty({ id, exec_id: 't1', width: 100, height: 30 }, opts());
+    input.write('go\n');
+    expect((await task.Wait({ id, exec_id: 't1' }, opts())).exit_status).toBe(0);
+    expect(out.text()).toMatch(/^30 100\r?$/m);
+    await task.Delete({ id, exec_id: 't1' }, opts());
+    input.close();
+    out.close();
+    await removeTask(task, id);
+  });
+
   it('answers bad Exec requests with one line naming the problem, and nothing is added', async () => {
     const id = 'exec-bad';
     const { task } = await runningTask(id, ['sleep', '1000']);
     const bad = (req: Partial<ReturnType<typeof execRequest>>) => task.Exec({ ...execRequest(id, 'bad', ['true']), ...req }, opts());
-    await expect(bad({ terminal: true })).rejects.toMatchObject({ code: Code.Unimplemented, message: 'exec bad: terminal: not supported by this shim yet' });
     await expect(bad({ spec: null as never })).rejects.toMatchObject({ code: Code.InvalidArgument, message: 'exec bad: spec: missing: invalid argument' });
     await expect(bad({ spec: { type_url: 'containerd.runc.v1.Options', value: Buffer.from('{}') } })).rejects.toMatchObject({
       code: Code.InvalidArgument,

@@ -53,6 +53,8 @@ export interface NativeLayer {
   ttyRestore(fd: number, saved: Buffer): void;
   getWinsize(fd: number): { rows: number; cols: number };
   dupCloexec(fd: number): number;
+  /** O_NONBLOCK on the open file behind `fd` (shared by its dups). */
+  setNonblocking(fd: number): void;
   /** pipe2(O_CLOEXEC): [readFd, writeFd]. A pipe, unlike a socket, can be reopened through /proc/self/fd (/dev/stdout). */
   pipe(): [number, number];
   /**

@@ -14,6 +14,7 @@ import { deleteContainer, type DeleteOptions } from './container/delete';
 import type { StateView } from './container/status';
 import { PidfdExits, type Exits } from './process/exits';
 import type { ExitSource, ProcessHandle } from './process/handle';
+import { spawnHostProcess, type SpawnOptions } from './process/spawn';
 
 export interface RuntimeOptions {
   /** Where state lives, one directory per container (`--root`). */
@@ -74,6 +75,11 @@ export class Runtime implements ExitSource {
   /** Creates a container from its bundle: everything in config.json applied, the init waiting for `start`. */
   create(id: string, options: CreateOptions): Promise<Container> {
     return createContainer(this, id, options);
+  }
+
+  /** Starts a plain process on the host (no namespaces of its own); its exit is awaited like a container's (handle.wait). */
+  spawn(options: SpawnOptions): Promise<ProcessHandle> {
+    return spawnHostProcess(this, options);
   }
 
   /** The container `id` as its state directory describes it (NotFoundError when there is none). */

@@ -2,7 +2,7 @@
 // runtime library with its own stdio FIFOs. Its exit is recorded as the init's is (process-exit.ts) and published
 // as TaskExit with the exec's id.
 import * as os from 'node:os';
-import type { Logger, NativeLayer, Process } from '@tsrunc/common';
+import type { Logger, Process } from '@tsrunc/common';
 import type { Container, ProcessHandle } from '@tsrunc/runtime';
 import { Code, TtrpcError } from 'ttrpc-ts';
 import type { EventSink } from './events';
@@ -16,7 +16,8 @@ export interface ExecContext {
   readonly containerId: string;
   readonly bundle: string;
   readonly container: Container;
-  readonly sys: NativeLayer;
+  /** containerd's namespace (a logging program is told it). */
+  readonly namespace: string;
   readonly events: EventSink;
   readonly logger: Logger;
 }
@@ -81,15 +82,17 @@ export class ExecProcess {
   /** Opens its stdio and starts it in the container (ExecCreatedState.start). */
   async run(): Promise<void> {
     const { ctx } = this;
-    const io = ProcessIO.open(ctx.sys, this.request);
+    const io = await ProcessIO.open({ runtime: ctx.container.runtime, id: ctx.containerId, namespace: ctx.namespace }, this.request);
     let handle: ProcessHandle;
     try {
       handle = await ctx.container.exec(this.process, { stdio: io.childFds });
     } catch (err) {
-      io.destroy();
+      await io.destroy();
       throw new Error(`OCI runtime exec failed: ${(err as Error).message}`);
     }
     io.releaseChildEnds();
+    // With a terminal the library received the pty master (no console socket given): it carries the stdio.
+    if (this.request.terminal) io.attachConsole(handle.console!);
     this.io = io;
     this.handle = handle;
     this.pid = handle.pid;
@@ -104,6 +107,12 @@ export class ExecProcess {
         publish: (result) => ctx.events.publish('/tasks/exit', { container_id: ctx.containerId, id: this.id, pid: this.pid, ...result }),
       })
       .finally(() => handle.close());
+  }
+
+  /** ResizePty: the window size of its terminal (none: nothing to do); refused once it has exited. */
+  resize(width: number, height: number): void {
+    if (this.exit.reaped) throw new Error('cannot resize a stopped process');
+    if (this.handle?.console !== undefined) this.handle.resize(height, width);
   }
 
   /** kill(2) of the exec's process, through its pidfd; a process that is gone is containerd's NotFound. */

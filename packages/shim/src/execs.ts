@@ -25,7 +25,6 @@ export class Execs {
     if (!req.exec_id) throw new TtrpcError(Code.InvalidArgument, 'exec_id: must not be empty: invalid argument');
     if (this.execs.has(req.exec_id)) throw new TtrpcError(Code.AlreadyExists, `id ${req.exec_id}: already exists`);
     this.init.state.exec();
-    if (req.terminal) throw new TtrpcError(Code.Unimplemented, `exec ${req.exec_id}: terminal: not supported by this shim yet`);
     const process = decodeProcess(req.exec_id, req.spec);
     process.terminal = req.terminal;
     this.execs.set(req.exec_id, new ExecProcess(this.ctx, req, process));
@@ -72,8 +71,8 @@ export class Execs {
   }
 
   /** The task is deleted: every exec's stdio is closed. */
-  destroy(): void {
-    for (const exec of this.execs.values()) exec.io?.destroy();
+  async destroy(): Promise<void> {
+    await Promise.all([...this.execs.values()].map((exec) => exec.io?.destroy()));
     this.execs.clear();
   }
 }

@@ -70,6 +70,16 @@ export class InitProcess {
     return this.state.delete(this);
   }
 
+  resize(width: number, height: number): void {
+    this.state.resize(this, width, height);
+  }
+
+  /** Sets the terminal's window size; a process without a terminal has none to set (no error, as runc's shim). */
+  resizeConsole(width: number, height: number): void {
+    const init = this.container.init!;
+    if (init.console !== undefined) init.resize(height, width);
+  }
+
   /** Signals through the runtime library; a process that is gone is containerd's NotFound. */
   async signal(signal: number, all: boolean): Promise<void> {
     try {

@@ -12,6 +12,8 @@ export interface InitState {
   delete(p: InitProcess): Promise<void>;
   /** An exec may be added (created, running); otherwise refused in the runc shim's words. */
   exec(): void;
+  /** ResizePty: width and height in columns and rows. */
+  resize(p: InitProcess, width: number, height: number): void;
   /** The exit was recorded; says whether containerd is to hear of it (not once the task is deleted). */
   exited(p: InitProcess): boolean;
 }
@@ -41,6 +43,10 @@ export class CreatedState implements InitState {
     // an exec joins a created or running container
   }
 
+  resize(p: InitProcess, width: number, height: number): void {
+    p.resizeConsole(width, height);
+  }
+
   exited(p: InitProcess): boolean {
     p.state = new StoppedState();
     return true;
@@ -64,6 +70,10 @@ export class RunningState implements InitState {
 
   exec(): void {
     // an exec joins a created or running container
+  }
+
+  resize(p: InitProcess, width: number, height: number): void {
+    p.resizeConsole(width, height);
   }
 
   exited(p: InitProcess): boolean {
@@ -94,6 +104,10 @@ export class StoppedState implements InitState {
     throw noExec('stopped');
   }
 
+  resize(): void {
+    throw new Error('cannot resize a stopped container');
+  }
+
   exited(): boolean {
     return false; // recorded once already
   }
@@ -116,6 +130,10 @@ export class DeletedState implements InitState {
 
   exec(): void {
     throw noExec('deleted');
+  }
+
+  resize(): void {
+    throw new Error('cannot resize a deleted process');
   }
 
   exited(): boolean {

@@ -1,7 +1,7 @@
 // containerd's Task API over the daemon's tasks. Every handler is independent: an error fails that call only, and
 // errors that are not a ttrpc status go out as Unknown with their text (what containerd shows its user).
 import { Code, TtrpcError, type Handlers } from 'ttrpc-ts';
-import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, ExecProcessRequest, TaskMethods } from './protos';
+import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, ExecProcessRequest, ResizePtyRequest, TaskMethods } from './protos';
 import type { Execs } from './execs';
 import { Task, type ShimContext } from './task';
 
@@ -105,6 +105,12 @@ export class TaskService implements Handlers<TaskMethods> {
 
   async Exec(req: ExecProcessRequest): Response<'Exec'> {
     this.execs(req).add(req);
+    return {};
+  }
+
+  async ResizePty(req: ResizePtyRequest): Response<'ResizePty'> {
+    if (req.exec_id) this.execs(req).get(req.exec_id).resize(req.width, req.height);
+    else this.task(req).init.resize(req.width, req.height);
     return {};
   }
 

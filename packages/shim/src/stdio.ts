@@ -1,17 +1,35 @@
-// A process's stdio as containerd hands it over: FIFO paths the client created (any may be empty). The process gets
-// pipes (a FIFO path is not something it could be given: the client may be gone; and `/dev/stdout` must open, which
-// a socket would not allow); the daemon copies between the pipes and the FIFOs. As the runc shim does, it holds an
-// extra read handle on each output FIFO (a client that goes away never makes our writes fail) and a write handle on
-// the stdin FIFO (a client that goes away does not close the process's stdin: CloseIO does).
+// A process's stdio as containerd hands it over: FIFO paths the client created (any may be empty), or, by the
+// stdout URI's scheme, a file or a logging program (log-driver.ts). The process gets pipes (a FIFO path is not
+// something it could be given: the client may be gone; and `/dev/stdout` must open, which a socket would not allow);
+// the daemon copies between the pipes and the FIFOs or file; a logger reads the pipes itself. As the runc shim does,
+// it holds an extra read handle on each output FIFO (a client that goes away never makes our writes fail) and a
+// write handle on the stdin FIFO (a client that goes away does not close the process's stdin: CloseIO does). With a
+// terminal the pty master stands for all three (attachConsole): stdin FIFO → master → stdout's target.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import type { NativeLayer } from '@tsrunc/common';
+import type { Runtime } from '@tsrunc/runtime';
+import { openPty } from './console';
+import { openLogFile, OutputLogger, outputTarget } from './log-driver';
 
 export interface StdioPaths {
   stdin: string;
   stdout: string;
   stderr: string;
+  /** The process has a terminal: its pty master (attachConsole) carries its input and output. */
+  terminal?: boolean;
 }
+
+/** Whose stdio it is: what a logging program is told, and the runtime that spawns it. */
+export interface StdioOwner {
+  readonly runtime: Runtime;
+  readonly id: string;
+  readonly namespace: string;
+}
+
+/** Where one output stream goes: an output FIFO's write end, a log file, or a logger's pipe (handed on as is). */
+type Sink = { fd: number; kind: 'fifo' | 'file' | 'logger' };
 
 // libuv opens every fd close-on-exec.
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
@@ -24,42 +42,91 @@ const READER_POLL_MS = 5;
 
 export class ProcessIO {
   /** The process's fds 0, 1, 2; ours to close once the process holds them (releaseChildEnds). */
-  readonly childFds: [number, number, number];
+  readonly childFds: [number, number, number] = [-1, -1, -1];
+  /** Fds of ours not (yet) owned by a stream, besides childFds. */
   private readonly fds: number[] = [];
   /** Our spare read handle on each output FIFO: how we see what the client has not read yet. */
   private readonly outputFifos: number[] = [];
-  private readonly streams: net.Socket[] = [];
+  private readonly streams: Array<{ destroy(): void }> = [];
   private stdinKeepAlive: number | undefined;
   private readonly copies: Array<Promise<void>> = [];
-  /** Bytes copied to the stdout and stderr FIFOs so far (debug logs). */
+  /** Bytes copied to the stdout and stderr targets so far (debug logs). */
   readonly copied = { stdout: 0, stderr: 0 };
   private childEndsOpen = true;
+  private logger: OutputLogger | undefined;
+  /** With a terminal, until attachConsole: the stdin FIFO's read end and stdout's sink. */
+  private console: { stdin?: net.Socket; stdout?: Sink } | undefined;
 
   private constructor(
     private readonly sys: NativeLayer,
     readonly paths: StdioPaths,
-  ) {
-    this.childFds = [-1, -1, -1];
+  ) {}
+
+  /**
+   * Opens the FIFOs, the file or the logger (waiting until it is ready) and makes the pipes; throws one clear error
+   * when a path or URI is unusable, leaving nothing open.
+   */
+  static async open(owner: StdioOwner, paths: StdioPaths): Promise<ProcessIO> {
+    const io = new ProcessIO(owner.runtime.sys, paths);
     try {
-      this.childFds[0] = paths.stdin ? this.copyStdin(fifoPath(paths.stdin)) : this.devNull(O_RDONLY);
-      this.childFds[1] = paths.stdout ? this.copyOutput(fifoPath(paths.stdout), 'stdout') : this.devNull(O_WRONLY);
-      this.childFds[2] = paths.stderr ? this.copyOutput(fifoPath(paths.stderr), 'stderr') : this.devNull(O_WRONLY);
+      await io.setUp(owner);
     } catch (err) {
-      this.destroy();
+      await io.destroy();
       throw err;
     }
+    return io;
   }
 
-  /** Opens the FIFOs and makes the pipes; throws one clear error when a path is unusable. */
-  static open(sys: NativeLayer, paths: StdioPaths): ProcessIO {
-    return new ProcessIO(sys, paths);
+  private async setUp(owner: StdioOwner): Promise<void> {
+    const { paths } = this;
+    const target = outputTarget(paths.stdout);
+    let stdout: Sink | undefined;
+    let stderr: Sink | undefined;
+    if (target.kind === 'fifo') {
+      stdout = paths.stdout ? this.fifoSink(fifoPath(paths.stdout)) : undefined;
+      stderr = paths.stderr ? this.fifoSink(fifoPath(paths.stderr)) : undefined;
+    } else if (target.kind === 'file') {
+      stdout = this.sink(openLogFile(target.path), 'file');
+      stderr = this.sink(openLogFile(target.path), 'file');
+    } else {
+      this.logger = await OutputLogger.start(owner.runtime, target, owner.id, owner.namespace);
+      stdout = this.sink(this.logger.stdout, 'logger');
+      stderr = this.sink(this.logger.stderr, 'logger');
+    }
+    // A logger takes output only (containerd's binary IO has no stdin).
+    const stdin = paths.stdin && target.kind !== 'binary' ? this.openStdinFifo(fifoPath(paths.stdin)) : undefined;
+    if (paths.terminal) {
+      // The pty's slave becomes the process's 0, 1 and 2; a terminal has no stderr of its own.
+      this.childFds.fill(this.devNull());
+      this.console = { stdin, stdout };
+      return;
+    }
+    this.childFds[0] = stdin ? this.pipeStdin(stdin) : this.devNull();
+    this.childFds[1] = stdout ? this.pipeOutput(stdout, 'stdout') : this.devNull();
+    this.childFds[2] = stderr ? this.pipeOutput(stderr, 'stderr') : this.devNull();
+  }
+
+  /**
+   * The process's terminal came (its ProcessHandle's `console`, the pty master, which stays the handle's): copies
+   * stdin's FIFO to it and it to stdout's target. Its output counts as drained once every fd of the slave closed.
+   */
+  attachConsole(master: number): void {
+    if (!this.console) throw new Error('attachConsole: this stdio was not opened for a terminal');
+    const { stdin, stdout } = this.console;
+    this.console = undefined;
+    const pty = openPty(this.sys, master);
+    this.streams.push(pty.output, pty.input);
+    if (stdin) this.copyStdin(stdin, pty.input);
+    // Nobody to read it: read it anyway, or a process writing to its terminal would block once the pty is full.
+    if (stdout) this.copyOutput(pty.output, stdout, 'stdout');
+    else pty.output.on('error', () => undefined).resume();
   }
 
   /** The process has its copies of the child ends (or will never run): without closing ours, EOF never comes. */
   releaseChildEnds(): void {
     if (!this.childEndsOpen) return;
     this.childEndsOpen = false;
-    for (const fd of this.childFds) if (fd >= 0) closeQuietly(fd);
+    for (const fd of new Set(this.childFds)) if (fd >= 0) closeQuietly(fd);
   }
 
   /** CloseIO: the process sees EOF on stdin once the client has closed its end too. */
@@ -109,40 +176,74 @@ export class ProcessIO {
     }
   }
 
-  /** Closes every fd and stream of ours. */
-  destroy(): void {
+  /** Closes every fd and stream of ours; then stops the logger, if any (SIGTERM, SIGKILL after 12 s). */
+  async destroy(): Promise<void> {
     this.releaseChildEnds();
     this.closeStdin();
     for (const s of this.streams) s.destroy();
     this.outputFifos.length = 0; // their numbers may name other fds from now on
     for (const fd of this.fds.splice(0)) closeQuietly(fd);
+    this.console = undefined;
+    await this.logger?.stop();
   }
 
-  private devNull(flags: number): number {
-    return fs.openSync('/dev/null', flags);
+  private own(fd: number): number {
+    this.fds.push(fd);
+    return fd;
   }
 
-  private copyStdin(fifo: string): number {
-    const [readEnd, writeEnd] = this.sys.pipe();
+  private sink(fd: number, kind: Sink['kind']): Sink {
+    return { fd: this.own(fd), kind };
+  }
+
+  /** Hands an fd of ours over to what closes it from now on. */
+  private disown(fd: number): number {
+    this.fds.splice(this.fds.indexOf(fd), 1);
+    return fd;
+  }
+
+  private devNull(): number {
+    return fs.openSync('/dev/null', fs.constants.O_RDWR);
+  }
+
+  /** The stdin FIFO's read end, and our write handle that keeps the client's going away from closing it. */
+  private openStdinFifo(fifo: string): net.Socket {
     const fifoRead = openFifo(fifo, O_RDONLY | O_NONBLOCK);
     this.stdinKeepAlive = openFifo(fifo, O_WRONLY | O_NONBLOCK);
-    const source = this.adopt(fifoRead, 'read');
-    const sink = this.adopt(writeEnd, 'write');
-    // The process may exit without reading: writes then fail with EPIPE, which ends the copy.
-    sink.on('error', () => source.destroy());
-    source.on('error', () => sink.destroy());
-    source.pipe(sink);
+    return this.adopt(fifoRead, 'read');
+  }
+
+  /** An output FIFO's write end, and our spare read handle on it. */
+  private fifoSink(fifo: string): Sink {
+    this.outputFifos.push(this.own(openFifo(fifo, O_RDONLY | O_NONBLOCK)));
+    return this.sink(openFifo(fifo, O_WRONLY | O_NONBLOCK), 'fifo');
+  }
+
+  private pipeStdin(source: net.Socket): number {
+    const [readEnd, writeEnd] = this.sys.pipe();
+    this.copyStdin(source, this.adopt(writeEnd, 'write'));
     return readEnd;
   }
 
-  private copyOutput(fifo: string, stream: 'stdout' | 'stderr'): number {
-    const keepAlive = openFifo(fifo, O_RDONLY | O_NONBLOCK);
-    this.fds.push(keepAlive);
-    this.outputFifos.push(keepAlive);
-    const fifoWrite = openFifo(fifo, O_WRONLY | O_NONBLOCK);
+  private copyStdin(source: net.Socket, sink: Writable): void {
+    // The process may exit without reading: writes then fail (EPIPE, EIO), which ends the copy.
+    sink.on('error', () => source.destroy());
+    source.on('error', () => sink.destroy());
+    source.pipe(sink);
+  }
+
+  /** The process's end of a pipe whose other end is copied to `sink` (a logger's pipe is the process's own). */
+  private pipeOutput(sink: Sink, stream: 'stdout' | 'stderr'): number {
+    if (sink.kind === 'logger') return this.disown(sink.fd);
     const [readEnd, writeEnd] = this.sys.pipe();
-    const source = this.adopt(readEnd, 'read');
-    const sink = this.adopt(fifoWrite, 'write');
+    this.copyOutput(this.adopt(readEnd, 'read'), sink, stream);
+    return writeEnd;
+  }
+
+  private copyOutput(source: Readable, to: Sink, stream: 'stdout' | 'stderr'): void {
+    const fd = this.disown(to.fd);
+    const sink: Writable = to.kind === 'file' ? fs.createWriteStream('', { fd }) : this.adopt(fd, 'write');
+    if (to.kind === 'file') this.streams.push(sink);
     this.copies.push(
       new Promise<void>((resolve) => {
         sink.on('finish', () => resolve());
@@ -155,7 +256,6 @@ export class ProcessIO {
     );
     source.on('data', (b: Buffer) => (this.copied[stream] += b.length));
     source.pipe(sink);
-    return writeEnd;
   }
 
   /** A non-blocking stream over the fd (it closes the fd when destroyed). */
@@ -167,10 +267,7 @@ export class ProcessIO {
 }
 
 function fifoPath(uri: string): string {
-  if (uri.startsWith('fifo://')) return uri.slice('fifo://'.length);
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1];
-  if (scheme) throw new Error(`stdio ${uri}: the ${scheme}:// scheme is not supported yet (FIFO paths are)`);
-  return uri;
+  return uri.startsWith('fifo://') ? uri.slice('fifo://'.length) : uri;
 }
 
 function openFifo(path: string, flags: number): number {

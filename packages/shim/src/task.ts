@@ -2,7 +2,7 @@
 // mounted into its bundle, its init process, and its log. Create undoes everything it did when any step fails.
 import * as path from 'node:path';
 import type { Logger, NativeLayer } from '@tsrunc/common';
-import { readBundleSpec, type Runtime } from '@tsrunc/runtime';
+import { readBundleSpec, type Container, type Runtime } from '@tsrunc/runtime';
 import type { EventSink } from './events';
 import { Execs } from './execs';
 import type { ShimFlags } from './flags';
@@ -33,7 +33,7 @@ export class Task {
     readonly init: InitProcess,
     private readonly logger: Logger,
   ) {
-    this.execs = new Execs({ containerId: request.id, bundle: request.bundle, container: init.container, sys: ctx.sys, events: ctx.events, logger }, init);
+    this.execs = new Execs({ containerId: request.id, bundle: request.bundle, container: init.container, namespace: ctx.flags.namespace, events: ctx.events, logger }, init);
     // The task's TaskExit comes after those of its execs (runc shim >= 1.6.36).
     init.holdExit(() => this.execs.allExited());
   }
@@ -46,19 +46,20 @@ export class Task {
     const logger = ctx.log.openTask(req.id, req.bundle);
     const rootfs = path.join(req.bundle, 'rootfs');
     let io: ProcessIO | undefined;
+    let container: Container | undefined;
     let mounted = false;
     try {
       const options = decodeOptions(req.options);
-      if (req.terminal) throw new Error('terminal: not supported by this shim yet');
       if (req.checkpoint) throw new Error('checkpoint: not supported');
       if (req.rootfs.length > 0) {
         mountRootfs(req.rootfs, rootfs, ctx.sys);
         mounted = true;
       }
       const spec = readBundleSpec(req.bundle);
-      io = ProcessIO.open(ctx.sys, req);
+      checkTerminal(req.terminal, !!spec.process?.terminal);
       const runtime = ctx.runtime(runtimeRoot(req.bundle, ctx.flags.namespace, options.root || undefined));
-      const container = await runtime.create(req.id, {
+      io = await ProcessIO.open({ runtime, id: req.id, namespace: ctx.flags.namespace }, req);
+      container = await runtime.create(req.id, {
         bundle: req.bundle,
         spec,
         stdio: io.childFds,
@@ -66,6 +67,8 @@ export class Task {
         noNewKeyring: options.noNewKeyring,
       });
       io.releaseChildEnds();
+      // Without a console socket the library received the pty master itself.
+      if (req.terminal) io.attachConsole(container.init!.console!);
       const ownPidNamespace = !!spec.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);
       const task = new Task(ctx, req, new InitProcess(req.id, container, io, ctx.events, logger, ownPidNamespace), logger);
       ctx.events.publish('/tasks/create', {
@@ -79,7 +82,9 @@ export class Task {
       logger.debug(`created task ${req.id}: pid ${task.init.pid}`);
       return task;
     } catch (err) {
-      io?.destroy();
+      await container?.delete({ force: true }).catch(() => undefined);
+      container?.close();
+      await io?.destroy();
       if (mounted) unmountRootfs(rootfs, ctx.sys);
       logger.error(`create ${req.id}: ${(err as Error).message}`);
       ctx.log.closeTask(req.id);
@@ -107,8 +112,8 @@ export class Task {
     await this.init.delete();
     // A never-started init dies in delete: its status is known as soon as it is reaped.
     const exit = await Promise.race([this.init.exited, new Promise<ExitResult>((r) => setTimeout(() => r(this.init.exitResult), 2000).unref())]);
-    this.init.io.destroy();
-    this.execs.destroy();
+    await this.init.io.destroy();
+    await this.execs.destroy();
     this.init.container.close();
     if (this.request.rootfs.length > 0) unmountRootfs(path.join(this.request.bundle, 'rootfs'), this.ctx.sys);
     this.ctx.events.publish('/tasks/delete', { container_id: this.id, pid: this.init.pid, ...exit, id: '' });
@@ -116,4 +121,10 @@ export class Task {
     this.ctx.log.closeTask(this.id);
     return { pid: this.init.pid, ...exit };
   }
+}
+
+/** containerd's terminal option and config.json's process.terminal must agree (else one side waits for a pty). */
+function checkTerminal(requested: boolean, inSpec: boolean): void {
+  if (requested && !inSpec) throw new Error('terminal: the task asks for a terminal, but process.terminal is false in config.json');
+  if (!requested && inSpec) throw new Error('process.terminal: true in config.json, but the task was created without a terminal (ctr run -t)');
 }

@@ -17,6 +17,8 @@ export interface InitStdio {
   stdio: [number, number, number];
   /** How many of our fds from 3 up the init keeps (--preserve-fds). */
   preserveFds: number;
+  /** Our fds that become the init's 3, 4, … instead of our own 3 … 2+preserveFds (a spawned host process's). */
+  passFds?: number[];
 }
 
 export interface InitHooks {
@@ -199,9 +201,9 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     closeConsoleReceiver(hooks.console);
     throw e;
   }
-  const preserved = Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
-  const src = [...io.stdio, ...preserved, ...extra, childEnd];
-  const dst = [0, 1, 2, ...preserved, ...extra.map((_, i) => 3 + io.preserveFds + i), plan.syncFd];
+  const passed = io.passFds ?? Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
+  const src = [...io.stdio, ...passed, ...extra, childEnd];
+  const dst = [0, 1, 2, ...passed.map((_, i) => 3 + i), ...extra.map((_, i) => 3 + passed.length + i), plan.syncFd];
   // A fork into a pid namespace may exec, run and exit before we read its MSG_PID: until it is
   // pinned, a daemon's reaper must leave it a zombie (pidfd_open of a reaped pid fails).
   const releaseReaps = runtime.exits.holdReaps();

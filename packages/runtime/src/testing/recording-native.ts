@@ -258,6 +258,10 @@ export class RecordingNative implements NativeLayer {
     });
   }
 
+  setNonblocking(fd: number): void {
+    return this.call('setNonblocking', [fd]);
+  }
+
   pipe(): [number, number] {
     return this.call('pipe', []);
   }

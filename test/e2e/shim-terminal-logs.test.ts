@@ -1,0 +1,95 @@
+// e2e: terminals and log drivers of a shim v2 runtime under Debian's real containerd, driven by ctr as a user
+// drives it: `ctr run -t` under a pty (util-linux script) whose size the container follows, and `ctr run --log-uri`
+// with a binary:// logging program written for the test and with file://. Each check runs against our
+// io.containerd.tsrunc.v2 and containerd's own io.containerd.runc.v2 (runc), which proves the check right.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeAsRoot } from '../helpers/busybox';
+import { builtSkipReason } from '../helpers/tsrunc';
+import { Containerd, IMAGE, answerWhenSeen, containerdSkipReason, pollUntil, runAsync, startPrivateContainerd, which } from './containerd';
+
+jest.setTimeout(90_000);
+
+const why = containerdSkipReason();
+const describeE2e = why ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${why}]`, fn) : describeAsRoot;
+
+const RUNTIMES = ['io.containerd.tsrunc.v2', 'io.containerd.runc.v2'];
+const LINES = 2000;
+
+/** Waits (5 s at most) until `stty size` says `size`, then prints it. */
+const awaitSize = (size: string) => `i=0; while [ "$(stty size)" != "${size}" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size`;
+
+/** The logging program: argv and env recorded; ready on fd 5; fd 3 and 4 copied to files until EOF. */
+const LOGGER = `#!/bin/sh
+dir=$2
+echo "$*" > "$dir/argv"
+env > "$dir/env"
+echo ready >&5
+exec 5>&-
+cat <&3 > "$dir/stdout" 3<&- 4<&- &
+cat <&4 > "$dir/stderr" 3<&- 4<&- &
+exec 3<&- 4<&-
+wait
+`;
+
+/** sh printing LINES numbered lines to stdout and to stderr. */
+const PRINT_LINES = `i=1; while [ $i -le ${LINES} ]; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); done`;
+const numbered = (prefix: string) => Array.from({ length: LINES }, (_, i) => `${prefix} ${i + 1}\n`).join('');
+
+describe.each(RUNTIMES)('shim v2 runtime %s', (runtime) => {
+  describeE2e(`terminals and log drivers through ctr against a private containerd`, () => {
+    let ctd: Containerd;
+
+    beforeAll(async () => {
+      const built = builtSkipReason();
+      if (built) throw new Error(built);
+      ctd = await startPrivateContainerd();
+    });
+    afterAll(async () => {
+      if (ctd) await ctd.stop();
+    });
+    afterEach(async () => {
+      // our daemon lives on for 10 s after its last task (IDLE_EXIT_MS)
+      await pollUntil(() => ctd.leftovers().length === 0, 15_000);
+      expect(ctd.leftovers()).toEqual([]);
+    });
+
+    test('ctr run -t: a pty whose size follows the caller\'s terminal (30x100 at the start, then resized to 40x120)', async () => {
+      const inner = `tty; ${awaitSize('30 100')}; ${awaitSize('40 120')}; exit 5`;
+      const ctr = ctd.ctrCommandLine(['run', '--rm', '-t', '--runtime', runtime, IMAGE, 'tty1', 'sh', '-c', inner]);
+      // ctr runs in the background (stdin /dev/null; its terminal is the pty on stdout and stderr); the shell resizes
+      // the pty once the test, having seen the first size, answers: the kernel sends ctr SIGWINCH, ctr calls ResizePty.
+      const line = `stty rows 30 cols 100; ${ctr} & p=$!; read go; stty rows 40 cols 120; wait $p; echo ctr-rc=$?`;
+      const r = await runAsync(which('script')!, ['-qec', line, '/dev/null'], { timeoutMs: 30_000, feed: answerWhenSeen(/^30 100\r?$/m, 'go') });
+      const out = r.stdout.replace(/[\r\0]/g, '');
+      expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
+      expect(out).toMatch(/^30 100\n40 120$/m);
+      expect(out).toMatch(/^ctr-rc=5$/m);
+    });
+
+    test('ctr run --log-uri binary://: the logger gets its argv and env, and every line of stdout and stderr', async () => {
+      const dir = fs.mkdtempSync(path.join(ctd.dir, 'binlog-'));
+      const logger = path.join(dir, 'logger.sh');
+      fs.writeFileSync(logger, LOGGER, { mode: 0o755 });
+      const r = await ctd.ctr(['run', '--rm', '--runtime', runtime, '--log-uri', `binary://${logger}?dir=${dir}`, IMAGE, 'binlog1', 'sh', '-c', PRINT_LINES]);
+      expect({ status: r.status, out: r.stdout, err: r.stderr }).toEqual({ status: 0, out: '', err: '' });
+      const read = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), 'utf8') : '');
+      // the logger's copies end at the container's EOF; Delete may have stopped the logger's shell before its cats finished
+      await pollUntil(() => read('stdout') === numbered('out') && read('stderr') === numbered('err'));
+      expect(read('stdout')).toBe(numbered('out'));
+      expect(read('stderr')).toBe(numbered('err'));
+      expect(read('argv')).toBe(`dir ${dir}\n`);
+      expect(read('env').split('\n')).toEqual(expect.arrayContaining(['CONTAINER_ID=binlog1', `CONTAINER_NAMESPACE=${ctd.namespace}`]));
+    });
+
+    test('ctr run --log-uri file://: every line of stdout and stderr appended to the file', async () => {
+      const file = path.join(ctd.dir, `filelog-${runtime}`, 'sub', 'c.log');
+      const r = await ctd.ctr(['run', '--rm', '--runtime', runtime, '--log-uri', `file://${file}`, IMAGE, 'filelog1', 'sh', '-c', PRINT_LINES]);
+      expect({ status: r.status, out: r.stdout, err: r.stderr }).toEqual({ status: 0, out: '', err: '' });
+      const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      expect(lines.filter((l) => l.startsWith('out ')).join('\n') + '\n').toBe(numbered('out'));
+      expect(lines.filter((l) => l.startsWith('err ')).join('\n') + '\n').toBe(numbered('err'));
+      expect(lines.length).toBe(2 * LINES);
+    });
+  });
+});

@@ -5,4 +5,4 @@ export * from './container';
 export { ProcessHandle } from './process/handle';
 export { PidfdExits, Reaper, type Exits } from './process/exits';
 export * from './plan';
-export { detectCgroupLayout, type CgroupLayout } from './cgroups';
+export { detectCgroupLayout, type CgroupLayout, type CgroupStats } from './cgroups';

@@ -1,10 +1,12 @@
 // A task's init: the container the runtime library created, the pipes of its stdio, its state object, and its exit
-// as containerd must see it — recorded once, after TaskStart went out and the output reached the FIFOs.
-import { exitCodeOf, type Logger } from '@tsrunc/common';
+// as containerd must see it — recorded once, after TaskStart went out, the output reached the FIFOs and the OOM
+// watch settled (an OOM kill that ended the init is published before its exit).
+import { exitCodeOf, type LinuxResources, type Logger } from '@tsrunc/common';
 import type { Container } from '@tsrunc/runtime';
 import { Code, TtrpcError } from 'ttrpc-ts';
 import type { EventSink } from './events';
 import { CreatedState, type InitState } from './init-state';
+import { watchOom } from './oom';
 import { timestamp, type ExitResult } from './protos';
 import type { ProcessIO } from './stdio';
 
@@ -20,6 +22,8 @@ export class InitProcess {
   readonly exited: Promise<ExitResult>;
   private result: ExitResult | undefined;
   private starting: Promise<unknown> = Promise.resolve();
+  /** Settles once OOM kills can no longer be reported (after the init's exit). */
+  private readonly oomWatched: Promise<void>;
   private recordExit!: (r: ExitResult) => void;
 
   constructor(
@@ -33,6 +37,7 @@ export class InitProcess {
   ) {
     this.pid = container.init!.pid;
     this.exited = new Promise((resolve) => (this.recordExit = resolve));
+    this.oomWatched = watchOom(id, container, events, logger);
     void this.awaitExit();
   }
 
@@ -55,6 +60,25 @@ export class InitProcess {
     return this.state.delete(this);
   }
 
+  async pause(): Promise<void> {
+    await this.state.pause(this);
+    this.events.publish('/tasks/paused', { container_id: this.id });
+  }
+
+  async resume(): Promise<void> {
+    await this.state.resume(this);
+    this.events.publish('/tasks/resumed', { container_id: this.id });
+  }
+
+  update(resources: LinuxResources): Promise<void> {
+    return this.state.update(this, resources);
+  }
+
+  /** Thaws the container of an init that exited while paused. */
+  resumeAfterExit(): void {
+    this.container.resume().catch((err: Error) => this.logger.debug(`${this.id}: resume after exit: ${err.message}`));
+  }
+
   /** Signals through the runtime library; a process that is gone is containerd's NotFound. */
   async signal(signal: number, all: boolean): Promise<void> {
     try {
@@ -72,6 +96,8 @@ export class InitProcess {
     await this.starting;
     if (!this.ownPidNamespace) await this.container.kill(SIGKILL, { all: true }).catch(() => undefined);
     const drained = await this.io.drained();
+    // An OOM kill that ended the init is published before its exit.
+    await this.oomWatched;
     this.logger.debug(`${this.id}: init ${this.pid} exited (${status ? exitCodeOf(status) : 'status unknown'}); output ${drained ? 'drained' : 'NOT drained'}: stdout ${this.io.copied.stdout} bytes, stderr ${this.io.copied.stderr} bytes`);
     this.result = { exit_status: status ? exitCodeOf(status) : 255, exited_at: exitedAt };
     const publish = this.state.exited(this);

@@ -1,8 +1,13 @@
 // containerd's Task API over the daemon's tasks. Every handler is independent: an error fails that call only, and
 // errors that are not a ttrpc status go out as Unknown with their text (what containerd shows its user).
 import { Code, TtrpcError, type Handlers } from 'ttrpc-ts';
-import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, TaskMethods } from './protos';
+import { containerMetrics } from './metrics';
+import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, TaskMethods, UpdateTaskRequest } from './protos';
+import { decodeResources } from './resources';
 import { Task, type ShimContext } from './task';
+
+/** Why Checkpoint fails: nothing in tsrunc drives CRIU (and containerd's Create with a checkpoint is refused too). */
+export const CHECKPOINT_UNSUPPORTED = 'checkpoint: not supported by containerd-shim-tsrunc-v2: tsrunc has no checkpoint/restore (it does not drive CRIU)';
 
 /** How long a daemon that has served a task lives on once it holds none (`ctr run --rm` in a loop finds it). */
 export const IDLE_EXIT_MS = 10_000;
@@ -84,6 +89,31 @@ export class TaskService implements Handlers<TaskMethods> {
     return { processes: pids.map((pid) => ({ pid, info: null })) };
   }
 
+  async Pause(req: { id: string }): Response<'Pause'> {
+    await this.init(req.id).pause();
+    return {};
+  }
+
+  async Resume(req: { id: string }): Response<'Resume'> {
+    await this.init(req.id).resume();
+    return {};
+  }
+
+  async Update(req: UpdateTaskRequest): Response<'Update'> {
+    const init = this.init(req.id);
+    await init.update(decodeResources(req.resources));
+    return {};
+  }
+
+  async Stats(req: { id: string }): Response<'Stats'> {
+    return { stats: await containerMetrics(this.init(req.id).container) };
+  }
+
+  async Checkpoint(req: { id: string }): Response<'Checkpoint'> {
+    this.init(req.id);
+    throw new TtrpcError(Code.Unimplemented, CHECKPOINT_UNSUPPORTED);
+  }
+
   async CloseIO(req: CloseIORequest): Response<'CloseIO'> {
     const task = this.task(req);
     if (req.stdin) task.init.io.closeStdin();
@@ -113,6 +143,11 @@ export class TaskService implements Handlers<TaskMethods> {
     if (!task) throw new TtrpcError(Code.NotFound, 'container not created: not found');
     if (ref.exec_id) throw new TtrpcError(Code.NotFound, `process does not exist ${ref.exec_id}: not found`);
     return task;
+  }
+
+  /** The init of task `id` (for the container-wide methods). */
+  private init(id: string): Task['init'] {
+    return this.task({ id, exec_id: '' }).init;
   }
 
   private checkIdle(): void {

@@ -178,7 +178,6 @@ const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: str
     expect(bad.log()).toContain('unknown namespace');
     // The other task did not notice.
     expect(await first.task.State({ id: a.id, exec_id: '' }, opts)).toMatchObject({ status: TaskStatus.RUNNING });
-    await expect(first.task.Pause({ id: a.id }, opts)).rejects.toMatchObject({ code: Code.Unimplemented, message: 'method Pause' });
     const pids = await first.task.Pids({ id: a.id }, opts);
     expect(pids.processes.map((p) => p.pid)).toContain((await first.task.Connect({ id: a.id }, opts)).task_pid);
     await first.task.Kill({ id: a.id, exec_id: '', signal: 15, all: false }, opts);

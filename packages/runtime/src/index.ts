@@ -6,4 +6,4 @@ export { ProcessHandle } from './process/handle';
 export type { SpawnOptions } from './process/spawn';
 export { PidfdExits, Reaper, type Exits } from './process/exits';
 export * from './plan';
-export { detectCgroupLayout, type CgroupLayout } from './cgroups';
+export { detectCgroupLayout, type CgroupLayout, type CgroupStats } from './cgroups';

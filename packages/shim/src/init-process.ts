@@ -1,11 +1,13 @@
 // A task's init: the container the runtime library created, the pipes of its stdio, its state object, and its exit
 // as containerd must see it (process-exit.ts), recorded once the leftovers of a container without its own pid
-// namespace were killed and what holds the exit (the task's running execs) let it go.
-import type { Logger } from '@tsrunc/common';
+// namespace were killed, the OOM watch settled (an OOM kill that ended the init is published before its exit), and
+// what holds the exit (the task's running execs) let it go.
+import type { LinuxResources, Logger } from '@tsrunc/common';
 import type { Container } from '@tsrunc/runtime';
 import { Code, TtrpcError } from 'ttrpc-ts';
 import type { EventSink } from './events';
 import { CreatedState, type InitState } from './init-state';
+import { watchOom } from './oom';
 import { ProcessExit } from './process-exit';
 import type { ExitResult } from './protos';
 import type { ProcessIO } from './stdio';
@@ -18,17 +20,20 @@ export class InitProcess {
   readonly exit = new ProcessExit();
   /** What the exit waits for before it is recorded. */
   private readonly exitHolds: Array<() => Promise<void>> = [];
+  /** Settles once OOM kills can no longer be reported (after the init's exit). */
+  private readonly oomWatched: Promise<void>;
 
   constructor(
     readonly id: string,
     readonly container: Container,
     readonly io: ProcessIO,
     private readonly events: EventSink,
-    logger: Logger,
+    private readonly logger: Logger,
     /** Without a pid namespace of its own, the init's exit does not take its descendants with it. */
     private readonly ownPidNamespace: boolean,
   ) {
     this.pid = container.init!.pid;
+    this.oomWatched = watchOom(id, container, events, logger);
     void this.exit.follow({
       wait: container.init!.wait(),
       io,
@@ -37,6 +42,7 @@ export class InitProcess {
       before: async () => {
         if (!this.ownPidNamespace) await this.container.kill(SIGKILL, { all: true }).catch(() => undefined);
         for (const hold of this.exitHolds) await hold();
+        await this.oomWatched;
       },
       transition: () => this.state.exited(this),
       publish: (result) => this.events.publish('/tasks/exit', { container_id: this.id, id: this.id, pid: this.pid, ...result }),
@@ -78,6 +84,25 @@ export class InitProcess {
   resizeConsole(width: number, height: number): void {
     const init = this.container.init!;
     if (init.console !== undefined) init.resize(height, width);
+  }
+
+  async pause(): Promise<void> {
+    await this.state.pause(this);
+    this.events.publish('/tasks/paused', { container_id: this.id });
+  }
+
+  async resume(): Promise<void> {
+    await this.state.resume(this);
+    this.events.publish('/tasks/resumed', { container_id: this.id });
+  }
+
+  update(resources: LinuxResources): Promise<void> {
+    return this.state.update(this, resources);
+  }
+
+  /** Thaws the container of an init that exited while paused. */
+  resumeAfterExit(): void {
+    this.container.resume().catch((err: Error) => this.logger.debug(`${this.id}: resume after exit: ${err.message}`));
   }
 
   /** Signals through the runtime library; a process that is gone is containerd's NotFound. */

@@ -1,9 +1,14 @@
 // containerd's Task API over the daemon's tasks. Every handler is independent: an error fails that call only, and
 // errors that are not a ttrpc status go out as Unknown with their text (what containerd shows its user).
 import { Code, TtrpcError, type Handlers } from 'ttrpc-ts';
-import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, ExecProcessRequest, ResizePtyRequest, TaskMethods } from './protos';
 import type { Execs } from './execs';
+import { containerMetrics } from './metrics';
+import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, ExecProcessRequest, ResizePtyRequest, TaskMethods, UpdateTaskRequest } from './protos';
+import { decodeResources } from './resources';
 import { Task, type ShimContext } from './task';
+
+/** Why Checkpoint fails: nothing in tsrunc drives CRIU (and containerd's Create with a checkpoint is refused too). */
+export const CHECKPOINT_UNSUPPORTED = 'checkpoint: not supported by containerd-shim-tsrunc-v2: tsrunc has no checkpoint/restore (it does not drive CRIU)';
 
 /** How long a daemon that has served a task lives on once it holds none (`ctr run --rm` in a loop finds it). */
 export const IDLE_EXIT_MS = 10_000;
@@ -93,6 +98,31 @@ export class TaskService implements Handlers<TaskMethods> {
     return { processes: task.execs.describe(await task.init.container.pids()) };
   }
 
+  async Pause(req: { id: string }): Response<'Pause'> {
+    await this.init(req.id).pause();
+    return {};
+  }
+
+  async Resume(req: { id: string }): Response<'Resume'> {
+    await this.init(req.id).resume();
+    return {};
+  }
+
+  async Update(req: UpdateTaskRequest): Response<'Update'> {
+    const init = this.init(req.id);
+    await init.update(decodeResources(req.resources));
+    return {};
+  }
+
+  async Stats(req: { id: string }): Response<'Stats'> {
+    return { stats: await containerMetrics(this.init(req.id).container) };
+  }
+
+  async Checkpoint(req: { id: string }): Response<'Checkpoint'> {
+    this.init(req.id);
+    throw new TtrpcError(Code.Unimplemented, CHECKPOINT_UNSUPPORTED);
+  }
+
   async CloseIO(req: CloseIORequest): Response<'CloseIO'> {
     if (req.exec_id) {
       if (req.stdin) this.execs(req).get(req.exec_id).closeStdin();
@@ -142,6 +172,11 @@ export class TaskService implements Handlers<TaskMethods> {
   /** The execs of the task `ref` names. */
   private execs(ref: ProcessRef): Execs {
     return this.task({ id: ref.id, exec_id: '' }).execs;
+  }
+
+  /** The init of task `id` (for the container-wide methods). */
+  private init(id: string): Task['init'] {
+    return this.task({ id, exec_id: '' }).init;
   }
 
   private checkIdle(): void {

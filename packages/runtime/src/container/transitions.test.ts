@@ -130,3 +130,13 @@ describe('verb x status', () => {
     VERBS[verb].didItsWork(container, cgroupDir);
   });
 });
+
+it('resume thaws a container whose init exited while it was paused (runc: a frozen cgroup counts as paused)', async () => {
+  const { cgroupDir } = writeContainer(h, ID, 'paused');
+  const stateFile = path.join(h.root, ID, 'state.json');
+  fs.writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(stateFile, 'utf8')), pid: 0 }));
+  const container = h.runtime.load(ID);
+  expect(container.status()).toBe('stopped');
+  await container.resume();
+  expect(freezerState(cgroupDir)).toBe('THAWED');
+});

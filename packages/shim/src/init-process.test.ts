@@ -1,0 +1,39 @@
+// The order containerd must see an OOM kill and the exit it caused in, with the kernel at its latest: the kill
+// counter grows only after the init was reaped (as it can, when the OOM killer runs on another CPU). The container is
+// a stand-in for the runtime library's; the daemon-level and e2e checks run the real one (test/shim/ctl.test.ts).
+import type { Container, ContainerEvent } from '@tsrunc/runtime';
+import type { Logger } from '@tsrunc/common';
+import { InitProcess } from './init-process';
+import type { ProcessIO } from './stdio';
+
+const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const SIGKILLED = { signal: 9 };
+
+/** A container whose init has exited (killed) and whose watch reports one OOM kill `lateMs` after that exit. */
+function oomKilledContainer(lateMs: number): Container {
+  let exited!: () => void;
+  const initExit = new Promise<void>((resolve) => (exited = resolve));
+  return {
+    init: { pid: 4242, wait: () => initExit.then(() => SIGKILLED) },
+    watch: async (onEvent: (e: ContainerEvent) => void) => {
+      setImmediate(exited);
+      await initExit;
+      await new Promise((resolve) => setTimeout(resolve, lateMs));
+      onEvent({ type: 'oom', kills: 1 });
+    },
+    kill: async () => {},
+  } as unknown as Container;
+}
+
+const io = { drained: async () => true, copied: { stdout: 0, stderr: 0 } } as unknown as ProcessIO;
+
+describe('InitProcess and OOM kills', () => {
+  it('publishes /tasks/oom before the /tasks/exit of an init the OOM killer took, even when the kill is counted after the exit', async () => {
+    const topics: string[] = [];
+    const events = { publish: (topic: string) => void topics.push(topic) };
+    const init = new InitProcess('oom1', oomKilledContainer(50), io, events, quiet, true);
+    const exit = await init.exited;
+    expect(exit.exit_status).toBe(137);
+    expect(topics).toEqual(['/tasks/oom', '/tasks/exit']);
+  });
+});

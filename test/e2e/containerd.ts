@@ -161,6 +161,8 @@ export class Containerd {
    */
   async start(): Promise<void> {
     fs.mkdirSync(this.shimDir, { recursive: true });
+    // a restart (killAndRestart) finds the link of the first start
+    fs.rmSync(path.join(this.shimDir, path.basename(SHIM_BINARY)), { force: true });
     fs.symlinkSync(SHIM_BINARY, path.join(this.shimDir, path.basename(SHIM_BINARY)));
     const cli = this.path.split(':').map((d) => path.join(d, 'tsrunc')).find((p) => fs.existsSync(p));
     if (cli) throw new Error(`${cli} is on containerd's PATH: the shim tests need the tsrunc CLI unreachable from it`);
@@ -195,6 +197,16 @@ export class Containerd {
       if (Date.now() > end) throw new Error(`containerd did not answer on ${this.address}:\n${this.logTail()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /**
+   * `kill -9` of containerd, then a new containerd on the same config, root and state (as after a crash): the shims
+   * it started live on, and the new one must find them again through the bundles.
+   */
+  async killAndRestart(): Promise<void> {
+    process.kill(this.child!.pid!, 'SIGKILL');
+    await this.exited;
+    await this.start();
   }
 
   logTail(lines = 40): string {

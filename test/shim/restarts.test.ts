@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packAny, protocol } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
-import { builtSkipReason, hasExited } from '../helpers/tsrunc';
+import { builtSkipReason, hasExited, tsrunc } from '../helpers/tsrunc';
 import { SHIM, type TestBundle, alive, cgroupMounts, until, useFakeContainerd, type FakeContainerd } from './harness';
 
 const built = builtSkipReason() ?? (fs.existsSync(SHIM) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
@@ -37,6 +37,11 @@ function deleteAction(fake: FakeContainerd, b: TestBundle): { status: number | n
 (built ? describe.skip : describeAsRoot)(`containerd-shim-tsrunc-v2 restarts and per-task logs${built ? ` [skipped: ${built}]` : ''}`, () => {
   jest.setTimeout(60_000);
   const fake = useFakeContainerd();
+  let afterCleanup: (() => unknown) | undefined;
+  afterEach(() => {
+    afterCleanup?.();
+    afterCleanup = undefined;
+  });
 
   it('a task created with runc Options root, its daemon killed with SIGKILL: the delete action removes its state under that root, its process and cgroup', async () => {
     const b = fake().bundle('otherroot', ['sleep', '1000']);
@@ -46,6 +51,8 @@ function deleteAction(fake: FakeContainerd, b: TestBundle): { status: number | n
     const { pid } = await task.Create(request(b, packAny('containerd.runc.v1.Options', { root })), opts);
     await task.Start({ id: b.id, exec_id: '' }, opts);
     const state = path.join(root, fake().namespace, b.id);
+    // the harness cleans up only its default root: a failed check must not leave this container running
+    afterCleanup = () => fs.existsSync(state) && tsrunc(path.dirname(state), ['delete', '--force', b.id]);
     expect(fs.existsSync(state)).toBe(true);
     const cgroups = cgroupMounts().map((m) => path.join(m, fake().namespace, b.id)).filter((d) => fs.existsSync(d));
     expect(cgroups).not.toEqual([]);

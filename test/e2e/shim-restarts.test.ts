@@ -1,8 +1,8 @@
 // e2e: our shim across restarts, driven by a real private containerd through ctr (./containerd.ts). `kill -9` of
 // containerd and a new one on the same root and state: the daemon lives on, the new containerd finds its tasks
-// through <bundle>/address (Connect), execs and kills reach them, and their exits are reported, also as events to the
-// new containerd (the daemon's publisher reconnects). `kill -9` of the daemon: containerd reports its tasks as
-// exited, and the `delete` action leaves no mount, cgroup, state or process.
+// through <bundle>/address (Connect), their output still flows, execs and kills reach them, and their exits are
+// reported, also as events to the new containerd (the daemon's publisher reconnects). `kill -9` of the daemon:
+// containerd reports its tasks as exited, and the `delete` action leaves no mount, cgroup, state or process.
 import { builtSkipReason } from '../helpers/tsrunc';
 import { describeAsRoot } from '../helpers/busybox';
 import { Containerd, IMAGE, containerdSkipReason, pollUntil, startPrivateContainerd } from './containerd';
@@ -88,6 +88,34 @@ describeE2e(`${RUNTIME} across restarts, against a private containerd`, () => {
       expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
       expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
     }
+  });
+
+  test('kill -9 of containerd and a new one: the output of a running task still flows (ctr task attach reads it)', async () => {
+    const id = 'ticker';
+    const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, IMAGE, id, 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done']);
+    expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: '' });
+    expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
+
+    await ctd.killAndRestart();
+
+    let attach: import('node:child_process').ChildProcess | undefined;
+    let out = '';
+    const attached = ctd.ctr(['task', 'attach', id], { onSpawn: (c) => (attach = c) });
+    attach!.stdout!.on('data', (d) => (out += d));
+    const ticks = () => [...out.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(await pollUntil(() => ticks().length > 0)).toBe(true);
+    const first = ticks().at(-1)!;
+    // lines written after the attach began arrive, in order, none lost
+    expect(await pollUntil(() => ticks().at(-1)! >= first + 5)).toBe(true);
+    expect(ticks()).toEqual(ticks().map((_, i) => ticks()[0] + i));
+    // SIGKILL: ctr task attach forwards the signals it can catch to the task
+    attach!.kill('SIGKILL');
+    await attached;
+
+    expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
+    expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
+    expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
+    expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
   });
 
   // containerd's own shim (with runc) is the control: what containerd does when a shim dies is containerd's

@@ -1,7 +1,8 @@
 /* The `delete` action's fast path. containerd runs `delete` after every task deletion and waits for it; normally the
  * daemon has already deleted the container, and node would only find nothing to do: no state dir under the runtime
- * root packages/shim/src/delete.ts computes (paths.ts runtimeRoot without options: delete never gets them), nothing
- * mounted at or below <bundle>/rootfs. Then this prints the DeleteResponse delete.ts would print, byte for byte. */
+ * root packages/shim/src/delete.ts computes (paths.ts runtimeRoot without options), nothing mounted at or below
+ * <bundle>/rootfs. Then this prints the DeleteResponse delete.ts would print, byte for byte. A bundle holding an
+ * options.json (bundle-options.ts: its Create named another runtime root) is left to node, which reads it. */
 #define _GNU_SOURCE
 #include "shim.h"
 
@@ -136,6 +137,9 @@ int delete_fast(const char *namespace, const char *id, const char *bundle, unsig
   if (bundle[0] != '/' || strlen(bundle) + 2 > sizeof clean || !ascii(bundle) || !ascii(namespace)) return FAST_UNSURE;
   clean_path(bundle, clean);
   struct stat st;
+  char saved_options[PATH_MAX];
+  if (snprintf(saved_options, sizeof saved_options, "%s/options.json", strcmp(clean, "/") == 0 ? "" : clean) >= (int)sizeof saved_options) return FAST_UNSURE;
+  if (lstat(saved_options, &st) == 0 || errno != ENOENT) return FAST_UNSURE;
   if (state_dir(clean, namespace, id, state, sizeof state) != FAST_OK) return FAST_UNSURE;
   if (stat(state, &st) == 0 || errno != ENOENT) return FAST_UNSURE;
 

@@ -5,9 +5,15 @@ import { ChildProcess, SpawnOptions, execFileSync, spawn, spawnSync } from 'node
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { IDLE_EXIT_MS } from '@tsrunc/shim';
 import { REPO } from '../helpers/tsrunc';
 
 export const IMAGE = 'docker.io/library/busybox-local:latest';
+/**
+ * How long leftovers of a finished test get to go: our daemon lives on for IDLE_EXIT_MS after its last task, and
+ * containerd's cleanup (the `delete` action, the bundle) comes on top.
+ */
+export const CLEANUP_MS = IDLE_EXIT_MS + 5_000;
 const CLEAN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Our shim v2 binary (a symlink to native/shim's C program); containerd maps io.containerd.tsrunc.v2 to its name. */
 export const SHIM_BINARY = path.join(REPO, 'bin/containerd-shim-tsrunc-v2');
@@ -161,6 +167,8 @@ export class Containerd {
    */
   async start(): Promise<void> {
     fs.mkdirSync(this.shimDir, { recursive: true });
+    // a restart (killAndRestart) finds the link of the first start
+    fs.rmSync(path.join(this.shimDir, path.basename(SHIM_BINARY)), { force: true });
     fs.symlinkSync(SHIM_BINARY, path.join(this.shimDir, path.basename(SHIM_BINARY)));
     const cli = this.path.split(':').map((d) => path.join(d, 'tsrunc')).find((p) => fs.existsSync(p));
     if (cli) throw new Error(`${cli} is on containerd's PATH: the shim tests need the tsrunc CLI unreachable from it`);
@@ -195,6 +203,16 @@ export class Containerd {
       if (Date.now() > end) throw new Error(`containerd did not answer on ${this.address}:\n${this.logTail()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /**
+   * `kill -9` of containerd, then a new containerd on the same config, root and state (as after a crash): the shims
+   * it started live on, and the new one must find them again through the bundles.
+   */
+  async killAndRestart(): Promise<void> {
+    process.kill(this.child!.pid!, 'SIGKILL');
+    await this.exited;
+    await this.start();
   }
 
   logTail(lines = 40): string {

@@ -10,7 +10,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { CHECKPOINT_UNSUPPORTED, LINUX_RESOURCES_TYPE } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
 import { REPO, builtSkipReason } from '../helpers/tsrunc';
-import { Containerd, IMAGE, containerdSkipReason, pollUntil, startPrivateContainerd } from './containerd';
+import { Containerd, IMAGE, containerdSkipReason, pollUntil, startPrivateContainerd, CLEANUP_MS } from './containerd';
 
 jest.setTimeout(120_000);
 
@@ -18,7 +18,6 @@ const why = containerdSkipReason();
 const describeE2e = why ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${why}]`, fn) : describeAsRoot;
 
 const MIB = 1 << 20;
-const CLEANUP_MS = 10_000;
 /** pid 1 counts in /dev/shm/count, every 20 ms. */
 const COUNTER = 'i=0; while :; do i=$((i+1)); echo $i > /dev/shm/count; sleep 0.02; done';
 /** How long a paused counter is watched for not counting. */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason } from '../helpers/tsrunc';
-import { Containerd, IMAGE, answerWhenSeen, containerdSkipReason, pollUntil, runAsync, startPrivateContainerd, which } from './containerd';
+import { Containerd, IMAGE, answerWhenSeen, containerdSkipReason, pollUntil, runAsync, startPrivateContainerd, which, CLEANUP_MS } from './containerd';
 
 jest.setTimeout(90_000);
 
@@ -49,8 +49,7 @@ describe.each(RUNTIMES)('shim v2 runtime %s', (runtime) => {
       if (ctd) await ctd.stop();
     });
     afterEach(async () => {
-      // our daemon lives on for 10 s after its last task (IDLE_EXIT_MS)
-      await pollUntil(() => ctd.leftovers().length === 0, 15_000);
+      await pollUntil(() => ctd.leftovers().length === 0, CLEANUP_MS);
       expect(ctd.leftovers()).toEqual([]);
     });
 

@@ -16,6 +16,7 @@ import {
   feedUntilEchoed,
   pollUntil,
   startPrivateContainerd,
+  CLEANUP_MS,
 } from './containerd';
 
 jest.setTimeout(90_000);
@@ -47,8 +48,6 @@ const SHIMS: ShimUnderTest[] = [
   { runtime: 'io.containerd.tsrunc.v2', binary: 'containerd-shim-tsrunc-v2', daemonAction: 'serve', daemonsForFive: 1, ours: true },
 ];
 
-/** A daemon whose last task went exits on containerd's Shutdown; leftovers get this long to go. */
-const CLEANUP_MS = 10_000;
 const MIB = 1 << 20;
 /** pid 1 of a container: exits 42, its own code (not 128+15), on SIGTERM; touches /dev/shm/ready once it traps. */
 const TRAP_TERM_EXIT_42 = 'trap "exit 42" TERM; touch /dev/shm/ready; sleep 1000 & wait';

@@ -97,6 +97,8 @@ export class FakeContainerd {
   private readonly clients: Client[] = [];
   private readonly logReaders: net.Socket[] = [];
   readonly daemonPids = new Set<number>();
+  /** Runs the shim with -debug (as containerd does when its own log level is debug). */
+  debug = false;
   readonly sockets = new Set<string>();
 
   async listen(): Promise<void> {
@@ -145,7 +147,7 @@ export class FakeContainerd {
     const child = spawn(
       'bash',
       // --norc: with a socketpair as stdin (node's 'pipe'), bash would think it runs under sshd and read ~/.bashrc.
-      ['--norc', '-c', CLOSE_FDS_AND_EXEC, SHIM, '-namespace', this.namespace, '-address', this.address, '-publish-binary', '/usr/bin/containerd', '-id', bundle.id, 'start'],
+      ['--norc', '-c', CLOSE_FDS_AND_EXEC, SHIM, '-namespace', this.namespace, '-address', this.address, '-publish-binary', '/usr/bin/containerd', '-id', bundle.id, ...(this.debug ? ['-debug'] : []), 'start'],
       {
         cwd: bundle.dir,
         env: { PATH, GOMAXPROCS: '2', TTRPC_ADDRESS: this.ttrpcAddress, GRPC_ADDRESS: this.address, NAMESPACE: this.namespace, MAX_SHIM_VERSION: '2' },
@@ -232,7 +234,7 @@ export function alive(pid: number): boolean {
 }
 
 /** Every cgroup hierarchy's mount point. */
-function cgroupMounts(): string[] {
+export function cgroupMounts(): string[] {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((line) => {
     const f = line.split(' ');
     const sep = f.indexOf('-');

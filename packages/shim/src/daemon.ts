@@ -55,7 +55,7 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
         return peerAllowed(socket);
       },
     });
-    const handlers = implement(protocol().task, service);
+    const handlers = implement(protocol().task, log.routeCalls(service, Object.keys(protocol().task.methods)));
     server.register('containerd.task.v2.Task', handlers);
     server.register('containerd.task.v3.Task', handlers);
     service.onStop(async () => {

@@ -2,11 +2,12 @@
 // normal task deletion and when the daemon died (shim-v2.md §5). Whatever is left of the task goes: its processes,
 // cgroup and state through the runtime library's force-delete, then the rootfs mounts. stdout carries exactly one
 // DeleteResponse (the runc shim's: the init's pid, 137 as if SIGKILLed, now); warnings go to stderr. In the usual
-// case (no state dir, nothing mounted under rootfs) native/shim/delete.c answers without node, with the same bytes:
-// a change to what this file looks at or prints is a change there too.
+// case (no options.json naming another root, no state dir, nothing mounted under rootfs) native/shim/delete.c answers
+// without node, with the same bytes: a change to what this file looks at or prints is a change there too.
 import * as path from 'node:path';
 import { NotFoundError, createLogger, errorLine, type Logger } from '@tsrunc/common';
 import { Runtime, validateId } from '@tsrunc/runtime';
+import { savedRoot } from './bundle-options';
 import type { ShimFlags } from './flags';
 import { runtimeRoot } from './paths';
 import { protocol, timestamp, type ExitResult } from './protos';
@@ -32,14 +33,14 @@ export async function runDelete(flags: ShimFlags): Promise<number> {
 }
 
 /**
- * Force-deletes the task's container from the runtime root containerd's state dir implies (the daemon's, see
- * paths.ts) and unmounts `<bundle>/rootfs`. The pid is the init's as its state recorded it, 0 when there was none.
+ * Force-deletes the task's container from its runtime root (the one Create's options named, saved in the bundle, or
+ * the one containerd's state dir implies: see paths.ts) and unmounts `<bundle>/rootfs`. The pid is the init's as its state recorded it, 0 when there was none.
  * Throws when the container could not be deleted; an unmount that fails only warns, as in the runc shim
  * (containerd unmounts the rootfs again when it removes the bundle).
  */
 export async function cleanUpTask(id: string, bundle: string, namespace: string, logger: Logger): Promise<DeleteResponse> {
   validateId(id); // before anything reads a path built from it
-  const runtime = new Runtime({ root: runtimeRoot(bundle, namespace), logger });
+  const runtime = new Runtime({ root: runtimeRoot(bundle, namespace, savedRoot(bundle) || undefined), logger });
   let pid = 0;
   try {
     pid = runtime.load(id).state.pid;

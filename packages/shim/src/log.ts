@@ -1,6 +1,9 @@
 // The daemon's logs go where containerd reads them: each task's `<bundle>/log` FIFO (containerd copies it into its
-// own log). Records about one task go to its FIFO; records about the daemon go to the FIFO of the oldest task it
-// holds (the daemon has no FIFO of its own: it outlives the bundle that started it).
+// own log). Records about one task go to its FIFO: those of its own loggers, and those the daemon's logger (the one
+// the runtime library holds, shared by every task of a root) gets during a Task call naming the task (routeCalls).
+// Other records about the daemon go to the FIFO of the oldest task it holds (the daemon has no FIFO of its own: it
+// outlives the bundle that started it).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { createLogger, type Logger } from '@tsrunc/common';
@@ -15,16 +18,30 @@ interface TaskLog {
 
 export class ShimLog {
   private readonly tasks = new Map<string, TaskLog>();
+  /** The task whose call is running (the async context of a routed call and of everything it starts). */
+  private readonly callFor = new AsyncLocalStorage<string>();
 
   constructor(private readonly debug: boolean) {}
 
-  /** The daemon's own logger. */
+  /** The daemon's own logger: to the FIFO of the task whose call is running, else of the oldest task. */
   readonly daemon: Logger = {
-    debug: (msg) => this.oldest()?.debug(msg),
-    info: (msg) => this.oldest()?.info(msg),
-    warn: (msg) => this.oldest()?.warn(msg),
-    error: (msg) => this.oldest()?.error(msg),
+    debug: (msg) => this.current()?.debug(msg),
+    info: (msg) => this.current()?.info(msg),
+    warn: (msg) => this.current()?.warn(msg),
+    error: (msg) => this.current()?.error(msg),
   };
+
+  /** `handlers` whose `methods` each run as a call for the task its request's `id` names. */
+  routeCalls<H extends object>(handlers: H, methods: string[]): H {
+    const routed: Record<string, unknown> = {};
+    for (const name of methods) {
+      const fn: unknown = (handlers as Record<string, unknown>)[name];
+      if (typeof fn !== 'function') continue;
+      routed[name] = (req: { id?: unknown }, ...rest: unknown[]) =>
+        typeof req?.id === 'string' && req.id ? this.callFor.run(req.id, () => fn.call(handlers, req, ...rest)) : fn.call(handlers, req, ...rest);
+    }
+    return routed as H;
+  }
 
   /** Opens `<bundle>/log` for task `id` (a logger that drops records when the FIFO cannot be opened). */
   openTask(id: string, bundle: string): Logger {
@@ -51,7 +68,8 @@ export class ShimLog {
     log.stream.end();
   }
 
-  private oldest(): Logger | undefined {
-    return this.tasks.values().next().value?.logger;
+  private current(): Logger | undefined {
+    const id = this.callFor.getStore();
+    return (id !== undefined ? this.tasks.get(id)?.logger : undefined) ?? this.tasks.values().next().value?.logger;
   }
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { Logger, NativeLayer } from '@tsrunc/common';
 import { readBundleSpec, type Container, type Runtime } from '@tsrunc/runtime';
 import type { EventSink } from './events';
+import { saveBundleOptions } from './bundle-options';
 import { Execs } from './execs';
 import type { ShimFlags } from './flags';
 import { InitProcess } from './init-process';
@@ -50,6 +51,7 @@ export class Task {
     let mounted = false;
     try {
       const options = decodeOptions(req.options);
+      saveBundleOptions(req.bundle, options);
       if (req.checkpoint) throw new Error('checkpoint: not supported');
       if (req.rootfs.length > 0) {
         mountRootfs(req.rootfs, rootfs, ctx.sys);

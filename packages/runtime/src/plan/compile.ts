@@ -60,12 +60,25 @@ function checkProcMount(spec: Spec): void {
   if (mounts[at].type !== 'proc') throw new ConfigError(`mounts[${at}]`, '"/proc" cannot be mounted because it is not of type proc');
 }
 
+/**
+ * runtime-spec 1.3.0 settings tsrunc does not implement (`features` says so): refused by name rather
+ * than ignored, since the container would run without what its config asks for.
+ */
+function refuseUnimplemented(spec: Spec): void {
+  const linux = spec.linux;
+  if (linux?.netDevices && Object.keys(linux.netDevices).length > 0) throw new ConfigError('linux.netDevices', 'moving network devices into the container is not supported');
+  if (linux?.memoryPolicy) throw new ConfigError('linux.memoryPolicy', 'setting a NUMA memory policy is not supported');
+  if (linux?.intelRdt?.schemata !== undefined) throw new ConfigError('linux.intelRdt.schemata', 'Intel RDT schemata are not supported');
+  if (linux?.intelRdt) throw new ConfigError('linux.intelRdt', 'Intel RDT is not supported');
+}
+
 function idMap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
   return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
 
 export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const proc = requireProcess(spec);
+  refuseUnimplemented(spec);
   if (!proc.args || proc.args.length === 0) throw new ConfigError('process.args', 'must not be empty');
   if (!spec.root?.path) throw new ConfigError('root.path', 'is required');
   const rootfs = path.resolve(opts.bundle, spec.root.path);

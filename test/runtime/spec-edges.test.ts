@@ -1,0 +1,54 @@
+// Configs at the edges of the runtime-spec that runc runs (issue 11): runtime-spec 1.3.0 documents, a
+// cwd only root may enter, a read-only /dev, no mount namespace. Each test runs a real container.
+import { Spec } from '@tsrunc/common';
+import { describeAsRoot } from '../helpers/busybox';
+import { Bundle, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
+
+describeAsRoot('configs at the edges of the runtime-spec', () => {
+  let root: string;
+  const bundles: Bundle[] = [];
+  const ids: string[] = [];
+  const bundle = (args: string[], edit?: (c: Spec) => void) => {
+    const b = makeBundle(args, edit);
+    bundles.push(b);
+    return b;
+  };
+  const newId = (name: string) => {
+    const id = uniqueId(name);
+    ids.push(id);
+    return id;
+  };
+
+  beforeAll(() => {
+    const why = builtSkipReason();
+    if (why) throw new Error(why);
+    root = tmpStateRoot();
+  });
+  afterAll(() => cleanup(root, ids, [root, ...bundles.map((b) => b.dir)]));
+
+  describe('runtime-spec 1.3.0', () => {
+    test('a config with ociVersion 1.3.0 runs', () => {
+      const r = tsrunc(root, ['run', '--bundle', bundle(['echo', 'spec 1.3.0'], (c) => (c.ociVersion = '1.3.0')).dir, newId('spec13')]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('spec 1.3.0\n');
+      expect(r.status).toBe(0);
+    });
+
+    test.each([
+      ['linux.netDevices', (c: Spec) => (c.linux!.netDevices = { eth9: { name: 'net0' } }), /linux\.netDevices: .*not supported/],
+      ['linux.memoryPolicy', (c: Spec) => (c.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0' }), /linux\.memoryPolicy: .*not supported/],
+      ['linux.intelRdt.schemata', (c: Spec) => (c.linux!.intelRdt = { closID: 'x', schemata: 'L3:0=ff' }), /linux\.intelRdt\.schemata: .*not supported/],
+    ])('%s is refused as "not supported", exit 1, nothing left behind', (_field, edit, error) => {
+      const b = bundle(['true'], (c) => {
+        c.ociVersion = '1.3.0';
+        edit(c);
+      });
+      const id = newId(`spec13-${_field.replace(/\./g, '-')}`);
+      const r = tsrunc(root, ['create', '--bundle', b.dir, id]);
+      expect(r.stderr).toMatch(error);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.status).toBe(1);
+      expect(leftovers(root, id, b.dir)).toEqual([]);
+    });
+  });
+});

@@ -68,6 +68,7 @@ void op_caps(const struct op *op);
 void op_no_new_privs(const struct op *op);
 void op_seccomp(const struct op *op);
 void op_umask(const struct op *op);
+void op_enter_cwd(const struct op *op);
 void op_prepare_exec(const struct op *op);
 void op_cloexec_fds(const struct op *op);
 void op_wait_fifo(const struct op *op);

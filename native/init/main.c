@@ -167,6 +167,7 @@ static const op_fn dispatch[] = {
   [OP_CHDIR_ROOTFS] = op_chdir_rootfs,
   [OP_SET_HOME] = op_set_home,
   [OP_CREATE_CWD] = op_create_cwd,
+  [OP_ENTER_CWD] = op_enter_cwd,
 };
 
 static void op_ready(const struct op *op) {

@@ -95,6 +95,7 @@ enum tsrunc_op {
   /* 50-59: the container's files, read inside the container (issue 4) */
   OP_SET_HOME = 50,         /* uid: HOME from /etc/passwd for OP_PREPARE_EXEC (the env has none); before the uid change */
   OP_CREATE_CWD = 51,       /* path (in the root): mkdir -p when missing, 0755, after the root switch (process.cwd, as runc) */
+  OP_ENTER_CWD = 52,        /* path: chdir while still root; a permission refusal leaves it to OP_PREPARE_EXEC (as runc) */
 };
 
 #endif

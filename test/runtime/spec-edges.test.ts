@@ -1,7 +1,9 @@
 // Configs at the edges of the runtime-spec that runc runs (issue 11): runtime-spec 1.3.0 documents, a
 // cwd only root may enter, a read-only /dev, no mount namespace. Each test runs a real container.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Spec } from '@tsrunc/common';
-import { describeAsRoot } from '../helpers/busybox';
+import { describeAsRoot, sharedBusyboxRootfs } from '../helpers/busybox';
 import { Bundle, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
 
 describeAsRoot('configs at the edges of the runtime-spec', () => {
@@ -49,6 +51,36 @@ describeAsRoot('configs at the edges of the runtime-spec', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.status).toBe(1);
       expect(leftovers(root, id, b.dir)).toEqual([]);
+    });
+  });
+
+  describe('a cwd root can enter but the process user cannot (entered before the uid change, as runc)', () => {
+    beforeAll(() => {
+      // Root's only (0700): uid 1000 has no search permission on it.
+      fs.mkdirSync(path.join(sharedBusyboxRootfs(), 'private'), { mode: 0o700 });
+      fs.chmodSync(path.join(sharedBusyboxRootfs(), 'private'), 0o700);
+    });
+
+    test('run as uid 1000 with cwd /private: the process starts there', () => {
+      const b = bundle(['sh', '-c', 'pwd; id -u; ls . 2>&1 >/dev/null | grep -c "Permission denied"'], (c) => {
+        c.process!.user = { uid: 1000, gid: 1000 };
+        c.process!.cwd = '/private';
+      });
+      const r = tsrunc(root, ['run', '--bundle', b.dir, newId('cwd-user')]);
+      expect(r.stderr).toBe('');
+      // It is there, yet as uid 1000 it may not list it: the chdir was root's.
+      expect(r.stdout).toBe('/private\n1000\n1\n');
+      expect(r.status).toBe(0);
+    });
+
+    test('exec --user 1000:1000 --cwd /private: the process starts there', () => {
+      const id = newId('cwd-exec');
+      const b = bundle(['sleep', '1000']);
+      expect(tsrunc(root, ['run', '-d', '--bundle', b.dir, id]).status).toBe(0);
+      const r = tsrunc(root, ['exec', '--user', '1000:1000', '--cwd', '/private', id, 'sh', '-c', 'pwd; id -u']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('/private\n1000\n');
+      expect(r.status).toBe(0);
     });
   });
 });

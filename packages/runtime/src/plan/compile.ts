@@ -6,7 +6,7 @@ import { PlanOp } from './encode';
 import { filesystemOps } from './filesystem';
 import { HostFacts } from './host';
 import { CLONE_FLAG, planNamespaces } from './namespaces';
-import { beforeIdsOps, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
+import { beforeIdsOps, enterCwdOp, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 import { ConsoleSocketSource, terminalOp } from './exec';
@@ -124,7 +124,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   if (spec.domainname) ops.push({ code: Op.Domainname, args: [spec.domainname], origin: 'domainname' });
   if (ns.has('network') === 'new') ops.push({ code: Op.LoopbackUp, args: [], origin: 'linux.namespaces (network): lo' });
   // Before a seccomp filter that could refuse the read (runc reads it before the uid change too).
-  ops.push(...homeOps(proc));
+  ops.push(...homeOps(proc), enterCwdOp(proc));
   const seccomp = planSeccomp(spec, proc, opts.seccompCompiler);
   ops.push(...beforeIdsOps(opts.preserveFds, seccomp), ...identityOps(proc));
   const exec = execOps(proc, proc.env ?? [], execFifoFd, seccomp);

@@ -6,7 +6,7 @@ import { ConfigError, NamespaceType, Process, Spec } from '@tsrunc/common';
 import type { FdSource, InitPlan } from './compile';
 import { PlanOp } from './encode';
 import { CLONE_FLAG } from './namespaces';
-import { beforeIdsOps, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
+import { beforeIdsOps, enterCwdOp, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 
@@ -80,7 +80,7 @@ export function compileExecPlan(proc: Process, opts: ExecPlanOptions): InitPlan 
     fds.push({ kind: 'consoleSocket', ...opts.consoleSocket });
     ops.push(terminalOp(proc, fd, false));
   }
-  ops.push(...homeOps(proc));
+  ops.push(...homeOps(proc), enterCwdOp(proc));
   // The container's seccomp filter applies to exec'd processes too (runc), staged as for the init.
   const seccomp = planSeccomp(opts.spec, proc, opts.seccompCompiler);
   if (seccomp?.notify) throw new ConfigError('linux.seccomp', 'exec into a container with a SCMP_ACT_NOTIFY filter is not supported yet');

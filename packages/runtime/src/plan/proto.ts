@@ -66,6 +66,7 @@ export enum Op {
   // 50-59: the container's files, read inside the container (issue 4)
   SetHome = 50,
   CreateCwd = 51,
+  EnterCwd = 52,
 }
 
 export const PLAN_MAX_ARGS = 8;

@@ -83,4 +83,15 @@ describeAsRoot('configs at the edges of the runtime-spec', () => {
       expect(r.status).toBe(0);
     });
   });
+
+  test('a read-only /dev tmpfs: /dev/pts, the devices and symlinks are made first, then /dev is read-only', () => {
+    const b = bundle(['sh', '-c', 'grep " /dev " /proc/self/mounts | cut -d" " -f4 | cut -d, -f1; grep -c " /dev/pts devpts " /proc/self/mounts; echo ok >/dev/null && readlink /dev/ptmx; touch /dev/new 2>&1'], (c) => {
+      const dev = c.mounts!.find((m) => m.destination === '/dev')!;
+      dev.options = [...(dev.options ?? []), 'ro'];
+    });
+    const r = tsrunc(root, ['run', '--bundle', b.dir, newId('dev-ro')]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ro\n1\npts/ptmx\ntouch: /dev/new: Read-only file system\n');
+    expect(r.status).toBe(1);
+  });
 });

@@ -46,7 +46,7 @@ export enum Op {
   Caps = 24,
   NoNewPrivs = 25,
   Seccomp = 26,
-  MountPropagation = 27,
+  Remount = 27,
   Unshare = 28,
   CapBounding = 29,
   // 30-39: user namespaces and seccomp (issue 3)

@@ -94,4 +94,55 @@ describeAsRoot('configs at the edges of the runtime-spec', () => {
     expect(r.stdout).toBe('ro\n1\npts/ptmx\ntouch: /dev/new: Read-only file system\n');
     expect(r.status).toBe(1);
   });
+
+  describe('no mount namespace: the container shares the host\'s mounts, and nothing is mounted on the host', () => {
+    const hostMounts = (c: Spec) => {
+      c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount');
+      c.linux!.maskedPaths = [];
+      c.linux!.readonlyPaths = [];
+      c.root!.readonly = false;
+    };
+    const hostMountNs = () => fs.readlinkSync('/proc/self/ns/mnt');
+    // The process runs on the host's files (root.path is not used): busybox by its host path.
+    const script = `readlink /proc/self/ns/mnt; pwd; grep -c "${sharedBusyboxRootfs()}" /proc/self/mountinfo`;
+
+    test('run: the process is in the host\'s mount namespace, in its cwd, and no rootfs mount exists', () => {
+      const b = bundle(['/bin/sh', '-c', script], (c) => {
+        hostMounts(c);
+        c.process!.cwd = '/tmp';
+      });
+      const id = newId('no-mntns');
+      const r = tsrunc(root, ['run', '--bundle', b.dir, id]);
+      expect(r.stderr).toBe('');
+      // grep -c finds no line: exit 1, after the output.
+      expect(r.stdout).toBe(`${hostMountNs()}\n/tmp\n0\n`);
+      expect(r.status).toBe(1);
+      expect(leftovers(root, id, b.dir)).toEqual([]);
+    });
+
+    test('exec into it: the exec\'d process is in the host\'s mount namespace too', () => {
+      const id = newId('no-mntns-exec');
+      expect(tsrunc(root, ['run', '-d', '--bundle', bundle(['/bin/sleep', '1000'], hostMounts).dir, id]).status).toBe(0);
+      const r = tsrunc(root, ['exec', id, '/bin/sh', '-c', 'readlink /proc/self/ns/mnt']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`${hostMountNs()}\n`);
+      expect(r.status).toBe(0);
+    });
+
+    test.each([
+      ['linux.maskedPaths', (c: Spec) => (c.linux!.maskedPaths = ['/proc/kcore']), /linux\.maskedPaths: cannot be applied without a mount namespace of the container's own \(none in linux\.namespaces: the mounts are the host's\)/],
+      ['linux.readonlyPaths', (c: Spec) => (c.linux!.readonlyPaths = ['/proc/sys']), /linux\.readonlyPaths: cannot be applied without a mount namespace/],
+      ['root.readonly', (c: Spec) => (c.root!.readonly = true), /root\.readonly: cannot be applied without a mount namespace/],
+    ])('%s (it would change the host\'s mounts) is refused, exit 1, nothing left behind', (field, edit, error) => {
+      const b = bundle(['true'], (c) => {
+        hostMounts(c);
+        edit(c);
+      });
+      const id = newId(`no-mntns-${field.replace(/\./g, '-')}`);
+      const r = tsrunc(root, ['create', '--bundle', b.dir, id]);
+      expect(r.stderr).toMatch(error);
+      expect(r.status).toBe(1);
+      expect(leftovers(root, id, b.dir)).toEqual([]);
+    });
+  });
 });

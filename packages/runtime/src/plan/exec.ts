@@ -73,7 +73,8 @@ export function compileExecPlan(proc: Process, opts: ExecPlanOptions): InitPlan 
     fds.push({ kind: 'namespace', path: nsPath, origin: `${type} namespace of the container (${nsPath})` });
     ops.push({ code: Op.Setns, args: [fd, CLONE_FLAG[type]], origin: `join the container's ${type} namespace` });
   }
-  if (!types.has('mount')) throw new ConfigError('linux.namespaces', 'the container has no mount namespace to exec in');
+  // No mount namespace: the container's mounts are the host's, which ours already are.
+  if (!types.has('mount')) ops.push(...kernelSettingOps({ ociVersion: opts.spec.ociVersion }, proc));
   if (proc.terminal) {
     if (!opts.consoleSocket) throw new ConfigError('terminal', 'a terminal needs a console socket');
     const fd = fdNumber();

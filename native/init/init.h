@@ -35,7 +35,7 @@ void send_fd(int sock, const void *data, size_t len, int fd, const char *what);
 /* rootfs.c */
 void op_rootfs(const struct op *op);
 void op_mount(const struct op *op);
-void op_mount_propagation(const struct op *op);
+void op_remount(const struct op *op);
 void op_mknod(const struct op *op);
 void op_bind_device(const struct op *op);
 void op_symlink(const struct op *op);
@@ -68,6 +68,7 @@ void op_caps(const struct op *op);
 void op_no_new_privs(const struct op *op);
 void op_seccomp(const struct op *op);
 void op_umask(const struct op *op);
+void op_enter_cwd(const struct op *op);
 void op_prepare_exec(const struct op *op);
 void op_cloexec_fds(const struct op *op);
 void op_wait_fifo(const struct op *op);

@@ -152,7 +152,7 @@ static const op_fn dispatch[] = {
   [OP_CAPS] = op_caps,
   [OP_NO_NEW_PRIVS] = op_no_new_privs,
   [OP_SECCOMP] = op_seccomp,
-  [OP_MOUNT_PROPAGATION] = op_mount_propagation,
+  [OP_REMOUNT] = op_remount,
   [OP_UNSHARE] = op_unshare,
   [OP_SESSION_KEYRING] = op_session_keyring,
   [OP_CLOEXEC_FDS] = op_cloexec_fds,
@@ -167,6 +167,7 @@ static const op_fn dispatch[] = {
   [OP_CHDIR_ROOTFS] = op_chdir_rootfs,
   [OP_SET_HOME] = op_set_home,
   [OP_CREATE_CWD] = op_create_cwd,
+  [OP_ENTER_CWD] = op_enter_cwd,
 };
 
 static void op_ready(const struct op *op) {

@@ -342,6 +342,21 @@ static char *look_path(const char *file, char **env) {
   fail(-ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
+static int cwd_entered;
+
+static _Noreturn void fail_chdir(int err, const char *cwd) {
+  fail(err, "chdir to cwd (\"%s\") set in config.json failed", cwd);
+}
+
+/* Before the uid change, as runc's finalizeNamespace: a cwd root may enter but the process user may
+ * not (/root for uid 1000) is entered here; one only the user may enter (root squashed on NFS) is
+ * tried again as the user by OP_PREPARE_EXEC. */
+void op_enter_cwd(const struct op *op) {
+  const char *cwd = arg_str(op, 0);
+  if (chdir(cwd) == 0) cwd_entered = 1;
+  else if (errno != EACCES && errno != EPERM) fail_chdir(errno, cwd);
+}
+
 void op_prepare_exec(const struct op *op) {
   const char *cwd = arg_str(op, 0);
   size_t argc, envc;
@@ -354,7 +369,7 @@ void op_prepare_exec(const struct op *op) {
     exec_envp[envc] = NULL;
   }
   if (argc == 0) fail(EINVAL, "process.args is empty");
-  if (chdir(cwd) != 0) fail(errno, "chdir to cwd (\"%s\") set in config.json failed", cwd);
+  if (!cwd_entered && chdir(cwd) != 0) fail_chdir(errno, cwd);
   /* A cwd reached through a leaked fd (/proc/self/fd/N) lies outside the root: the kernel then
    * reports it "(unreachable)…" instead of an absolute path. */
   char buf[PATH_MAX];

@@ -75,7 +75,7 @@ enum tsrunc_op {
   OP_CAPS = 24,             /* effective, permitted, inheritable, ambient (u64 masks)           */
   OP_NO_NEW_PRIVS = 25,     /* -                                                               */
   OP_SECCOMP = 26,          /* bpf program (struct sock_filter[]), flags, notify (0/1: MSG_SECCOMP_FD) */
-  OP_MOUNT_PROPAGATION = 27,/* target (in rootfs), propagation flags                           */
+  OP_REMOUNT = 27,          /* target (in rootfs), flags: a propagation type, or MS_REMOUNT with the mount's flags */
   OP_UNSHARE = 28,          /* flags: namespaces made after the parent placed us (cgroup)      */
   /* 30-39: user namespaces and seccomp (issue 3) */
   OP_USERNS_ROOT = 30,      /* -   (become uid/gid 0 of the user namespace we are in)          */
@@ -95,6 +95,7 @@ enum tsrunc_op {
   /* 50-59: the container's files, read inside the container (issue 4) */
   OP_SET_HOME = 50,         /* uid: HOME from /etc/passwd for OP_PREPARE_EXEC (the env has none); before the uid change */
   OP_CREATE_CWD = 51,       /* path (in the root): mkdir -p when missing, 0755, after the root switch (process.cwd, as runc) */
+  OP_ENTER_CWD = 52,        /* path: chdir while still root; a permission refusal leaves it to OP_PREPARE_EXEC (as runc) */
 };
 
 #endif

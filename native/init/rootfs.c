@@ -201,7 +201,7 @@ void op_mount(const struct op *op) {
   if (propagation) remount(target, propagation);
 }
 
-void op_mount_propagation(const struct op *op) {
+void op_remount(const struct op *op) {
   remount(arg_str(op, 0), (unsigned long)arg_int(op, 1));
 }
 

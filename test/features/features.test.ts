@@ -13,7 +13,7 @@ describe('tsrunc features', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(JSON.stringify(f, null, 4) + '\n');
     expect(f.ociVersionMin).toBe('1.0.0');
-    expect(f.ociVersionMax).toBe('1.2.0');
+    expect(f.ociVersionMax).toBe('1.3.0');
   });
 
   it('lists the six hook phases, and no namespace or mount option tsrunc refuses', () => {
@@ -27,6 +27,10 @@ describe('tsrunc features', () => {
     expect(f.linux.apparmor).toEqual({ enabled: false });
     expect(f.linux.selinux).toEqual({ enabled: false });
     expect(f.linux.mountExtensions).toEqual({ idmap: { enabled: false } });
+    // runtime-spec 1.3.0 features create refuses as "not supported" (test/runtime/spec-1.3.test.ts).
+    expect(f.linux.intelRdt).toEqual({ enabled: false, schemata: false });
+    expect(f.linux.netDevices).toEqual({ enabled: false });
+    expect(f.linux.memoryPolicy).toEqual({ modes: [], flags: [] });
   });
 
   it('every mount option it lists is accepted by create (checked against the planner)', () => {

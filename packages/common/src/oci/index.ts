@@ -4,6 +4,7 @@ export type { CapabilityName } from './capabilities';
 export type { ConfigWarning } from './read';
 export {
   SPEC_VERSION,
+  OCI_VERSION_MAX,
   parseSpec,
   validateSpec,
   parseProcess,

@@ -67,6 +67,9 @@ export interface ValidateOptions {
 /** The runtime-spec version `tsrunc spec` writes and `tsrunc --version` reports: runc 1.2's. */
 export const SPEC_VERSION = '1.2.0';
 
+/** The newest runtime-spec whose configs tsrunc runs (`features` ociVersionMax); its fields tsrunc lacks are refused by name. */
+export const OCI_VERSION_MAX = '1.3.0';
+
 // ---- shared pieces ----------------------------------------------------------------------------
 
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;

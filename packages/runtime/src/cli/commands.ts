@@ -8,6 +8,7 @@ import { CommandSpec, FlagSpec, FlagValues } from './flags';
 import { featuresText } from './features';
 import { checkTerminalMode, resolveExecProcess } from './exec-process';
 import { execProcess, runContainer } from './foreground';
+import { parseSubCgroups } from '../container/exec';
 import { psJson, psTable } from './ps';
 import { UpdateFlags, readResourcesFile, resourcesFromFlags } from './update-flags';
 import { containerEvents, parseGoDuration } from './events';
@@ -213,7 +214,7 @@ export const COMMANDS: Command[] = [
       try {
         const preserveFds = preserveFdsFlag(flags);
         if (str(flags, 'pidfd-socket')) throw new TsruncError('--pidfd-socket is not supported yet');
-        if ((flags.cgroup as string[] | undefined)?.length) throw new TsruncError('--cgroup is not supported yet');
+        const subCgroups = parseSubCgroups((flags.cgroup as string[] | undefined) ?? []);
         const id = args[0];
         const detach = !!flags.detach;
         const tty = !!flags.tty;
@@ -232,7 +233,7 @@ export const COMMANDS: Command[] = [
           processLabel: str(flags, 'process-label'),
         });
         checkTerminalMode(!!proc.terminal, detach, consoleSocket);
-        return await execProcess(runtime, id, proc, { detach, pidFile: str(flags, 'pid-file'), consoleSocket, preserveFds, ignorePaused: !!flags['ignore-paused'] });
+        return await execProcess(runtime, id, proc, { detach, pidFile: str(flags, 'pid-file'), consoleSocket, preserveFds, ignorePaused: !!flags['ignore-paused'], subCgroups });
       } catch (e) {
         throw new TsruncError(errorLine(e), 255);
       }

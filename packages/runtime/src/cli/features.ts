@@ -1,7 +1,7 @@
 // `tsrunc features`: the runtime-spec Features document (features.md, features-linux.md), listing
 // what tsrunc really implements. Omitted fields mean "unknown" in the spec; where tsrunc knows it
 // lacks a feature it says enabled: false rather than leaving the caller to guess.
-import { KNOWN_CAPABILITIES, SECCOMP_ACTIONS, SECCOMP_ARCHES, SECCOMP_FLAGS, SECCOMP_OPERATORS, SPEC_VERSION } from '@tsrunc/common';
+import { KNOWN_CAPABILITIES, OCI_VERSION_MAX, SECCOMP_ACTIONS, SECCOMP_ARCHES, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '@tsrunc/common';
 import { KNOWN_MOUNT_OPTIONS } from '../plan/mount-options';
 
 /** Namespaces planNamespaces accepts (time namespaces are refused). */
@@ -12,7 +12,7 @@ export const SUPPORTED_HOOKS = ['prestart', 'createRuntime', 'createContainer', 
 export function features(): Record<string, unknown> {
   return {
     ociVersionMin: '1.0.0',
-    ociVersionMax: SPEC_VERSION,
+    ociVersionMax: OCI_VERSION_MAX,
     hooks: SUPPORTED_HOOKS,
     // mount(2) flags and propagation (mount-options.ts); no rro/r* (mount_setattr), idmap or tmpcopyup.
     mountOptions: [...KNOWN_MOUNT_OPTIONS],
@@ -32,7 +32,10 @@ export function features(): Record<string, unknown> {
       },
       apparmor: { enabled: false },
       selinux: { enabled: false },
-      intelRdt: { enabled: false },
+      // The 1.3.0 fields tsrunc refuses ("not supported", plan/compile.ts): none of them is implemented.
+      intelRdt: { enabled: false, schemata: false },
+      memoryPolicy: { modes: [], flags: [] },
+      netDevices: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },
   };

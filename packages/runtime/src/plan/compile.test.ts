@@ -170,7 +170,7 @@ test('errors name the config field', () => {
   expect(fails((s) => s.mounts!.push({ destination: '/x', type: 'foofs', source: 'x' }))).toBe('mounts[7].type: unknown filesystem type "foofs"');
   expect(fails((s) => s.mounts!.push({ destination: '/x', type: 'bind', source: 'nope', options: ['bind'] }))).toBe(`mounts[7].source: stat ${path.join(bundle, 'nope')}: no such file or directory`);
   expect(fails((s) => (s.process!.args = []))).toBe('process.args: must not be empty');
-  expect(fails((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount')))).toMatch(/^linux\.namespaces: a mount namespace is required/);
+  expect(fails((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount')))).toMatch(/^linux\.maskedPaths: cannot be applied without a mount namespace of the container's own/);
   expect(fails((s) => s.process!.capabilities!.effective!.push('CAP_NOPE'))).toBe('process.capabilities.effective[3]: unknown capability "CAP_NOPE"');
 });
 
@@ -182,4 +182,18 @@ test('a hook without env gets the environment the caller names, and none by defa
   expect(process.env.PATH).toBeDefined();
   expect(hookEnvs({})).toEqual([[], ['OWN=1']]);
   expect(hookEnvs({ hookEnv: ['FROM_RUNC=1'] })).toEqual([['FROM_RUNC=1'], ['OWN=1']]);
+});
+
+test('no mount namespace: nothing is mounted, made or pivoted (the mounts are the host\'s)', () => {
+  const hostMounts = spec((s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+    s.linux!.maskedPaths = [];
+    s.linux!.readonlyPaths = [];
+    s.root!.readonly = false;
+    s.hooks = { createContainer: [{ path: '/bin/true' }] };
+  });
+  const codes = plan(hostMounts).ops.map((o) => o.code);
+  for (const fsOp of [Op.Rootfs, Op.Mount, Op.Mknod, Op.BindDevice, Op.Symlink, Op.PivotRoot, Op.CreateCwd, Op.ReadonlyRoot, Op.ChdirRootfs]) expect(codes).not.toContain(fsOp);
+  expect(codes).toContain(Op.Hook);
+  expect(codes).toContain(Op.Exec);
 });

@@ -6,7 +6,7 @@ import { PlanOp } from './encode';
 import { filesystemOps } from './filesystem';
 import { HostFacts } from './host';
 import { CLONE_FLAG, planNamespaces } from './namespaces';
-import { beforeIdsOps, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
+import { beforeIdsOps, enterCwdOp, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 import { ConsoleSocketSource, terminalOp } from './exec';
@@ -60,12 +60,40 @@ function checkProcMount(spec: Spec): void {
   if (mounts[at].type !== 'proc') throw new ConfigError(`mounts[${at}]`, '"/proc" cannot be mounted because it is not of type proc');
 }
 
+/**
+ * runtime-spec 1.3.0 settings tsrunc does not implement (`features` says so): refused by name rather
+ * than ignored, since the container would run without what its config asks for.
+ */
+function refuseUnimplemented(spec: Spec): void {
+  const linux = spec.linux;
+  if (linux?.netDevices && Object.keys(linux.netDevices).length > 0) throw new ConfigError('linux.netDevices', 'moving network devices into the container is not supported');
+  if (linux?.memoryPolicy) throw new ConfigError('linux.memoryPolicy', 'setting a NUMA memory policy is not supported');
+  if (linux?.intelRdt?.schemata !== undefined) throw new ConfigError('linux.intelRdt.schemata', 'Intel RDT schemata are not supported');
+  if (linux?.intelRdt) throw new ConfigError('linux.intelRdt', 'Intel RDT is not supported');
+}
+
+/**
+ * No mount namespace: the container shares the host's mounts, and its root and cwd are the host's (as
+ * runc, which then skips its rootfs setup). Nothing of root.path, mounts or linux.devices is done: it
+ * would mount on the host. What the config would then silently lose in protection is refused instead.
+ */
+function checkHostMounts(spec: Spec): void {
+  const refuse = (field: string) => {
+    throw new ConfigError(field, 'cannot be applied without a mount namespace of the container\'s own (none in linux.namespaces: the mounts are the host\'s)');
+  };
+  if (spec.linux?.maskedPaths?.length) refuse('linux.maskedPaths');
+  if (spec.linux?.readonlyPaths?.length) refuse('linux.readonlyPaths');
+  if (spec.root?.readonly) refuse('root.readonly');
+  if (spec.linux?.rootfsPropagation) refuse('linux.rootfsPropagation');
+}
+
 function idMap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
   return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
 
 export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const proc = requireProcess(spec);
+  refuseUnimplemented(spec);
   if (!proc.args || proc.args.length === 0) throw new ConfigError('process.args', 'must not be empty');
   if (!spec.root?.path) throw new ConfigError('root.path', 'is required');
   const rootfs = path.resolve(opts.bundle, spec.root.path);
@@ -86,8 +114,10 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   if (ns.has('user')) ops.push({ code: Op.UsernsRoot, args: [], origin: 'linux.namespaces (user): uid/gid 0 mapped' });
   if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (unshare)' });
   let execFifoFd: number | undefined;
+  const ownMounts = ns.has('mount') !== undefined;
+  if (!ownMounts) checkHostMounts(spec);
   if (opts.execFifo) {
-    checkProcMount(spec);
+    if (ownMounts) checkProcMount(spec);
     execFifoFd = fdNumber();
     fds.push({ kind: 'execFifo' });
   }
@@ -99,19 +129,26 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   }
   const hookState: HookState = { ociVersion: spec.ociVersion, id: opts.id ?? '', status: 'creating', bundle: opts.bundle, annotations: spec.annotations };
 
-  const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
-  ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind
-  ops.push(...kernelSettingOps(spec, proc, ns));
-  if (opts.sessionKeyring) ops.push({ code: Op.SessionKeyring, args: [opts.sessionKeyring], origin: 'session keyring (--no-new-keyring to keep the caller\'s)' });
-  ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState, opts.hookEnv ?? []), fsOps.rootSwitch[0]);
-  // The console after the masks and the root switch, before the root turns read-only (SECURITY.md #4).
-  if (consoleFd !== undefined) ops.push(terminalOp(proc, consoleFd, true));
-  ops.push(...fsOps.rootSwitch.slice(1));
+  const sessionKeyring: PlanOp[] = opts.sessionKeyring ? [{ code: Op.SessionKeyring, args: [opts.sessionKeyring], origin: 'session keyring (--no-new-keyring to keep the caller\'s)' }] : [];
+  if (ownMounts) {
+    const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
+    ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind
+    ops.push(...kernelSettingOps(spec, proc, ns), ...sessionKeyring);
+    ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState, opts.hookEnv ?? []), fsOps.rootSwitch[0]);
+    // The console after the masks and the root switch, before the root turns read-only (SECURITY.md #4).
+    if (consoleFd !== undefined) ops.push(terminalOp(proc, consoleFd, true));
+    ops.push(...fsOps.rootSwitch.slice(1));
+  } else {
+    // No rootfs to chdir into for createContainer hooks, no /dev/console of the container's to bind the pty on.
+    const hooks = beforePivotHookOps(spec, hookState, opts.hookEnv ?? []).filter((op) => op.code !== Op.ChdirRootfs);
+    ops.push(...kernelSettingOps(spec, proc, ns), ...sessionKeyring, ...hooks);
+    if (consoleFd !== undefined) ops.push(terminalOp(proc, consoleFd, false));
+  }
   if (spec.hostname) ops.push({ code: Op.Hostname, args: [spec.hostname], origin: 'hostname' });
   if (spec.domainname) ops.push({ code: Op.Domainname, args: [spec.domainname], origin: 'domainname' });
   if (ns.has('network') === 'new') ops.push({ code: Op.LoopbackUp, args: [], origin: 'linux.namespaces (network): lo' });
   // Before a seccomp filter that could refuse the read (runc reads it before the uid change too).
-  ops.push(...homeOps(proc));
+  ops.push(...homeOps(proc), enterCwdOp(proc));
   const seccomp = planSeccomp(spec, proc, opts.seccompCompiler);
   ops.push(...beforeIdsOps(opts.preserveFds, seccomp), ...identityOps(proc));
   const exec = execOps(proc, proc.env ?? [], execFifoFd, seccomp);

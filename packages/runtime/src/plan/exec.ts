@@ -6,7 +6,7 @@ import { ConfigError, NamespaceType, Process, Spec } from '@tsrunc/common';
 import type { FdSource, InitPlan } from './compile';
 import { PlanOp } from './encode';
 import { CLONE_FLAG } from './namespaces';
-import { beforeIdsOps, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
+import { beforeIdsOps, enterCwdOp, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
 
@@ -73,14 +73,15 @@ export function compileExecPlan(proc: Process, opts: ExecPlanOptions): InitPlan 
     fds.push({ kind: 'namespace', path: nsPath, origin: `${type} namespace of the container (${nsPath})` });
     ops.push({ code: Op.Setns, args: [fd, CLONE_FLAG[type]], origin: `join the container's ${type} namespace` });
   }
-  if (!types.has('mount')) throw new ConfigError('linux.namespaces', 'the container has no mount namespace to exec in');
+  // No mount namespace: the container's mounts are the host's, which ours already are.
+  if (!types.has('mount')) ops.push(...kernelSettingOps({ ociVersion: opts.spec.ociVersion }, proc));
   if (proc.terminal) {
     if (!opts.consoleSocket) throw new ConfigError('terminal', 'a terminal needs a console socket');
     const fd = fdNumber();
     fds.push({ kind: 'consoleSocket', ...opts.consoleSocket });
     ops.push(terminalOp(proc, fd, false));
   }
-  ops.push(...homeOps(proc));
+  ops.push(...homeOps(proc), enterCwdOp(proc));
   // The container's seccomp filter applies to exec'd processes too (runc), staged as for the init.
   const seccomp = planSeccomp(opts.spec, proc, opts.seccompCompiler);
   if (seccomp?.notify) throw new ConfigError('linux.seccomp', 'exec into a container with a SCMP_ACT_NOTIFY filter is not supported yet');

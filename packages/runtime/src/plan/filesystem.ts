@@ -88,7 +88,7 @@ function cgroupMountOps(m: Mount, origin: string, ctx: FilesystemContext): PlanO
     if (name.includes(',')) for (const c of cg.controllers) ops.push({ code: Op.Symlink, args: [name, path.posix.join(dest, c)], origin });
   }
   if (flags & MS.RDONLY) ops.push(mountOp(origin, 'tmpfs', dest, 'tmpfs', MS.REMOUNT | base | MS.RDONLY, 'mode=755', 0, 0));
-  if (propagation) ops.push({ code: Op.MountPropagation, args: [dest, propagation], origin });
+  if (propagation) ops.push({ code: Op.Remount, args: [dest, propagation], origin });
   return ops;
 }
 
@@ -105,13 +105,29 @@ function configMountOps(m: Mount, index: number, ctx: FilesystemContext): PlanOp
     return [mountOp(origin, source, m.destination, '', opts.flags | MS.BIND, '', kind, opts.propagation)];
   }
   const type = m.type ?? '';
+  // A read-only /dev is mounted writable: the devices, symlinks and mount points (/dev/pts…) are made
+  // in it first; devReadonlyOps turns it read-only once the console is in place (runc's finalizeRootfs).
+  const flags = isDev(m) ? opts.flags & ~MS.RDONLY : opts.flags;
   if (!type || !ctx.host.filesystems.has(type)) throw new ConfigError(`${origin}.type`, `unknown filesystem type "${type}"`);
   // A fresh sysfs always: a bind of the host's /sys would bring its submounts (cgroup hierarchies,
   // tracefs) writable. Without a network namespace of its own, the kernel refuses one to a user
   // namespace that does not own the host's or joined network namespace: then the host's /sys,
   // restricted on every submount, as runc does.
   const refusedFallback = type === 'sysfs' && ctx.ns.has('network') !== 'new' ? '/sys' : '';
-  return [mountOp(origin, m.source ?? type, m.destination, type, opts.flags, opts.data, 0, opts.propagation, refusedFallback)];
+  return [mountOp(origin, m.source ?? type, m.destination, type, flags, opts.data, 0, opts.propagation, refusedFallback)];
+}
+
+function isDev(m: Mount): boolean {
+  return path.posix.resolve('/', m.destination) === '/dev';
+}
+
+/** The last /dev mount of the config, if it asks for read-only (a bind is read-only at once: nothing is made in it). */
+function devReadonlyOps(mounts: Mount[]): PlanOp[] {
+  const at = mounts.map(isDev).lastIndexOf(true);
+  if (at < 0 || isBind(mounts[at]) || mounts[at].type === 'cgroup') return [];
+  const { flags } = parseMountOptions(mounts[at].options ?? []);
+  if (!(flags & MS.RDONLY)) return [];
+  return [{ code: Op.Remount, args: ['/dev', MS.REMOUNT | flags], origin: `mounts[${at}] (read-only once /dev is set up)` }];
 }
 
 function deviceMode(d: LinuxDevice): number {
@@ -153,6 +169,7 @@ export function filesystemOps(spec: Spec, ctx: FilesystemContext): { beforeRootS
   const rootSwitch: PlanOp[] = [{ code: Op.PivotRoot, args: [ctx.noPivot ? 1 : 0], origin: ctx.noPivot ? 'chroot (--no-pivot)' : 'pivot_root' }];
   // A cwd missing in the image is made, as runc does: root's, 0755, before the root turns read-only.
   if (spec.process?.cwd) rootSwitch.push({ code: Op.CreateCwd, args: [spec.process.cwd], origin: 'process.cwd' });
+  rootSwitch.push(...devReadonlyOps(mounts));
   if (spec.root?.readonly) rootSwitch.push({ code: Op.ReadonlyRoot, args: [], origin: 'root.readonly' });
   return { beforeRootSwitch: ops, rootSwitch };
 }

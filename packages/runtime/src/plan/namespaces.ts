@@ -60,6 +60,5 @@ export function planNamespaces(spec: Spec): NamespacePlan {
   if (kinds.get('user') === 'new' && !(spec.linux?.uidMappings?.length && spec.linux?.gidMappings?.length)) {
     throw new ConfigError('linux.uidMappings', 'a new user namespace needs uidMappings and gidMappings');
   }
-  if (!kinds.has('mount')) throw new ConfigError('linux.namespaces', 'a mount namespace is required (tsrunc never mounts in the host namespace)');
   return { cloneFlags, unshareFlags, joins, has: (type) => kinds.get(type) };
 }

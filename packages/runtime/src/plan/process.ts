@@ -105,6 +105,11 @@ function capMask(names: string[] | undefined, origin: string): bigint {
   return mask;
 }
 
+/** The cwd, entered before the uid change (runc: a cwd root can enter but the user cannot works). */
+export function enterCwdOp(proc: Process): PlanOp {
+  return { code: Op.EnterCwd, args: [proc.cwd], origin: 'process.cwd' };
+}
+
 export function identityOps(proc: Process): PlanOp[] {
   const { uid, gid, additionalGids = [] } = proc.user;
   const setIds: PlanOp = { code: Op.SetIds, args: [uid, gid, additionalGids.map(String)], origin: 'process.user' };

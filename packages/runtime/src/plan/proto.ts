@@ -46,7 +46,7 @@ export enum Op {
   Caps = 24,
   NoNewPrivs = 25,
   Seccomp = 26,
-  MountPropagation = 27,
+  Remount = 27,
   Unshare = 28,
   CapBounding = 29,
   // 30-39: user namespaces and seccomp (issue 3)
@@ -66,6 +66,7 @@ export enum Op {
   // 50-59: the container's files, read inside the container (issue 4)
   SetHome = 50,
   CreateCwd = 51,
+  EnterCwd = 52,
 }
 
 export const PLAN_MAX_ARGS = 8;

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { IDLE_EXIT_MS } from '@tsrunc/shim';
-import { REPO } from '../helpers/tsrunc';
+import { REPO, builtSkipReason } from '../helpers/tsrunc';
 
 export const IMAGE = 'docker.io/library/busybox-local:latest';
 /**
@@ -449,6 +449,28 @@ function shimSockets(pid: number): string[] {
 /** Mount points (in our mount namespace) at or under `dir`. */
 export function mountsUnder(dir: string): string[] {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && (m === dir || m.startsWith(dir + '/')));
+}
+
+/**
+ * A private containerd for the enclosing describe: started before its tests (on a built tree), stopped after them,
+ * and after each test, everything the test ran must be gone within CLEANUP_MS (no runtime state, shim, mount,
+ * container process or cgroup). Returns the instance.
+ */
+export function usePrivateContainerd(): () => Containerd {
+  let ctd: Containerd | undefined;
+  beforeAll(async () => {
+    const built = builtSkipReason();
+    if (built) throw new Error(built);
+    ctd = await startPrivateContainerd();
+  });
+  afterAll(async () => {
+    if (ctd) await ctd.stop();
+  });
+  afterEach(async () => {
+    await pollUntil(() => ctd!.leftovers().length === 0, CLEANUP_MS);
+    expect(ctd!.leftovers()).toEqual([]);
+  });
+  return () => ctd!;
 }
 
 /** A fresh private containerd with the busybox image imported, in its own temp dir and namespace. */

@@ -9,8 +9,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { CHECKPOINT_UNSUPPORTED, LINUX_RESOURCES_TYPE } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
-import { REPO, builtSkipReason } from '../helpers/tsrunc';
-import { Containerd, IMAGE, containerdSkipReason, pollUntil, startPrivateContainerd, CLEANUP_MS } from './containerd';
+import { REPO } from '../helpers/tsrunc';
+import { Containerd, IMAGE, containerdSkipReason, pollUntil, usePrivateContainerd } from './containerd';
 
 jest.setTimeout(120_000);
 
@@ -52,33 +52,19 @@ const SHIMS = [
 
 describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
   describeE2e(`ctr task pause, resume, metrics, update, checkpoint${shim.ours ? ', OOM events' : ''} against a private containerd`, () => {
-    let ctd: Containerd;
-
-    beforeAll(async () => {
-      const built = builtSkipReason();
-      if (built) throw new Error(built);
-      ctd = await startPrivateContainerd();
-    });
-    afterAll(async () => {
-      if (ctd) await ctd.stop();
-    });
-    afterEach(async () => {
-      // every check ends with its tasks gone: no runtime state, shim, mount, container process or cgroup left
-      await pollUntil(() => ctd.leftovers().length === 0, CLEANUP_MS);
-      expect(ctd.leftovers()).toEqual([]);
-    });
+    const ctd = usePrivateContainerd();
 
     const runDetached = async (id: string, flags: string[], args: string[]) => {
-      const r = await ctd.ctr(['run', '-d', '--runtime', shim.runtime, ...flags, IMAGE, id, ...args]);
+      const r = await ctd().ctr(['run', '-d', '--runtime', shim.runtime, ...flags, IMAGE, id, ...args]);
       expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: '' });
-      expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
-      return (await ctd.taskPid(id))!;
+      expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
+      return (await ctd().taskPid(id))!;
     };
     const remove = async (id: string) => {
-      expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-      expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
-      expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
-      expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+      expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
+      expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
+      expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
+      expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
     };
 
     test('task pause stops the counter of a PAUSED task; task resume lets it go on', async () => {
@@ -87,14 +73,14 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
       const count = () => Number(fs.readFileSync(`/proc/${pid}/root/dev/shm/count`, 'utf8').trim() || 0);
       expect(await pollUntil(() => fs.existsSync(`/proc/${pid}/root/dev/shm/count`) && count() >= 2)).toBe(true);
 
-      expect((await ctd.ctr(['task', 'pause', id])).status).toBe(0);
-      expect(await ctd.taskStatus(id)).toBe('PAUSED');
+      expect((await ctd().ctr(['task', 'pause', id])).status).toBe(0);
+      expect(await ctd().taskStatus(id)).toBe('PAUSED');
       const atPause = count();
       await new Promise((r) => setTimeout(r, STILL_MS));
       expect(count()).toBe(atPause);
 
-      expect((await ctd.ctr(['task', 'resume', id])).status).toBe(0);
-      expect(await ctd.taskStatus(id)).toBe('RUNNING');
+      expect((await ctd().ctr(['task', 'resume', id])).status).toBe(0);
+      expect(await ctd().taskStatus(id)).toBe('RUNNING');
       expect(await pollUntil(() => count() > atPause + 2)).toBe(true);
       await remove(id);
     });
@@ -103,14 +89,14 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
       const id = 'metrics1';
       await runDetached(id, ['--memory-limit', String(64 * MIB)], ['sleep', '1000']);
       const metric = async (name: string) => {
-        const r = await ctd.ctr(['task', 'metrics', id]);
+        const r = await ctd().ctr(['task', 'metrics', id]);
         expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: '' });
         return new RegExp(`^${name.replace(/\./g, '\\.')}\\s+(\\S+)\\s*$`, 'm').exec(r.stdout)?.[1];
       };
       expect(await metric(LIMIT_METRIC)).toBe(String(64 * MIB));
       expect(Number(await metric('pids.current'))).toBe(1);
 
-      await updateTask(ctd, id, { memory: { limit: 96 * MIB } });
+      await updateTask(ctd(), id, { memory: { limit: 96 * MIB } });
       expect(await metric(LIMIT_METRIC)).toBe(String(96 * MIB));
       await remove(id);
     });
@@ -118,11 +104,11 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
     test(`task checkpoint fails${shim.ours ? ', naming why' : ' (this host\'s criu cannot dump)'}, and the task runs on`, async () => {
       const id = 'ckpt1';
       await runDetached(id, [], ['sleep', '1000']);
-      const r = await ctd.ctr(['task', 'checkpoint', id]);
+      const r = await ctd().ctr(['task', 'checkpoint', id]);
       expect(r.status).not.toBe(0);
       if (shim.ours) expect(r.stderr).toContain(CHECKPOINT_UNSUPPORTED);
       else expect(r.stderr).toMatch(/criu failed: type DUMP/);
-      expect(await ctd.taskStatus(id)).toBe('RUNNING');
+      expect(await ctd().taskStatus(id)).toBe('RUNNING');
       await remove(id);
     });
 
@@ -130,7 +116,7 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
       test('a memory hog under --memory-limit 32 MiB: ctr events shows /tasks/oom before its /tasks/exit, 20 runs of 20', async () => {
         let events: ChildProcess | undefined;
         const lines: string[] = [];
-        const watching = ctd.ctr(['events'], { timeoutMs: 300_000, onSpawn: (c) => {
+        const watching = ctd().ctr(['events'], { timeoutMs: 300_000, onSpawn: (c) => {
           events = c;
           c.stdout!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
         } });
@@ -141,14 +127,14 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
         });
         try {
           // subscribed once a run of ours shows up in it
-          const probe = await ctd.ctr(['run', '--rm', '--runtime', shim.runtime, IMAGE, 'oomprobe', 'true']);
+          const probe = await ctd().ctr(['run', '--rm', '--runtime', shim.runtime, IMAGE, 'oomprobe', 'true']);
           expect(probe.status).toBe(0);
           expect(await pollUntil(() => topics('oomprobe').includes('/tasks/delete'))).toBe(true);
 
           const runs: string[] = [];
           for (let i = 0; i < 20; i++) {
             const id = `oom${i}`;
-            const r = await ctd.ctr(['run', '--rm', '--runtime', shim.runtime, '--memory-limit', String(32 * MIB), IMAGE, id, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
+            const r = await ctd().ctr(['run', '--rm', '--runtime', shim.runtime, '--memory-limit', String(32 * MIB), IMAGE, id, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
             await pollUntil(() => topics(id).includes('/tasks/delete'));
             runs.push(`${r.status} ${topics(id).join(' ')}`);
           }

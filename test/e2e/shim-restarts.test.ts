@@ -3,9 +3,8 @@
 // through <bundle>/address (Connect), their output still flows, execs and kills reach them, and their exits are
 // reported, also as events to the new containerd (the daemon's publisher reconnects). `kill -9` of the daemon:
 // containerd reports its tasks as exited, and the `delete` action leaves no mount, cgroup, state or process.
-import { builtSkipReason } from '../helpers/tsrunc';
 import { describeAsRoot } from '../helpers/busybox';
-import { Containerd, IMAGE, containerdSkipReason, pollUntil, startPrivateContainerd, CLEANUP_MS } from './containerd';
+import { IMAGE, containerdSkipReason, pollUntil, usePrivateContainerd } from './containerd';
 
 jest.setTimeout(120_000);
 
@@ -15,26 +14,13 @@ const why = containerdSkipReason();
 const describeE2e = why ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${why}]`, fn) : describeAsRoot;
 
 describeE2e(`${RUNTIME} across restarts, against a private containerd`, () => {
-  let ctd: Containerd;
+  const ctd = usePrivateContainerd();
 
-  beforeAll(async () => {
-    const built = builtSkipReason();
-    if (built) throw new Error(built);
-    ctd = await startPrivateContainerd();
-  });
-  afterAll(async () => {
-    if (ctd) await ctd.stop();
-  });
-  afterEach(async () => {
-    await pollUntil(() => ctd.leftovers().length === 0, CLEANUP_MS);
-    expect(ctd.leftovers()).toEqual([]);
-  });
-
-  const daemons = () => ctd.shimDaemonPids(BINARY, 'serve');
+  const daemons = () => ctd().shimDaemonPids(BINARY, 'serve');
   const runDetached = async (id: string) => {
-    const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, IMAGE, id, 'sleep', '1000']);
+    const r = await ctd().ctr(['run', '-d', '--runtime', RUNTIME, IMAGE, id, 'sleep', '1000']);
     expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: '' });
-    expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
+    expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
   };
 
   /**
@@ -43,7 +29,7 @@ describeE2e(`${RUNTIME} across restarts, against a private containerd`, () => {
    */
   const watchEvents = async (cause: (n: number) => Promise<void>, marker: RegExp) => {
     let child: import('node:child_process').ChildProcess | undefined;
-    const done = ctd.ctr(['events'], { timeoutMs: 60_000, onSpawn: (c) => (child = c) });
+    const done = ctd().ctr(['events'], { timeoutMs: 60_000, onSpawn: (c) => (child = c) });
     let seen = '';
     child!.stdout!.on('data', (d) => (seen += d));
     let listening = false;
@@ -59,47 +45,47 @@ describeE2e(`${RUNTIME} across restarts, against a private containerd`, () => {
   test('kill -9 of containerd and a new one on the same root: the tasks still run, take execs, and their exits are reported', async () => {
     const ids = ['survivor1', 'survivor2'];
     for (const id of ids) await runDetached(id);
-    const pids = await Promise.all(ids.map((id) => ctd.taskPid(id)));
+    const pids = await Promise.all(ids.map((id) => ctd().taskPid(id)));
     const daemonsBefore = daemons();
     expect(daemonsBefore).toHaveLength(1);
 
-    await ctd.killAndRestart();
+    await ctd().killAndRestart();
 
     // the same daemon, the same processes, RUNNING for the new containerd
     expect(daemons()).toEqual(daemonsBefore);
-    for (const id of ids) expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
-    expect(await Promise.all(ids.map((id) => ctd.taskPid(id)))).toEqual(pids);
+    for (const id of ids) expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
+    expect(await Promise.all(ids.map((id) => ctd().taskPid(id)))).toEqual(pids);
 
-    const exec = await ctd.ctr(['task', 'exec', '--exec-id', 'after-restart', ids[0], 'sh', '-c', 'echo inside; exit 3']);
+    const exec = await ctd().ctr(['task', 'exec', '--exec-id', 'after-restart', ids[0], 'sh', '-c', 'echo inside; exit 3']);
     expect({ status: exec.status, out: exec.stdout, err: exec.stderr }).toEqual({ status: 3, out: 'inside\n', err: '' });
 
     // the exits reach the new containerd as events (the daemon's publisher reconnected to it) and as STOPPED
     const events = await watchEvents(async (n) => {
-      expect((await ctd.ctr(['task', 'exec', '--exec-id', `marker${n}`, ids[0], 'true'])).status).toBe(0);
+      expect((await ctd().ctr(['task', 'exec', '--exec-id', `marker${n}`, ids[0], 'true'])).status).toBe(0);
     }, /\/tasks\/exec-started/);
     for (const id of ids) {
-      expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-      expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
+      expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
+      expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
     }
     expect(await pollUntil(() => ids.every((id) => exitOf(id, 137).test(events.seen())))).toBe(true);
     await events.stop();
     for (const id of ids) {
-      expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
-      expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+      expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
+      expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
     }
   });
 
   test('kill -9 of containerd and a new one: the output of a running task still flows (ctr task attach reads it)', async () => {
     const id = 'ticker';
-    const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, IMAGE, id, 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done']);
+    const r = await ctd().ctr(['run', '-d', '--runtime', RUNTIME, IMAGE, id, 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done']);
     expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: '' });
-    expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
+    expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
 
-    await ctd.killAndRestart();
+    await ctd().killAndRestart();
 
     let attach: import('node:child_process').ChildProcess | undefined;
     let out = '';
-    const attached = ctd.ctr(['task', 'attach', id], { onSpawn: (c) => (attach = c) });
+    const attached = ctd().ctr(['task', 'attach', id], { onSpawn: (c) => (attach = c) });
     attach!.stdout!.on('data', (d) => (out += d));
     const ticks = () => [...out.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
     expect(await pollUntil(() => ticks().length > 0)).toBe(true);
@@ -111,28 +97,28 @@ describeE2e(`${RUNTIME} across restarts, against a private containerd`, () => {
     attach!.kill('SIGKILL');
     await attached;
 
-    expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-    expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
-    expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
-    expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+    expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
+    expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
+    expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
+    expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
   });
 
   // containerd's own shim (with runc) is the control: what containerd does when a shim dies is containerd's
   describe.each([
-    { runtime: RUNTIME, daemons: () => ctd.shimDaemonPids(BINARY, 'serve') },
-    { runtime: 'io.containerd.runc.v2', daemons: () => ctd.shimDaemonPids('containerd-shim-runc-v2') },
+    { runtime: RUNTIME, daemons: () => ctd().shimDaemonPids(BINARY, 'serve') },
+    { runtime: 'io.containerd.runc.v2', daemons: () => ctd().shimDaemonPids('containerd-shim-runc-v2') },
   ])('$runtime', ({ runtime, daemons: shimDaemons }) => {
     const tag = runtime === RUNTIME ? 'ours' : 'runc';
     test('kill -9 of its daemon(s): containerd publishes the exits of the tasks (137) and drops them, ctr run fails, and the delete action leaves nothing', async () => {
       const fgId = `fg-${tag}`;
       const bgId = `bg-${tag}`;
-      const fg = ctd.ctr(['run', '--runtime', runtime, IMAGE, fgId, 'sleep', '1000']);
-      expect(await Promise.race([ctd.waitStatus(fgId, 'RUNNING'), fg.then((r) => `ctr exited ${r.status}: ${r.stderr}`)])).toBe(true);
-      const bg = await ctd.ctr(['run', '-d', '--runtime', runtime, IMAGE, bgId, 'sleep', '1000']);
+      const fg = ctd().ctr(['run', '--runtime', runtime, IMAGE, fgId, 'sleep', '1000']);
+      expect(await Promise.race([ctd().waitStatus(fgId, 'RUNNING'), fg.then((r) => `ctr exited ${r.status}: ${r.stderr}`)])).toBe(true);
+      const bg = await ctd().ctr(['run', '-d', '--runtime', runtime, IMAGE, bgId, 'sleep', '1000']);
       expect({ status: bg.status, err: bg.stderr }).toEqual({ status: 0, err: '' });
-      expect(await ctd.waitStatus(bgId, 'RUNNING')).toBe(true);
+      expect(await ctd().waitStatus(bgId, 'RUNNING')).toBe(true);
       const events = await watchEvents(async (n) => {
-        expect((await ctd.ctr(['task', 'exec', '--exec-id', `marker${n}`, bgId, 'true'])).status).toBe(0);
+        expect((await ctd().ctr(['task', 'exec', '--exec-id', `marker${n}`, bgId, 'true'])).status).toBe(0);
       }, /\/tasks\/exec-started/);
 
       for (const pid of shimDaemons()) process.kill(pid, 'SIGKILL');
@@ -145,8 +131,8 @@ describeE2e(`${RUNTIME} across restarts, against a private containerd`, () => {
       expect(await pollUntil(() => [fgId, bgId].every((id) => exitOf(id, 137).test(events.seen())))).toBe(true);
       await events.stop();
       for (const id of [fgId, bgId]) {
-        expect(await pollUntil(async () => (await ctd.taskStatus(id)) === undefined)).toBe(true);
-        expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+        expect(await pollUntil(async () => (await ctd().taskStatus(id)) === undefined)).toBe(true);
+        expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
       }
       // afterEach: no runtime state, mount, cgroup, container process or shim left
     });

@@ -5,8 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
-import { builtSkipReason } from '../helpers/tsrunc';
-import { Containerd, IMAGE, answerWhenSeen, containerdSkipReason, pollUntil, runAsync, startPrivateContainerd, which, CLEANUP_MS } from './containerd';
+import { IMAGE, answerWhenSeen, containerdSkipReason, pollUntil, runAsync, which, usePrivateContainerd } from './containerd';
 
 jest.setTimeout(90_000);
 
@@ -38,24 +37,11 @@ const numbered = (prefix: string) => Array.from({ length: LINES }, (_, i) => `${
 
 describe.each(RUNTIMES)('shim v2 runtime %s', (runtime) => {
   describeE2e(`terminals and log drivers through ctr against a private containerd`, () => {
-    let ctd: Containerd;
-
-    beforeAll(async () => {
-      const built = builtSkipReason();
-      if (built) throw new Error(built);
-      ctd = await startPrivateContainerd();
-    });
-    afterAll(async () => {
-      if (ctd) await ctd.stop();
-    });
-    afterEach(async () => {
-      await pollUntil(() => ctd.leftovers().length === 0, CLEANUP_MS);
-      expect(ctd.leftovers()).toEqual([]);
-    });
+    const ctd = usePrivateContainerd();
 
     test('ctr run -t: a pty whose size follows the caller\'s terminal (30x100 at the start, then resized to 40x120)', async () => {
       const inner = `tty; ${awaitSize('30 100')}; ${awaitSize('40 120')}; exit 5`;
-      const ctr = ctd.ctrCommandLine(['run', '--rm', '-t', '--runtime', runtime, IMAGE, 'tty1', 'sh', '-c', inner]);
+      const ctr = ctd().ctrCommandLine(['run', '--rm', '-t', '--runtime', runtime, IMAGE, 'tty1', 'sh', '-c', inner]);
       // ctr runs in the background (stdin /dev/null; its terminal is the pty on stdout and stderr); the shell resizes
       // the pty once the test, having seen the first size, answers: the kernel sends ctr SIGWINCH, ctr calls ResizePty.
       const line = `stty rows 30 cols 100; ${ctr} & p=$!; read go; stty rows 40 cols 120; wait $p; echo ctr-rc=$?`;
@@ -67,10 +53,10 @@ describe.each(RUNTIMES)('shim v2 runtime %s', (runtime) => {
     });
 
     test('ctr run --log-uri binary://: the logger gets its argv and env, and every line of stdout and stderr', async () => {
-      const dir = fs.mkdtempSync(path.join(ctd.dir, 'binlog-'));
+      const dir = fs.mkdtempSync(path.join(ctd().dir, 'binlog-'));
       const logger = path.join(dir, 'logger.sh');
       fs.writeFileSync(logger, LOGGER, { mode: 0o755 });
-      const r = await ctd.ctr(['run', '--rm', '--runtime', runtime, '--log-uri', `binary://${logger}?dir=${dir}`, IMAGE, 'binlog1', 'sh', '-c', PRINT_LINES]);
+      const r = await ctd().ctr(['run', '--rm', '--runtime', runtime, '--log-uri', `binary://${logger}?dir=${dir}`, IMAGE, 'binlog1', 'sh', '-c', PRINT_LINES]);
       expect({ status: r.status, out: r.stdout, err: r.stderr }).toEqual({ status: 0, out: '', err: '' });
       const read = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), 'utf8') : '');
       // the logger's copies end at the container's EOF; Delete may have stopped the logger's shell before its cats finished
@@ -78,12 +64,12 @@ describe.each(RUNTIMES)('shim v2 runtime %s', (runtime) => {
       expect(read('stdout')).toBe(numbered('out'));
       expect(read('stderr')).toBe(numbered('err'));
       expect(read('argv')).toBe(`dir ${dir}\n`);
-      expect(read('env').split('\n')).toEqual(expect.arrayContaining(['CONTAINER_ID=binlog1', `CONTAINER_NAMESPACE=${ctd.namespace}`]));
+      expect(read('env').split('\n')).toEqual(expect.arrayContaining(['CONTAINER_ID=binlog1', `CONTAINER_NAMESPACE=${ctd().namespace}`]));
     });
 
     test('ctr run --log-uri file://: every line of stdout and stderr appended to the file', async () => {
-      const file = path.join(ctd.dir, `filelog-${runtime}`, 'sub', 'c.log');
-      const r = await ctd.ctr(['run', '--rm', '--runtime', runtime, '--log-uri', `file://${file}`, IMAGE, 'filelog1', 'sh', '-c', PRINT_LINES]);
+      const file = path.join(ctd().dir, `filelog-${runtime}`, 'sub', 'c.log');
+      const r = await ctd().ctr(['run', '--rm', '--runtime', runtime, '--log-uri', `file://${file}`, IMAGE, 'filelog1', 'sh', '-c', PRINT_LINES]);
       expect({ status: r.status, out: r.stdout, err: r.stderr }).toEqual({ status: 0, out: '', err: '' });
       const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
       expect(lines.filter((l) => l.startsWith('out ')).join('\n') + '\n').toBe(numbered('out'));

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeAsRoot, makeBusyboxRootfs } from '../helpers/busybox';
-import { TSRUNC, builtSkipReason } from '../helpers/tsrunc';
+import { TSRUNC } from '../helpers/tsrunc';
 import {
   CliWatch,
   Containerd,
@@ -14,9 +14,7 @@ import {
   containerReady,
   containerdSkipReason,
   feedUntilEchoed,
-  pollUntil,
-  startPrivateContainerd,
-  CLEANUP_MS,
+  usePrivateContainerd,
 } from './containerd';
 
 jest.setTimeout(90_000);
@@ -68,41 +66,29 @@ async function inParallel<T, R>(items: T[], width: number, fn: (item: T) => Prom
 
 describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
   describeE2e(`ctr run --runtime ${shim.runtime} against a private containerd`, () => {
-    let ctd: Containerd;
+    const ctd = usePrivateContainerd();
     let watch: CliWatch;
-
-    beforeAll(async () => {
-      const built = builtSkipReason();
-      if (built) throw new Error(built);
-      ctd = await startPrivateContainerd();
-      watch = new CliWatch(ctd);
+    beforeAll(() => {
+      watch = new CliWatch(ctd());
     });
-    afterAll(async () => {
-      watch?.stop();
-      if (ctd) await ctd.stop();
-    });
-    afterEach(async () => {
-      // every check ends with its tasks gone: no runtime state, shim, mount, container process or cgroup left
-      await pollUntil(() => ctd.leftovers().length === 0, CLEANUP_MS);
-      expect(ctd.leftovers()).toEqual([]);
-    });
+    afterAll(() => watch?.stop());
 
     const run = (args: string[], opts: Parameters<Containerd['ctr']>[1] = {}) =>
-      ctd.ctr(['run', '--rm', '--runtime', shim.runtime, IMAGE, ...args], opts);
-    const daemons = () => ctd.shimDaemonPids(shim.binary, shim.daemonAction);
+      ctd().ctr(['run', '--rm', '--runtime', shim.runtime, IMAGE, ...args], opts);
+    const daemons = () => ctd().shimDaemonPids(shim.binary, shim.daemonAction);
 
     /** Starts `ids` together with `ctr run -d … sleep 1000` (extra ctr flags first), each RUNNING when it resolves. */
     const startSleepers = async (ids: string[], flags: (id: string) => string[] = () => []) => {
-      const runs = await Promise.all(ids.map((id) => ctd.ctr(['run', '-d', '--runtime', shim.runtime, ...flags(id), IMAGE, id, 'sleep', '1000'])));
+      const runs = await Promise.all(ids.map((id) => ctd().ctr(['run', '-d', '--runtime', shim.runtime, ...flags(id), IMAGE, id, 'sleep', '1000'])));
       expect(runs.map((r) => [r.status, r.stderr])).toEqual(ids.map(() => [0, '']));
-      for (const id of ids) expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
+      for (const id of ids) expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
     };
     const removeTasks = async (ids: string[]) => {
       for (const id of ids) {
-        expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-        expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
-        expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
-        expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+        expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
+        expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
+        expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
+        expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
       }
     };
 
@@ -120,8 +106,8 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
       const id = 'kill9';
       const fg = run([id, 'sleep', '1000']);
       // a ctr that ends first failed to start the task: its output is the failure's message
-      expect(await Promise.race([ctd.waitStatus(id, 'RUNNING'), fg.then((r) => `ctr exited ${r.status}: ${r.stderr}`)])).toBe(true);
-      expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
+      expect(await Promise.race([ctd().waitStatus(id, 'RUNNING'), fg.then((r) => `ctr exited ${r.status}: ${r.stderr}`)])).toBe(true);
+      expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
       expect((await fg).status).toBe(137);
     });
 
@@ -133,23 +119,23 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
 
     test('run -d: task ps lists pid 1; kill -s TERM to a trap returns its own exit code 42', async () => {
       const id = 'term1';
-      const d = await ctd.ctr(['run', '-d', '--runtime', shim.runtime, IMAGE, id, 'sh', '-c', TRAP_TERM_EXIT_42]);
+      const d = await ctd().ctr(['run', '-d', '--runtime', shim.runtime, IMAGE, id, 'sh', '-c', TRAP_TERM_EXIT_42]);
       expect({ status: d.status, err: d.stderr }).toEqual({ status: 0, err: '' });
-      expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
-      const pid = (await ctd.taskPid(id))!;
+      expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
+      const pid = (await ctd().taskPid(id))!;
       expect(await containerReady(pid)).toBe(true);
 
-      const ps = await ctd.ctr(['task', 'ps', id]);
+      const ps = await ctd().ctr(['task', 'ps', id]);
       expect(ps.status).toBe(0);
       const pids = ps.stdout.split('\n').map((l) => /^(\d+)\s/.exec(l)?.[1]).filter(Boolean).map(Number);
       expect(pids).toContain(pid);
 
       // ctr task attach waits for the task, exits with its status (as the foreground ctr run does) and deletes it
-      const attach = ctd.ctr(['task', 'attach', id]);
-      expect((await ctd.ctr(['task', 'kill', '-s', 'TERM', id])).status).toBe(0);
+      const attach = ctd().ctr(['task', 'attach', id]);
+      expect((await ctd().ctr(['task', 'kill', '-s', 'TERM', id])).status).toBe(0);
       expect((await attach).status).toBe(42);
-      expect(await ctd.taskStatus(id)).toBeUndefined();
-      expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+      expect(await ctd().taskStatus(id)).toBeUndefined();
+      expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
     });
 
     const mibTest = shim.losesOutput ? test.skip : test;
@@ -173,7 +159,7 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
 
     /** ctr flags for our shim_group option (a runtimeoptions.v1 ConfigPath file, as ctr passes it). */
     const groupOption = (group: string) => {
-      const file = path.join(ctd.dir, `shim-group-${group}.toml`);
+      const file = path.join(ctd().dir, `shim-group-${group}.toml`);
       fs.writeFileSync(file, `shim_group = "${group}"\n`);
       return ['--runtime-config-path', file];
     };
@@ -199,25 +185,25 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
     describe('a config.json with a namespace of type "nett"', () => {
       /** ctr's own default spec for `id`, on a busybox rootfs of the test's, running /bin/true. */
       const specWithNetwork = async (id: string, netType: string) => {
-        const r = await ctd.ctr(['oci', 'spec']);
+        const r = await ctd().ctr(['oci', 'spec']);
         expect(r.status).toBe(0);
         const spec = JSON.parse(r.stdout);
-        const rootfs = path.join(ctd.dir, 'rootfs-spec');
+        const rootfs = path.join(ctd().dir, 'rootfs-spec');
         if (!fs.existsSync(rootfs)) makeBusyboxRootfs(rootfs);
         spec.root = { path: rootfs, readonly: true };
         spec.process.args = ['/bin/true'];
-        spec.linux.cgroupsPath = `/${ctd.namespace}/${id}`;
+        spec.linux.cgroupsPath = `/${ctd().namespace}/${id}`;
         const index = spec.linux.namespaces.findIndex((n: { type: string }) => n.type === 'network');
         expect(index).toBeGreaterThanOrEqual(0);
         spec.linux.namespaces[index].type = netType;
-        const file = path.join(ctd.dir, `${id}.json`);
+        const file = path.join(ctd().dir, `${id}.json`);
         fs.writeFileSync(file, JSON.stringify(spec));
         return { file, index };
       };
       const runWithConfig = async (id: string, file: string) => {
-        const r = await ctd.ctr(['run', '--rm', '--runtime', shim.runtime, '--config', file, id]);
+        const r = await ctd().ctr(['run', '--rm', '--runtime', shim.runtime, '--config', file, id]);
         // a task that never started leaves its container record behind (ctr removes it only after a run)
-        await ctd.ctr(['container', 'rm', id]);
+        await ctd().ctr(['container', 'rm', id]);
         return r;
       };
 
@@ -244,34 +230,34 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
       test("--exec-id e1 ID sh -c 'echo $$; exit 3': prints the exec's pid in the container and ctr exits 3", async () => {
         const id = 'exec1';
         await sleeper(id);
-        const r = await ctd.ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo $$; exit 3']);
+        const r = await ctd().ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo $$; exit 3']);
         expect({ status: r.status, err: r.stderr }).toEqual({ status: 3, err: '' });
         // a pid of the container's pid namespace, where the task's own process is 1
         expect(r.stdout).toMatch(/^\d+\n$/);
         expect(Number(r.stdout)).toBeGreaterThan(1);
         // the exec is gone from the task: the same id can be used again
-        expect((await ctd.ctr(['task', 'exec', '--exec-id', 'e1', id, 'true'])).status).toBe(0);
+        expect((await ctd().ctr(['task', 'exec', '--exec-id', 'e1', id, 'true'])).status).toBe(0);
         await removeTasks([id]);
       });
 
       test("input piped into an exec'd cat comes back, and its EOF ends cat", async () => {
         const id = 'execcat';
         await sleeper(id);
-        const r = await ctd.ctr(['task', 'exec', '--exec-id', 'cat', id, 'cat'], { feed: feedUntilEchoed('piped through the exec') });
+        const r = await ctd().ctr(['task', 'exec', '--exec-id', 'cat', id, 'cat'], { feed: feedUntilEchoed('piped through the exec') });
         expect({ status: r.status, out: r.stdout, err: r.stderr }).toEqual({ status: 0, out: 'piped through the exec\n', err: '' });
         await removeTasks([id]);
       });
 
       test('an exec into a stopped task is refused', async () => {
         const id = 'execstopped';
-        const d = await ctd.ctr(['run', '-d', '--runtime', shim.runtime, IMAGE, id, 'true']);
+        const d = await ctd().ctr(['run', '-d', '--runtime', shim.runtime, IMAGE, id, 'true']);
         expect({ status: d.status, err: d.stderr }).toEqual({ status: 0, err: '' });
-        expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
-        const r = await ctd.ctr(['task', 'exec', '--exec-id', 'e1', id, 'true']);
+        expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
+        const r = await ctd().ctr(['task', 'exec', '--exec-id', 'e1', id, 'true']);
         expect(r.status).not.toBe(0);
         expect(r.stderr).toContain('cannot exec in a stopped state');
-        expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
-        expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+        expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
+        expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
       });
     });
 
@@ -282,23 +268,13 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
 });
 
 describeE2e('the harness: CliWatch sees the tsrunc CLI when a shim runs it', () => {
-  let ctd: Containerd;
-  beforeAll(async () => {
-    const built = builtSkipReason();
-    if (built) throw new Error(built);
-    ctd = await startPrivateContainerd();
-  });
-  afterAll(async () => {
-    if (ctd) await ctd.stop();
-  });
+  const ctd = usePrivateContainerd();
 
   test('the runc shim with --runc-binary bin/tsrunc: every CLI call it makes is seen', async () => {
-    const watch = new CliWatch(ctd);
-    const r = await ctd.ctr(['run', '--rm', '--runtime', 'io.containerd.runc.v2', '--runc-binary', TSRUNC, '--runc-root', ctd.runcRoot, IMAGE, 'seen1', 'true']);
+    const watch = new CliWatch(ctd());
+    const r = await ctd().ctr(['run', '--rm', '--runtime', 'io.containerd.runc.v2', '--runc-binary', TSRUNC, '--runc-root', ctd().runcRoot, IMAGE, 'seen1', 'true']);
     expect(r.status).toBe(0);
     // the runc shim runs `tsrunc create`, `start` and `delete` for one run
     expect(watch.stop().map((argv) => argv.find((a) => ['create', 'start', 'delete'].includes(a)))).toEqual(expect.arrayContaining(['create', 'start', 'delete']));
-    await pollUntil(() => ctd.leftovers().length === 0, CLEANUP_MS);
-    expect(ctd.leftovers()).toEqual([]);
   });
 });

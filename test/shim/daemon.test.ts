@@ -8,22 +8,9 @@ import { Code } from 'ttrpc-ts';
 import { TaskStatus } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason } from '../helpers/tsrunc';
-import { alive, InputFifo, OutputFifo, until, useFakeContainerd } from './harness';
+import { alive, createTaskRequest, InputFifo, OutputFifo, until, useFakeContainerd } from './harness';
 
 const built = builtSkipReason() ?? (fs.existsSync(path.join(__dirname, '../../bin/containerd-shim-tsrunc-v2')) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
-
-const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: string } = {}) => ({
-  id,
-  bundle: '',
-  rootfs: [],
-  terminal: false,
-  stdin: io.stdin ?? '',
-  stdout: io.stdout ?? '',
-  stderr: io.stderr ?? '',
-  checkpoint: '',
-  parent_checkpoint: '',
-  options: null,
-});
 
 (built ? describe.skip : describeAsRoot)(`containerd-shim-tsrunc-v2 daemon${built ? ` [skipped: ${built}]` : ''}`, () => {
   jest.setTimeout(60_000);
@@ -35,7 +22,7 @@ const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: str
     const err = new OutputFifo(path.join(fake().base, 'life-stderr'));
     const { task } = await fake().connect(b);
     const opts = fake().callOptions();
-    const { pid } = await task.Create({ ...request(b.id, { stdout: out.path, stderr: err.path }), bundle: b.dir }, opts);
+    const { pid } = await task.Create(createTaskRequest(b, { stdout: out.path, stderr: err.path }), opts);
     expect(pid).toBeGreaterThan(0);
     expect(await task.State({ id: b.id, exec_id: '' }, opts)).toMatchObject({ id: b.id, pid, status: TaskStatus.CREATED, exit_status: 0 });
     expect((await task.Connect({ id: b.id }, opts)).task_pid).toBe(pid);
@@ -64,7 +51,7 @@ const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: str
     const b = fake().bundle('killed', ['sleep', '1000']);
     const { task } = await fake().connect(b);
     const opts = fake().callOptions();
-    const { pid } = await task.Create({ ...request(b.id), bundle: b.dir }, opts);
+    const { pid } = await task.Create(createTaskRequest(b), opts);
     await task.Start({ id: b.id, exec_id: '' }, opts);
     expect(await task.State({ id: b.id, exec_id: '' }, opts)).toMatchObject({ status: TaskStatus.RUNNING });
     await task.Kill({ id: b.id, exec_id: '', signal: 9, all: true }, opts);
@@ -79,7 +66,7 @@ const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: str
     const out = new OutputFifo(path.join(fake().base, 'cat-stdout'));
     const { task } = await fake().connect(b);
     const opts = fake().callOptions();
-    await task.Create({ ...request(b.id, { stdin: input.path, stdout: out.path }), bundle: b.dir }, opts);
+    await task.Create(createTaskRequest(b, { stdin: input.path, stdout: out.path }), opts);
     await task.Start({ id: b.id, exec_id: '' }, opts);
     input.write('ping\n');
     expect(await until(() => out.text() === 'ping\n')).toBe(true);
@@ -97,7 +84,7 @@ const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: str
     fake().onEvent = (topic, event) => (topic === '/tasks/exit' && event.container_id === b.id ? out.bytes : undefined);
     const { task } = await fake().connect(b);
     const opts = fake().callOptions();
-    await task.Create({ ...request(b.id, { stdout: out.path }), bundle: b.dir }, opts);
+    await task.Create(createTaskRequest(b, { stdout: out.path }), opts);
     await task.Start({ id: b.id, exec_id: '' }, opts);
     await task.Wait({ id: b.id, exec_id: '' }, opts);
     await until(() => fake().topics(b.id).includes('/tasks/exit'));
@@ -119,7 +106,7 @@ const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: str
       const out = new OutputFifo(path.join(fake().base, `closeio${i}-stdout`));
       const { task } = await fake().connect(b);
       const opts = fake().callOptions();
-      await task.Create({ ...request(b.id, { stdin: input.path, stdout: out.path }), bundle: b.dir }, opts);
+      await task.Create(createTaskRequest(b, { stdin: input.path, stdout: out.path }), opts);
       await task.Start({ id: b.id, exec_id: '' }, opts);
       input.close();
       await task.CloseIO({ id: b.id, exec_id: '', stdin: true }, opts);
@@ -136,7 +123,7 @@ const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: str
     const b = fake().bundle('frames', ['sh', '-c', 'trap "exit 42" TERM; sleep 1000 & wait']);
     const { task, address, shimPid } = await fake().connect(b);
     const opts = fake().callOptions();
-    await task.Create({ ...request(b.id), bundle: b.dir }, opts);
+    await task.Create(createTaskRequest(b), opts);
     await task.Start({ id: b.id, exec_id: '' }, opts);
     const garbage = [
       Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), // a header claiming a 1.1 GB message
@@ -167,10 +154,10 @@ const request = (id: string, io: { stdin?: string; stdout?: string; stderr?: str
     expect(second.address).toBe(first.address);
     expect(second.shimPid).toBe(first.shimPid);
     const opts = fake().callOptions();
-    await first.task.Create({ ...request(a.id), bundle: a.dir }, opts);
+    await first.task.Create(createTaskRequest(a), opts);
     await first.task.Start({ id: a.id, exec_id: '' }, opts);
     const index = JSON.parse(fs.readFileSync(path.join(bad.dir, 'config.json'), 'utf8')).linux.namespaces.length - 1;
-    await expect(second.task.Create({ ...request(bad.id), bundle: bad.dir }, opts)).rejects.toMatchObject({
+    await expect(second.task.Create(createTaskRequest(bad), opts)).rejects.toMatchObject({
       code: Code.Unknown,
       message: expect.stringContaining(`linux.namespaces[${index}].type: unknown namespace "nett"`),
     });

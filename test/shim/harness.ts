@@ -36,8 +36,8 @@ export interface TestBundle {
 }
 
 /** A CreateTaskRequest for `bundle` as containerd sends it without a rootfs (root.path names it) or options. */
-export function createTaskRequest(bundle: TestBundle, io: { stdin?: string; stdout?: string; stderr?: string } = {}) {
-  return { id: bundle.id, bundle: bundle.dir, rootfs: [], terminal: false, stdin: io.stdin ?? '', stdout: io.stdout ?? '', stderr: io.stderr ?? '', checkpoint: '', parent_checkpoint: '', options: null };
+export function createTaskRequest(bundle: TestBundle, io: { stdin?: string; stdout?: string; stderr?: string; terminal?: boolean } = {}) {
+  return { id: bundle.id, bundle: bundle.dir, rootfs: [], terminal: io.terminal ?? false, stdin: io.stdin ?? '', stdout: io.stdout ?? '', stderr: io.stderr ?? '', checkpoint: '', parent_checkpoint: '', options: null };
 }
 
 /** An output FIFO as containerd's client reads it: created and opened read-only (non-blocking) before Create. */

@@ -5,22 +5,9 @@ import * as path from 'node:path';
 import { Code } from 'ttrpc-ts';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason } from '../helpers/tsrunc';
-import { alive, InputFifo, OutputFifo, until, useFakeContainerd, type FakeContainerd, type TestBundle } from './harness';
+import { alive, createTaskRequest, InputFifo, OutputFifo, until, useFakeContainerd, type FakeContainerd, type TestBundle } from './harness';
 
 const built = builtSkipReason() ?? (fs.existsSync(path.join(__dirname, '../../bin/containerd-shim-tsrunc-v2')) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
-
-const request = (b: TestBundle, io: { stdin?: string; stdout?: string; stderr?: string; terminal?: boolean }) => ({
-  id: b.id,
-  bundle: b.dir,
-  rootfs: [],
-  terminal: io.terminal ?? false,
-  stdin: io.stdin ?? '',
-  stdout: io.stdout ?? '',
-  stderr: io.stderr ?? '',
-  checkpoint: '',
-  parent_checkpoint: '',
-  options: null,
-});
 
 /** A bundle whose process has a terminal (config.json's process.terminal). */
 const ttyBundle = (fake: FakeContainerd, id: string, script: string): TestBundle =>
@@ -61,7 +48,7 @@ while :; do sleep 1 & wait $!; done
       const input = new InputFifo(path.join(fake().base, 'tty-life-stdin'));
       const out = new OutputFifo(path.join(fake().base, 'tty-life-stdout'));
       const { task } = await fake().connect(b);
-      await task.Create(request(b, { stdin: input.path, stdout: out.path, terminal: true }), opts());
+      await task.Create(createTaskRequest(b, { stdin: input.path, stdout: out.path, terminal: true }), opts());
       await task.ResizePty({ ...ref(b), width: 100, height: 30 }, opts());
       await task.Start(ref(b), opts());
       expect(await until(() => /^30 100\r$/m.test(out.text()))).toBe(true);
@@ -85,7 +72,7 @@ while :; do sleep 1 & wait $!; done
         const out = new OutputFifo(path.join(fake().base, `tty-quick${i}-stdout`));
         fake().onEvent = (topic, event) => (topic === '/tasks/exit' && event.container_id === b.id ? out.text() : undefined);
         const { task } = await fake().connect(b);
-        await task.Create(request(b, { stdout: out.path, terminal: true }), opts());
+        await task.Create(createTaskRequest(b, { stdout: out.path, terminal: true }), opts());
         await task.Start(ref(b), opts());
         await task.Wait(ref(b), opts());
         expect(await until(() => fake().topics(b.id).includes('/tasks/exit'))).toBe(true);
@@ -100,7 +87,7 @@ while :; do sleep 1 & wait $!; done
     it('ResizePty on a task without a terminal succeeds and does nothing; on a stopped one it is refused', async () => {
       const b = fake().bundle('no-tty', ['sh', '-c', 'exit 0']);
       const { task } = await fake().connect(b);
-      await task.Create(request(b, {}), opts());
+      await task.Create(createTaskRequest(b), opts());
       await task.ResizePty({ ...ref(b), width: 80, height: 24 }, opts());
       await task.Start(ref(b), opts());
       await task.Wait(ref(b), opts());
@@ -111,7 +98,7 @@ while :; do sleep 1 & wait $!; done
     it('a terminal option that disagrees with process.terminal fails Create naming both, and leaves nothing', async () => {
       const b = fake().bundle('tty-mismatch', ['true']);
       const { task } = await fake().connect(b);
-      await expect(task.Create(request(b, { terminal: true }), opts())).rejects.toMatchObject({
+      await expect(task.Create(createTaskRequest(b, { terminal: true }), opts())).rejects.toMatchObject({
         message: 'OCI runtime create failed: terminal: the task asks for a terminal, but process.terminal is false in config.json',
       });
       expect(fs.existsSync(path.join(fake().runtimeRoot, b.id))).toBe(false);
@@ -124,7 +111,7 @@ while :; do sleep 1 & wait $!; done
       const b = fake().bundle('file-log', ['sh', '-c', 'for i in $(seq 1 500); do echo "out $i"; echo "err $i" >&2; done']);
       const file = path.join(fake().base, 'logs/a/b/file-log.log');
       const { task } = await fake().connect(b);
-      await task.Create(request(b, { stdout: `file://${file}`, stderr: `file://${file}` }), opts());
+      await task.Create(createTaskRequest(b, { stdout: `file://${file}`, stderr: `file://${file}` }), opts());
       await task.Start(ref(b), opts());
       expect((await task.Wait(ref(b), opts())).exit_status).toBe(0);
       await task.Delete(ref(b), opts());
@@ -136,7 +123,7 @@ while :; do sleep 1 & wait $!; done
       expect((fs.statSync(path.dirname(file)).mode & 0o777).toString(8)).toBe('755');
       // a second task appends
       const b2 = fake().bundle('file-log2', ['echo', 'second']);
-      await task.Create(request(b2, { stdout: `file://${file}`, stderr: `file://${file}` }), opts());
+      await task.Create(createTaskRequest(b2, { stdout: `file://${file}`, stderr: `file://${file}` }), opts());
       await task.Start(ref(b2), opts());
       await task.Wait(ref(b2), opts());
       await task.Delete(ref(b2), opts());
@@ -159,7 +146,7 @@ while :; do sleep 1 & wait $!; done
       const l = setUpLogger('binlog');
       const b = fake().bundle('bin-log', ['sh', '-c', 'for i in $(seq 1 500); do echo "out $i"; echo "err $i" >&2; done; exit 2']);
       const { task } = await fake().connect(b);
-      await task.Create(request(b, { stdout: `binary://${l.logger}?dir=${encodeURIComponent(l.dir)}`, stderr: `binary://${l.logger}?dir=${encodeURIComponent(l.dir)}` }), opts());
+      await task.Create(createTaskRequest(b, { stdout: `binary://${l.logger}?dir=${encodeURIComponent(l.dir)}`, stderr: `binary://${l.logger}?dir=${encodeURIComponent(l.dir)}` }), opts());
       expect(l.read('ready')).toBe('ready\n');
       expect(l.read('argv')).toBe(`dir ${l.dir}\n`);
       const env = l.read('env').split('\n');
@@ -182,7 +169,7 @@ while :; do sleep 1 & wait $!; done
       const b = fake().bundle('bin-stubborn', ['echo', 'one line']);
       const { task } = await fake().connect(b);
       const uri = `binary://${l.logger}?dir=${encodeURIComponent(l.dir)}&ignore-term`;
-      await task.Create(request(b, { stdout: uri, stderr: uri }), opts());
+      await task.Create(createTaskRequest(b, { stdout: uri, stderr: uri }), opts());
       const pid = Number(l.read('pid'));
       await task.Start(ref(b), opts());
       await task.Wait(ref(b), opts());
@@ -197,7 +184,7 @@ while :; do sleep 1 & wait $!; done
     it('a logger that cannot start fails Create with one line naming it, and leaves nothing', async () => {
       const b = fake().bundle('bin-missing', ['true']);
       const { task } = await fake().connect(b);
-      const err = await task.Create(request(b, { stdout: 'binary:///nonexistent/logger?x=1' }), opts()).catch((e: Error) => e);
+      const err = await task.Create(createTaskRequest(b, { stdout: 'binary:///nonexistent/logger?x=1' }), opts()).catch((e: Error) => e);
       expect((err as Error).message).toMatch(/^OCI runtime create failed: stdout binary:\/\/\/nonexistent\/logger: .*no such file or directory$/i);
       expect((err as Error).message).not.toContain('\n');
       expect(fs.existsSync(path.join(fake().runtimeRoot, b.id))).toBe(false);
@@ -207,7 +194,7 @@ while :; do sleep 1 & wait $!; done
   it('an unknown stdio scheme fails Create with one line naming it, and leaves nothing', async () => {
     const b = fake().bundle('bad-scheme', ['true']);
     const { task } = await fake().connect(b);
-    await expect(task.Create(request(b, { stdout: 'tcp://127.0.0.1:9/x' }), opts())).rejects.toMatchObject({
+    await expect(task.Create(createTaskRequest(b, { stdout: 'tcp://127.0.0.1:9/x' }), opts())).rejects.toMatchObject({
       message: 'OCI runtime create failed: stdout tcp://127.0.0.1:9/x: unknown STDIO scheme tcp (fifo, file and binary are known)',
     });
     expect(fs.existsSync(path.join(fake().runtimeRoot, b.id))).toBe(false);

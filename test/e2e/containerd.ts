@@ -68,7 +68,7 @@ export function runAsync(file: string, args: string[], opts: { env?: NodeJS.Proc
 }
 
 /** Calls `then` once, when the command's output so far matches `pattern`. */
-function whenOutput(stdout: NodeJS.ReadableStream, pattern: RegExp, then: () => void): void {
+export function whenOutput(stdout: NodeJS.ReadableStream, pattern: RegExp, then: () => void): void {
   let seen = '';
   const watch = (d: Buffer): void => {
     seen += d;

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
-import { IMAGE, answerWhenSeen, containerdSkipReason, pollUntil, runAsync, which, usePrivateContainerd } from './containerd';
+import { type Feed, IMAGE, containerdSkipReason, pollUntil, runAsync, which, usePrivateContainerd, whenOutput } from './containerd';
 
 jest.setTimeout(90_000);
 
@@ -40,15 +40,28 @@ describe.each(RUNTIMES)('shim v2 runtime %s', (runtime) => {
     const ctd = usePrivateContainerd();
 
     test('ctr run -t: a pty whose size follows the caller\'s terminal (30x100 at the start, then resized to 40x120)', async () => {
-      const inner = `tty; ${awaitSize('30 100')}; ${awaitSize('40 120')}; exit 5`;
+      const inner = `tty; ${awaitSize('30 100')}; ${awaitSize('40 120')}; echo sized; exit 5`;
       const ctr = ctd().ctrCommandLine(['run', '--rm', '-t', '--runtime', runtime, IMAGE, 'tty1', 'sh', '-c', inner]);
-      // ctr runs in the background (stdin /dev/null; its terminal is the pty on stdout and stderr); the shell resizes
-      // the pty once the test, having seen the first size, answers: the kernel sends ctr SIGWINCH, ctr calls ResizePty.
-      const line = `stty rows 30 cols 100; ${ctr} & p=$!; read go; stty rows 40 cols 120; wait $p; echo ctr-rc=$?`;
-      const r = await runAsync(which('script')!, ['-qec', line, '/dev/null'], { timeoutMs: 30_000, feed: answerWhenSeen(/^30 100\r?$/m, 'go') });
+      // ctr runs in the background; its terminal is the pty (stdout, stderr), and ctr reads the pty as the container's
+      // stdin, so the test tells the shell when to go on through files, not by typing (ctr could read the answer).
+      // Once the container has printed its first size the shell resizes the pty: the kernel sends ctr SIGWINCH, ctr
+      // calls ResizePty. ctr installs its SIGWINCH handler only after Start returns, and the container can print its
+      // first size before that, so the resize's one SIGWINCH may reach ctr while it still ignores the signal (a fresh
+      // CI machine lost it). As a terminal emulator does on resize events, the shell repeats SIGWINCH until the
+      // container has printed its last line (ctr, a zombie by then at the latest, is reaped only afterwards); ctr
+      // answers each one with the pty's current size, which is what the container must see.
+      const dir = fs.mkdtempSync(path.join(ctd().dir, 'pty-'));
+      const awaitFile = (name: string) => `until [ -e ${dir}/${name} ]; do sleep 0.05; done`;
+      const line = `stty rows 30 cols 100; ${ctr} & p=$!; ${awaitFile('first-size')}; stty rows 40 cols 120; ` +
+        `(while sleep 0.2; do kill -WINCH $p; done) & w=$!; ${awaitFile('sized')}; kill $w; wait $p; echo ctr-rc=$?`;
+      const feed: Feed = (_stdin, stdout) => {
+        whenOutput(stdout, /^30 100\r?$/m, () => fs.writeFileSync(path.join(dir, 'first-size'), ''));
+        whenOutput(stdout, /^sized\r?$/m, () => fs.writeFileSync(path.join(dir, 'sized'), ''));
+      };
+      const r = await runAsync(which('script')!, ['-qec', line, '/dev/null'], { timeoutMs: 30_000, feed });
       const out = r.stdout.replace(/[\r\0]/g, '');
       expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
-      expect(out).toMatch(/^30 100\n40 120$/m);
+      expect(out).toMatch(/^30 100\n40 120\nsized$/m);
       expect(out).toMatch(/^ctr-rc=5$/m);
     });
 

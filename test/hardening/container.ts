@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Spec } from '@tsrunc/common';
-import { Bundle, CliResult, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc } from '../helpers/tsrunc';
+import { Bundle, CliResult, cgroupDirsOf, cleanup, leftovers, makeBundle, processesInCgroupOf, tmpStateRoot, tsrunc } from '../helpers/tsrunc';
 
 export interface Finished {
   id: string;
@@ -126,4 +126,10 @@ export function ownLeftovers(root: string, id: string, bundleDir: string): strin
       return false; // gone meanwhile
     }
   });
+}
+
+/** Everything a container may leave: state dir, mounts, processes (in its cgroup or holding its files), cgroup dirs. */
+export function leftBehind(c: Containers, id: string, b: Bundle): string[] {
+  const pids = processesInCgroupOf(id).map((p) => `process ${p} in cgroup /${id}`);
+  return [...ownLeftovers(c.root, id, b.dir), ...pids, ...cgroupDirsOf(id).map((d) => `cgroup ${d}`)];
 }

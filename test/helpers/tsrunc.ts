@@ -112,6 +112,11 @@ export function processesInCgroupOf(id: string): number[] {
   return out;
 }
 
+/** The container's directory in every cgroup hierarchy that has one (the default cgroupsPath is `/<id>`). */
+export function cgroupDirsOf(id: string): string[] {
+  return fs.readdirSync('/sys/fs/cgroup').map((h) => path.join('/sys/fs/cgroup', h, id)).filter((d) => fs.existsSync(d));
+}
+
 /**
  * What a container left behind: its state dir, mounts under its bundle or the rootfs, and its
  * processes — those in its cgroup, rooted in its bundle, or holding a file (exec.fifo) under its

@@ -5,26 +5,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
-import { Bundle, CliResult, TSRUNC, hasExited, processesInCgroupOf, spawnCaptured, tsrunc } from '../helpers/tsrunc';
-import { Containers, ownLeftovers } from '../hardening/container';
+import { Bundle, CliResult, TSRUNC, cgroupDirsOf, hasExited, processesInCgroupOf, spawnCaptured, tsrunc } from '../helpers/tsrunc';
+import { Containers, leftBehind } from '../hardening/container';
 
-const CGROUP_ROOT = '/sys/fs/cgroup';
 const PAGE = 4096;
 // The original create spent 2 s per cgroup hierarchy on EBUSY with its init still inside.
 const FAST_FAILURE_MS = 12_000;
 /** bin/tsrunc's floor: below it the launcher refuses to start node, which would abort or crash. */
 const NOFILE_FLOOR = 28;
-
-/** The container's directory in every cgroup hierarchy that has one (its cgroupsPath is `/<id>`). */
-function cgroupDirsOf(id: string): string[] {
-  return fs.readdirSync(CGROUP_ROOT).map((h) => path.join(CGROUP_ROOT, h, id)).filter((d) => fs.existsSync(d));
-}
-
-/** Everything a container may leave: state dir, mounts, processes (in its cgroup or holding its files), cgroup dirs. */
-function leftBehind(c: Containers, id: string, b: Bundle): string[] {
-  const pids = processesInCgroupOf(id).map((p) => `process ${p} in cgroup /${id}`);
-  return [...ownLeftovers(c.root, id, b.dir), ...pids, ...cgroupDirsOf(id).map((d) => `cgroup ${d}`)];
-}
 
 /** tsrunc's own error lines (a --log record aside): exactly one, and no stack trace. */
 function expectOneLineError(stderr: string, message: RegExp): void {

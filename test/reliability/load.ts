@@ -1,0 +1,54 @@
+// Shared by the reliability tests: the soak switch, the 1 MiB output a container prints, a reader that can be slow,
+// and the zombies a test run could leave.
+import * as fs from 'node:fs';
+
+/** `npm run test:soak` sets TSRUNC_SOAK=1: the issue's full counts instead of CI's short form. */
+export const SOAK = process.env.TSRUNC_SOAK === '1';
+export const MIB = 1 << 20;
+
+/** What `yes abcdefghijklmnop | head -c n` prints. */
+export function expectedOutput(n: number): Buffer {
+  const line = 'abcdefghijklmnop\n';
+  return Buffer.from(line.repeat(Math.ceil(n / line.length)).slice(0, n));
+}
+
+/**
+ * Everything `stream` yields until its end. With `slow`, it reads at most `chunk` bytes every `everyMs` ms (paused in
+ * between), so a writer that outpaces it fills the pipe and must wait: what a slow consumer does to a container.
+ */
+export function readAll(stream: NodeJS.ReadableStream, slow?: { chunk: number; everyMs: number }): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    let ended = false;
+    stream.on('error', reject);
+    stream.on('end', () => ((ended = true), resolve(Buffer.concat(parts))));
+    if (!slow) {
+      stream.on('data', (d: Buffer) => parts.push(d));
+      return;
+    }
+    const readable = stream as unknown as { read(n?: number): Buffer | null };
+    // A 'readable' listener keeps the stream paused: without one, node resumes a child's stdout when the child exits
+    // (child_process flushStdio), and what flows then, with no 'data' listener, is dropped.
+    stream.on('readable', () => undefined);
+    const tick = (): void => {
+      if (ended) return;
+      const d = readable.read(slow.chunk) ?? readable.read();
+      if (d) parts.push(d);
+      setTimeout(tick, slow.everyMs);
+    };
+    tick();
+  });
+}
+
+/** Pids of this process's children that have exited and were never reaped. */
+export function zombieChildren(): number[] {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return state === 'Z' && Number(ppid) === process.pid ? [Number(p)] : [];
+    } catch {
+      return [];
+    }
+  });
+}

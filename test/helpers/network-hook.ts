@@ -66,7 +66,7 @@ export function netnsHolders(ns: string): string[] {
   const found: string[] = [];
   for (const p of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
-      if (fs.readlinkSync(`/proc/${p}/ns/net`) === ns) found.push(`process ${p} in ${ns}`);
+      if (fs.readlinkSync(`/proc/${p}/ns/net`) === ns) found.push(`process ${p} (${fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim()}) in ${ns}`);
       for (const fd of fs.readdirSync(`/proc/${p}/fd`)) if (fs.readlinkSync(`/proc/${p}/fd/${fd}`) === ns) found.push(`process ${p} holds ${ns}`);
     } catch {
       // exited meanwhile, or a kernel thread

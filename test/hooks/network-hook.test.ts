@@ -167,6 +167,20 @@ describeAsRoot('examples/network-hook through the tsrunc CLI', () => {
     expect(leftovers(root, id, b.dir)).toEqual([]);
   });
 
+  it('run by hand, a state without an id or with a pid that cannot exist fails in one line; down of an unknown container is quiet', () => {
+    const l = link(9);
+    const hook = (args: string[], input: string) => spawnSync(NETWORK_HOOK, args, { input, encoding: 'utf8' });
+    const noId = hook(['up', l.hostCidr, l.containerAddr], '{"ociVersion": "1.0.2", "annotations": {"id": "not-the-id"}}');
+    expect({ status: noId.status, stderr: noId.stderr }).toEqual({ status: 1, stderr: 'network-hook: no container id in the state on stdin (run it as a hook: the runtime writes the state there)\n' });
+    const impossible = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8')) + 1;
+    const id = uniqueId('nh-hand');
+    const gone = hook(['up', l.hostCidr, l.containerAddr], JSON.stringify({ ociVersion: '1.0.2', id, status: 'creating', pid: impossible }));
+    expect({ status: gone.status, stderr: gone.stderr }).toEqual({ status: 1, stderr: `network-hook: process ${impossible} (the container's pid from the state) is gone\n` });
+    expect(linkExists(hostEnd(id))).toBe(false);
+    const down = hook(['down'], JSON.stringify({ ociVersion: '1.0.2', id, status: 'stopped' }));
+    expect({ status: down.status, stdout: down.stdout, stderr: down.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });
+  });
+
   it('refuses a container that shares the host\'s network namespace, and makes no interface', () => {
     const id = uniqueId('nh-hostnet');
     ids.push(id);

@@ -2,7 +2,7 @@
 // (./containerd.ts): `ctr run --config` takes a whole runtime spec, hooks included (ctr 1.6 has no flag that adds a
 // hook). Three containers start at once, each connected to the host by its own veth pair; pings cross both ways;
 // after the tasks are deleted no veth or network namespace is left. containerd's own io.containerd.runc.v2 (with
-// runc, which gives a hook no environment of its own) runs the same checks: the hook is the runtime-spec's, not ours.
+// runc) runs the same checks: the hook is the runtime-spec's, not ours.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeAsRoot, makeBusyboxRootfs } from '../helpers/busybox';

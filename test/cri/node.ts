@@ -69,6 +69,9 @@ export class CriNode {
         '  stream_server_port = "0"',
         '  enable_selinux = false',
         '  disable_apparmor = true',
+        // the pause container's oom_score_adj -998 is below containerd's, which needs CAP_SYS_RESOURCE: this VM's
+        // bounding set lacks it (kubelet's rootless mode has the same problem); clamp to containerd's own score
+        '  restrict_oom_score_adj = true',
         // netns bind mounts in containerd's (private) state dir, not /var/run/netns
         '  netns_mounts_under_state_dir = true',
         `[${cri}.containerd]`,

@@ -1,0 +1,261 @@
+// e2e: Kubernetes' way in. Pods run through containerd's CRI plugin (Debian's containerd 1.6, a private instance per
+// suite: ../cri/node.ts) on the runtime handler tsrunc, driven over CRI v1 gRPC as kubelet drives it (RunPodSandbox,
+// CreateContainer, StartContainer, ExecSync, ContainerStatus, ListContainers, StopContainer, RemoveContainer,
+// StopPodSandbox, RemovePodSandbox), with real pod networking from the CNI bridge plugin. The same checks run on
+// containerd's own runc handler beside it (RuntimeClass-style), and must come out the same.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeAsRoot } from '../helpers/busybox';
+import { PodSandboxConfig } from '../cri/client';
+import { CriNode, Handler, criSkipReason, useCriNode } from '../cri/node';
+import { CLEANUP_MS, pollUntil, processes } from './containerd';
+
+jest.setTimeout(180_000);
+
+const why = criSkipReason();
+const describeCri = why ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${why}]`, fn) : describeAsRoot;
+
+const TSRUNC_SHIM = 'containerd-shim-tsrunc-v2';
+const RUNC_SHIM = 'containerd-shim-runc-v2';
+const PORT = 8080;
+/** pid 1 of a container: runs `cmd` in the background and exits 0 on SIGTERM (StopContainer's signal). */
+const untilTerm = (cmd: string): string[] => ['sh', '-c', `trap 'exit 0' TERM; ${cmd} & wait`];
+/** Answers every connection to PORT (on every address of the pod) with one line naming the pod. */
+const listener = (pod: string): string[] => untilTerm(`nc -ll -p ${PORT} -e echo hello from ${pod}`);
+const IDLE = untilTerm('sleep inf');
+
+interface Pod {
+  name: string;
+  handler: Handler;
+  id: string;
+  config: PodSandboxConfig;
+  /** Container name → id. */
+  containers: Record<string, string>;
+}
+
+/** RunPodSandbox on `handler`, then CreateContainer + StartContainer of each container, as kubelet does. */
+async function runPod(node: CriNode, handler: Handler, name: string, containers: Record<string, string[]>): Promise<Pod> {
+  const config = node.podConfig(name);
+  const id = await node.cri.runPodSandbox(config, handler);
+  const pod: Pod = { name, handler, id, config, containers: {} };
+  for (const [cname, args] of Object.entries(containers)) {
+    const cid = await node.cri.createContainer(id, node.containerConfig(cname, args), config);
+    pod.containers[cname] = cid;
+    await node.cri.startContainer(cid);
+  }
+  return pod;
+}
+
+/** A pod whose `server` listens on PORT and whose `client` idles, to connect from. */
+function runNetPod(node: CriNode, handler: Handler, name: string): Promise<Pod> {
+  return runPod(node, handler, name, { server: listener(name), client: IDLE });
+}
+
+async function sandboxPid(node: CriNode, pod: Pod): Promise<number> {
+  const { info } = await node.cri.podSandboxStatus(pod.id, true);
+  return JSON.parse(info.info).pid;
+}
+
+async function containerPid(node: CriNode, id: string): Promise<number> {
+  const { info } = await node.cri.containerStatus(id, true);
+  return JSON.parse(info.info).pid;
+}
+
+/** pids of the sandbox and of every container of the pod. */
+async function podPids(node: CriNode, pod: Pod): Promise<number[]> {
+  return [await sandboxPid(node, pod), ...(await Promise.all(Object.values(pod.containers).map((c) => containerPid(node, c))))];
+}
+
+function parentPid(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** The shim processes that are the parents of the pod's processes (a shim reaps what it serves). */
+async function servingShims(node: CriNode, pod: Pod): Promise<number[]> {
+  return [...new Set((await podPids(node, pod)).map(parentPid))];
+}
+
+function shimDaemons(node: CriNode, handler: Handler): number[] {
+  return handler === 'runc' ? node.ctd.shimDaemonPids(RUNC_SHIM) : node.ctd.shimDaemonPids(TSRUNC_SHIM, 'serve');
+}
+
+const netnsOf = (pid: number): string => fs.readlinkSync(`/proc/${pid}/ns/net`);
+
+/** ExecSync with the output as text. */
+async function exec(node: CriNode, id: string, cmd: string[], timeoutSeconds = 0): Promise<{ stdout: string; stderr: string; exit_code: number }> {
+  const r = await node.cri.execSync(id, cmd, timeoutSeconds);
+  return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exit_code: r.exit_code };
+}
+
+/** What `nc HOST PORT` run in `id` reads, once the listener answers (it may still be starting): polled, 10 s at most. */
+async function readFrom(node: CriNode, id: string, host: string): Promise<string> {
+  let got = '';
+  await pollUntil(async () => {
+    got = (await exec(node, id, ['nc', '-w', '2', host, String(PORT)])).stdout;
+    return got !== '';
+  });
+  return got;
+}
+
+/**
+ * The network a user of the pod sees: the text its client reads from its server over localhost (one network
+ * namespace), the pod's IP in the bridge's subnet, the same address on eth0 inside, and every process of the pod
+ * in the sandbox's network namespace. Returns the pod's IP.
+ */
+async function expectPodNetwork(node: CriNode, pod: Pod): Promise<string> {
+  const { status } = await node.cri.podSandboxStatus(pod.id);
+  expect(status.state).toBe('SANDBOX_READY');
+  expect(status.runtime_handler).toBe(pod.handler);
+  const ip = status.network!.ip;
+  expect(ip.startsWith(node.subnet.replace(/0\/24$/, ''))).toBe(true);
+  expect(await readFrom(node, pod.containers.client, '127.0.0.1')).toBe(`hello from ${pod.name}\n`);
+  const addr = await exec(node, pod.containers.server, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+  expect(addr.stdout).toContain(`inet ${ip}/24`);
+  const pids = await podPids(node, pod);
+  expect(new Set(pids.map(netnsOf)).size).toBe(1);
+  return ip;
+}
+
+/** What a pod's processes use on the host, recorded while they run, to check it is gone after removal. */
+interface Footprint {
+  shims: number[];
+  netns: string;
+  veths: string[];
+  mounts: string[];
+  cgroups: string[];
+}
+
+function mountPoints(): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[4]);
+}
+
+/** The cgroup dirs of `pid` in every hierarchy mounted here (v1 controllers and the unified one). */
+function cgroupDirsOf(pid: number): string[] {
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => {
+    const sep = f.indexOf('-');
+    return sep > 0 && /^cgroup2?$/.test(f[sep + 1]);
+  });
+  return fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').filter(Boolean).flatMap((line) => {
+    const [, controllers, p] = line.match(/^\d+:([^:]*):(.*)$/)!;
+    const mount = mounts.find((f) => {
+      const opts = f[f.length - 1].split(',');
+      return controllers === '' ? f[f.indexOf('-') + 1] === 'cgroup2' : controllers.split(',').every((c) => opts.includes(c) || opts.includes(`name=${c.replace(/^name=/, '')}`));
+    });
+    return mount ? [path.join(mount[4], p)] : [];
+  });
+}
+
+async function footprint(node: CriNode, pod: Pod): Promise<Footprint> {
+  const pids = await podPids(node, pod);
+  const iflink = (await exec(node, pod.containers.client, ['cat', '/sys/class/net/eth0/iflink'])).stdout.trim();
+  const veths = node.bridgePorts().filter((p) => fs.readFileSync(`/sys/class/net/${p}/ifindex`, 'utf8').trim() === iflink);
+  const ids = [pod.id, ...Object.values(pod.containers)];
+  return {
+    shims: [...new Set(pids.map(parentPid))],
+    netns: netnsOf(pids[0]),
+    veths,
+    mounts: mountPoints().filter((m) => ids.some((id) => m.includes(id))),
+    cgroups: [...new Set(pids.flatMap(cgroupDirsOf))].filter((d) => d.includes(`/cr-e2e-${process.pid}/`)),
+  };
+}
+
+/** What of `f` is still there (the shims by pid: a daemon may still serve other pods, so only when told). */
+function stillThere(f: Footprint, shimsMustGo: boolean): Record<keyof Footprint, string[]> {
+  const netnsUsers = processes().filter(({ pid }) => {
+    try {
+      return netnsOf(pid) === f.netns;
+    } catch {
+      return false;
+    }
+  });
+  const netnsMounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[3] === f.netns);
+  return {
+    shims: shimsMustGo ? f.shims.filter((p) => fs.existsSync(`/proc/${p}`)).map(String) : [],
+    netns: [...netnsUsers.map((p) => `process ${p.pid}`), ...netnsMounts.map((l) => `mount ${l.split(' ')[4]}`)],
+    veths: f.veths.filter((v) => fs.existsSync(`/sys/class/net/${v}`)),
+    mounts: f.mounts.filter((m) => mountPoints().includes(m)),
+    cgroups: f.cgroups.filter((d) => fs.existsSync(d)),
+  };
+}
+
+const NOTHING: Record<keyof Footprint, string[]> = { shims: [], netns: [], veths: [], mounts: [], cgroups: [] };
+
+/**
+ * Takes the pods down as kubelet does (StopContainer with a grace period, RemoveContainer, StopPodSandbox,
+ * RemovePodSandbox) and checks that each one's shim processes, mounts, cgroups, network namespace and veth are gone.
+ */
+async function removePods(node: CriNode, pods: Pod[]): Promise<void> {
+  const footprints = await Promise.all(pods.map((p) => footprint(node, p)));
+  for (const f of footprints) {
+    expect(f.veths).toHaveLength(1);
+    expect(f.mounts.length).toBeGreaterThan(0);
+    expect(f.cgroups.length).toBeGreaterThan(0);
+  }
+  for (const pod of pods) {
+    for (const cid of Object.values(pod.containers)) {
+      await node.cri.stopContainer(cid, 10);
+      const { status } = await node.cri.containerStatus(cid);
+      // the container's pid 1 took SIGTERM and exited 0 (no SIGKILL after the grace period)
+      expect({ state: status.state, exit_code: status.exit_code, reason: status.reason }).toEqual({ state: 'CONTAINER_EXITED', exit_code: 0, reason: 'Completed' });
+      await node.cri.removeContainer(cid);
+    }
+    expect(await node.cri.listContainers({ pod_sandbox_id: pod.id })).toEqual([]);
+    await node.cri.stopPodSandbox(pod.id);
+    expect((await node.cri.podSandboxStatus(pod.id)).status.state).toBe('SANDBOX_NOTREADY');
+    await node.cri.removePodSandbox(pod.id);
+  }
+  const ids = new Set(pods.map((p) => p.id));
+  expect((await node.cri.listPodSandbox()).filter((p) => ids.has(p.id))).toEqual([]);
+  const shimsMustGo = (await node.cri.listPodSandbox()).length === 0;
+  await pollUntil(() => footprints.every((f) => JSON.stringify(stillThere(f, shimsMustGo)) === JSON.stringify(NOTHING)), CLEANUP_MS);
+  for (const f of footprints) expect(stillThere(f, shimsMustGo)).toEqual(NOTHING);
+}
+
+describeCri('CRI pods through containerd 1.6 on the tsrunc runtime handler', () => {
+  const node = useCriNode();
+
+  test('CRI sees the runtime and the two images imported for it (pause and busybox)', async () => {
+    const version = await node().cri.version();
+    expect(version.runtime_name).toBe('containerd');
+    expect(version.runtime_api_version).toBe('v1');
+    const tags = (await node().cri.listImages()).flatMap((i) => i.repo_tags);
+    expect(tags).toEqual(expect.arrayContaining(['docker.io/library/cr-pause-local:latest', 'docker.io/library/cr-busybox-local:latest']));
+    expect(await node().cri.imageStatus('docker.io/library/cr-no-such-image:latest')).toBeNull();
+  });
+
+  test('two containers of a pod share its network namespace; the pod has an IP on the bridge; a second pod reaches it; ONE daemon serves both pods', async () => {
+    const a = await runNetPod(node(), 'tsrunc', 'cr-a');
+    const b = await runNetPod(node(), 'tsrunc', 'cr-b');
+    const ipA = await expectPodNetwork(node(), a);
+    const ipB = await expectPodNetwork(node(), b);
+    expect(ipA).not.toBe(ipB);
+    expect(await readFrom(node(), b.containers.client, ipA)).toBe('hello from cr-a\n');
+    expect(await readFrom(node(), a.containers.client, ipB)).toBe('hello from cr-b\n');
+
+    const daemons = shimDaemons(node(), 'tsrunc');
+    expect(daemons).toHaveLength(1);
+    // every sandbox and container of both pods is a child of that daemon (it spawned and reaps them)
+    expect(await servingShims(node(), a)).toEqual(daemons);
+    expect(await servingShims(node(), b)).toEqual(daemons);
+    expect(node().ctd.shimDaemonPids(RUNC_SHIM)).toEqual([]);
+
+    const listed = await node().cri.listContainers({ state: { state: 'CONTAINER_RUNNING' } });
+    expect(listed.map((c) => c.id).sort()).toEqual([...Object.values(a.containers), ...Object.values(b.containers)].sort());
+    await removePods(node(), [a, b]);
+  });
+
+  test('with shim_group = "pod" (handler tsrunc-pod) each pod has its own daemon, serving its sandbox and containers', async () => {
+    const a = await runNetPod(node(), 'tsrunc-pod', 'cr-c');
+    const b = await runNetPod(node(), 'tsrunc-pod', 'cr-d');
+    const daemons = shimDaemons(node(), 'tsrunc-pod');
+    expect(daemons).toHaveLength(2);
+    const shimsA = await servingShims(node(), a);
+    const shimsB = await servingShims(node(), b);
+    expect(shimsA).toHaveLength(1);
+    expect(shimsB).toHaveLength(1);
+    expect([...shimsA, ...shimsB].sort()).toEqual([...daemons].sort());
+    expect(await readFrom(node(), b.containers.client, (await node().cri.podSandboxStatus(a.id)).status.network!.ip)).toBe('hello from cr-c\n');
+    await removePods(node(), [a, b]);
+  });
+});

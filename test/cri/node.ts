@@ -171,16 +171,21 @@ export class CriNode {
     return found;
   }
 
-  /** Removes every pod through CRI (so CNI releases its veth and IP), stops containerd, deletes the bridge. */
-  async stop(): Promise<void> {
+  /** Stops and removes every pod through CRI (best effort: containerd may never have answered). */
+  async removeAllPods(): Promise<void> {
     try {
       for (const pod of await this.cri.listPodSandbox()) {
         await this.cri.stopPodSandbox(pod.id).catch(() => undefined);
         await this.cri.removePodSandbox(pod.id).catch(() => undefined);
       }
     } catch {
-      // containerd never answered: nothing to remove through it
+      // nothing to remove through it
     }
+  }
+
+  /** Removes every pod through CRI (so CNI releases its veth and IP), stops containerd, deletes the bridge. */
+  async stop(): Promise<void> {
+    await this.removeAllPods();
     this.cri.close();
     await this.ctd.stop();
     if (fs.existsSync(`/sys/class/net/${this.bridge}`)) spawnSync(which('ip')!, ['link', 'del', this.bridge]);
@@ -206,7 +211,10 @@ export function useCriNode(): () => CriNode {
   });
   afterEach(async () => {
     await pollUntil(() => node!.leftovers().length === 0, CLEANUP_MS);
-    expect(node!.leftovers()).toEqual([]);
+    const left = node!.leftovers();
+    // a failed test's pods go now, so that the next test starts on a clean node
+    if (left.length) await node!.removeAllPods();
+    expect(left).toEqual([]);
   });
   return () => node!;
 }

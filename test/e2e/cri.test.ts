@@ -3,6 +3,7 @@
 // CreateContainer, StartContainer, ExecSync, ContainerStatus, ListContainers, StopContainer, RemoveContainer,
 // StopPodSandbox, RemovePodSandbox), with real pod networking from the CNI bridge plugin. The same checks run on
 // containerd's own runc handler beside it (RuntimeClass-style), and must come out the same.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
@@ -61,9 +62,14 @@ async function containerPid(node: CriNode, id: string): Promise<number> {
   return JSON.parse(info.info).pid;
 }
 
-/** pids of the sandbox and of every container of the pod. */
+/** Ids of the pod's containers that run. */
+async function runningContainers(node: CriNode, pod: Pod): Promise<string[]> {
+  return (await node.cri.listContainers({ pod_sandbox_id: pod.id, state: { state: 'CONTAINER_RUNNING' } })).map((c) => c.id);
+}
+
+/** pids of the sandbox and of every running container of the pod (the sandbox's first). */
 async function podPids(node: CriNode, pod: Pod): Promise<number[]> {
-  return [await sandboxPid(node, pod), ...(await Promise.all(Object.values(pod.containers).map((c) => containerPid(node, c))))];
+  return [await sandboxPid(node, pod), ...(await Promise.all((await runningContainers(node, pod)).map((c) => containerPid(node, c))))];
 }
 
 function parentPid(pid: number): number {
@@ -148,7 +154,7 @@ function cgroupDirsOf(pid: number): string[] {
 
 async function footprint(node: CriNode, pod: Pod): Promise<Footprint> {
   const pids = await podPids(node, pod);
-  const iflink = (await exec(node, pod.containers.client, ['cat', '/sys/class/net/eth0/iflink'])).stdout.trim();
+  const iflink = (await exec(node, (await runningContainers(node, pod))[0], ['cat', '/sys/class/net/eth0/iflink'])).stdout.trim();
   const veths = node.bridgePorts().filter((p) => fs.readFileSync(`/sys/class/net/${p}/ifindex`, 'utf8').trim() === iflink);
   const ids = [pod.id, ...Object.values(pod.containers)];
   return {
@@ -193,11 +199,13 @@ async function removePods(node: CriNode, pods: Pod[]): Promise<void> {
     expect(f.cgroups.length).toBeGreaterThan(0);
   }
   for (const pod of pods) {
+    const running = await runningContainers(node, pod);
     for (const cid of Object.values(pod.containers)) {
       await node.cri.stopContainer(cid, 10);
       const { status } = await node.cri.containerStatus(cid);
-      // the container's pid 1 took SIGTERM and exited 0 (no SIGKILL after the grace period)
-      expect({ state: status.state, exit_code: status.exit_code, reason: status.reason }).toEqual({ state: 'CONTAINER_EXITED', exit_code: 0, reason: 'Completed' });
+      // a running container's pid 1 took SIGTERM and exited 0 (no SIGKILL after the grace period)
+      if (running.includes(cid)) expect({ state: status.state, exit_code: status.exit_code, reason: status.reason }).toEqual({ state: 'CONTAINER_EXITED', exit_code: 0, reason: 'Completed' });
+      else expect(status.state).toBe('CONTAINER_EXITED');
       await node.cri.removeContainer(cid);
     }
     expect(await node.cri.listContainers({ pod_sandbox_id: pod.id })).toEqual([]);
@@ -211,6 +219,68 @@ async function removePods(node: CriNode, pods: Pod[]): Promise<void> {
   await pollUntil(() => footprints.every((f) => JSON.stringify(stillThere(f, shimsMustGo)) === JSON.stringify(NOTHING)), CLEANUP_MS);
   for (const f of footprints) expect(stillThere(f, shimsMustGo)).toEqual(NOTHING);
 }
+
+/** ExecSync cases and what a user gets from each: output, exit code; a command killed by a signal gives 128 + it. */
+const EXEC_CASES: { cmd: string[]; result: { stdout: string; stderr: string; exit_code: number } }[] = [
+  { cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'], result: { stdout: 'out\n', stderr: 'err\n', exit_code: 3 } },
+  { cmd: ['true'], result: { stdout: '', stderr: '', exit_code: 0 } },
+  { cmd: ['sh', '-c', 'kill -9 $$'], result: { stdout: '', stderr: '', exit_code: 137 } },
+  // more than a pipe holds: every byte arrives before the exit is reported
+  { cmd: ['seq', '1', '100000'], result: { stdout: Array.from({ length: 100_000 }, (_, i) => `${i + 1}\n`).join(''), stderr: '', exit_code: 0 } },
+];
+
+/** Output longer than a screen as its size and digest, so that a failure's diff stays readable. */
+function summarized<T extends { stdout: string }>(r: T): T {
+  if (r.stdout.length <= 1000) return r;
+  return { ...r, stdout: `${r.stdout.length} bytes, sha256 ${createHash('sha256').update(r.stdout).digest('hex')}` };
+}
+
+/**
+ * Runs a pod named `name` on `handler` whose container `main` idles and `quits` prints a line and exits 7, and
+ * returns what a user sees of it: each ExecSync case's result, a missing program and an exec past its timeout
+ * (both refused, the latter's process killed), the exited container's status, its log and the listed states.
+ */
+async function observeExecAndStatus(node: CriNode, handler: Handler, name: string) {
+  const pod = await runPod(node, handler, name, { main: IDLE, quits: ['sh', '-c', 'echo bye; exit 7'] });
+  const main = pod.containers.main;
+  const execs = [];
+  for (const c of EXEC_CASES) execs.push(summarized(await exec(node, main, c.cmd)));
+  const missing = await exec(node, main, ['/no/such/program']).then((r) => `exit ${r.exit_code}`, (e: Error) => e.message);
+  const overTime = await exec(node, main, ['sleep', '30'], 1).then((r) => `exit ${r.exit_code}`, (e: Error) => e.message);
+  const hostname = (await exec(node, main, ['hostname'])).stdout;
+  const sleepers = (await exec(node, main, ['ps', '-o', 'args'])).stdout.split('\n').filter((l) => l.startsWith('sleep 30'));
+
+  expect(await pollUntil(async () => (await node.cri.containerStatus(pod.containers.quits)).status.state === 'CONTAINER_EXITED')).toBe(true);
+  const { status } = await node.cri.containerStatus(pod.containers.quits);
+  const log = fs.readFileSync(path.join(pod.config.log_directory!, 'quits/0.log'), 'utf8');
+  const states = Object.fromEntries((await node.cri.listContainers({ pod_sandbox_id: pod.id })).map((c) => [c.metadata.name, c.state]));
+  return {
+    pod,
+    seen: {
+      execs,
+      hostnameIsPodName: hostname === `${name}\n`,
+      missing: /no\/such\/program/.test(missing) ? 'refused, naming the program' : missing,
+      overTime: /timeout 1s exceeded/.test(overTime) ? 'timed out' : overTime,
+      sleepersLeft: sleepers,
+      // no order between the two: CRI stamps the start after StartContainer returned, and a quick process can exit before
+      exited: { state: status.state, exit_code: status.exit_code, reason: status.reason, started: status.started_at > 0, finished: status.finished_at > 0 },
+      // CRI's log format: <time> <stream> <F(ull)|P(artial)> <text>
+      log: log.split('\n').filter(Boolean).map((l) => l.split(' ').slice(1).join(' ')),
+      states,
+    },
+  };
+}
+
+const EXPECTED_EXEC_AND_STATUS = {
+  execs: EXEC_CASES.map((c) => summarized(c.result)),
+  hostnameIsPodName: true,
+  missing: 'refused, naming the program',
+  overTime: 'timed out',
+  sleepersLeft: [],
+  exited: { state: 'CONTAINER_EXITED', exit_code: 7, reason: 'Error', started: true, finished: true },
+  log: ['stdout F bye'],
+  states: { main: 'CONTAINER_RUNNING', quits: 'CONTAINER_EXITED' },
+};
 
 describeCri('CRI pods through containerd 1.6 on the tsrunc runtime handler', () => {
   const node = useCriNode();
@@ -257,5 +327,30 @@ describeCri('CRI pods through containerd 1.6 on the tsrunc runtime handler', () 
     expect([...shimsA, ...shimsB].sort()).toEqual([...daemons].sort());
     expect(await readFrom(node(), b.containers.client, (await node().cri.podSandboxStatus(a.id)).status.network!.ip)).toBe('hello from cr-c\n');
     await removePods(node(), [a, b]);
+  });
+
+  test('ExecSync returns stdout, stderr and exit codes; ContainerStatus, the log and ListContainers follow a container that exits 7', async () => {
+    const { pod, seen } = await observeExecAndStatus(node(), 'tsrunc', 'cr-exec');
+    expect(seen).toEqual(EXPECTED_EXEC_AND_STATUS);
+    await removePods(node(), [pod]);
+  });
+
+  test('RuntimeClass-style: a pod on handler tsrunc and one on runc, side by side, behave the same', async () => {
+    const ours = await runNetPod(node(), 'tsrunc', 'cr-net-tsrunc');
+    const theirs = await runNetPod(node(), 'runc', 'cr-net-runc');
+    const ipOurs = await expectPodNetwork(node(), ours);
+    const ipTheirs = await expectPodNetwork(node(), theirs);
+    expect(await readFrom(node(), ours.containers.client, ipTheirs)).toBe('hello from cr-net-runc\n');
+    expect(await readFrom(node(), theirs.containers.client, ipOurs)).toBe('hello from cr-net-tsrunc\n');
+    // each served by its handler's shim: our daemon, and the runc shim containerd starts per pod
+    expect(await servingShims(node(), ours)).toEqual(shimDaemons(node(), 'tsrunc'));
+    expect(await servingShims(node(), theirs)).toEqual(shimDaemons(node(), 'runc'));
+    expect(shimDaemons(node(), 'runc')).toHaveLength(1);
+
+    const onTsrunc = await observeExecAndStatus(node(), 'tsrunc', 'cr-exec-tsrunc');
+    const onRunc = await observeExecAndStatus(node(), 'runc', 'cr-exec-runc');
+    expect(onTsrunc.seen).toEqual(onRunc.seen);
+    expect(onRunc.seen).toEqual(EXPECTED_EXEC_AND_STATUS);
+    await removePods(node(), [ours, theirs, onTsrunc.pod, onRunc.pod]);
   });
 });

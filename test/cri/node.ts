@@ -34,6 +34,7 @@ export function criSkipReason(): string | undefined {
   const missing = CNI_PLUGINS.filter((p) => !fs.existsSync(path.join(CNI_BIN_DIR, p)));
   if (missing.length) return `needs the CNI plugins ${missing.join(', ')} in ${CNI_BIN_DIR} (apt-get install containernetworking-plugins)`;
   if (!which('ip')) return 'needs ip (apt-get install iproute2)';
+  if (!which('runc')) return 'needs runc, for the runc handler beside ours (apt-get install runc)';
   return containerdSkipReason();
 }
 

@@ -369,7 +369,7 @@ function isTsruncCli(argv: string[]): boolean {
   return /(^|\/)tsrunc$/.test(argv[0]) || /\/dist\/tsrunc\.js$/.test(argv[1] ?? '');
 }
 
-function parentPid(pid: number): number | undefined {
+export function parentPid(pid: number): number | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
 import { PodSandboxConfig } from '../cri/client';
 import { CriNode, Handler, criSkipReason, useCriNode } from '../cri/node';
-import { CLEANUP_MS, pollUntil, processes } from './containerd';
+import { CLEANUP_MS, mountsUnder, parentPid, pollUntil, processes } from './containerd';
 
 jest.setTimeout(180_000);
 
@@ -72,14 +72,12 @@ async function podPids(node: CriNode, pod: Pod): Promise<number[]> {
   return [await sandboxPid(node, pod), ...(await Promise.all((await runningContainers(node, pod)).map((c) => containerPid(node, c))))];
 }
 
-function parentPid(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-}
+/** The parents of `pids`, each once. */
+const parentsOf = (pids: number[]): number[] => [...new Set(pids.map((p) => parentPid(p)!))];
 
 /** The shim processes that are the parents of the pod's processes (a shim reaps what it serves). */
 async function servingShims(node: CriNode, pod: Pod): Promise<number[]> {
-  return [...new Set((await podPids(node, pod)).map(parentPid))];
+  return parentsOf(await podPids(node, pod));
 }
 
 function shimDaemons(node: CriNode, handler: Handler): number[] {
@@ -132,10 +130,6 @@ interface Footprint {
   cgroups: string[];
 }
 
-function mountPoints(): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[4]);
-}
-
 /** The cgroup dirs of `pid` in every hierarchy mounted here (v1 controllers and the unified one). */
 function cgroupDirsOf(pid: number): string[] {
   const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => {
@@ -145,8 +139,9 @@ function cgroupDirsOf(pid: number): string[] {
   return fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').filter(Boolean).flatMap((line) => {
     const [, controllers, p] = line.match(/^\d+:([^:]*):(.*)$/)!;
     const mount = mounts.find((f) => {
+      // v1 lines name their controllers (or name=systemd), found in the mount's super options; v2's line names none
       const opts = f[f.length - 1].split(',');
-      return controllers === '' ? f[f.indexOf('-') + 1] === 'cgroup2' : controllers.split(',').every((c) => opts.includes(c) || opts.includes(`name=${c.replace(/^name=/, '')}`));
+      return controllers === '' ? f[f.indexOf('-') + 1] === 'cgroup2' : controllers.split(',').every((c) => opts.includes(c));
     });
     return mount ? [path.join(mount[4], p)] : [];
   });
@@ -158,16 +153,16 @@ async function footprint(node: CriNode, pod: Pod): Promise<Footprint> {
   const veths = node.bridgePorts().filter((p) => fs.readFileSync(`/sys/class/net/${p}/ifindex`, 'utf8').trim() === iflink);
   const ids = [pod.id, ...Object.values(pod.containers)];
   return {
-    shims: [...new Set(pids.map(parentPid))],
+    shims: parentsOf(pids),
     netns: netnsOf(pids[0]),
     veths,
-    mounts: mountPoints().filter((m) => ids.some((id) => m.includes(id))),
+    mounts: mountsUnder(node.ctd.dir).filter((m) => ids.some((id) => m.includes(id))),
     cgroups: [...new Set(pids.flatMap(cgroupDirsOf))].filter((d) => d.includes(`/cr-e2e-${process.pid}/`)),
   };
 }
 
 /** What of `f` is still there (the shims by pid: a daemon may still serve other pods, so only when told). */
-function stillThere(f: Footprint, shimsMustGo: boolean): Record<keyof Footprint, string[]> {
+function stillThere(node: CriNode, f: Footprint, shimsMustGo: boolean): Record<keyof Footprint, string[]> {
   const netnsUsers = processes().filter(({ pid }) => {
     try {
       return netnsOf(pid) === f.netns;
@@ -180,7 +175,7 @@ function stillThere(f: Footprint, shimsMustGo: boolean): Record<keyof Footprint,
     shims: shimsMustGo ? f.shims.filter((p) => fs.existsSync(`/proc/${p}`)).map(String) : [],
     netns: [...netnsUsers.map((p) => `process ${p.pid}`), ...netnsMounts.map((l) => `mount ${l.split(' ')[4]}`)],
     veths: f.veths.filter((v) => fs.existsSync(`/sys/class/net/${v}`)),
-    mounts: f.mounts.filter((m) => mountPoints().includes(m)),
+    mounts: f.mounts.filter((m) => mountsUnder(node.ctd.dir).includes(m)),
     cgroups: f.cgroups.filter((d) => fs.existsSync(d)),
   };
 }
@@ -216,8 +211,8 @@ async function removePods(node: CriNode, pods: Pod[]): Promise<void> {
   const ids = new Set(pods.map((p) => p.id));
   expect((await node.cri.listPodSandbox()).filter((p) => ids.has(p.id))).toEqual([]);
   const shimsMustGo = (await node.cri.listPodSandbox()).length === 0;
-  await pollUntil(() => footprints.every((f) => JSON.stringify(stillThere(f, shimsMustGo)) === JSON.stringify(NOTHING)), CLEANUP_MS);
-  for (const f of footprints) expect(stillThere(f, shimsMustGo)).toEqual(NOTHING);
+  await pollUntil(() => footprints.every((f) => JSON.stringify(stillThere(node, f, shimsMustGo)) === JSON.stringify(NOTHING)), CLEANUP_MS);
+  for (const f of footprints) expect(stillThere(node, f, shimsMustGo)).toEqual(NOTHING);
 }
 
 /** ExecSync cases and what a user gets from each: output, exit code; a command killed by a signal gives 128 + it. */

@@ -117,6 +117,7 @@ async function expectPodNetwork(node: CriNode, pod: Pod): Promise<string> {
   const addr = await exec(node, pod.containers.server, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
   expect(addr.stdout).toContain(`inet ${ip}/24`);
   const pids = await podPids(node, pod);
+  expect(pids).toHaveLength(1 + Object.keys(pod.containers).length);
   expect(new Set(pids.map(netnsOf)).size).toBe(1);
   return ip;
 }

@@ -128,10 +128,17 @@ export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Builds the busybox OCI image tar (scripts/make-busybox-image) into `dir`; returns the tar's path. */
-export function makeBusyboxImage(dir: string): string {
-  execFileSync(path.join(REPO, 'scripts/make-busybox-image'), [dir, IMAGE], { stdio: 'ignore' });
+/** Builds the busybox OCI image tar (scripts/make-busybox-image) into `dir`, named `image`, with `cmd` as its Cmd; returns the tar's path. */
+export function makeBusyboxImage(dir: string, image = IMAGE, cmd: string[] = ['sh']): string {
+  execFileSync(path.join(REPO, 'scripts/make-busybox-image'), [dir, image, JSON.stringify(cmd)], { stdio: 'ignore' });
   return path.join(dir, 'busybox-oci.tar');
+}
+
+export interface ContainerdOptions {
+  /** TOML of the CRI plugin's section (`[plugins."io.containerd.grpc.v1.cri"]` …); without it the plugin is disabled. */
+  cri?: string;
+  /** The parent cgroup of the containers, relative to each hierarchy's root; default the namespace (ctr's). */
+  cgroupParent?: string;
 }
 
 export class Containerd {
@@ -144,17 +151,19 @@ export class Containerd {
   /** containerd's PATH: a dir holding only the link to our shim binary, then the clean system PATH. */
   readonly path: string;
   private readonly shimDir: string;
+  private readonly cgroupParent: string;
   private child?: ChildProcess;
   private exited?: Promise<void>;
 
   /** `dir` is a fresh temp dir that this instance owns and removes; `namespace` is the containerd namespace used. */
-  constructor(readonly dir: string, readonly namespace: string) {
+  constructor(readonly dir: string, readonly namespace: string, private readonly options: ContainerdOptions = {}) {
     this.address = path.join(dir, 'containerd.sock');
     this.log = path.join(dir, 'containerd.log');
     this.runcRoot = path.join(dir, 'tsrunc');
     this.shimRuntimeRoot = path.join(dir, 'state', 'tsrunc');
     this.shimDir = path.join(dir, 'shim-bin');
     this.path = `${this.shimDir}:${CLEAN_PATH}`;
+    this.cgroupParent = options.cgroupParent ?? namespace;
   }
 
   get pid(): number | undefined {
@@ -178,7 +187,7 @@ export class Containerd {
       `root = "${path.join(this.dir, 'root')}"`,
       `state = "${path.join(this.dir, 'state')}"`,
       // CRI would start its own machinery (CNI, streaming server): ctr needs none of it.
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      this.options.cri ?? 'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
       '[grpc]',
       `  address = "${this.address}"`,
       '[ttrpc]',
@@ -302,14 +311,14 @@ export class Containerd {
     });
   }
 
-  /** Our namespace's parent cgroup in every hierarchy (ctr's default cgroupsPath is /<namespace>/<id>). */
+  /** The containers' parent cgroup in every hierarchy (ctr's default cgroupsPath is /<namespace>/<id>). */
   private cgroupDirs(): string[] {
     const dirs: string[] = [];
     for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
       const f = line.split(' ');
       const sep = f.indexOf('-');
       if (sep < 0 || !/^cgroup2?$/.test(f[sep + 1])) continue;
-      const d = path.join(f[4], this.namespace);
+      const d = path.join(f[4], this.cgroupParent);
       if (fs.existsSync(d)) dirs.push(d);
     }
     return dirs;
@@ -360,7 +369,7 @@ function isTsruncCli(argv: string[]): boolean {
   return /(^|\/)tsrunc$/.test(argv[0]) || /\/dist\/tsrunc\.js$/.test(argv[1] ?? '');
 }
 
-function parentPid(pid: number): number | undefined {
+export function parentPid(pid: number): number | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);

@@ -1,10 +1,11 @@
 // An exec: a process containerd adds to a task (Exec) and starts later (Start), run in the container through the
-// runtime library with its own stdio FIFOs. Its exit is recorded as the init's is (process-exit.ts) and published
+// task's backend with its own stdio FIFOs. Its exit is recorded as the init's is (process-exit.ts) and published
 // as TaskExit with the exec's id.
 import * as os from 'node:os';
 import type { Logger, Process } from '@tsrunc/common';
-import type { Container, ProcessHandle } from '@tsrunc/runtime';
+import type { ProcessHandle } from '@tsrunc/runtime';
 import { Code, TtrpcError } from 'ttrpc-ts';
+import type { ContainerBackend } from './backend';
 import type { EventSink } from './events';
 import { ExecCreatedState, type ExecState } from './exec-state';
 import { ProcessExit } from './process-exit';
@@ -15,7 +16,7 @@ import { ProcessIO } from './stdio';
 export interface ExecContext {
   readonly containerId: string;
   readonly bundle: string;
-  readonly container: Container;
+  readonly container: ContainerBackend;
   /** containerd's namespace (a logging program is told it). */
   readonly namespace: string;
   readonly events: EventSink;
@@ -85,13 +86,13 @@ export class ExecProcess {
     const io = await ProcessIO.open({ runtime: ctx.container.runtime, id: ctx.containerId, namespace: ctx.namespace }, this.request);
     let handle: ProcessHandle;
     try {
-      handle = await ctx.container.exec(this.process, { stdio: io.childFds });
+      handle = await ctx.container.exec(this.process, io.childFds);
     } catch (err) {
       await io.destroy();
       throw new Error(`OCI runtime exec failed: ${(err as Error).message}`);
     }
     io.releaseChildEnds();
-    // With a terminal the library received the pty master (no console socket given): it carries the stdio.
+    // With a terminal the handle carries the pty master: it carries the stdio.
     if (this.request.terminal) io.attachConsole(handle.console!);
     this.io = io;
     this.handle = handle;

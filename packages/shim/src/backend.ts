@@ -19,6 +19,14 @@ export interface BackendCreateOptions {
   noNewKeyring: boolean;
 }
 
+/** A container's OOM watch (ContainerBackend.watchOom). */
+export interface OomWatch {
+  /** Resolves once the init has exited and a kill that ended it was reported. */
+  readonly settled: Promise<void>;
+  /** For a process of the container that died of SIGKILL: resolves once a kill that took it was reported. */
+  afterKill(): Promise<void>;
+}
+
 /** One container, created and driven by a backend. */
 export interface ContainerBackend {
   /** The container's init; its exit is awaited through the daemon's reaper. */
@@ -40,8 +48,8 @@ export interface ContainerBackend {
   pids(): Promise<number[]>;
   /** Its cgroup metrics as the Any containerd expects (NotFound "cgroup does not exist" once it is gone). */
   stats(): Promise<AnyMessage>;
-  /** Reports each OOM kill until the init has exited, and a kill that ended it before it resolves. */
-  watchOom(onOom: (kills: number) => void): Promise<void>;
+  /** Reports each OOM kill in the container from now until the init has exited. */
+  watchOom(onOom: (kills: number) => void): OomWatch;
   /** Lets go of the init's handle; the container is untouched. */
   close(): void;
 }

@@ -15,12 +15,15 @@ function oomKilledContainer(lateMs: number): ContainerBackend {
   const initExit = new Promise<void>((resolve) => (exited = resolve));
   return {
     init: { pid: 4242, wait: () => initExit.then(() => SIGKILLED) },
-    watchOom: async (onOom: (kills: number) => void) => {
-      setImmediate(exited);
-      await initExit;
-      await new Promise((resolve) => setTimeout(resolve, lateMs));
-      onOom(1);
-    },
+    watchOom: (onOom: (kills: number) => void) => ({
+      settled: (async () => {
+        setImmediate(exited);
+        await initExit;
+        await new Promise((resolve) => setTimeout(resolve, lateMs));
+        onOom(1);
+      })(),
+      afterKill: async () => {},
+    }),
     kill: async () => {},
   } as unknown as ContainerBackend;
 }

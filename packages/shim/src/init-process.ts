@@ -4,7 +4,7 @@
 // what holds the exit (the task's running execs) let it go.
 import type { LinuxResources, Logger } from '@tsrunc/common';
 import { Code, TtrpcError } from 'ttrpc-ts';
-import type { ContainerBackend } from './backend';
+import type { ContainerBackend, OomWatch } from './backend';
 import type { EventSink } from './events';
 import { CreatedState, type InitState } from './init-state';
 import { watchOom } from './oom';
@@ -20,8 +20,8 @@ export class InitProcess {
   readonly exit = new ProcessExit();
   /** What the exit waits for before it is recorded. */
   private readonly exitHolds: Array<() => Promise<void>> = [];
-  /** Settles once OOM kills can no longer be reported (after the init's exit). */
-  private readonly oomWatched: Promise<void>;
+  /** The container's OOM watch; it settles once OOM kills can no longer be reported (after the init's exit). */
+  readonly oom: OomWatch;
 
   constructor(
     readonly id: string,
@@ -33,7 +33,7 @@ export class InitProcess {
     private readonly ownPidNamespace: boolean,
   ) {
     this.pid = container.init.pid;
-    this.oomWatched = watchOom(id, container, events, logger);
+    this.oom = watchOom(id, container, events, logger);
     void this.exit.follow({
       wait: container.init.wait(),
       io,
@@ -42,7 +42,7 @@ export class InitProcess {
       before: async () => {
         if (!this.ownPidNamespace) await this.container.kill(SIGKILL, true).catch(() => undefined);
         for (const hold of this.exitHolds) await hold();
-        await this.oomWatched;
+        await this.oom.settled;
       },
       transition: () => this.state.exited(this),
       publish: (result) => this.events.publish('/tasks/exit', { container_id: this.id, id: this.id, pid: this.pid, ...result }),

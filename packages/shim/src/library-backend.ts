@@ -1,7 +1,7 @@
 // The default backend: the runtime library, in this daemon (no runtime binary is run).
 import type { LinuxResources, Process } from '@tsrunc/common';
 import type { Container, ProcessHandle, Runtime } from '@tsrunc/runtime';
-import type { BackendCreateOptions, ContainerBackend } from './backend';
+import type { BackendCreateOptions, ContainerBackend, OomWatch } from './backend';
 import { containerMetrics } from './metrics';
 import type { AnyMessage } from './protos';
 
@@ -57,10 +57,16 @@ export class LibraryBackend implements ContainerBackend {
     return containerMetrics(this.container);
   }
 
-  watchOom(onOom: (kills: number) => void): Promise<void> {
-    return this.container.watch((event) => {
-      if (event.type === 'oom') onOom(event.kills);
-    });
+  watchOom(onOom: (kills: number) => void): OomWatch {
+    let checkAfterKill: (() => Promise<void>) | undefined;
+    const settled = this.container.watch(
+      (event) => {
+        if (event.type === 'oom') onOom(event.kills);
+      },
+      { onOomCheck: (check) => (checkAfterKill = check) },
+    );
+    // Not set up (yet, or no memory cgroup): nothing could report the kill.
+    return { settled, afterKill: () => checkAfterKill?.() ?? Promise.resolve() };
   }
 
   close(): void {

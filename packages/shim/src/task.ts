@@ -37,7 +37,10 @@ export class Task {
     readonly init: InitProcess,
     private readonly logger: Logger,
   ) {
-    this.execs = new Execs({ containerId: request.id, bundle: request.bundle, container: init.container, namespace: ctx.flags.namespace, events: ctx.events, logger }, init);
+    this.execs = new Execs(
+      { containerId: request.id, bundle: request.bundle, container: init.container, namespace: ctx.flags.namespace, events: ctx.events, logger, oom: init.oom, taskStatus: () => init.state.status },
+      init,
+    );
     // The task's TaskExit comes after those of its execs (runc shim >= 1.6.36).
     init.holdExit(() => this.execs.allExited());
   }

@@ -1,6 +1,6 @@
-// One task: a container created through its backend (the runtime library in this daemon), with the rootfs
-// containerd sent mounted into its bundle, its init process, and its log. Create undoes everything it did when any
-// step fails.
+// One task: a container created through its backend (the runtime library in this daemon, or the external binary the
+// options' binary_name names), with the rootfs containerd sent mounted into its bundle, its init process, and its
+// log. Create undoes everything it did when any step fails.
 import * as path from 'node:path';
 import type { Logger, NativeLayer } from '@tsrunc/common';
 import { readBundleSpec, type Runtime } from '@tsrunc/runtime';
@@ -16,6 +16,7 @@ import { decodeOptions } from './options';
 import { runtimeRoot } from './paths';
 import type { CreateTaskRequest, ExitResult, StateResponse } from './protos';
 import { mountRootfs, unmountRootfs } from './rootfs';
+import { RUNC_ROOT, RuncBackend, RuncBinary } from './runc-backend';
 import { ProcessIO } from './stdio';
 
 /** What a task needs of the daemon that holds it. */
@@ -66,9 +67,11 @@ export class Task {
       const spec = readBundleSpec(req.bundle);
       checkTerminal(req.terminal, !!spec.process?.terminal);
       const runtime = ctx.runtime(runtimeRoot(req.bundle, ctx.flags.namespace, options.root || undefined));
+      // As containerd's runc shim: <Root or /run/containerd/runc>/<namespace>, whatever the binary.
+      const runc = options.binaryName ? RuncBinary.open(runtime, options.binaryName, path.join(options.root || RUNC_ROOT, ctx.flags.namespace), req.bundle) : undefined;
       io = await ProcessIO.open({ runtime, id: req.id, namespace: ctx.flags.namespace }, req);
       const createOptions: BackendCreateOptions = { bundle: req.bundle, spec, stdio: io.childFds, terminal: req.terminal, noPivot: options.noPivotRoot, noNewKeyring: options.noNewKeyring };
-      container = await LibraryBackend.create(runtime, req.id, createOptions);
+      container = runc ? await RuncBackend.create(runtime, runc, req.id, createOptions) : await LibraryBackend.create(runtime, req.id, createOptions);
       io.releaseChildEnds();
       if (req.terminal) io.attachConsole(container.init.console!);
       const ownPidNamespace = !!spec.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);

@@ -9,8 +9,8 @@ import { Code } from 'ttrpc-ts';
 import { defaultSpec } from '@tsrunc/common';
 import { LINUX_RESOURCES_TYPE, packAny, protocol, TaskStatus } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
-import { builtSkipReason } from '../helpers/tsrunc';
-import { createTaskRequest, InputFifo, OutputFifo, until, useFakeContainerd, type FakeContainerd } from './harness';
+import { builtSkipReason, hasExited } from '../helpers/tsrunc';
+import { alive, createTaskRequest, deleteAction, InputFifo, OutputFifo, until, useFakeContainerd, type FakeContainerd } from './harness';
 
 const RUNC = '/usr/sbin/runc';
 const built =
@@ -153,5 +153,23 @@ const entries = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(
     expect(runcList(fake())).toEqual([]);
     input.close();
     out.close();
+  });
+
+  it('a runc task, its daemon killed with SIGKILL: the delete action has runc delete it (runc list empty, its init gone) and answers its pid', async () => {
+    const b = fake().bundle('bk-orphan', ['sleep', '1000']);
+    const { task, shimPid } = await fake().connect(b);
+    const { pid } = await task.Create({ ...createTaskRequest(b), options: runcOptions(RUNC, runcBase(fake())) }, opts());
+    await task.Start({ id: b.id, exec_id: '' }, opts());
+    expect(runcList(fake())).toEqual([b.id]);
+
+    process.kill(shimPid, 'SIGKILL');
+    expect(await until(() => !alive(shimPid))).toBe(true);
+    expect(alive(pid)).toBe(true);
+    const deleted = deleteAction(fake(), b);
+    expect(deleted).toEqual({ status: 0, pid, stderr: '' });
+    expect(runcList(fake())).toEqual([]);
+    expect(await until(() => hasExited(pid))).toBe(true);
+    // Once more, as containerd may: nothing left, the same answer.
+    expect(deleteAction(fake(), b)).toEqual({ status: 0, pid, stderr: '' });
   });
 });

@@ -17,8 +17,8 @@ import type { BackendCreateOptions, ContainerBackend, OomWatch } from './backend
 import { metricsAny } from './metrics';
 import type { AnyMessage } from './protos';
 
-/** containerd's runc shim's default runtime root (process.RuncRoot), for every binary_name; the namespace is appended. */
-export const RUNC_ROOT = '/run/containerd/runc';
+/** Where `create` has the binary write the init's pid, in the bundle (as containerd's runc shim). */
+export const INIT_PID_FILE = 'init.pid';
 const SIGKILL = 9;
 /** How long the OOM watch goes on after the init's exit: a kill that ended the init may be reported late. */
 const OOM_SETTLE_MS = 100;
@@ -29,7 +29,7 @@ export class RuncBinary {
     private readonly runtime: Runtime,
     /** The binary as binary_name gives it (a path, or a name looked up on the daemon's PATH). */
     private readonly binary: string,
-    private readonly root: string,
+    readonly root: string,
     private readonly logFile: string,
   ) {}
 
@@ -124,7 +124,7 @@ export class RuncBackend implements ContainerBackend {
   ) {}
 
   static async create(runtime: Runtime, runc: RuncBinary, id: string, opts: BackendCreateOptions): Promise<RuncBackend> {
-    const pidFile = path.join(opts.bundle, 'init.pid');
+    const pidFile = path.join(opts.bundle, INIT_PID_FILE);
     const flags = [...(opts.noPivot ? ['--no-pivot'] : []), ...(opts.noNewKeyring ? ['--no-new-keyring'] : [])];
     const init = await withConsole(runtime, opts.terminal, (consoleFlags, receiveMaster) =>
       runc.holdingReaps(async () => {

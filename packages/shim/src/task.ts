@@ -13,10 +13,10 @@ import { InitProcess } from './init-process';
 import { LibraryBackend } from './library-backend';
 import type { ShimLog } from './log';
 import { decodeOptions } from './options';
-import { runtimeRoot } from './paths';
+import { externalRuntimeRoot, runtimeRoot } from './paths';
 import type { CreateTaskRequest, ExitResult, StateResponse } from './protos';
 import { mountRootfs, unmountRootfs } from './rootfs';
-import { RUNC_ROOT, RuncBackend, RuncBinary } from './runc-backend';
+import { RuncBackend, RuncBinary } from './runc-backend';
 import { ProcessIO } from './stdio';
 
 /** What a task needs of the daemon that holds it. */
@@ -67,8 +67,7 @@ export class Task {
       const spec = readBundleSpec(req.bundle);
       checkTerminal(req.terminal, !!spec.process?.terminal);
       const runtime = ctx.runtime(runtimeRoot(req.bundle, ctx.flags.namespace, options.root || undefined));
-      // As containerd's runc shim: <Root or /run/containerd/runc>/<namespace>, whatever the binary.
-      const runc = options.binaryName ? RuncBinary.open(runtime, options.binaryName, path.join(options.root || RUNC_ROOT, ctx.flags.namespace), req.bundle) : undefined;
+      const runc = options.binaryName ? RuncBinary.open(runtime, options.binaryName, externalRuntimeRoot(ctx.flags.namespace, options.root), req.bundle) : undefined;
       io = await ProcessIO.open({ runtime, id: req.id, namespace: ctx.flags.namespace }, req);
       const createOptions: BackendCreateOptions = { bundle: req.bundle, spec, stdio: io.childFds, terminal: req.terminal, noPivot: options.noPivotRoot, noNewKeyring: options.noNewKeyring };
       container = runc ? await RuncBackend.create(runtime, runc, req.id, createOptions) : await LibraryBackend.create(runtime, req.id, createOptions);

@@ -9,7 +9,7 @@ import { Code } from 'ttrpc-ts';
 import { defaultSpec } from '@tsrunc/common';
 import { LINUX_RESOURCES_TYPE, packAny, protocol, TaskStatus } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
-import { builtSkipReason, hasExited } from '../helpers/tsrunc';
+import { REPO, builtSkipReason, hasExited } from '../helpers/tsrunc';
 import { alive, createTaskRequest, deleteAction, InputFifo, OutputFifo, until, useFakeContainerd, type FakeContainerd } from './harness';
 
 const RUNC = '/usr/sbin/runc';
@@ -41,6 +41,9 @@ const entries = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(
   jest.setTimeout(60_000);
   const fake = useFakeContainerd();
   const opts = () => fake().callOptions();
+  /** Output FIFOs a test opened, closed however it ends (an open one keeps jest from exiting). */
+  const closeAfter: OutputFifo[] = [];
+  afterEach(() => closeAfter.splice(0).forEach((f) => f.close()));
   /** The base of runc's root in these tests (the namespace is appended, as containerd's runc shim does). */
   const runcBase = (ctd: FakeContainerd) => path.join(ctd.base, 'runc-root');
   const runcRoot = (ctd: FakeContainerd) => path.join(runcBase(ctd), ctd.namespace);
@@ -106,6 +109,35 @@ const entries = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(
     expect(entries(fake().runtimeRoot)).toEqual([]);
     expect(fake().topics(viaRunc.id)).toEqual(['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit', '/tasks/exit', '/tasks/delete']);
     for (const f of [libOut, runcOut, execOut]) f.close();
+  });
+
+  describe.each([
+    ['crun', '/usr/bin/crun'],
+    ['our CLI', path.join(REPO, 'bin/tsrunc')],
+  ])('binary_name = %s (%s)', (_name, binary) => {
+    const exists = fs.existsSync(binary);
+    (exists ? it : it.skip)(`output, an exec's exit code, SIGKILL's 137 through it; Delete leaves no state in its root${exists ? '' : ` [skipped: no ${binary}]`}`, async () => {
+      // crun 1.8 refuses the newer ociVersion of our default spec ("unknown version specified")
+      const b = fake().bundle(`bk-${path.basename(binary)}`, ['sh', '-c', 'echo started; sleep 1000'], (spec) => (spec.ociVersion = '1.0.2'));
+      const { task } = await fake().connect(b);
+      const ref = { id: b.id, exec_id: '' };
+      const out = new OutputFifo(path.join(fake().base, `${b.id}-stdout`));
+      const execOut = new OutputFifo(path.join(fake().base, `${b.id}-e1-stdout`));
+      closeAfter.push(out, execOut);
+      const { pid } = await task.Create({ ...createTaskRequest(b, { stdout: out.path }), options: runcOptions(binary, runcBase(fake())) }, opts());
+      expect(entries(runcRoot(fake()))).toEqual([b.id]);
+      expect(entries(fake().runtimeRoot)).toEqual([]);
+      await task.Start(ref, opts());
+      await task.Exec(execRequest(b.id, 'e1', ['sh', '-c', 'echo "exec $$"; exit 3'], { stdout: execOut.path }), opts());
+      await task.Start({ id: b.id, exec_id: 'e1' }, opts());
+      expect((await task.Wait({ id: b.id, exec_id: 'e1' }, opts())).exit_status).toBe(3);
+      expect(execOut.text()).toMatch(/^exec \d+\n$/);
+      await task.Kill({ ...ref, signal: 9, all: false }, opts());
+      expect((await task.Wait(ref, opts())).exit_status).toBe(137);
+      expect(out.text()).toBe('started\n');
+      expect(await task.Delete(ref, opts())).toMatchObject({ pid, exit_status: 137 });
+      expect(entries(runcRoot(fake()))).toEqual([]);
+    });
   });
 
   it('a runc task: Pause/Resume (runc state paused, then running; its exec PAUSED meanwhile), an exec with a terminal (--console-socket) and ResizePty, Update and Stats', async () => {

@@ -129,11 +129,13 @@ export class RuncBackend implements ContainerBackend {
     const init = await withConsole(runtime, opts.terminal, (consoleFlags, receiveMaster) =>
       runc.holdingReaps(async () => {
         await runc.run(['create', '--bundle', opts.bundle, '--pid-file', pidFile, ...flags, ...consoleFlags, id], { stdio: opts.stdio });
+        let handle: ProcessHandle | undefined;
         try {
-          const handle = await runc.adopt(pidFile);
+          handle = await runc.adopt(pidFile);
           handle.console = receiveMaster();
           return handle;
         } catch (err) {
+          handle?.close();
           await runc.run(['delete', '--force', id]).catch(() => undefined);
           throw err;
         }
@@ -173,7 +175,14 @@ export class RuncBackend implements ContainerBackend {
         this.runc.holdingReaps(async () => {
           await this.runc.run(['exec', '--detach', '--pid-file', pidFile, '--process', processFile, ...consoleFlags, this.id], { stdio });
           const handle = await this.runc.adopt(pidFile);
-          handle.console = receiveMaster();
+          try {
+            handle.console = receiveMaster();
+          } catch (err) {
+            // Without its terminal nobody could use it: it goes (its exit reaped by the reaper's catch-all).
+            handle.kill(SIGKILL);
+            handle.close();
+            throw err;
+          }
           return handle;
         }),
       );

@@ -187,6 +187,25 @@ const entries = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(
     out.close();
   });
 
+  it("a runc task's memory hog under a 32 MiB limit: /tasks/oom (from runc events) before its /tasks/exit with 137, 5 runs of 5", async () => {
+    const runs: string[][] = [];
+    for (let i = 0; i < 5; i++) {
+      // dd's 64 MiB buffer, filled from /dev/zero; no swap to escape to
+      const b = fake().bundle(`bk-oom${i}`, ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], (spec) => {
+        spec.linux!.resources = { ...spec.linux!.resources, memory: { limit: 32 * MIB, swap: 32 * MIB } };
+      });
+      const { task } = await fake().connect(b);
+      await task.Create({ ...createTaskRequest(b), options: runcOptions(RUNC, runcBase(fake())) }, opts());
+      await task.Start({ id: b.id, exec_id: '' }, opts());
+      const { exit_status } = await task.Wait({ id: b.id, exec_id: '' }, opts());
+      await task.Delete({ id: b.id, exec_id: '' }, opts());
+      await until(() => fake().topics(b.id).includes('/tasks/delete'));
+      runs.push([String(exit_status), ...fake().topics(b.id)]);
+    }
+    const expected = ['137', '/tasks/create', '/tasks/start', '/tasks/oom', '/tasks/exit', '/tasks/delete'];
+    expect(runs.filter((r) => r.join() !== expected.join())).toEqual([]);
+  });
+
   it('a runc task, its daemon killed with SIGKILL: the delete action has runc delete it (runc list empty, its init gone) and answers its pid', async () => {
     const b = fake().bundle('bk-orphan', ['sleep', '1000']);
     const { task, shimPid } = await fake().connect(b);

@@ -10,11 +10,12 @@ import { defaultSpec, native } from '@tsrunc/common';
 import { protocol, TaskStatus, type TaskMethods } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason } from '../helpers/tsrunc';
-import { alive, InputFifo, OutputFifo, until, useFakeContainerd } from './harness';
+import { alive, createTaskRequest, InputFifo, OutputFifo, until, useFakeContainerd } from './harness';
 
 const built = builtSkipReason() ?? (fs.existsSync(path.join(__dirname, '../../bin/containerd-shim-tsrunc-v2')) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
 
 const PROCESS_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
+const MIB = 1 << 20;
 
 /** ExecProcessRequest.spec as containerd sends it: the JSON of an OCI process. */
 function processSpec(args: string[]): { type_url: string; value: Buffer } {
@@ -232,6 +233,49 @@ const execRequest = (id: string, execId: string, args: string[], io: { stdin?: s
     await until(() => eventsOf(id).filter((e) => e.topic === '/tasks/exit').length === 10);
     const execTopics = eventsOf(id).filter((e) => e.topic !== '/tasks/create' && e.topic !== '/tasks/start').map((e) => `${e.topic} ${e.exec_id ?? e.id}`);
     expect(execTopics).toEqual([...Array(10).keys()].flatMap((i) => [`/tasks/exec-added q${i}`, `/tasks/exec-started q${i}`, `/tasks/exit q${i}`]));
+    await removeTask(task, id);
+  });
+
+  it('reports a running exec PAUSED while its task is paused and RUNNING again after Resume (as the runc shim does)', async () => {
+    const id = 'exec-paused';
+    const { task } = await runningTask(id, ['sleep', '1000']);
+    await task.Exec(execRequest(id, 'p1', ['sleep', '1000']), opts());
+    const { pid } = await task.Start({ id, exec_id: 'p1' }, opts());
+    expect(await task.State({ id, exec_id: 'p1' }, opts())).toMatchObject({ pid, status: TaskStatus.RUNNING });
+    await task.Pause({ id }, opts());
+    expect(await task.State({ id, exec_id: 'p1' }, opts())).toMatchObject({ pid, status: TaskStatus.PAUSED });
+    await task.Resume({ id }, opts());
+    expect(await task.State({ id, exec_id: 'p1' }, opts())).toMatchObject({ pid, status: TaskStatus.RUNNING });
+    await task.Kill({ id, exec_id: 'p1', signal: 9, all: false }, opts());
+    expect((await task.Wait({ id, exec_id: 'p1' }, opts())).exit_status).toBe(137);
+    expect(await task.State({ id, exec_id: 'p1' }, opts())).toMatchObject({ pid, status: TaskStatus.STOPPED });
+    await task.Delete({ id, exec_id: 'p1' }, opts());
+    await removeTask(task, id);
+  });
+
+  it("an exec the OOM killer takes under the task's 32 MiB limit: /tasks/oom before its /tasks/exit (137), 5 runs of 5", async () => {
+    const id = 'exec-oom';
+    const b = fake().bundle(id, ['sleep', '1000'], (spec) => {
+      // no swap to escape to
+      spec.linux!.resources = { ...spec.linux!.resources, memory: { limit: 32 * MIB, swap: 32 * MIB } };
+    });
+    const { task } = await fake().connect(b);
+    await task.Create(createTaskRequest(b), opts());
+    await task.Start({ id, exec_id: '' }, opts());
+    const runs: string[][] = [];
+    for (let i = 0; i < 5; i++) {
+      const execId = `hog${i}`;
+      const from = fake().events.length;
+      // dd's 64 MiB buffer, filled from /dev/zero; the init (sleep) is far smaller, so the killer takes dd
+      await task.Exec(execRequest(id, execId, ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']), opts());
+      await task.Start({ id, exec_id: execId }, opts());
+      const { exit_status } = await task.Wait({ id, exec_id: execId }, opts());
+      await task.Delete({ id, exec_id: execId }, opts());
+      await until(() => fake().events.slice(from).some((e) => e.topic === '/tasks/exit'));
+      runs.push([String(exit_status), ...fake().events.slice(from).filter((e) => e.event.container_id === id).map((e) => e.topic)]);
+    }
+    const expected = ['137', '/tasks/exec-added', '/tasks/exec-started', '/tasks/oom', '/tasks/exit'];
+    expect(runs.filter((r) => r.join() !== expected.join())).toEqual([]);
     await removeTask(task, id);
   });
 });

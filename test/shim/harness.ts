@@ -2,7 +2,7 @@
 // out as containerd lays them out, the log FIFO, stdio FIFOs opened as containerd's cio opens them, the `start`
 // action run as containerd runs it, and an Events/Forward server on TTRPC_ADDRESS that records every event.
 // (The same stand-in drives containerd-shim-runc-v2 in test/ttrpc/shim-interop.test.ts; test/e2e runs the real containerd.)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -248,6 +248,14 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   } catch {
     // gone
   }
+}
+
+/** The `delete` action as containerd runs it after the daemon died: its argv, cwd = the bundle, nothing on stdin. */
+export function deleteAction(fake: FakeContainerd, b: TestBundle): { status: number | null; pid: number; stderr: string } {
+  const argv = ['-namespace', fake.namespace, '-address', fake.address, '-publish-binary', '/usr/bin/containerd', '-id', b.id, '-bundle', b.dir, 'delete'];
+  const r = spawnSync(SHIM, argv, { cwd: b.dir, timeout: 30_000, env: { PATH } });
+  const response = r.status === 0 ? protocol().codec<{ pid: number }>('containerd.task.v2.DeleteResponse').decode(r.stdout) : { pid: 0 };
+  return { status: r.status, pid: response.pid, stderr: r.stderr.toString() };
 }
 
 /** Polls `done` every 50 ms for up to `ms`. */

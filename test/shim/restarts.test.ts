@@ -2,16 +2,14 @@
 // harness.ts (test/e2e/shim-restarts.test.ts has the real containerd's restarts). A task created with runc Options
 // `root` keeps its state under that root: the `delete` action containerd runs after `kill -9` of the daemon (no
 // options on its stdin then) must find it there. Each task's debug records go to its own bundle's log FIFO.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { packAny, protocol } from '@tsrunc/shim';
+import { packAny } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason, hasExited, tsrunc } from '../helpers/tsrunc';
-import { SHIM, type TestBundle, alive, cgroupMounts, until, useFakeContainerd, type FakeContainerd } from './harness';
+import { SHIM, type TestBundle, alive, cgroupMounts, deleteAction, until, useFakeContainerd } from './harness';
 
 const built = builtSkipReason() ?? (fs.existsSync(SHIM) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const request = (b: TestBundle, options: ReturnType<typeof packAny> | null = null) => ({
   id: b.id,
@@ -25,14 +23,6 @@ const request = (b: TestBundle, options: ReturnType<typeof packAny> | null = nul
   parent_checkpoint: '',
   options,
 });
-
-/** The `delete` action as containerd runs it after the daemon died: its argv, cwd = the bundle, nothing on stdin. */
-function deleteAction(fake: FakeContainerd, b: TestBundle): { status: number | null; pid: number; stderr: string } {
-  const argv = ['-namespace', fake.namespace, '-address', fake.address, '-publish-binary', '/usr/bin/containerd', '-id', b.id, '-bundle', b.dir, 'delete'];
-  const r = spawnSync(SHIM, argv, { cwd: b.dir, timeout: 30_000, env: { PATH: SYSTEM_PATH } });
-  const response = r.status === 0 ? protocol().codec<{ pid: number }>('containerd.task.v2.DeleteResponse').decode(r.stdout) : { pid: 0 };
-  return { status: r.status, pid: response.pid, stderr: r.stderr.toString() };
-}
 
 (built ? describe.skip : describeAsRoot)(`containerd-shim-tsrunc-v2 restarts and per-task logs${built ? ` [skipped: ${built}]` : ''}`, () => {
   jest.setTimeout(60_000);

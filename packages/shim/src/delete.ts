@@ -1,16 +1,19 @@
 // The `delete` action: containerd runs it in the bundle whenever its connection to the daemon closes, after every
 // normal task deletion and when the daemon died (shim-v2.md §5). Whatever is left of the task goes: its processes,
-// cgroup and state through the runtime library's force-delete, then the rootfs mounts. stdout carries exactly one
-// DeleteResponse (the runc shim's: the init's pid, 137 as if SIGKILLed, now); warnings go to stderr. In the usual
-// case (no options.json naming another root, no state dir, nothing mounted under rootfs) native/shim/delete.c answers
-// without node, with the same bytes: a change to what this file looks at or prints is a change there too.
+// cgroup and state through the runtime library's force-delete (or, for a binary_name task, `<binary> delete
+// --force`), then the rootfs mounts. stdout carries exactly one DeleteResponse (the runc shim's: the init's pid, 137
+// as if SIGKILLed, now); warnings go to stderr. In the usual case (no options.json naming another root or a binary,
+// no state dir, nothing mounted under rootfs) native/shim/delete.c answers without node, with the same bytes: a
+// change to what this file looks at or prints is a change there too.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotFoundError, createLogger, errorLine, type Logger } from '@tsrunc/common';
 import { Runtime, validateId } from '@tsrunc/runtime';
-import { savedRoot } from './bundle-options';
+import { savedBinaryName, savedRoot } from './bundle-options';
 import type { ShimFlags } from './flags';
-import { runtimeRoot } from './paths';
+import { externalRuntimeRoot, runtimeRoot } from './paths';
 import { protocol, timestamp, type ExitResult } from './protos';
+import { INIT_PID_FILE, RuncBinary } from './runc-backend';
 import { unmountRootfs } from './rootfs';
 
 /** 128 + SIGKILL: what containerd publishes as the task's exit when the daemon could not report one. */
@@ -35,12 +38,25 @@ export async function runDelete(flags: ShimFlags): Promise<number> {
 /**
  * Force-deletes the task's container from its runtime root (the one Create's options named, saved in the bundle, or
  * the one containerd's state dir implies: see paths.ts) and unmounts `<bundle>/rootfs`. The pid is the init's as its state recorded it, 0 when there was none.
+ * A task whose Create named binary_name is deleted by that binary instead.
  * Throws when the container could not be deleted; an unmount that fails only warns, as in the runc shim
  * (containerd unmounts the rootfs again when it removes the bundle).
  */
 export async function cleanUpTask(id: string, bundle: string, namespace: string, logger: Logger): Promise<DeleteResponse> {
   validateId(id); // before anything reads a path built from it
   const runtime = new Runtime({ root: runtimeRoot(bundle, namespace, savedRoot(bundle) || undefined), logger });
+  const binaryName = savedBinaryName(bundle);
+  const pid = binaryName ? await deleteWithBinary(runtime, binaryName, id, bundle, namespace) : await deleteWithLibrary(runtime, id, logger);
+  try {
+    unmountRootfs(path.join(bundle, 'rootfs'));
+  } catch (e) {
+    logger.warn(`unmounting the rootfs of ${id}: ${errorLine(e)}`);
+  }
+  return { pid, exit_status: KILLED_STATUS, exited_at: timestamp() };
+}
+
+/** Force-deletes through the runtime library; the init's pid as its state recorded it (0: none). */
+async function deleteWithLibrary(runtime: Runtime, id: string, logger: Logger): Promise<number> {
   let pid = 0;
   try {
     pid = runtime.load(id).state.pid;
@@ -49,10 +65,21 @@ export async function cleanUpTask(id: string, bundle: string, namespace: string,
     if (!(e instanceof NotFoundError)) logger.warn(`reading the state of ${id}: ${errorLine(e)}`);
   }
   await runtime.delete(id, { force: true });
+  return pid;
+}
+
+/**
+ * `<binary> delete --force` in the task's external root, spawned through the library (no child_process), when the
+ * binary's state for `id` is still there (after a normal Delete it is not); the pid from the bundle's pid file.
+ */
+async function deleteWithBinary(runtime: Runtime, binaryName: string, id: string, bundle: string, namespace: string): Promise<number> {
+  const runc = RuncBinary.open(runtime, binaryName, externalRuntimeRoot(namespace, savedRoot(bundle)), bundle);
+  let pid = 0;
   try {
-    unmountRootfs(path.join(bundle, 'rootfs'));
-  } catch (e) {
-    logger.warn(`unmounting the rootfs of ${id}: ${errorLine(e)}`);
+    pid = Number(fs.readFileSync(path.join(bundle, INIT_PID_FILE), 'utf8').trim()) || 0;
+  } catch {
+    // never created
   }
-  return { pid, exit_status: KILLED_STATUS, exited_at: timestamp() };
+  if (fs.existsSync(path.join(runc.root, id))) await runc.run(['delete', '--force', id]);
+  return pid;
 }

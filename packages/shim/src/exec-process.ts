@@ -1,26 +1,33 @@
 // An exec: a process containerd adds to a task (Exec) and starts later (Start), run in the container through the
-// runtime library with its own stdio FIFOs. Its exit is recorded as the init's is (process-exit.ts) and published
+// task's backend with its own stdio FIFOs. Its exit is recorded as the init's is (process-exit.ts) and published
 // as TaskExit with the exec's id.
 import * as os from 'node:os';
 import type { Logger, Process } from '@tsrunc/common';
-import type { Container, ProcessHandle } from '@tsrunc/runtime';
+import type { ProcessHandle } from '@tsrunc/runtime';
 import { Code, TtrpcError } from 'ttrpc-ts';
+import type { ContainerBackend, OomWatch } from './backend';
 import type { EventSink } from './events';
 import { ExecCreatedState, type ExecState } from './exec-state';
 import { ProcessExit } from './process-exit';
-import type { ExecProcessRequest, ExitResult, StateResponse } from './protos';
+import { TaskStatus, type ExecProcessRequest, type ExitResult, type StateResponse } from './protos';
 import { ProcessIO } from './stdio';
 
 /** What an exec needs of its task. */
 export interface ExecContext {
   readonly containerId: string;
   readonly bundle: string;
-  readonly container: Container;
+  readonly container: ContainerBackend;
   /** containerd's namespace (a logging program is told it). */
   readonly namespace: string;
   readonly events: EventSink;
   readonly logger: Logger;
+  /** The container's OOM watch: an exec the OOM killer took has its /tasks/oom published before its exit. */
+  readonly oom: OomWatch;
+  /** The task's status: an exec of a paused (pausing) container is paused (pausing) too, as the runc shim says. */
+  taskStatus(): TaskStatus;
 }
+
+const SIGKILL = 9;
 
 export class ExecProcess {
   state: ExecState = new ExecCreatedState();
@@ -66,11 +73,12 @@ export class ExecProcess {
   /** State: as the init's, with the exec's id, pid and stdio. */
   stateResponse(): StateResponse {
     const r = this.request;
+    const taskStatus = this.ctx.taskStatus();
     return {
       id: r.exec_id,
       bundle: this.ctx.bundle,
       pid: this.pid,
-      status: this.state.status,
+      status: taskStatus === TaskStatus.PAUSED || taskStatus === TaskStatus.PAUSING ? taskStatus : this.state.status,
       stdin: r.stdin,
       stdout: r.stdout,
       stderr: r.stderr,
@@ -85,13 +93,13 @@ export class ExecProcess {
     const io = await ProcessIO.open({ runtime: ctx.container.runtime, id: ctx.containerId, namespace: ctx.namespace }, this.request);
     let handle: ProcessHandle;
     try {
-      handle = await ctx.container.exec(this.process, { stdio: io.childFds });
+      handle = await ctx.container.exec(this.process, io.childFds);
     } catch (err) {
       await io.destroy();
       throw new Error(`OCI runtime exec failed: ${(err as Error).message}`);
     }
     io.releaseChildEnds();
-    // With a terminal the library received the pty master (no console socket given): it carries the stdio.
+    // With a terminal the handle carries the pty master: it carries the stdio.
     if (this.request.terminal) io.attachConsole(handle.console!);
     this.io = io;
     this.handle = handle;
@@ -103,6 +111,8 @@ export class ExecProcess {
         io,
         logger: ctx.logger,
         what: `${ctx.containerId}: exec ${this.id} ${this.pid}`,
+        // The OOM killer's victims die of SIGKILL: a kill that took the exec is published before its exit.
+        before: (status) => (status?.signal === SIGKILL ? ctx.oom.afterKill() : Promise.resolve()),
         transition: () => this.state.exited(this),
         publish: (result) => ctx.events.publish('/tasks/exit', { container_id: ctx.containerId, id: this.id, pid: this.pid, ...result }),
       })

@@ -1,8 +1,8 @@
 // The order containerd must see an OOM kill and the exit it caused in, with the kernel at its latest: the kill
 // counter grows only after the init was reaped (as it can, when the OOM killer runs on another CPU). The container is
-// a stand-in for the runtime library's; the daemon-level and e2e checks run the real one (test/shim/ctl.test.ts).
-import type { Container, ContainerEvent } from '@tsrunc/runtime';
+// a stand-in for a backend's; the daemon-level and e2e checks run the real one (test/shim/ctl.test.ts).
 import type { Logger } from '@tsrunc/common';
+import type { ContainerBackend } from './backend';
 import { InitProcess } from './init-process';
 import type { ProcessIO } from './stdio';
 
@@ -10,19 +10,22 @@ const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: 
 const SIGKILLED = { signal: 9 };
 
 /** A container whose init has exited (killed) and whose watch reports one OOM kill `lateMs` after that exit. */
-function oomKilledContainer(lateMs: number): Container {
+function oomKilledContainer(lateMs: number): ContainerBackend {
   let exited!: () => void;
   const initExit = new Promise<void>((resolve) => (exited = resolve));
   return {
     init: { pid: 4242, wait: () => initExit.then(() => SIGKILLED) },
-    watch: async (onEvent: (e: ContainerEvent) => void) => {
-      setImmediate(exited);
-      await initExit;
-      await new Promise((resolve) => setTimeout(resolve, lateMs));
-      onEvent({ type: 'oom', kills: 1 });
-    },
+    watchOom: (onOom: (kills: number) => void) => ({
+      settled: (async () => {
+        setImmediate(exited);
+        await initExit;
+        await new Promise((resolve) => setTimeout(resolve, lateMs));
+        onOom(1);
+      })(),
+      afterKill: async () => {},
+    }),
     kill: async () => {},
-  } as unknown as Container;
+  } as unknown as ContainerBackend;
 }
 
 const io = { drained: async () => true, copied: { stdout: 0, stderr: 0 } } as unknown as ProcessIO;

@@ -3,8 +3,8 @@
 // namespace were killed, the OOM watch settled (an OOM kill that ended the init is published before its exit), and
 // what holds the exit (the task's running execs) let it go.
 import type { LinuxResources, Logger } from '@tsrunc/common';
-import type { Container } from '@tsrunc/runtime';
 import { Code, TtrpcError } from 'ttrpc-ts';
+import type { ContainerBackend, OomWatch } from './backend';
 import type { EventSink } from './events';
 import { CreatedState, type InitState } from './init-state';
 import { watchOom } from './oom';
@@ -20,29 +20,29 @@ export class InitProcess {
   readonly exit = new ProcessExit();
   /** What the exit waits for before it is recorded. */
   private readonly exitHolds: Array<() => Promise<void>> = [];
-  /** Settles once OOM kills can no longer be reported (after the init's exit). */
-  private readonly oomWatched: Promise<void>;
+  /** The container's OOM watch; it settles once OOM kills can no longer be reported (after the init's exit). */
+  readonly oom: OomWatch;
 
   constructor(
     readonly id: string,
-    readonly container: Container,
+    readonly container: ContainerBackend,
     readonly io: ProcessIO,
     private readonly events: EventSink,
     private readonly logger: Logger,
     /** Without a pid namespace of its own, the init's exit does not take its descendants with it. */
     private readonly ownPidNamespace: boolean,
   ) {
-    this.pid = container.init!.pid;
-    this.oomWatched = watchOom(id, container, events, logger);
+    this.pid = container.init.pid;
+    this.oom = watchOom(id, container, events, logger);
     void this.exit.follow({
-      wait: container.init!.wait(),
+      wait: container.init.wait(),
       io,
       logger,
       what: `${id}: init ${this.pid}`,
       before: async () => {
-        if (!this.ownPidNamespace) await this.container.kill(SIGKILL, { all: true }).catch(() => undefined);
+        if (!this.ownPidNamespace) await this.container.kill(SIGKILL, true).catch(() => undefined);
         for (const hold of this.exitHolds) await hold();
-        await this.oomWatched;
+        await this.oom.settled;
       },
       transition: () => this.state.exited(this),
       publish: (result) => this.events.publish('/tasks/exit', { container_id: this.id, id: this.id, pid: this.pid, ...result }),
@@ -82,7 +82,7 @@ export class InitProcess {
 
   /** Sets the terminal's window size; a process without a terminal has none to set (no error, as runc's shim). */
   resizeConsole(width: number, height: number): void {
-    const init = this.container.init!;
+    const { init } = this.container;
     if (init.console !== undefined) init.resize(height, width);
   }
 
@@ -105,10 +105,10 @@ export class InitProcess {
     this.container.resume().catch((err: Error) => this.logger.debug(`${this.id}: resume after exit: ${err.message}`));
   }
 
-  /** Signals through the runtime library; a process that is gone is containerd's NotFound. */
+  /** Signals through the backend; a process that is gone is containerd's NotFound. */
   async signal(signal: number, all: boolean): Promise<void> {
     try {
-      await this.container.kill(signal, { all });
+      await this.container.kill(signal, all);
     } catch (err) {
       if (/not running|no such process|ESRCH/i.test((err as Error).message)) throw new TtrpcError(Code.NotFound, 'process already finished: not found');
       throw err;

@@ -25,7 +25,7 @@ export interface InitState {
 const finished = (): TtrpcError => new TtrpcError(Code.NotFound, 'process already finished: not found');
 const noExec = (state: string): Error => new Error(`cannot exec in a ${state} state`);
 
-/** A library error as the runc shim words a failed runc call. */
+/** A backend's error as the runc shim words a failed runc call. */
 async function runtimeCall(what: string, call: Promise<void>): Promise<void> {
   try {
     await call;
@@ -50,7 +50,7 @@ export class CreatedState implements InitState {
 
   async delete(p: InitProcess): Promise<void> {
     // Never started: runc's delete of a created container kills the init waiting for start.
-    await p.container.delete({ force: true });
+    await p.container.delete();
     p.state = new DeletedState();
   }
 
@@ -191,7 +191,7 @@ export class StoppedState implements InitState {
   }
 
   async delete(p: InitProcess): Promise<void> {
-    await p.container.delete({ force: true });
+    await p.container.delete();
     p.state = new DeletedState();
   }
 

@@ -17,7 +17,7 @@ describe('decodeOptions', () => {
   it('reads containerd.runc.v1.Options from start\'s stdin bytes', () => {
     const any = packAny('containerd.runc.v1.Options', { root: '/run/x', no_pivot_root: true, no_new_keyring: true, io_uid: 1000, io_gid: 1001, shim_cgroup: '/shims', binary_name: 'runc' });
     const stdin = Buffer.from(protocol().codec<AnyMessage>('google.protobuf.Any').encode(any));
-    expect(decodeOptionsBytes(stdin)).toEqual({ group: 'namespace', root: '/run/x', noPivotRoot: true, noNewKeyring: true, ioUid: 1000, ioGid: 1001, shimCgroup: '/shims' });
+    expect(decodeOptionsBytes(stdin)).toEqual({ group: 'namespace', root: '/run/x', noPivotRoot: true, noNewKeyring: true, ioUid: 1000, ioGid: 1001, shimCgroup: '/shims', binaryName: 'runc' });
   });
 
   it('accepts a type URL with google\'s type.googleapis.com/ prefix', () => {
@@ -46,6 +46,11 @@ describe('decodeOptions', () => {
   it('a TOML document without shim_group is the default group', () => {
     expect(decodeOptions(body('SystemdCgroup = true\n')).group).toBe('namespace');
     expect(decodeOptions(body('[other]\nshim_group = "pod"\n')).group).toBe('namespace');
+  });
+
+  it('reads runc\'s BinaryName and Root from the TOML (CRI and ctr --runtime-config-path name them so); a non-string fails', () => {
+    expect(decodeOptions(body('BinaryName = "/usr/sbin/runc"\nRoot = "/run/x"\n'))).toEqual({ ...DEFAULT_OPTIONS, binaryName: '/usr/sbin/runc', root: '/run/x' });
+    expect(() => decodeOptions(body('BinaryName = true\n'))).toThrow(new Error('runtime options (config_body): BinaryName must be a string, not true'));
   });
 
   it.each([

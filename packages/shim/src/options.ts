@@ -2,7 +2,8 @@
 // CreateTaskRequest.options. Three cases (reference §7.1-7.2): none (defaults); containerd.runc.v1.Options (Go clients,
 // `ctr` with runc-style options); runtimeoptions.v1.Options (CRI for a non-runc runtime type, `ctr
 // --runtime-config-path`), whose config_path names a TOML file or whose config_body (1.7+) is the TOML text of the
-// runtime's `options` table. From TOML we read `shim_group`. native/shim/main.c decodes the same way for its fast
+// runtime's `options` table. From TOML we read `shim_group`, and runc's `BinaryName` and `Root` (the CRI names of
+// the runc options' binary_name and root). native/shim/main.c decodes the same way for its fast
 // path and leaves every case it is unsure of to this file.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -23,6 +24,8 @@ export interface ShimOptions {
   ioGid: number;
   /** The cgroup the daemon is put in when `start` spawns it; '' = left where it is. */
   shimCgroup: string;
+  /** An external runc-compatible binary that runs the task's container; '' = the runtime library in the daemon. */
+  binaryName: string;
 }
 
 export const DEFAULT_OPTIONS: Readonly<ShimOptions> = {
@@ -33,6 +36,7 @@ export const DEFAULT_OPTIONS: Readonly<ShimOptions> = {
   ioUid: 0,
   ioGid: 0,
   shimCgroup: '',
+  binaryName: '',
 };
 
 export const RUNC_OPTIONS = 'containerd.runc.v1.Options';
@@ -47,6 +51,7 @@ interface RuncOptionsMessage {
   io_uid: number;
   io_gid: number;
   root: string;
+  binary_name: string;
 }
 
 interface RuntimeOptionsMessage {
@@ -75,11 +80,12 @@ export function decodeOptions(any: AnyMessage | null | undefined): ShimOptions {
         ioUid: m.io_uid,
         ioGid: m.io_gid,
         shimCgroup: m.shim_cgroup,
+        binaryName: m.binary_name,
       };
     }
     case RUNTIME_OPTIONS: {
       const m = decodeMessage<RuntimeOptionsMessage>(RUNTIME_OPTIONS, any.value);
-      return { ...DEFAULT_OPTIONS, group: groupFromToml(m) };
+      return { ...DEFAULT_OPTIONS, ...tomlOptions(m) };
     }
     default:
       throw new Error(`runtime options: unknown type "${any.type_url}" (tsrunc reads ${RUNC_OPTIONS} and ${RUNTIME_OPTIONS})`);
@@ -94,7 +100,7 @@ function decodeMessage<T>(name: string, data: Buffer): T {
   }
 }
 
-function groupFromToml(m: RuntimeOptionsMessage): ShimGroup {
+function tomlOptions(m: RuntimeOptionsMessage): Pick<ShimOptions, 'group' | 'binaryName' | 'root'> {
   let text: string;
   let source: string;
   if (m.config_path) {
@@ -110,13 +116,19 @@ function groupFromToml(m: RuntimeOptionsMessage): ShimGroup {
     source = 'config_body';
     text = m.config_body.toString('utf8');
   }
-  const value = readTopLevelToml(text, source).get('shim_group');
-  if (value === undefined) return DEFAULT_OPTIONS.group;
-  if (typeof value !== 'string' || !(SHIM_GROUPS as readonly string[]).includes(value)) {
-    const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  const top = readTopLevelToml(text, source);
+  const string = (key: string, fallback: string): string => {
+    const value = top.get(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string') throw new Error(`runtime options (${source}): ${key} must be a string, not ${String(value)}`);
+    return value;
+  };
+  const group = top.get('shim_group') ?? DEFAULT_OPTIONS.group;
+  if (typeof group !== 'string' || !(SHIM_GROUPS as readonly string[]).includes(group)) {
+    const shown = typeof group === 'string' ? JSON.stringify(group) : String(group);
     throw new Error(`runtime options (${source}): shim_group must be "namespace", "pod" or "container", not ${shown}`);
   }
-  return value as ShimGroup;
+  return { group: group as ShimGroup, binaryName: string('BinaryName', DEFAULT_OPTIONS.binaryName), root: string('Root', DEFAULT_OPTIONS.root) };
 }
 
 export type TomlValue = string | boolean | bigint;

@@ -15,8 +15,8 @@ export interface ExitSteps {
   logger: Logger;
   /** Names the process in the debug record, e.g. `c1: exec e1 1234`. */
   what: string;
-  /** Runs once the process is gone and its start event went out, before the exit is recorded. */
-  before?: () => Promise<void>;
+  /** Runs once the process is gone (its status) and its start event went out, before the exit is recorded. */
+  before?: (status: ExitStatus | undefined) => Promise<void>;
   /** Moves the process's state on; says whether containerd is to hear of the exit. */
   transition: () => boolean;
   publish: (result: ExitResult) => void;
@@ -57,7 +57,7 @@ export class ProcessExit {
     this.gone = true;
     const exitedAt = timestamp();
     await this.startEvent;
-    await steps.before?.();
+    await steps.before?.(status);
     const drained = await steps.io.drained();
     const { io } = steps;
     steps.logger.debug(`${steps.what} exited (${status ? exitCodeOf(status) : 'status unknown'}); output ${drained ? 'drained' : 'NOT drained'}: stdout ${io.copied.stdout} bytes, stderr ${io.copied.stderr} bytes`);

@@ -2,7 +2,6 @@
 // errors that are not a ttrpc status go out as Unknown with their text (what containerd shows its user).
 import { Code, TtrpcError, type Handlers } from 'ttrpc-ts';
 import type { Execs } from './execs';
-import { containerMetrics } from './metrics';
 import type { CreateTaskRequest, ProcessRef, KillRequest, CloseIORequest, ExecProcessRequest, ResizePtyRequest, TaskMethods, UpdateTaskRequest } from './protos';
 import { decodeResources } from './resources';
 import { Task, type ShimContext } from './task';
@@ -115,7 +114,7 @@ export class TaskService implements Handlers<TaskMethods> {
   }
 
   async Stats(req: { id: string }): Response<'Stats'> {
-    return { stats: await containerMetrics(this.init(req.id).container) };
+    return { stats: await this.init(req.id).container.stats() };
   }
 
   async Checkpoint(req: { id: string }): Response<'Checkpoint'> {

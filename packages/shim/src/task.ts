@@ -1,18 +1,22 @@
-// One task: a container created through the runtime library in this daemon, with the rootfs containerd sent
-// mounted into its bundle, its init process, and its log. Create undoes everything it did when any step fails.
+// One task: a container created through its backend (the runtime library in this daemon, or the external binary the
+// options' binary_name names), with the rootfs containerd sent mounted into its bundle, its init process, and its
+// log. Create undoes everything it did when any step fails.
 import * as path from 'node:path';
 import type { Logger, NativeLayer } from '@tsrunc/common';
-import { readBundleSpec, type Container, type Runtime } from '@tsrunc/runtime';
+import { readBundleSpec, type Runtime } from '@tsrunc/runtime';
+import type { BackendCreateOptions, ContainerBackend } from './backend';
 import type { EventSink } from './events';
 import { saveBundleOptions } from './bundle-options';
 import { Execs } from './execs';
 import type { ShimFlags } from './flags';
 import { InitProcess } from './init-process';
+import { LibraryBackend } from './library-backend';
 import type { ShimLog } from './log';
 import { decodeOptions } from './options';
-import { runtimeRoot } from './paths';
+import { externalRuntimeRoot, runtimeRoot } from './paths';
 import type { CreateTaskRequest, ExitResult, StateResponse } from './protos';
 import { mountRootfs, unmountRootfs } from './rootfs';
+import { RuncBackend, RuncBinary } from './runc-backend';
 import { ProcessIO } from './stdio';
 
 /** What a task needs of the daemon that holds it. */
@@ -34,7 +38,10 @@ export class Task {
     readonly init: InitProcess,
     private readonly logger: Logger,
   ) {
-    this.execs = new Execs({ containerId: request.id, bundle: request.bundle, container: init.container, namespace: ctx.flags.namespace, events: ctx.events, logger }, init);
+    this.execs = new Execs(
+      { containerId: request.id, bundle: request.bundle, container: init.container, namespace: ctx.flags.namespace, events: ctx.events, logger, oom: init.oom, taskStatus: () => init.state.status },
+      init,
+    );
     // The task's TaskExit comes after those of its execs (runc shim >= 1.6.36).
     init.holdExit(() => this.execs.allExited());
   }
@@ -47,7 +54,7 @@ export class Task {
     const logger = ctx.log.openTask(req.id, req.bundle);
     const rootfs = path.join(req.bundle, 'rootfs');
     let io: ProcessIO | undefined;
-    let container: Container | undefined;
+    let container: ContainerBackend | undefined;
     let mounted = false;
     try {
       const options = decodeOptions(req.options);
@@ -60,17 +67,12 @@ export class Task {
       const spec = readBundleSpec(req.bundle);
       checkTerminal(req.terminal, !!spec.process?.terminal);
       const runtime = ctx.runtime(runtimeRoot(req.bundle, ctx.flags.namespace, options.root || undefined));
+      const runc = options.binaryName ? RuncBinary.open(runtime, options.binaryName, externalRuntimeRoot(ctx.flags.namespace, options.root), req.bundle) : undefined;
       io = await ProcessIO.open({ runtime, id: req.id, namespace: ctx.flags.namespace }, req);
-      container = await runtime.create(req.id, {
-        bundle: req.bundle,
-        spec,
-        stdio: io.childFds,
-        noPivot: options.noPivotRoot,
-        noNewKeyring: options.noNewKeyring,
-      });
+      const createOptions: BackendCreateOptions = { bundle: req.bundle, spec, stdio: io.childFds, terminal: req.terminal, noPivot: options.noPivotRoot, noNewKeyring: options.noNewKeyring };
+      container = runc ? await RuncBackend.create(runtime, runc, req.id, createOptions) : await LibraryBackend.create(runtime, req.id, createOptions);
       io.releaseChildEnds();
-      // Without a console socket the library received the pty master itself.
-      if (req.terminal) io.attachConsole(container.init!.console!);
+      if (req.terminal) io.attachConsole(container.init.console!);
       const ownPidNamespace = !!spec.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);
       const task = new Task(ctx, req, new InitProcess(req.id, container, io, ctx.events, logger, ownPidNamespace), logger);
       ctx.events.publish('/tasks/create', {
@@ -84,7 +86,7 @@ export class Task {
       logger.debug(`created task ${req.id}: pid ${task.init.pid}`);
       return task;
     } catch (err) {
-      await container?.delete({ force: true }).catch(() => undefined);
+      await container?.delete().catch(() => undefined);
       container?.close();
       await io?.destroy();
       if (mounted) unmountRootfs(rootfs, ctx.sys);

@@ -20,6 +20,12 @@ export interface WatchOptions {
   /** Also a stats event at once and then every so many ms. */
   statsIntervalMs?: number;
   signal?: AbortSignal;
+  /**
+   * Receives, once the OOM watch is set up, a function for a process of the container that just died of SIGKILL: it
+   * waits the moment a kill may be counted after its victim died, then reads the counter once (growth is an `oom`
+   * event before it resolves). The shim awaits it before an exec's exit, as the watch's end before the init's.
+   */
+  onOomCheck?: (checkAfterKill: () => Promise<void>) => void;
 }
 
 /** How long the watch outlives the init for an OOM kill still being counted. */
@@ -40,11 +46,22 @@ export async function watchContainer(container: Container, onEvent: (event: Cont
     onEvent({ type: 'oom', kills: total - reported });
     reported = total;
   };
+  const readLastKills = (): void => {
+    try {
+      onOom(cgroup.oomKillCount());
+    } catch {
+      // no memory cgroup, or it is gone
+    }
+  };
   let timer: NodeJS.Timeout | undefined;
   try {
     try {
       reported = cgroup.oomKillCount();
       cgroup.watchOom(onOom, { signal: stopOom.signal, eventfd: nativeEventfd(runtime.sys) });
+      options.onOomCheck?.(async () => {
+        await new Promise((resolve) => setTimeout(resolve, LAST_KILL_GRACE_MS));
+        if (!stopOom.signal.aborted) readLastKills();
+      });
     } catch {
       // No memory cgroup: there is nothing to report OOM kills from; stats still flow.
     }
@@ -67,11 +84,7 @@ export async function watchContainer(container: Container, onEvent: (event: Cont
     // right after it sends SIGKILL; when the victim is not the killer it may exit first, on another CPU,
     // so the watch stays a moment longer before the last read of the counter.
     if (!options.signal?.aborted) await new Promise((resolve) => setTimeout(resolve, LAST_KILL_GRACE_MS));
-    try {
-      onOom(cgroup.oomKillCount());
-    } catch {
-      // no memory cgroup, or it is gone
-    }
+    readLastKills();
   } finally {
     clearInterval(timer);
     stopOom.abort();

@@ -36,6 +36,7 @@ void send_fd(int sock, const void *data, size_t len, int fd, const char *what);
 void op_rootfs(const struct op *op);
 void op_mount(const struct op *op);
 void op_remount(const struct op *op);
+void op_mount_setattr(const struct op *op);
 void op_mknod(const struct op *op);
 void op_bind_device(const struct op *op);
 void op_symlink(const struct op *op);

@@ -153,6 +153,7 @@ static const op_fn dispatch[] = {
   [OP_NO_NEW_PRIVS] = op_no_new_privs,
   [OP_SECCOMP] = op_seccomp,
   [OP_REMOUNT] = op_remount,
+  [OP_MOUNT_SETATTR] = op_mount_setattr,
   [OP_UNSHARE] = op_unshare,
   [OP_SESSION_KEYRING] = op_session_keyring,
   [OP_CLOEXEC_FDS] = op_cloexec_fds,

@@ -82,6 +82,7 @@ enum tsrunc_op {
   OP_USERNS_MAPS = 31,      /* -   (after unshare(CLONE_NEWUSER): MSG_USERNS_MAPS, wait for MAPPED) */
   OP_SESSION_KEYRING = 32, /* name: join (create) a session keyring of our own, searchable      */
   OP_IOPRIO = 34,           /* ioprio value (class << 13 | level): ioprio_set on ourselves, inherited by the process */
+  OP_MOUNT_SETATTR = 35,    /* target (in rootfs), attr_set, attr_clr: mount_setattr(AT_RECURSIVE) on its whole tree (rro, rnosuid…) */
   OP_CLOEXEC_FDS = 33,      /* first fd: it and every fd above it close-on-exec (before any seccomp filter) */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
   OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1), uid  */

@@ -205,6 +205,16 @@ void op_remount(const struct op *op) {
   remount(arg_str(op, 0), (unsigned long)arg_int(op, 1));
 }
 
+/* The recursive options (rro, rnosuid, ...): mount(2) flags reach only the top mount of a tree. */
+void op_mount_setattr(const struct op *op) {
+  const char *target = arg_str(op, 0);
+  struct mount_attr attr = { .attr_set = (uint64_t)arg_int(op, 1), .attr_clr = (uint64_t)arg_int(op, 2) };
+  int fd = open_in_root(target, 0);
+  if (fd < 0) fail(errno, "reopen %s", target);
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) fail(errno, "set recursive mount attributes on %s", target);
+  close(fd);
+}
+
 void op_mknod(const struct op *op) {
   const char *path = arg_str(op, 0);
   mode_t mode = (mode_t)arg_int(op, 1);

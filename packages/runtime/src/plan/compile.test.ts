@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ConfigError, Spec, defaultSpec } from '@tsrunc/common';
 import { compileInitPlan, PlanOptions } from './compile';
 import { HostFacts, parseFilesystems } from './host';
-import { MS, parseMountOptions } from './mount-options';
+import { MOUNT_ATTR, MS, parseMountOptions } from './mount-options';
 import { Op } from './proto';
 
 // The hybrid layout of this VM: cgroup2 beside v1 hierarchies, one of them co-mounted.
@@ -41,9 +41,25 @@ function plan(s: Spec, opts: Partial<PlanOptions> = {}) {
 
 test('parseMountOptions: flags set and cleared in order, propagation apart, the rest is fs data', () => {
   expect(parseMountOptions(['nosuid', 'noexec', 'exec', 'ro', 'rw', 'rprivate', 'mode=755', 'size=65536k'])).toEqual({
-    flags: MS.NOSUID, propagation: MS.PRIVATE | MS.REC, data: 'mode=755,size=65536k',
+    flags: MS.NOSUID, propagation: MS.PRIVATE | MS.REC, data: 'mode=755,size=65536k', attrSet: 0, attrClear: 0,
   });
   expect(parseMountOptions(['rbind', 'ro']).flags).toBe(MS.BIND | MS.REC | MS.RDONLY);
+});
+
+test('parseMountOptions: the recursive options become mount_setattr attributes, the last naming one wins; an atime option sets a mode', () => {
+  const attrs = (...o: string[]) => { const p = parseMountOptions(o); return [p.attrSet, p.attrClear]; };
+  expect(attrs('rro', 'rnosuid', 'rnodev', 'rnoexec', 'rnodiratime', 'rnosymfollow')).toEqual([
+    MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.NODIRATIME | MOUNT_ATTR.NOSYMFOLLOW, 0]);
+  expect(attrs('rrw', 'rsuid', 'rdev', 'rexec', 'rdiratime', 'rsymfollow')).toEqual([
+    0, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.NODIRATIME | MOUNT_ATTR.NOSYMFOLLOW]);
+  expect(attrs('rro', 'rrw')).toEqual([0, MOUNT_ATTR.RDONLY]);
+  expect(attrs('rrw', 'rro')).toEqual([MOUNT_ATTR.RDONLY, 0]);
+  expect(attrs('rnoatime')).toEqual([MOUNT_ATTR.NOATIME, MOUNT_ATTR._ATIME]);
+  expect(attrs('rnoatime', 'rstrictatime')).toEqual([MOUNT_ATTR.STRICTATIME, MOUNT_ATTR._ATIME]);
+  expect(attrs('rnoatime', 'ratime')).toEqual([MOUNT_ATTR.RELATIME, MOUNT_ATTR._ATIME]);
+  expect(attrs('rnorelatime')).toEqual([MOUNT_ATTR.STRICTATIME, MOUNT_ATTR._ATIME]);
+  // Not mount(2) flags, and not filesystem data either.
+  expect(parseMountOptions(['rbind', 'rro'])).toMatchObject({ flags: MS.BIND | MS.REC, data: '' });
 });
 
 test('the default spec: namespaces by clone, rootfs first, root switch after the masks, exec last', () => {
@@ -116,6 +132,18 @@ test('bind sources are relative to the bundle; a file source makes a file target
   expect(Number(data.args[3])).toBe(MS.BIND | MS.REC | MS.RDONLY);
   expect(data.args[5]).toBe(0);
   expect(hosts.args[5]).toBe(1);
+});
+
+test('recursive options: one MountSetattr on the destination, after the mount and its propagation; none without them', () => {
+  const p = plan(spec((s) => s.mounts!.push(
+    { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'rslave', 'rro', 'rnosuid'] },
+    { destination: '/plain', type: 'bind', source: 'data', options: ['rbind', 'ro'] },
+  )));
+  expect(p.ops.filter((o) => o.origin === 'mounts[7]').map((o) => [Op[o.code], ...o.args.slice(0, 3)])).toEqual([
+    ['Mount', path.join(bundle, 'data'), '/data', ''],
+    ['MountSetattr', '/data', MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, 0],
+  ]);
+  expect(p.ops.filter((o) => o.code === Op.MountSetattr)).toHaveLength(1);
 });
 
 test('sysfs is mounted afresh; without its own network namespace the host\'s /sys is its fallback if the kernel refuses', () => {

@@ -98,7 +98,14 @@ function cgroupData(cg: CgroupMount): string {
 
 function configMountOps(m: Mount, index: number, ctx: FilesystemContext): PlanOp[] {
   const origin = `mounts[${index}]`;
-  if (m.type === 'cgroup') return cgroupMountOps(m, origin, ctx);
+  const ops = m.type === 'cgroup' ? cgroupMountOps(m, origin, ctx) : singleMountOps(m, origin, ctx);
+  // rro, rnosuid…: on every mount of the tree just made, after its flags and propagation (runc's setRecAttr).
+  const { attrSet, attrClear } = parseMountOptions(m.options ?? []);
+  if (attrSet || attrClear) ops.push({ code: Op.MountSetattr, args: [m.destination, attrSet, attrClear], origin });
+  return ops;
+}
+
+function singleMountOps(m: Mount, origin: string, ctx: FilesystemContext): PlanOp[] {
   const opts = parseMountOptions(m.options ?? []);
   if (isBind(m)) {
     const { source, kind } = bindSource(m, ctx.bundle, origin);

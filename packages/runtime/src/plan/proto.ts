@@ -55,6 +55,7 @@ export enum Op {
   SessionKeyring = 32,
   CloexecFds = 33,
   Ioprio = 34,
+  MountSetattr = 35,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,

@@ -1,0 +1,118 @@
+// config.md "Mounts" at its edges: recursive mount attributes (runc's r* options, mount_setattr with
+// AT_RECURSIVE) on a bind whose source has submounts.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describeAsRoot } from '../helpers/busybox';
+import { Conformance, RUNTIME } from './runtime';
+
+describeAsRoot(`mounts (${RUNTIME})`, () => {
+  const c = new Conformance();
+  afterEach(() => c.cleanup());
+  afterAll(() => c.dispose());
+
+  describe('recursive mount attributes', () => {
+    // A host directory with two submounts: `plain` (a tmpfs as mounted by default: rw, relatime) and
+    // `restricted` (every attribute an r* option can clear). The container gets it with rbind at /tmp.
+    const RESTRICTED = 'ro,nosuid,nodev,noexec,noatime,nodiratime,nosymfollow';
+    let tree: string;
+    beforeAll(() => {
+      tree = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-tree-'));
+      for (const [sub, opts] of [['plain', 'rw'], ['restricted', RESTRICTED]]) {
+        fs.mkdirSync(path.join(tree, sub));
+        execFileSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', path.join(tree, sub)]);
+      }
+    });
+    afterAll(() => {
+      for (const sub of ['plain', 'restricted']) execFileSync('umount', [path.join(tree, sub)]);
+      fs.rmdirSync(path.join(tree, 'plain'));
+      fs.rmdirSync(path.join(tree, 'restricted'));
+      fs.rmdirSync(tree);
+    });
+
+    /** The per-mount options (mountinfo field 6) of the two submounts as the container sees them. */
+    function submountOptions(options: string[]): { plain: string[]; restricted: string[]; stderr: string; status: number | null } {
+      const b = c.bundle(['sh', '-c', 'grep -E " /tmp/(plain|restricted) " /proc/self/mountinfo | cut -d" " -f5,6'], (s) => {
+        s.mounts!.push({ destination: '/tmp', type: 'bind', source: tree, options: ['rbind', ...options] });
+      });
+      const r = c.run('rec-attr', b);
+      const of = (sub: string) => r.stdout.split('\n').find((l) => l.startsWith(`/tmp/${sub} `))?.split(' ')[1].split(',') ?? [];
+      return { plain: of('plain'), restricted: of('restricted'), stderr: r.stderr, status: r.status };
+    }
+
+    test('`rbind,rro`: a write below the bind, in a submount, fails with EROFS (`ro` alone leaves the submount writable)', () => {
+      const write = (options: string[]) => {
+        const b = c.bundle(['sh', '-c', 'touch /tmp/top 2>&1; touch /tmp/plain/below 2>&1; echo done'], (s) => {
+          s.mounts!.push({ destination: '/tmp', type: 'bind', source: tree, options: ['rbind', ...options] });
+        });
+        return c.run('rro-write', b);
+      };
+      const rro = write(['rro']);
+      expect(rro.stderr).toBe('');
+      expect(rro.stdout).toBe('touch: /tmp/top: Read-only file system\ntouch: /tmp/plain/below: Read-only file system\ndone\n');
+      expect(rro.status).toBe(0);
+      expect(fs.existsSync(path.join(tree, 'plain/below'))).toBe(false);
+      const ro = write(['ro']);
+      expect(ro.stdout).toBe('touch: /tmp/top: Read-only file system\ndone\n');
+      expect(fs.existsSync(path.join(tree, 'plain/below'))).toBe(true);
+      fs.rmSync(path.join(tree, 'plain/below'));
+    });
+
+    // [option, what the plain submount's options then include / exclude]
+    test.each([
+      ['rro', ['ro'], ['rw']],
+      ['rnosuid', ['nosuid'], []],
+      ['rnodev', ['nodev'], []],
+      ['rnoexec', ['noexec'], []],
+      ['rnoatime', ['noatime'], ['relatime']],
+      ['rstrictatime', [], ['relatime', 'noatime']],
+      ['rnodiratime', ['nodiratime'], []],
+      ['rnosymfollow', ['nosymfollow'], []],
+      // mount(8): "norelatime" = do not use relatime, i.e. update atime on every access.
+      ['rnorelatime', [], ['relatime', 'noatime']],
+    ])('`rbind,%s` sets it on the submount', (option, has, hasNot) => {
+      const r = submountOptions([option]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.plain).toEqual(expect.arrayContaining(has));
+      for (const o of hasNot) expect(r.plain).not.toContain(o);
+      // Only what was asked: the plain submount keeps the rest of its defaults.
+      if (option !== 'rro') expect(r.plain).toContain('rw');
+    });
+
+    test.each([
+      ['rrw', ['rw'], ['ro']],
+      ['rsuid', [], ['nosuid']],
+      ['rdev', [], ['nodev']],
+      ['rexec', [], ['noexec']],
+      ['rrelatime', ['relatime'], ['noatime']],
+      ['rdiratime', [], ['nodiratime']],
+      ['rsymfollow', [], ['nosymfollow']],
+      // mount(8): "atime", "nostrictatime" = the kernel's default, relatime.
+      ['ratime', ['relatime'], ['noatime']],
+      ['rnostrictatime', ['relatime'], ['noatime']],
+    ])('`rbind,%s` clears it on the submount', (option, has, hasNot) => {
+      const r = submountOptions([option]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.restricted).toEqual(expect.arrayContaining(has));
+      for (const o of hasNot) expect(r.restricted).not.toContain(o);
+    });
+
+    test('`rbind,rro,rnosuid,rnodev,rnoexec`: all four on both submounts, the restricted one keeps its atime', () => {
+      const r = submountOptions(['rro', 'rnosuid', 'rnodev', 'rnoexec']);
+      expect(r.stderr).toBe('');
+      expect(r.plain).toEqual(['ro', 'nosuid', 'nodev', 'noexec', 'relatime']);
+      expect(r.restricted).toEqual(['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'nosymfollow']);
+    });
+
+    test('features: mountOptions lists every recursive option', () => {
+      const r = c.cli(['features']);
+      expect(r.status).toBe(0);
+      const listed: string[] = JSON.parse(r.stdout).mountOptions;
+      expect(listed).toEqual(expect.arrayContaining(['rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rrelatime', 'rnorelatime',
+        'rnoatime', 'ratime', 'rstrictatime', 'rnostrictatime', 'rnodiratime', 'rdiratime', 'rnosymfollow', 'rsymfollow']));
+    });
+  });
+});

@@ -1,5 +1,5 @@
 // config.md "Mounts" at its edges: recursive mount attributes (runc's r* options, mount_setattr with
-// AT_RECURSIVE) on a bind whose source has submounts.
+// AT_RECURSIVE) on a bind whose source has submounts; a tmpfs root's mode.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -113,6 +113,34 @@ describeAsRoot(`mounts (${RUNTIME})`, () => {
       const listed: string[] = JSON.parse(r.stdout).mountOptions;
       expect(listed).toEqual(expect.arrayContaining(['rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rrelatime', 'rnorelatime',
         'rnoatime', 'ratime', 'rstrictatime', 'rnostrictatime', 'rnodiratime', 'rdiratime', 'rnosymfollow', 'rsymfollow']));
+    });
+  });
+
+  describe('tmpfs permissions', () => {
+    // Destinations that exist in the image with modes of their own (0755, 0700, 1777), and one that does not.
+    const tmpfsModes = (mounts: Array<[string, string[]]>) => {
+      const rootfs = c.ownRootfs();
+      fs.chmodSync(path.join(rootfs, 'run'), 0o755);
+      fs.mkdirSync(path.join(rootfs, 'private'), { mode: 0o700 });
+      const b = c.bundle(['sh', '-c', `stat -c "%n %a" ${mounts.map(([d]) => d).join(' ')}`], (s) => {
+        s.root = { path: rootfs, readonly: true };
+        for (const [destination, options] of mounts) s.mounts!.push({ destination, type: 'tmpfs', source: 'tmpfs', options });
+      });
+      return c.run('tmpfs-mode', b);
+    };
+
+    test('`mode=` gives the mount root exactly that mode, whatever the destination\'s own', () => {
+      const r = tmpfsModes([['/run', ['mode=750']], ['/private', ['mode=1770']], ['/tmp', ['mode=710']], ['/new', ['mode=700', 'size=1m']]]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('/run 750\n/private 1770\n/tmp 710\n/new 700\n');
+      expect(r.status).toBe(0);
+    });
+
+    test('without `mode=` the mount root is 1777, whatever the destination\'s own', () => {
+      const r = tmpfsModes([['/run', []], ['/private', ['size=1m']], ['/new', ['nosuid']]]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('/run 1777\n/private 1777\n/new 1777\n');
+      expect(r.status).toBe(0);
     });
   });
 });

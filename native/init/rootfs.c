@@ -86,14 +86,73 @@ static int open_parent_in_root(const char *path, char name[NAME_MAX + 1]) {
   return mkdir_in_root(slash ? parent : "/");
 }
 
-/* The mount target: an existing path, or a new directory (kind 0) or empty file (kind 1). */
+/*
+ * `path` in the root with every symlink followed, a dangling one too (a symlink to a path not made
+ * yet): runc makes a mount target where such a symlink points. ".." and absolute link targets stop at
+ * the root, as RESOLVE_IN_ROOT does. Only a name for what to create: whatever is then made and
+ * mounted is opened through open_in_root, so a symlink swapped in meanwhile still resolves inside.
+ */
+static void resolve_in_root(const char *path, char out[PATH_MAX]) {
+  char todo[PATH_MAX];
+  if (snprintf(todo, sizeof todo, "%s", path) >= (int)sizeof todo) fail(ENAMETOOLONG, "%s", path);
+  size_t outlen = 0;
+  int links = 0;
+  out[0] = 0;
+  const char *rest = todo;
+  while (*rest) {
+    while (*rest == '/') rest++;
+    if (!*rest) break;
+    const char *end = strchrnul(rest, '/');
+    size_t n = (size_t)(end - rest);
+    char name[NAME_MAX + 1];
+    if (n > NAME_MAX) fail(ENAMETOOLONG, "%s", path);
+    memcpy(name, rest, n);
+    name[n] = 0;
+    rest = end;
+    if (!strcmp(name, ".")) continue;
+    if (!strcmp(name, "..")) {
+      char *slash = strrchr(out, '/');
+      if (slash) outlen = (size_t)(slash - out), *slash = 0;
+      continue;
+    }
+    char target[PATH_MAX];
+    ssize_t len = -1;
+    int dir = open_in_root(outlen ? out : "/", O_DIRECTORY);
+    if (dir >= 0) {
+      len = readlinkat(dir, name, target, sizeof target);
+      close(dir);
+    }
+    if (len < 0) { /* not a symlink, or missing: the name stays */
+      if (outlen + 1 + n >= PATH_MAX) fail(ENAMETOOLONG, "%s", path);
+      out[outlen++] = '/';
+      memcpy(out + outlen, name, n + 1);
+      outlen += n;
+      continue;
+    }
+    if ((size_t)len >= sizeof target) fail(ENAMETOOLONG, "symlink %s/%s", out, name);
+    if (++links > 40) fail(ELOOP, "%s", path);
+    target[len] = 0;
+    /* Walk on through the link's target, then what followed the link. */
+    char next[PATH_MAX];
+    if (snprintf(next, sizeof next, "%s%s", target, rest) >= (int)sizeof next) fail(ENAMETOOLONG, "%s", path);
+    memcpy(todo, next, strlen(next) + 1);
+    rest = todo;
+    if (target[0] == '/') outlen = 0, out[0] = 0;
+  }
+  if (!outlen) strcpy(out, "/");
+}
+
+/* The mount target: an existing path, or a new directory (kind 0) or empty file (kind 1) where the
+ * path, or the dangling symlink it names, leads in the root. */
 static int make_target(const char *path, int64_t kind) {
   int fd = open_in_root(path, 0);
   if (fd >= 0) return fd;
   if (errno != ENOENT) fail(errno, "open %s", path);
-  if (kind == 0) return mkdir_in_root(path);
+  char resolved[PATH_MAX];
+  resolve_in_root(path, resolved);
+  if (kind == 0) return mkdir_in_root(resolved);
   char name[NAME_MAX + 1];
-  int pfd = open_parent_in_root(path, name);
+  int pfd = open_parent_in_root(resolved, name);
   int f = openat(pfd, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
   if (f < 0 && errno != EEXIST) fail(errno, "create %s", path);
   if (f >= 0) close(f);

@@ -1,10 +1,12 @@
 // config.md "Mounts" at its edges: recursive mount attributes (runc's r* options, mount_setattr with
-// AT_RECURSIVE) on a bind whose source has submounts; a tmpfs root's mode.
+// AT_RECURSIVE) on a bind whose source has submounts; a tmpfs root's mode; a destination that is a
+// symlink to a path not made yet (made where it points, always inside the rootfs).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
+import { mountsUnder } from '../helpers/tsrunc';
 import { Conformance, RUNTIME } from './runtime';
 
 describeAsRoot(`mounts (${RUNTIME})`, () => {
@@ -141,6 +143,63 @@ describeAsRoot(`mounts (${RUNTIME})`, () => {
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('/run 1777\n/private 1777\n/new 1777\n');
       expect(r.status).toBe(0);
+    });
+  });
+
+  describe('a destination that is a symlink to a path not made yet', () => {
+    // A bind source with a file to recognise it by.
+    const source = () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-src-'));
+      fs.writeFileSync(path.join(dir, 'marker'), 'from the source\n');
+      return dir;
+    };
+    let sources: string[] = [];
+    afterEach(() => {
+      for (const d of sources) fs.rmSync(d, { recursive: true, force: true });
+      sources = [];
+    });
+
+    test('the target is made inside the rootfs where the symlink points, for a directory and for a file bind', () => {
+      const rootfs = c.ownRootfs();
+      const dir = source();
+      sources.push(dir);
+      fs.symlinkSync('/srv/data', path.join(rootfs, 'data'));
+      fs.symlinkSync('../srv/conf/app.conf', path.join(rootfs, 'etc/app.conf'));
+      const b = c.bundle(['sh', '-c', 'cat /data/marker /srv/data/marker /etc/app.conf /srv/conf/app.conf'], (s) => {
+        s.root = { path: rootfs, readonly: true };
+        s.mounts!.push({ destination: '/data', type: 'bind', source: dir, options: ['rbind'] });
+        s.mounts!.push({ destination: '/etc/app.conf', type: 'bind', source: path.join(dir, 'marker'), options: ['bind'] });
+      });
+      const r = c.run('dest-dangling', b);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('from the source\n'.repeat(4));
+      expect(r.status).toBe(0);
+      expect(fs.statSync(path.join(rootfs, 'srv/data')).isDirectory()).toBe(true);
+      expect(fs.statSync(path.join(rootfs, 'srv/conf/app.conf')).isFile()).toBe(true);
+    });
+
+    test('attack: symlinks to an absolute host path and to ../../.. lead inside the rootfs; the host directory stays empty and unmounted', () => {
+      const rootfs = c.ownRootfs();
+      const dir = source();
+      const host = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-host-'));
+      sources.push(dir, host);
+      fs.symlinkSync(path.join(host, 'abs'), path.join(rootfs, 'abs'));
+      fs.symlinkSync(`../../../../../../../..${host}/up`, path.join(rootfs, 'tmp/up'));
+      fs.symlinkSync(`/../../..${host}/file`, path.join(rootfs, 'file'));
+      const b = c.bundle(['sh', '-c', `cat /abs/marker /tmp/up/marker /file; ls ${host}`], (s) => {
+        s.root = { path: rootfs, readonly: true };
+        s.mounts!.push({ destination: '/abs', type: 'bind', source: dir, options: ['rbind', 'rro'] });
+        s.mounts!.push({ destination: '/tmp/up', type: 'bind', source: dir, options: ['rbind'] });
+        s.mounts!.push({ destination: '/file', type: 'bind', source: path.join(dir, 'marker'), options: ['bind', 'ro'] });
+      });
+      const r = c.run('dest-escape', b);
+      expect(r.stderr).toBe('');
+      // The container's view of the host path is the rootfs's copy of it.
+      expect(r.stdout).toBe(`${'from the source\n'.repeat(3)}abs\nfile\nup\n`);
+      expect(r.status).toBe(0);
+      expect(fs.readdirSync(path.join(rootfs, host)).sort()).toEqual(['abs', 'file', 'up']);
+      expect(mountsUnder(host)).toEqual([]);
+      expect(fs.readdirSync(host)).toEqual([]);
     });
   });
 });

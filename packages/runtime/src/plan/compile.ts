@@ -26,7 +26,21 @@ export interface InitPlan {
   uidMappings: string;
   gidMappings: string;
   /** linux.seccomp with SCMP_ACT_NOTIFY: where the parent sends the listener fd the init hands it. */
-  seccompNotify?: { listenerPath: string; metadata?: string; ociVersion: string; id?: string; bundle: string; annotations?: Record<string, string> };
+  seccompNotify?: SeccompNotifyTarget;
+}
+
+/** The agent at listenerPath and the container state it is sent with the listener fd. */
+export interface SeccompNotifyTarget {
+  listenerPath: string;
+  metadata?: string;
+  ociVersion: string;
+  id?: string;
+  bundle: string;
+  annotations?: Record<string, string>;
+  /** The container's status in that state: "creating" for its init, "running" for an exec'd process (runc). */
+  status: 'creating' | 'running';
+  /** The container's pid in that state when the process is not its init (exec). */
+  initPid?: number;
 }
 
 export interface PlanOptions {
@@ -162,6 +176,6 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     ops,
     uidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.uidMappings) : '',
     gidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.gidMappings) : '',
-    seccompNotify: seccomp?.notify && { ...seccomp.notify, ociVersion: spec.ociVersion, id: opts.id, bundle: opts.bundle, annotations: spec.annotations },
+    seccompNotify: seccomp?.notify && { ...seccomp.notify, ociVersion: spec.ociVersion, id: opts.id, bundle: opts.bundle, annotations: spec.annotations, status: 'creating' },
   };
 }

@@ -37,6 +37,8 @@ void op_rootfs(const struct op *op);
 void op_mount(const struct op *op);
 void op_remount(const struct op *op);
 void op_mount_setattr(const struct op *op);
+void op_open_tree(const struct op *op);
+void op_mount_tree(const struct op *op);
 void op_mknod(const struct op *op);
 void op_bind_device(const struct op *op);
 void op_symlink(const struct op *op);

@@ -238,6 +238,12 @@ static void bind_tree_restricted(const char *src, const char *target, const char
   close(fd);
 }
 
+/* mount(2) ignores a bind's other flags: they take a remount of the new mount. */
+static void remount_bind_flags(const char *target, unsigned long flags) {
+  unsigned long rest = flags & ~(MS_BIND | MS_REC);
+  if (rest) remount(target, MS_REMOUNT | MS_BIND | rest);
+}
+
 void op_mount(const struct op *op) {
   const char *src = arg_str(op, 0), *target = arg_str(op, 1), *fstype = arg_str(op, 2);
   unsigned long flags = (unsigned long)arg_int(op, 3);
@@ -250,13 +256,51 @@ void op_mount(const struct op *op) {
   FDPATH(p, fd);
   if (flags & MS_BIND) {
     if (mount(src, p, NULL, MS_BIND | (flags & MS_REC), NULL) != 0) fail(errno, "bind mount %s on %s", src, target);
-    unsigned long rest = flags & ~(MS_BIND | MS_REC);
-    if (rest) remount(target, MS_REMOUNT | MS_BIND | rest);
+    remount_bind_flags(target, flags);
   } else if (mount(src, p, fstype, flags, *data ? data : NULL) != 0) {
     if (errno != EPERM || !*refused_fallback) fail(errno, "mount %s on %s (type %s)", src, target, fstype);
     bind_tree_restricted(refused_fallback, target, p, flags);
   }
   close(fd);
+  if (propagation) remount(target, propagation);
+}
+
+/* Bind sources of a user-namespace container, opened by OP_OPEN_TREE as detached trees, by slot. */
+static int *source_trees;
+static size_t source_tree_count;
+
+/*
+ * Cloned while the init is still host root in the host's mount namespace: the container's root may
+ * not reach the source (runc opens every bind source before the user namespace too). The tree turns
+ * slave, as a bind made after the rootfs's rslave would be: nothing mounted in the container under it
+ * reaches the host.
+ */
+void op_open_tree(const struct op *op) {
+  const char *src = arg_str(op, 0);
+  int64_t recursive = arg_int(op, 1), slot = arg_int(op, 2);
+  if (slot != (int64_t)source_tree_count) fail(EINVAL, "bind source %s: slot %lld out of order", src, (long long)slot);
+  int fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+  if (fd < 0) fail(errno, "open bind source %s", src);
+  struct mount_attr attr = { .propagation = MS_SLAVE };
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) fail(errno, "make bind source %s slave", src);
+  int *grown = realloc(source_trees, (source_tree_count + 1) * sizeof *source_trees);
+  if (!grown) fail(ENOMEM, "out of memory");
+  source_trees = grown;
+  source_trees[source_tree_count++] = fd;
+}
+
+void op_mount_tree(const struct op *op) {
+  int64_t slot = arg_int(op, 0);
+  const char *src = arg_str(op, 1), *target = arg_str(op, 2);
+  int64_t kind = arg_int(op, 3);
+  unsigned long flags = (unsigned long)arg_int(op, 4), propagation = (unsigned long)arg_int(op, 5);
+  if (slot < 0 || slot >= (int64_t)source_tree_count || source_trees[slot] < 0) fail(EINVAL, "bind source %s: no tree in slot %lld", src, (long long)slot);
+  int fd = make_target(target, kind);
+  if (move_mount(source_trees[slot], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) fail(errno, "bind mount %s on %s", src, target);
+  close(source_trees[slot]);
+  source_trees[slot] = -1;
+  close(fd);
+  remount_bind_flags(target, flags);
   if (propagation) remount(target, propagation);
 }
 

@@ -1,10 +1,12 @@
 // config.md "Mounts" at its edges: recursive mount attributes (runc's r* options, mount_setattr with
 // AT_RECURSIVE) on a bind whose source has submounts; a tmpfs root's mode; a destination that is a
-// symlink to a path not made yet (made where it points, always inside the rootfs).
+// symlink to a path not made yet (made where it points, always inside the rootfs); bind mounts in a
+// user-namespace container, also of a source the container's root cannot reach.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Spec } from '@tsrunc/common';
 import { describeAsRoot } from '../helpers/busybox';
 import { mountsUnder } from '../helpers/tsrunc';
 import { Conformance, RUNTIME } from './runtime';
@@ -200,6 +202,76 @@ describeAsRoot(`mounts (${RUNTIME})`, () => {
       expect(fs.readdirSync(path.join(rootfs, host)).sort()).toEqual(['abs', 'file', 'up']);
       expect(mountsUnder(host)).toEqual([]);
       expect(fs.readdirSync(host)).toEqual([]);
+    });
+  });
+
+  describe('bind mounts in a user-namespace container', () => {
+    let dirs: string[] = [];
+    afterEach(() => {
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+      dirs = [];
+    });
+
+    /**
+     * Host root's directory `parent` (mode `parentMode`) holding `shared` (0755) with `file` (0644); the
+     * container (its root is host uid 100000, host root is not mapped) gets `shared` at /tmp/src and
+     * `shared/file` at /tmp/one.
+     */
+    const runWithBinds = (parentMode: number) => {
+      const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-userns-src-'));
+      dirs.push(parent);
+      const shared = path.join(parent, 'shared');
+      fs.mkdirSync(shared, { mode: 0o755 });
+      fs.writeFileSync(path.join(shared, 'file'), 'host data\n', { mode: 0o644 });
+      fs.chmodSync(parent, parentMode);
+      const b = c.bundle(['sh', '-c', 'cat /tmp/src/file /tmp/one; stat -c %u /tmp/src/file'], (s: Spec) => {
+        s.linux!.namespaces!.push({ type: 'user' });
+        s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] });
+        s.mounts!.push({ destination: '/tmp/src', type: 'bind', source: shared, options: ['rbind', 'ro'] });
+        s.mounts!.push({ destination: '/tmp/one', type: 'bind', source: path.join(shared, 'file'), options: ['bind', 'ro'] });
+      });
+      return c.run('userns-bind', b);
+    };
+
+    test('a directory and a file bind: read in the container (host root\'s files show as the overflow uid)', () => {
+      const r = runWithBinds(0o755);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('host data\nhost data\n65534\n');
+      expect(r.status).toBe(0);
+    });
+
+    test('sources below a 0700 directory of host root\'s, which the container\'s root cannot enter: bound all the same', () => {
+      const r = runWithBinds(0o700);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('host data\nhost data\n65534\n');
+      expect(r.status).toBe(0);
+    });
+
+    test('attack: a mount the container makes below a bind of a shared host mount does not reach the host', () => {
+      const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-userns-shared-'));
+      dirs.push(parent);
+      fs.chmodSync(parent, 0o755);
+      fs.mkdirSync(path.join(parent, 'sub'));
+      execFileSync('mount', ['--bind', parent, parent]);
+      try {
+        execFileSync('mount', ['--make-shared', parent]);
+        const b = c.bundle(['sh', '-c', 'mount -t tmpfs cf-escape /tmp/src/sub && echo mounted'], (s: Spec) => {
+          s.linux!.namespaces!.push({ type: 'user' });
+          s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+          s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+          for (const set of ['bounding', 'effective', 'permitted'] as const) s.process!.capabilities![set]!.push('CAP_SYS_ADMIN');
+          s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] });
+          s.mounts!.push({ destination: '/tmp/src', type: 'bind', source: parent, options: ['rbind'] });
+        });
+        const r = c.run('userns-bind-shared', b);
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toBe('mounted\n');
+        expect(mountsUnder(parent)).toEqual([parent]);
+      } finally {
+        execFileSync('umount', ['--recursive', parent]);
+      }
     });
   });
 });

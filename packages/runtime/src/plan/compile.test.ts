@@ -134,6 +134,30 @@ test('bind sources are relative to the bundle; a file source makes a file target
   expect(hosts.args[5]).toBe(1);
 });
 
+test('a user namespace: each bind source is opened (OpenTree) first, before any namespace op, and moved in (MountTree) in its place', () => {
+  const p = plan(spec((s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.mounts!.push(
+      { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'rslave'] },
+      { destination: '/one', type: 'bind', source: 'data', options: ['bind'] },
+    );
+  }));
+  const codes = p.ops.map((o) => Op[o.code]);
+  expect(codes.slice(0, 3)).toEqual(['OpenTree', 'OpenTree', 'Unshare']);
+  expect(p.ops.slice(0, 2).map((o) => o.args)).toEqual([[path.join(bundle, 'data'), 1, 0], [path.join(bundle, 'data'), 0, 1]]);
+  const moved = p.ops.filter((o) => o.code === Op.MountTree);
+  expect(moved.map((o) => [o.origin, ...o.args])).toEqual([
+    ['mounts[7]', 0, path.join(bundle, 'data'), '/data', 0, MS.BIND | MS.REC | MS.RDONLY, MS.SLAVE | MS.REC],
+    ['mounts[8]', 1, path.join(bundle, 'data'), '/one', 0, MS.BIND, 0],
+  ]);
+  expect(codes.indexOf('MountTree')).toBeGreaterThan(codes.indexOf('Rootfs'));
+  // Without a user namespace a bind is a plain mount(2) in the container's own namespace.
+  const plain = plan(spec((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind'] })));
+  expect(plain.ops.map((o) => o.code)).not.toContain(Op.OpenTree);
+});
+
 test('recursive options: one MountSetattr on the destination, after the mount and its propagation; none without them', () => {
   const p = plan(spec((s) => s.mounts!.push(
     { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'rslave', 'rro', 'rnosuid'] },

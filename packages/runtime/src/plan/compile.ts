@@ -113,9 +113,14 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const rootfs = path.resolve(opts.bundle, spec.root.path);
   const ns = planNamespaces(spec);
 
+  const ownMounts = ns.has('mount') !== undefined;
+  if (!ownMounts) checkHostMounts(spec);
+  const fsOps = ownMounts ? filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} }) : undefined;
+
   const fds: FdSource[] = [];
   const fdNumber = () => 3 + opts.preserveFds + fds.length;
-  const ops: PlanOp[] = [...oomScoreAdjOps(proc)];
+  // Bind sources of a user-namespace container: opened while the init is still host root in the host's namespaces.
+  const ops: PlanOp[] = [...oomScoreAdjOps(proc), ...(fsOps?.sourceTrees ?? [])];
   for (const join of ns.joins) {
     const fd = fdNumber();
     fds.push({ kind: 'namespace', path: join.path, origin: `linux.namespaces[${join.index}].path` });
@@ -128,8 +133,6 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   if (ns.has('user')) ops.push({ code: Op.UsernsRoot, args: [], origin: 'linux.namespaces (user): uid/gid 0 mapped' });
   if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (unshare)' });
   let execFifoFd: number | undefined;
-  const ownMounts = ns.has('mount') !== undefined;
-  if (!ownMounts) checkHostMounts(spec);
   if (opts.execFifo) {
     if (ownMounts) checkProcMount(spec);
     execFifoFd = fdNumber();
@@ -144,8 +147,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const hookState: HookState = { ociVersion: spec.ociVersion, id: opts.id ?? '', status: 'creating', bundle: opts.bundle, annotations: spec.annotations };
 
   const sessionKeyring: PlanOp[] = opts.sessionKeyring ? [{ code: Op.SessionKeyring, args: [opts.sessionKeyring], origin: 'session keyring (--no-new-keyring to keep the caller\'s)' }] : [];
-  if (ownMounts) {
-    const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
+  if (fsOps) {
     ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind
     ops.push(...kernelSettingOps(spec, proc, ns), ...sessionKeyring);
     ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState, opts.hookEnv ?? []), fsOps.rootSwitch[0]);

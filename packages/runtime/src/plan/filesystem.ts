@@ -96,20 +96,26 @@ function cgroupData(cg: CgroupMount): string {
   return cg.controllers.join(',');
 }
 
-function configMountOps(m: Mount, index: number, ctx: FilesystemContext): PlanOp[] {
+function configMountOps(m: Mount, index: number, ctx: FilesystemContext, sourceTrees: PlanOp[]): PlanOp[] {
   const origin = `mounts[${index}]`;
-  const ops = m.type === 'cgroup' ? cgroupMountOps(m, origin, ctx) : singleMountOps(m, origin, ctx);
+  const ops = m.type === 'cgroup' ? cgroupMountOps(m, origin, ctx) : singleMountOps(m, origin, ctx, sourceTrees);
   // rro, rnosuid…: on every mount of the tree just made, after its flags and propagation (runc's setRecAttr).
   const { attrSet, attrClear } = parseMountOptions(m.options ?? []);
   if (attrSet || attrClear) ops.push({ code: Op.MountSetattr, args: [m.destination, attrSet, attrClear], origin });
   return ops;
 }
 
-function singleMountOps(m: Mount, origin: string, ctx: FilesystemContext): PlanOp[] {
+/** `sourceTrees` collects the OpenTree ops of binds that must open their source before the user namespace. */
+function singleMountOps(m: Mount, origin: string, ctx: FilesystemContext, sourceTrees: PlanOp[]): PlanOp[] {
   const opts = parseMountOptions(m.options ?? []);
   if (isBind(m)) {
     const { source, kind } = bindSource(m, ctx.bundle, origin);
-    return [mountOp(origin, source, m.destination, '', opts.flags | MS.BIND, '', kind, opts.propagation)];
+    if (ctx.ns.has('user') === undefined) return [mountOp(origin, source, m.destination, '', opts.flags | MS.BIND, '', kind, opts.propagation)];
+    // In a user namespace the container's root may not reach the source (a 0700 directory of host root's on
+    // its path): the init opens it as a detached tree while still host root, and moves it in here (as runc).
+    const slot = sourceTrees.length;
+    sourceTrees.push({ code: Op.OpenTree, args: [source, opts.flags & MS.REC ? 1 : 0, slot], origin });
+    return [{ code: Op.MountTree, args: [slot, source, m.destination, kind, opts.flags, opts.propagation], origin }];
   }
   const type = m.type ?? '';
   // A read-only /dev is mounted writable: the devices, symlinks and mount points (/dev/pts…) are made
@@ -163,12 +169,16 @@ function deviceOps(spec: Spec, ctx: FilesystemContext): PlanOp[] {
   return ops;
 }
 
-/** Everything from the rootfs bind to the switch of root, in runc's order. */
-export function filesystemOps(spec: Spec, ctx: FilesystemContext): { beforeRootSwitch: PlanOp[]; rootSwitch: PlanOp[] } {
+/**
+ * Everything from the rootfs bind to the switch of root, in runc's order; and `sourceTrees`, the bind
+ * sources of a user-namespace container, opened first, before any namespace is joined or made.
+ */
+export function filesystemOps(spec: Spec, ctx: FilesystemContext): { sourceTrees: PlanOp[]; beforeRootSwitch: PlanOp[]; rootSwitch: PlanOp[] } {
   const mounts = spec.mounts ?? [];
   const propagation = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : 0;
   const ops: PlanOp[] = [{ code: Op.Rootfs, args: [ctx.rootfs, propagation], origin: 'root.path' }];
-  mounts.forEach((m, i) => ops.push(...configMountOps(m, i, ctx)));
+  const sourceTrees: PlanOp[] = [];
+  mounts.forEach((m, i) => ops.push(...configMountOps(m, i, ctx, sourceTrees)));
   // A /dev bind-mounted from elsewhere is used as it is.
   if (!mounts.some((m) => m.destination === '/dev' && isBind(m))) ops.push(...deviceOps(spec, ctx));
   (spec.linux?.maskedPaths ?? []).forEach((p, i) => ops.push({ code: Op.MaskPath, args: [p], origin: `linux.maskedPaths[${i}]` }));
@@ -178,5 +188,5 @@ export function filesystemOps(spec: Spec, ctx: FilesystemContext): { beforeRootS
   if (spec.process?.cwd) rootSwitch.push({ code: Op.CreateCwd, args: [spec.process.cwd], origin: 'process.cwd' });
   rootSwitch.push(...devReadonlyOps(mounts));
   if (spec.root?.readonly) rootSwitch.push({ code: Op.ReadonlyRoot, args: [], origin: 'root.readonly' });
-  return { beforeRootSwitch: ops, rootSwitch };
+  return { sourceTrees, beforeRootSwitch: ops, rootSwitch };
 }

@@ -18,6 +18,9 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sched.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -275,14 +278,84 @@ static size_t source_tree_count;
  * slave, as a bind made after the rootfs's rslave would be: nothing mounted in the container under it
  * reaches the host.
  */
+/* Writes `map` to /proc/<pid>/<file>, through the host's procfs (checked, SECURITY.md #5). */
+static void write_id_map(pid_t pid, const char *file, const char *map) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/%s", (int)pid, file);
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno, "open %s", p);
+  check_procfs(fd, p);
+  size_t len = strlen(map);
+  if (write(fd, map, len) != (ssize_t)len) fail(errno, "write %s for an idmapped mount", p);
+  close(fd);
+}
+
+/*
+ * The pid the host's procfs (still at /proc) knows our child `pid` by: without a user namespace the
+ * init is already in the container's pid namespace, where fork() answers with that namespace's pids.
+ */
+static pid_t procfs_pid(pid_t pid) {
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) fail(errno, "pidfd_open %d", (int)pid);
+  char p[64];
+  snprintf(p, sizeof p, "/proc/self/fdinfo/%d", pidfd);
+  FILE *f = fopen(p, "re");
+  if (!f) fail(errno, "open %s", p);
+  check_procfs(fileno(f), p);
+  char line[256];
+  int found = -1;
+  while (found < 0 && fgets(line, sizeof line, f)) sscanf(line, "Pid:\t%d", &found);
+  fclose(f);
+  close(pidfd);
+  if (found <= 0) fail(ESRCH, "no pid of our child %d in %s", (int)pid, p);
+  return (pid_t)found;
+}
+
+/* A user namespace with these maps, for MOUNT_ATTR_IDMAP: made by a child that only unshares and waits. */
+static int idmap_userns(const char *uid_map, const char *gid_map) {
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) fail(errno, "socketpair for an idmapped mount");
+  pid_t pid = fork();
+  if (pid < 0) fail(errno, "fork for an idmapped mount");
+  if (pid == 0) {
+    char c = 0;
+    close(sp[0]);
+    if (unshare(CLONE_NEWUSER) != 0 || write(sp[1], &c, 1) != 1) _exit(1);
+    /* Until the parent has the namespace's fd: its end closes. */
+    while (read(sp[1], &c, 1) < 0 && errno == EINTR) {}
+    _exit(0);
+  }
+  close(sp[1]);
+  char c;
+  if (read(sp[0], &c, 1) != 1) fail(ECHILD, "the idmapped mount's user namespace helper failed");
+  pid_t seen = procfs_pid(pid);
+  write_id_map(seen, "uid_map", uid_map);
+  write_id_map(seen, "gid_map", gid_map);
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/ns/user", (int)seen);
+  int ns = open(p, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) fail(errno, "open %s", p);
+  struct statfs sfs;
+  if (fstatfs(ns, &sfs) != 0 || sfs.f_type != NSFS_MAGIC) fail(-EXDEV, "%s is not a namespace file", p);
+  close(sp[0]);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+  return ns;
+}
+
 void op_open_tree(const struct op *op) {
   const char *src = arg_str(op, 0);
-  int64_t recursive = arg_int(op, 1), slot = arg_int(op, 2);
+  int64_t recursive = arg_int(op, 1), slot = arg_int(op, 2), idmap = arg_int(op, 3);
   if (slot != (int64_t)source_tree_count) fail(EINVAL, "bind source %s: slot %lld out of order", src, (long long)slot);
   int fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
   if (fd < 0) fail(errno, "open bind source %s", src);
   struct mount_attr attr = { .propagation = MS_SLAVE };
   if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) fail(errno, "make bind source %s slave", src);
+  if (idmap) {
+    int ns = idmap_userns(arg_str(op, 4), arg_str(op, 5));
+    struct mount_attr id = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns };
+    if (mount_setattr(fd, "", AT_EMPTY_PATH | (idmap == 2 ? AT_RECURSIVE : 0), &id, sizeof id) != 0) fail(errno, "idmap bind source %s", src);
+    close(ns);
+  }
   int *grown = realloc(source_trees, (source_tree_count + 1) * sizeof *source_trees);
   if (!grown) fail(ENOMEM, "out of memory");
   source_trees = grown;

@@ -1,7 +1,8 @@
 // config.md "Mounts" at its edges: recursive mount attributes (runc's r* options, mount_setattr with
 // AT_RECURSIVE) on a bind whose source has submounts; a tmpfs root's mode; a destination that is a
 // symlink to a path not made yet (made where it points, always inside the rootfs); bind mounts in a
-// user-namespace container, also of a source the container's root cannot reach.
+// user-namespace container, also of a source the container's root cannot reach; idmapped binds, also
+// onto a destination that is a symlink.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -272,6 +273,58 @@ describeAsRoot(`mounts (${RUNTIME})`, () => {
       } finally {
         execFileSync('umount', ['--recursive', parent]);
       }
+    });
+  });
+
+  describe('idmapped bind mounts', () => {
+    let dirs: string[] = [];
+    afterEach(() => {
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+      dirs = [];
+    });
+    /** A world-readable host directory with `file`, both owned by host root. */
+    const rootOwned = () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-idmap-'));
+      dirs.push(dir);
+      fs.chmodSync(dir, 0o755);
+      fs.writeFileSync(path.join(dir, 'file'), 'host data\n', { mode: 0o644 });
+      return dir;
+    };
+
+    test('`idmap` with the mount\'s own mappings (0 -> 1000): host root\'s files show as 1000, onto a symlink to a missing path and onto one to an existing directory', () => {
+      const rootfs = c.ownRootfs();
+      const dir = rootOwned();
+      fs.symlinkSync('/srv/idmapped', path.join(rootfs, 'data'));
+      fs.mkdirSync(path.join(rootfs, 'existing'));
+      fs.symlinkSync('existing', path.join(rootfs, 'link'));
+      const map = [{ containerID: 0, hostID: 1000, size: 1 }];
+      const b = c.bundle(['sh', '-c', 'stat -c "%n %u:%g" /srv/idmapped/file /existing/file; cat /data/file'], (s) => {
+        s.root = { path: rootfs, readonly: true };
+        for (const destination of ['/data', '/link']) s.mounts!.push({ destination, type: 'bind', source: dir, options: ['rbind', 'idmap'], uidMappings: map, gidMappings: map });
+      });
+      const r = c.run('idmap-symlink', b);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('/srv/idmapped/file 1000:1000\n/existing/file 1000:1000\nhost data\n');
+      expect(r.status).toBe(0);
+      // The host's files are unchanged; the symlinks stayed symlinks.
+      expect([fs.statSync(path.join(dir, 'file')).uid, fs.lstatSync(path.join(rootfs, 'data')).isSymbolicLink()]).toEqual([0, true]);
+    });
+
+    test('`idmap` without mappings in a user-namespace container: the container\'s own (host root\'s files are its root\'s, not the overflow uid)', () => {
+      const dir = rootOwned();
+      const b = c.bundle(['sh', '-c', 'stat -c "%u:%g" /tmp/src/file; touch /tmp/src/new && stat -c "%u:%g" /tmp/src/new'], (s) => {
+        s.linux!.namespaces!.push({ type: 'user' });
+        s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] });
+        s.mounts!.push({ destination: '/tmp/src', type: 'bind', source: dir, options: ['rbind', 'idmap'] });
+      });
+      const r = c.run('idmap-userns', b);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('0:0\n0:0\n');
+      expect(r.status).toBe(0);
+      // Written by the container's root through the idmapped mount: host root's on disk.
+      expect(fs.statSync(path.join(dir, 'new')).uid).toBe(0);
     });
   });
 });

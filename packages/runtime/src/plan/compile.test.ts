@@ -146,7 +146,7 @@ test('a user namespace: each bind source is opened (OpenTree) first, before any 
   }));
   const codes = p.ops.map((o) => Op[o.code]);
   expect(codes.slice(0, 3)).toEqual(['OpenTree', 'OpenTree', 'Unshare']);
-  expect(p.ops.slice(0, 2).map((o) => o.args)).toEqual([[path.join(bundle, 'data'), 1, 0], [path.join(bundle, 'data'), 0, 1]]);
+  expect(p.ops.slice(0, 2).map((o) => o.args)).toEqual([[path.join(bundle, 'data'), 1, 0, 0, '', ''], [path.join(bundle, 'data'), 0, 1, 0, '', '']]);
   const moved = p.ops.filter((o) => o.code === Op.MountTree);
   expect(moved.map((o) => [o.origin, ...o.args])).toEqual([
     ['mounts[7]', 0, path.join(bundle, 'data'), '/data', 0, MS.BIND | MS.REC | MS.RDONLY, MS.SLAVE | MS.REC],
@@ -156,6 +156,34 @@ test('a user namespace: each bind source is opened (OpenTree) first, before any 
   // Without a user namespace a bind is a plain mount(2) in the container's own namespace.
   const plain = plan(spec((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind'] })));
   expect(plain.ops.map((o) => o.code)).not.toContain(Op.OpenTree);
+});
+
+test('idmapped binds: opened as a tree (also without a user namespace) with the mount\'s maps, or the container\'s; refused elsewhere, by field', () => {
+  const map = [{ containerID: 0, hostID: 1000, size: 1 }];
+  const own = plan(spec((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ridmap'], uidMappings: map, gidMappings: map })));
+  expect(own.ops.filter((o) => o.code === Op.OpenTree).map((o) => o.args)).toEqual([[path.join(bundle, 'data'), 1, 0, 2, '0 1000 1\n', '0 1000 1\n']]);
+  expect(own.ops.filter((o) => o.code === Op.MountTree)).toHaveLength(1);
+  const containers = plan(spec((s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['bind', 'idmap'] });
+  }));
+  expect(containers.ops.find((o) => o.code === Op.OpenTree)!.args.slice(3)).toEqual([1, '0 100000 65536\n', '0 200000 65536\n']);
+  const fails = (edit: (s: Spec) => void) => {
+    try {
+      plan(spec(edit));
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+  expect(fails((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['bind', 'idmap'] })))
+    .toBe('mounts[7].options: "idmap" without uidMappings and gidMappings of the mount needs a new user namespace (its mappings are used)');
+  expect(fails((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['bind'], uidMappings: map })))
+    .toBe('mounts[7].uidMappings: an idmapped mount needs both uidMappings and gidMappings');
+  expect(fails((s) => s.mounts!.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] })))
+    .toBe('mounts[7].options: idmapped mounts are only supported for bind mounts');
 });
 
 test('recursive options: one MountSetattr on the destination, after the mount and its propagation; none without them', () => {

@@ -5,7 +5,7 @@ import { ConfigError, Spec, requireProcess } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { filesystemOps } from './filesystem';
 import { HostFacts } from './host';
-import { CLONE_FLAG, planNamespaces } from './namespaces';
+import { CLONE_FLAG, idMapText, planNamespaces } from './namespaces';
 import { beforeIdsOps, enterCwdOp, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
@@ -101,10 +101,6 @@ function checkHostMounts(spec: Spec): void {
   if (spec.linux?.rootfsPropagation) refuse('linux.rootfsPropagation');
 }
 
-function idMap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
-  return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-}
-
 export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const proc = requireProcess(spec);
   refuseUnimplemented(spec);
@@ -115,7 +111,8 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
 
   const ownMounts = ns.has('mount') !== undefined;
   if (!ownMounts) checkHostMounts(spec);
-  const fsOps = ownMounts ? filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} }) : undefined;
+  const containerIdMaps = ns.has('user') === 'new' ? { uid: idMapText(spec.linux?.uidMappings), gid: idMapText(spec.linux?.gidMappings) } : { uid: '', gid: '' };
+  const fsOps = ownMounts ? filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {}, containerIdMaps }) : undefined;
 
   const fds: FdSource[] = [];
   const fdNumber = () => 3 + opts.preserveFds + fds.length;
@@ -176,8 +173,8 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     fds,
     syncFd: 3 + opts.preserveFds + fds.length,
     ops,
-    uidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.uidMappings) : '',
-    gidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.gidMappings) : '',
+    uidMappings: containerIdMaps.uid,
+    gidMappings: containerIdMaps.gid,
     seccompNotify: seccomp?.notify && { ...seccomp.notify, ociVersion: spec.ociVersion, id: opts.id, bundle: opts.bundle, annotations: spec.annotations, status: 'creating' },
   };
 }

@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { ConfigError, LinuxDevice, Mount, Spec, strerror } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { CgroupMount, HostFacts } from './host';
-import { MS, PROPAGATION, parseMountOptions } from './mount-options';
-import { NamespacePlan } from './namespaces';
+import { MS, PROPAGATION, ParsedMountOptions, parseMountOptions } from './mount-options';
+import { NamespacePlan, idMapText } from './namespaces';
 import { Op } from './proto';
 
 const S_IFIFO = 0o010000;
@@ -20,6 +20,8 @@ export interface FilesystemContext {
   ns: NamespacePlan;
   /** Host directory of the container's cgroup in each hierarchy, by mount point (bind-mounted without a cgroup namespace). */
   cgroupDirs: Record<string, string>;
+  /** The uid_map and gid_map text of the container's new user namespace ('' without one). */
+  containerIdMaps: { uid: string; gid: string };
 }
 
 /** Linux's new_encode_dev layout of dev_t. */
@@ -105,18 +107,38 @@ function configMountOps(m: Mount, index: number, ctx: FilesystemContext, sourceT
   return ops;
 }
 
+/**
+ * An idmapped bind (options `idmap`/`ridmap`, or mappings on the mount): its uid/gid maps, the mount's
+ * own or else those of the container's new user namespace (runc's rules).
+ */
+function idmapOf(m: Mount, origin: string, opts: ParsedMountOptions, ctx: FilesystemContext): { recursive: boolean; uidMap: string; gidMap: string } | undefined {
+  const own = m.uidMappings?.length || m.gidMappings?.length;
+  if (!opts.idmap && !own) return undefined;
+  if (own) {
+    if (!m.uidMappings?.length || !m.gidMappings?.length) throw new ConfigError(`${origin}.uidMappings`, 'an idmapped mount needs both uidMappings and gidMappings');
+    return { recursive: opts.idmap === 'ridmap', uidMap: idMapText(m.uidMappings), gidMap: idMapText(m.gidMappings) };
+  }
+  const { uid, gid } = ctx.containerIdMaps;
+  if (!uid || !gid) throw new ConfigError(`${origin}.options`, `"${opts.idmap}" without uidMappings and gidMappings of the mount needs a new user namespace (its mappings are used)`);
+  return { recursive: opts.idmap === 'ridmap', uidMap: uid, gidMap: gid };
+}
+
 /** `sourceTrees` collects the OpenTree ops of binds that must open their source before the user namespace. */
 function singleMountOps(m: Mount, origin: string, ctx: FilesystemContext, sourceTrees: PlanOp[]): PlanOp[] {
   const opts = parseMountOptions(m.options ?? []);
   if (isBind(m)) {
     const { source, kind } = bindSource(m, ctx.bundle, origin);
-    if (ctx.ns.has('user') === undefined) return [mountOp(origin, source, m.destination, '', opts.flags | MS.BIND, '', kind, opts.propagation)];
+    const idmap = idmapOf(m, origin, opts, ctx);
+    if (ctx.ns.has('user') === undefined && !idmap) return [mountOp(origin, source, m.destination, '', opts.flags | MS.BIND, '', kind, opts.propagation)];
     // In a user namespace the container's root may not reach the source (a 0700 directory of host root's on
     // its path): the init opens it as a detached tree while still host root, and moves it in here (as runc).
+    // An idmapped bind is such a tree too: the mapping can only be set on a detached mount.
     const slot = sourceTrees.length;
-    sourceTrees.push({ code: Op.OpenTree, args: [source, opts.flags & MS.REC ? 1 : 0, slot], origin });
+    const idmapArgs = idmap ? [idmap.recursive ? 2 : 1, idmap.uidMap, idmap.gidMap] : [0, '', ''];
+    sourceTrees.push({ code: Op.OpenTree, args: [source, opts.flags & MS.REC ? 1 : 0, slot, ...idmapArgs], origin });
     return [{ code: Op.MountTree, args: [slot, source, m.destination, kind, opts.flags, opts.propagation], origin }];
   }
+  if (opts.idmap || m.uidMappings?.length || m.gidMappings?.length) throw new ConfigError(`${origin}.options`, 'idmapped mounts are only supported for bind mounts');
   const type = m.type ?? '';
   // A read-only /dev is mounted writable: the devices, symlinks and mount points (/dev/pts…) are made
   // in it first; devReadonlyOps turns it read-only once the console is in place (runc's finalizeRootfs).

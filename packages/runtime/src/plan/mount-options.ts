@@ -57,13 +57,18 @@ export interface ParsedMountOptions {
   /** mount_setattr(AT_RECURSIVE) attributes to set and to clear on the whole mounted tree (both 0: none asked). */
   attrSet: number;
   attrClear: number;
+  /** An idmapped bind: `idmap` maps its top mount, `ridmap` every mount of the tree. */
+  idmap?: 'idmap' | 'ridmap';
 }
+
+const IDMAP_OPTIONS = ['idmap', 'ridmap'] as const;
 
 export function parseMountOptions(options: readonly string[]): ParsedMountOptions {
   let flags = 0;
   let propagation = 0;
   let attrSet = 0;
   let attrClear = 0;
+  let idmap: ParsedMountOptions['idmap'];
   const data: string[] = [];
   for (const opt of options) {
     const flag = FLAGS[opt];
@@ -78,10 +83,11 @@ export function parseMountOptions(options: readonly string[]): ParsedMountOption
       // A new atime mode needs the whole MOUNT_ATTR__ATIME field cleared (mount_setattr(2)).
       attrSet = (attrSet & ~MOUNT_ATTR._ATIME) | RECURSIVE_ATIME[opt];
       attrClear |= MOUNT_ATTR._ATIME;
-    } else if (opt in PROPAGATION) propagation |= PROPAGATION[opt];
+    } else if ((IDMAP_OPTIONS as readonly string[]).includes(opt)) idmap = opt as ParsedMountOptions['idmap'];
+    else if (opt in PROPAGATION) propagation |= PROPAGATION[opt];
     else data.push(opt);
   }
-  return { flags, propagation, data: data.join(','), attrSet, attrClear };
+  return { flags, propagation, data: data.join(','), attrSet, attrClear, ...(idmap && { idmap }) };
 }
 
-export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION), ...Object.keys(RECURSIVE), ...Object.keys(RECURSIVE_ATIME)].sort();
+export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION), ...Object.keys(RECURSIVE), ...Object.keys(RECURSIVE_ATIME), ...IDMAP_OPTIONS].sort();

@@ -123,7 +123,7 @@ function idmapOf(m: Mount, origin: string, opts: ParsedMountOptions, ctx: Filesy
   return { recursive: opts.idmap === 'ridmap', uidMap: uid, gidMap: gid };
 }
 
-/** `sourceTrees` collects the OpenTree ops of binds that must open their source before the user namespace. */
+/** `sourceTrees` collects the OpenTree ops of binds that open their source first (user namespace, idmap). */
 function singleMountOps(m: Mount, origin: string, ctx: FilesystemContext, sourceTrees: PlanOp[]): PlanOp[] {
   const opts = parseMountOptions(m.options ?? []);
   if (isBind(m)) {
@@ -193,7 +193,7 @@ function deviceOps(spec: Spec, ctx: FilesystemContext): PlanOp[] {
 
 /**
  * Everything from the rootfs bind to the switch of root, in runc's order; and `sourceTrees`, the bind
- * sources of a user-namespace container, opened first, before any namespace is joined or made.
+ * sources of a user-namespace container and of idmapped binds, opened first, before any namespace op.
  */
 export function filesystemOps(spec: Spec, ctx: FilesystemContext): { sourceTrees: PlanOp[]; beforeRootSwitch: PlanOp[]; rootSwitch: PlanOp[] } {
   const mounts = spec.mounts ?? [];

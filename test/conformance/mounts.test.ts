@@ -327,4 +327,21 @@ describeAsRoot(`mounts (${RUNTIME})`, () => {
       expect(fs.statSync(path.join(dir, 'new')).uid).toBe(0);
     });
   });
+
+  // config.md: "The runtime MUST mount entries in the listed order."
+  test('mounts are made in the listed order: a tmpfs listed after one below it covers it', () => {
+    const rootfs = c.ownRootfs();
+    const b = c.bundle(['sh', '-c', 'grep -E " /srv(/inner)? " /proc/self/mountinfo | cut -d" " -f5 | tr "\\n" " "; echo; ls -A /srv; ls -A /tmp'], (s) => {
+      s.root = { path: rootfs, readonly: true };
+      s.mounts!.push({ destination: '/srv/inner', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+      s.mounts!.push({ destination: '/srv', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+      s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+      s.mounts!.push({ destination: '/tmp/inner', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+    });
+    const r = c.run('mount-order', b);
+    expect(r.stderr).toBe('');
+    // /srv/inner first, then /srv on top (its inner directory is gone from view); /tmp, then /tmp/inner in it.
+    expect(r.stdout).toBe('/srv/inner /srv \ninner\n');
+    expect(r.status).toBe(0);
+  });
 });

@@ -82,6 +82,10 @@ enum tsrunc_op {
   OP_USERNS_MAPS = 31,      /* -   (after unshare(CLONE_NEWUSER): MSG_USERNS_MAPS, wait for MAPPED) */
   OP_SESSION_KEYRING = 32, /* name: join (create) a session keyring of our own, searchable      */
   OP_IOPRIO = 34,           /* ioprio value (class << 13 | level): ioprio_set on ourselves, inherited by the process */
+  OP_MOUNT_SETATTR = 35,    /* target (in rootfs), attr_set, attr_clr: mount_setattr(AT_RECURSIVE) on its whole tree (rro, rnosuid…) */
+  OP_OPEN_TREE = 36,        /* source (host path), recursive (0/1), slot, idmap (0 none, 1 top mount, 2 every mount), uid_map, gid_map:
+                               open_tree(OPEN_TREE_CLONE) while host root, idmapped through a user namespace with those maps, kept by slot */
+  OP_MOUNT_TREE = 37,       /* slot, source (for errors), target (in rootfs), kind, flags, propagation: move that tree onto target */
   OP_CLOEXEC_FDS = 33,      /* first fd: it and every fd above it close-on-exec (before any seccomp filter) */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
   OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1), uid  */

@@ -18,6 +18,9 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sched.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -86,14 +89,73 @@ static int open_parent_in_root(const char *path, char name[NAME_MAX + 1]) {
   return mkdir_in_root(slash ? parent : "/");
 }
 
-/* The mount target: an existing path, or a new directory (kind 0) or empty file (kind 1). */
+/*
+ * `path` in the root with every symlink followed, a dangling one too (a symlink to a path not made
+ * yet): runc makes a mount target where such a symlink points. ".." and absolute link targets stop at
+ * the root, as RESOLVE_IN_ROOT does. Only a name for what to create: whatever is then made and
+ * mounted is opened through open_in_root, so a symlink swapped in meanwhile still resolves inside.
+ */
+static void resolve_in_root(const char *path, char out[PATH_MAX]) {
+  char todo[PATH_MAX];
+  if (snprintf(todo, sizeof todo, "%s", path) >= (int)sizeof todo) fail(ENAMETOOLONG, "%s", path);
+  size_t outlen = 0;
+  int links = 0;
+  out[0] = 0;
+  const char *rest = todo;
+  while (*rest) {
+    while (*rest == '/') rest++;
+    if (!*rest) break;
+    const char *end = strchrnul(rest, '/');
+    size_t n = (size_t)(end - rest);
+    char name[NAME_MAX + 1];
+    if (n > NAME_MAX) fail(ENAMETOOLONG, "%s", path);
+    memcpy(name, rest, n);
+    name[n] = 0;
+    rest = end;
+    if (!strcmp(name, ".")) continue;
+    if (!strcmp(name, "..")) {
+      char *slash = strrchr(out, '/');
+      if (slash) outlen = (size_t)(slash - out), *slash = 0;
+      continue;
+    }
+    char target[PATH_MAX];
+    ssize_t len = -1;
+    int dir = open_in_root(outlen ? out : "/", O_DIRECTORY);
+    if (dir >= 0) {
+      len = readlinkat(dir, name, target, sizeof target);
+      close(dir);
+    }
+    if (len < 0) { /* not a symlink, or missing: the name stays */
+      if (outlen + 1 + n >= PATH_MAX) fail(ENAMETOOLONG, "%s", path);
+      out[outlen++] = '/';
+      memcpy(out + outlen, name, n + 1);
+      outlen += n;
+      continue;
+    }
+    if ((size_t)len >= sizeof target) fail(ENAMETOOLONG, "symlink %s/%s", out, name);
+    if (++links > 40) fail(ELOOP, "%s", path);
+    target[len] = 0;
+    /* Walk on through the link's target, then what followed the link. */
+    char next[PATH_MAX];
+    if (snprintf(next, sizeof next, "%s%s", target, rest) >= (int)sizeof next) fail(ENAMETOOLONG, "%s", path);
+    memcpy(todo, next, strlen(next) + 1);
+    rest = todo;
+    if (target[0] == '/') outlen = 0, out[0] = 0;
+  }
+  if (!outlen) strcpy(out, "/");
+}
+
+/* The mount target: an existing path, or a new directory (kind 0) or empty file (kind 1) where the
+ * path, or the dangling symlink it names, leads in the root. */
 static int make_target(const char *path, int64_t kind) {
   int fd = open_in_root(path, 0);
   if (fd >= 0) return fd;
   if (errno != ENOENT) fail(errno, "open %s", path);
-  if (kind == 0) return mkdir_in_root(path);
+  char resolved[PATH_MAX];
+  resolve_in_root(path, resolved);
+  if (kind == 0) return mkdir_in_root(resolved);
   char name[NAME_MAX + 1];
-  int pfd = open_parent_in_root(path, name);
+  int pfd = open_parent_in_root(resolved, name);
   int f = openat(pfd, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
   if (f < 0 && errno != EEXIST) fail(errno, "create %s", path);
   if (f >= 0) close(f);
@@ -179,6 +241,12 @@ static void bind_tree_restricted(const char *src, const char *target, const char
   close(fd);
 }
 
+/* mount(2) ignores a bind's other flags: they take a remount of the new mount. */
+static void remount_bind_flags(const char *target, unsigned long flags) {
+  unsigned long rest = flags & ~(MS_BIND | MS_REC);
+  if (rest) remount(target, MS_REMOUNT | MS_BIND | rest);
+}
+
 void op_mount(const struct op *op) {
   const char *src = arg_str(op, 0), *target = arg_str(op, 1), *fstype = arg_str(op, 2);
   unsigned long flags = (unsigned long)arg_int(op, 3);
@@ -191,8 +259,7 @@ void op_mount(const struct op *op) {
   FDPATH(p, fd);
   if (flags & MS_BIND) {
     if (mount(src, p, NULL, MS_BIND | (flags & MS_REC), NULL) != 0) fail(errno, "bind mount %s on %s", src, target);
-    unsigned long rest = flags & ~(MS_BIND | MS_REC);
-    if (rest) remount(target, MS_REMOUNT | MS_BIND | rest);
+    remount_bind_flags(target, flags);
   } else if (mount(src, p, fstype, flags, *data ? data : NULL) != 0) {
     if (errno != EPERM || !*refused_fallback) fail(errno, "mount %s on %s (type %s)", src, target, fstype);
     bind_tree_restricted(refused_fallback, target, p, flags);
@@ -201,8 +268,127 @@ void op_mount(const struct op *op) {
   if (propagation) remount(target, propagation);
 }
 
+/* Bind sources of a user-namespace container, opened by OP_OPEN_TREE as detached trees, by slot. */
+static int *source_trees;
+static size_t source_tree_count;
+
+/*
+ * Cloned while the init is still host root in the host's mount namespace: the container's root may
+ * not reach the source (runc opens every bind source before the user namespace too). The tree turns
+ * slave, as a bind made after the rootfs's rslave would be: nothing mounted in the container under it
+ * reaches the host.
+ */
+/* Writes `map` to /proc/<pid>/<file>, through the host's procfs (checked, SECURITY.md #5). */
+static void write_id_map(pid_t pid, const char *file, const char *map) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/%s", (int)pid, file);
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno, "open %s", p);
+  check_procfs(fd, p);
+  size_t len = strlen(map);
+  if (write(fd, map, len) != (ssize_t)len) fail(errno, "write %s for an idmapped mount", p);
+  close(fd);
+}
+
+/*
+ * The pid the host's procfs (still at /proc) knows our child `pid` by: without a user namespace the
+ * init is already in the container's pid namespace, where fork() answers with that namespace's pids.
+ */
+static pid_t procfs_pid(pid_t pid) {
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) fail(errno, "pidfd_open %d", (int)pid);
+  char p[64];
+  snprintf(p, sizeof p, "/proc/self/fdinfo/%d", pidfd);
+  FILE *f = fopen(p, "re");
+  if (!f) fail(errno, "open %s", p);
+  check_procfs(fileno(f), p);
+  char line[256];
+  int found = -1;
+  while (found < 0 && fgets(line, sizeof line, f)) sscanf(line, "Pid:\t%d", &found);
+  fclose(f);
+  close(pidfd);
+  if (found <= 0) fail(ESRCH, "no pid of our child %d in %s", (int)pid, p);
+  return (pid_t)found;
+}
+
+/* A user namespace with these maps, for MOUNT_ATTR_IDMAP: made by a child that only unshares and waits. */
+static int idmap_userns(const char *uid_map, const char *gid_map) {
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) fail(errno, "socketpair for an idmapped mount");
+  pid_t pid = fork();
+  if (pid < 0) fail(errno, "fork for an idmapped mount");
+  if (pid == 0) {
+    char c = 0;
+    close(sp[0]);
+    if (unshare(CLONE_NEWUSER) != 0 || write(sp[1], &c, 1) != 1) _exit(1);
+    /* Until the parent has the namespace's fd: its end closes. */
+    while (read(sp[1], &c, 1) < 0 && errno == EINTR) {}
+    _exit(0);
+  }
+  close(sp[1]);
+  char c;
+  if (read(sp[0], &c, 1) != 1) fail(ECHILD, "the idmapped mount's user namespace helper failed");
+  pid_t seen = procfs_pid(pid);
+  write_id_map(seen, "uid_map", uid_map);
+  write_id_map(seen, "gid_map", gid_map);
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/ns/user", (int)seen);
+  int ns = open(p, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) fail(errno, "open %s", p);
+  struct statfs sfs;
+  if (fstatfs(ns, &sfs) != 0 || sfs.f_type != NSFS_MAGIC) fail(-EXDEV, "%s is not a namespace file", p);
+  close(sp[0]);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+  return ns;
+}
+
+void op_open_tree(const struct op *op) {
+  const char *src = arg_str(op, 0);
+  int64_t recursive = arg_int(op, 1), slot = arg_int(op, 2), idmap = arg_int(op, 3);
+  if (slot != (int64_t)source_tree_count) fail(EINVAL, "bind source %s: slot %lld out of order", src, (long long)slot);
+  int fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+  if (fd < 0) fail(errno, "open bind source %s", src);
+  struct mount_attr attr = { .propagation = MS_SLAVE };
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) fail(errno, "make bind source %s slave", src);
+  if (idmap) {
+    int ns = idmap_userns(arg_str(op, 4), arg_str(op, 5));
+    struct mount_attr id = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns };
+    if (mount_setattr(fd, "", AT_EMPTY_PATH | (idmap == 2 ? AT_RECURSIVE : 0), &id, sizeof id) != 0) fail(errno, "idmap bind source %s", src);
+    close(ns);
+  }
+  int *grown = realloc(source_trees, (source_tree_count + 1) * sizeof *source_trees);
+  if (!grown) fail(ENOMEM, "out of memory");
+  source_trees = grown;
+  source_trees[source_tree_count++] = fd;
+}
+
+void op_mount_tree(const struct op *op) {
+  int64_t slot = arg_int(op, 0);
+  const char *src = arg_str(op, 1), *target = arg_str(op, 2);
+  int64_t kind = arg_int(op, 3);
+  unsigned long flags = (unsigned long)arg_int(op, 4), propagation = (unsigned long)arg_int(op, 5);
+  if (slot < 0 || slot >= (int64_t)source_tree_count || source_trees[slot] < 0) fail(EINVAL, "bind source %s: no tree in slot %lld", src, (long long)slot);
+  int fd = make_target(target, kind);
+  if (move_mount(source_trees[slot], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) fail(errno, "bind mount %s on %s", src, target);
+  close(source_trees[slot]);
+  source_trees[slot] = -1;
+  close(fd);
+  remount_bind_flags(target, flags);
+  if (propagation) remount(target, propagation);
+}
+
 void op_remount(const struct op *op) {
   remount(arg_str(op, 0), (unsigned long)arg_int(op, 1));
+}
+
+/* The recursive options (rro, rnosuid, ...): mount(2) flags reach only the top mount of a tree. */
+void op_mount_setattr(const struct op *op) {
+  const char *target = arg_str(op, 0);
+  struct mount_attr attr = { .attr_set = (uint64_t)arg_int(op, 1), .attr_clr = (uint64_t)arg_int(op, 2) };
+  int fd = open_in_root(target, 0);
+  if (fd < 0) fail(errno, "reopen %s", target);
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) fail(errno, "set recursive mount attributes on %s", target);
+  close(fd);
 }
 
 void op_mknod(const struct op *op) {

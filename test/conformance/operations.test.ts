@@ -41,4 +41,34 @@ describeAsRoot(`operations (${RUNTIME})`, () => {
     expect(r.status).toBe(1);
     expect(c.cli(['kill', '--all', id, '0'])).toMatchObject({ status: 0, stderr: '' });
   });
+
+  // runtime.md start: "attempting to start a container that is not created MUST have no effect on the container and MUST generate an error".
+  test('start of a running container, and of a stopped one: an error (exit 1), the container unchanged', () => {
+    const id = c.id('start-not-created');
+    const b = c.bundle(['sleep', '1000']);
+    expect(c.cli(['run', '--detach', '--bundle', b.dir, id]).status).toBe(0);
+    const running = c.cli(['start', id]);
+    expect(running.status).toBe(1);
+    expect(running.stderr).not.toBe('');
+    expect(status(id)).toBe('running');
+    expect(c.cli(['kill', id, 'KILL']).status).toBe(0);
+    waitFor(id, 'stopped');
+    const stopped = c.cli(['start', id]);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).not.toBe('');
+    expect(status(id)).toBe('stopped');
+  });
+
+  // runtime.md delete: "attempting to delete a container that is not stopped MUST have no effect on the container and
+  // MUST generate an error". A created one is left out: runc (and the CLI contract tsrunc follows) deletes it, killing its init.
+  test('delete (without --force) of a running container: an error (exit 1), the container still running', () => {
+    const id = c.id('delete-running');
+    const b = c.bundle(['sleep', '1000']);
+    expect(c.cli(['run', '--detach', '--bundle', b.dir, id]).status).toBe(0);
+    const r = c.cli(['delete', id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).not.toBe('');
+    expect(status(id)).toBe('running');
+    expect(c.cli(['kill', id, '0']).status).toBe(0);
+  });
 });

@@ -20,13 +20,16 @@ describe('tsrunc features', () => {
     expect(f.hooks).toEqual(['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
     expect(f.linux.namespaces).not.toContain('time'); // config.json with a time namespace is refused
     expect([...f.linux.namespaces].sort()).toEqual(['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts']);
-    for (const unsupported of ['rro', 'idmap', 'ridmap', 'tmpcopyup', 'rnosuid']) expect(f.mountOptions).not.toContain(unsupported);
-    for (const o of ['ro', 'nosuid', 'rbind', 'rprivate', 'bind']) expect(f.mountOptions).toContain(o);
+    expect(f.mountOptions).not.toContain('tmpcopyup');
+    for (const o of ['ro', 'nosuid', 'rbind', 'rprivate', 'bind', 'idmap', 'ridmap']) expect(f.mountOptions).toContain(o);
+    // The recursive options, through mount_setattr(AT_RECURSIVE): runc 1.1's list.
+    for (const o of ['rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rrelatime', 'rnorelatime', 'rnoatime', 'ratime',
+      'rstrictatime', 'rnostrictatime', 'rnodiratime', 'rdiratime', 'rnosymfollow', 'rsymfollow']) expect(f.mountOptions).toContain(o);
     expect(f.linux.capabilities).toEqual([...KNOWN_CAPABILITIES]);
     expect(f.linux.cgroup).toMatchObject({ systemd: false, systemdUser: false });
     expect(f.linux.apparmor).toEqual({ enabled: false });
     expect(f.linux.selinux).toEqual({ enabled: false });
-    expect(f.linux.mountExtensions).toEqual({ idmap: { enabled: false } });
+    expect(f.linux.mountExtensions).toEqual({ idmap: { enabled: true } });
     // runtime-spec 1.3.0 features create refuses as "not supported" (test/runtime/spec-1.3.test.ts).
     expect(f.linux.intelRdt).toEqual({ enabled: false, schemata: false });
     expect(f.linux.netDevices).toEqual({ enabled: false });

@@ -1,10 +1,11 @@
 // linux.seccomp on real containers: every action, argument comparisons, flags, unknown names,
 // the -ENOSYS stub, a Docker-like default profile, and SCMP_ACT_NOTIFY with an agent on listenerPath.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LinuxSeccomp, LinuxSeccompArg } from '@tsrunc/common';
 import { describeAsRoot } from '../helpers/busybox';
+import { startSeccompAgent } from '../helpers/seccomp-agent';
 import { Containers, ownLeftovers } from './container';
 import { dockerLikeProfile } from './docker-profile';
 
@@ -137,24 +138,16 @@ describeAsRoot('seccomp', () => {
   });
 
   test('SCMP_ACT_NOTIFY: the agent at listenerPath gets the state message and the listener fd, and answers the syscall', async () => {
-    const dir = c.dir(fs.mkdtempSync('/tmp/tsrunc-agent-'));
-    const sock = path.join(dir, 'agent.sock');
-    const agent = spawn('python3', [path.join(__dirname, 'seccomp-agent.py'), sock, path.join(dir, 'state.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let agentErr = '';
-    agent.stderr.on('data', (d) => (agentErr += d));
+    const agent = await startSeccompAgent();
     try {
-      await new Promise<void>((resolve, reject) => {
-        agent.stdout.once('data', () => resolve());
-        agent.once('exit', (code) => reject(new Error(`agent exited ${code}: ${agentErr}`)));
-      });
-      const b = c.bundle(['sh', '-c', MKDIR], withProfile({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: sock, listenerMetadata: 'hello-agent', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] }));
+      const b = c.bundle(['sh', '-c', MKDIR], withProfile({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: agent.sock, listenerMetadata: 'hello-agent', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] }));
       b.config.annotations = { 'org.example': 'x' };
       b.save();
       const r = c.run('notify', b);
       expect(r.create.stderr).toBe('');
       // The agent answers every notification with EXDEV (18).
       expect(r.output).toContain('Invalid cross-device link');
-      const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
+      const [state] = agent.messages();
       expect(state).toMatchObject({
         fds: ['seccompFd'],
         metadata: 'hello-agent',
@@ -164,7 +157,7 @@ describeAsRoot('seccomp', () => {
       expect(state.pid).toBeGreaterThan(1);
       expect(state.ociVersion).toBe(b.config.ociVersion);
     } finally {
-      agent.kill('SIGKILL');
+      agent.stop();
     }
   });
 

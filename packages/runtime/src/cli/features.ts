@@ -14,7 +14,7 @@ export function features(): Record<string, unknown> {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION_MAX,
     hooks: SUPPORTED_HOOKS,
-    // mount(2) flags and propagation (mount-options.ts); no rro/r* (mount_setattr), idmap or tmpcopyup.
+    // mount(2) flags, propagation, the recursive r* options and idmap/ridmap (mount_setattr; mount-options.ts); no tmpcopyup.
     mountOptions: [...KNOWN_MOUNT_OPTIONS],
     linux: {
       namespaces: SUPPORTED_NAMESPACES,
@@ -36,7 +36,7 @@ export function features(): Record<string, unknown> {
       intelRdt: { enabled: false, schemata: false },
       memoryPolicy: { modes: [], flags: [] },
       netDevices: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: true } },
     },
   };
 }

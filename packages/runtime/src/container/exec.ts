@@ -37,7 +37,9 @@ export async function execInContainer(container: Container, proc: Process, opts:
     let receiverPassed = false;
     try {
       const consoleSocket: ConsoleSocketSource | undefined = !proc.terminal ? undefined : receiver ? { fd: receiver.theirs } : { path: opts.consoleSocket };
-      const plan = compileExecPlan(proc, { initPid: state.pid, spec: state.config, rootfs: state.rootfs, preserveFds, consoleSocket, seccompCompiler: (p) => runtime.sys.compileSeccomp(p) });
+      const plan = compileExecPlan(proc, {
+        initPid: state.pid, spec: state.config, rootfs: state.rootfs, preserveFds, consoleSocket, seccompCompiler: (p) => runtime.sys.compileSeccomp(p), id: container.id, bundle: state.bundle,
+      });
       const cgroup = fromPaths(subCgroupPaths(state.cgroupPaths ?? {}, opts.subCgroups ?? {}));
       receiverPassed = true;
       runtime.logger.debug(`exec ${container.id}: ${proc.args?.[0] ?? ''} joins init ${state.pid}`);

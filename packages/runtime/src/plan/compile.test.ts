@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ConfigError, Spec, defaultSpec } from '@tsrunc/common';
 import { compileInitPlan, PlanOptions } from './compile';
 import { HostFacts, parseFilesystems } from './host';
-import { MS, parseMountOptions } from './mount-options';
+import { MOUNT_ATTR, MS, parseMountOptions } from './mount-options';
 import { Op } from './proto';
 
 // The hybrid layout of this VM: cgroup2 beside v1 hierarchies, one of them co-mounted.
@@ -41,9 +41,25 @@ function plan(s: Spec, opts: Partial<PlanOptions> = {}) {
 
 test('parseMountOptions: flags set and cleared in order, propagation apart, the rest is fs data', () => {
   expect(parseMountOptions(['nosuid', 'noexec', 'exec', 'ro', 'rw', 'rprivate', 'mode=755', 'size=65536k'])).toEqual({
-    flags: MS.NOSUID, propagation: MS.PRIVATE | MS.REC, data: 'mode=755,size=65536k',
+    flags: MS.NOSUID, propagation: MS.PRIVATE | MS.REC, data: 'mode=755,size=65536k', attrSet: 0, attrClear: 0,
   });
   expect(parseMountOptions(['rbind', 'ro']).flags).toBe(MS.BIND | MS.REC | MS.RDONLY);
+});
+
+test('parseMountOptions: the recursive options become mount_setattr attributes, the last naming one wins; an atime option sets a mode', () => {
+  const attrs = (...o: string[]) => { const p = parseMountOptions(o); return [p.attrSet, p.attrClear]; };
+  expect(attrs('rro', 'rnosuid', 'rnodev', 'rnoexec', 'rnodiratime', 'rnosymfollow')).toEqual([
+    MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.NODIRATIME | MOUNT_ATTR.NOSYMFOLLOW, 0]);
+  expect(attrs('rrw', 'rsuid', 'rdev', 'rexec', 'rdiratime', 'rsymfollow')).toEqual([
+    0, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.NODIRATIME | MOUNT_ATTR.NOSYMFOLLOW]);
+  expect(attrs('rro', 'rrw')).toEqual([0, MOUNT_ATTR.RDONLY]);
+  expect(attrs('rrw', 'rro')).toEqual([MOUNT_ATTR.RDONLY, 0]);
+  expect(attrs('rnoatime')).toEqual([MOUNT_ATTR.NOATIME, MOUNT_ATTR._ATIME]);
+  expect(attrs('rnoatime', 'rstrictatime')).toEqual([MOUNT_ATTR.STRICTATIME, MOUNT_ATTR._ATIME]);
+  expect(attrs('rnoatime', 'ratime')).toEqual([MOUNT_ATTR.RELATIME, MOUNT_ATTR._ATIME]);
+  expect(attrs('rnorelatime')).toEqual([MOUNT_ATTR.STRICTATIME, MOUNT_ATTR._ATIME]);
+  // Not mount(2) flags, and not filesystem data either.
+  expect(parseMountOptions(['rbind', 'rro'])).toMatchObject({ flags: MS.BIND | MS.REC, data: '' });
 });
 
 test('the default spec: namespaces by clone, rootfs first, root switch after the masks, exec last', () => {
@@ -116,6 +132,70 @@ test('bind sources are relative to the bundle; a file source makes a file target
   expect(Number(data.args[3])).toBe(MS.BIND | MS.REC | MS.RDONLY);
   expect(data.args[5]).toBe(0);
   expect(hosts.args[5]).toBe(1);
+});
+
+test('a user namespace: each bind source is opened (OpenTree) first, before any namespace op, and moved in (MountTree) in its place', () => {
+  const p = plan(spec((s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.mounts!.push(
+      { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'rslave'] },
+      { destination: '/one', type: 'bind', source: 'data', options: ['bind'] },
+    );
+  }));
+  const codes = p.ops.map((o) => Op[o.code]);
+  expect(codes.slice(0, 3)).toEqual(['OpenTree', 'OpenTree', 'Unshare']);
+  expect(p.ops.slice(0, 2).map((o) => o.args)).toEqual([[path.join(bundle, 'data'), 1, 0, 0, '', ''], [path.join(bundle, 'data'), 0, 1, 0, '', '']]);
+  const moved = p.ops.filter((o) => o.code === Op.MountTree);
+  expect(moved.map((o) => [o.origin, ...o.args])).toEqual([
+    ['mounts[7]', 0, path.join(bundle, 'data'), '/data', 0, MS.BIND | MS.REC | MS.RDONLY, MS.SLAVE | MS.REC],
+    ['mounts[8]', 1, path.join(bundle, 'data'), '/one', 0, MS.BIND, 0],
+  ]);
+  expect(codes.indexOf('MountTree')).toBeGreaterThan(codes.indexOf('Rootfs'));
+  // Without a user namespace a bind is a plain mount(2) in the container's own namespace.
+  const plain = plan(spec((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind'] })));
+  expect(plain.ops.map((o) => o.code)).not.toContain(Op.OpenTree);
+});
+
+test('idmapped binds: opened as a tree (also without a user namespace) with the mount\'s maps, or the container\'s; refused elsewhere, by field', () => {
+  const map = [{ containerID: 0, hostID: 1000, size: 1 }];
+  const own = plan(spec((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ridmap'], uidMappings: map, gidMappings: map })));
+  expect(own.ops.filter((o) => o.code === Op.OpenTree).map((o) => o.args)).toEqual([[path.join(bundle, 'data'), 1, 0, 2, '0 1000 1\n', '0 1000 1\n']]);
+  expect(own.ops.filter((o) => o.code === Op.MountTree)).toHaveLength(1);
+  const containers = plan(spec((s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['bind', 'idmap'] });
+  }));
+  expect(containers.ops.find((o) => o.code === Op.OpenTree)!.args.slice(3)).toEqual([1, '0 100000 65536\n', '0 200000 65536\n']);
+  const fails = (edit: (s: Spec) => void) => {
+    try {
+      plan(spec(edit));
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+  expect(fails((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['bind', 'idmap'] })))
+    .toBe('mounts[7].options: "idmap" without uidMappings and gidMappings of the mount needs a new user namespace (its mappings are used)');
+  expect(fails((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['bind'], uidMappings: map })))
+    .toBe('mounts[7].uidMappings: an idmapped mount needs both uidMappings and gidMappings');
+  expect(fails((s) => s.mounts!.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] })))
+    .toBe('mounts[7].options: idmapped mounts are only supported for bind mounts');
+});
+
+test('recursive options: one MountSetattr on the destination, after the mount and its propagation; none without them', () => {
+  const p = plan(spec((s) => s.mounts!.push(
+    { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'rslave', 'rro', 'rnosuid'] },
+    { destination: '/plain', type: 'bind', source: 'data', options: ['rbind', 'ro'] },
+  )));
+  expect(p.ops.filter((o) => o.origin === 'mounts[7]').map((o) => [Op[o.code], ...o.args.slice(0, 3)])).toEqual([
+    ['Mount', path.join(bundle, 'data'), '/data', ''],
+    ['MountSetattr', '/data', MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, 0],
+  ]);
+  expect(p.ops.filter((o) => o.code === Op.MountSetattr)).toHaveLength(1);
 });
 
 test('sysfs is mounted afresh; without its own network namespace the host\'s /sys is its fallback if the kernel refuses', () => {

@@ -5,7 +5,7 @@ import { ConfigError, Spec, requireProcess } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { filesystemOps } from './filesystem';
 import { HostFacts } from './host';
-import { CLONE_FLAG, planNamespaces } from './namespaces';
+import { CLONE_FLAG, idMapText, planNamespaces } from './namespaces';
 import { beforeIdsOps, enterCwdOp, execOps, homeOps, identityOps, kernelSettingOps, oomScoreAdjOps } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, planSeccomp } from './seccomp';
@@ -26,7 +26,21 @@ export interface InitPlan {
   uidMappings: string;
   gidMappings: string;
   /** linux.seccomp with SCMP_ACT_NOTIFY: where the parent sends the listener fd the init hands it. */
-  seccompNotify?: { listenerPath: string; metadata?: string; ociVersion: string; id?: string; bundle: string; annotations?: Record<string, string> };
+  seccompNotify?: SeccompNotifyTarget;
+}
+
+/** The agent at listenerPath and the container state it is sent with the listener fd. */
+export interface SeccompNotifyTarget {
+  listenerPath: string;
+  metadata?: string;
+  ociVersion: string;
+  id?: string;
+  bundle: string;
+  annotations?: Record<string, string>;
+  /** The container's status in that state: "creating" for its init, "running" for an exec'd process (runc). */
+  status: 'creating' | 'running';
+  /** The container's pid in that state when the process is not its init (exec). */
+  initPid?: number;
 }
 
 export interface PlanOptions {
@@ -87,10 +101,6 @@ function checkHostMounts(spec: Spec): void {
   if (spec.linux?.rootfsPropagation) refuse('linux.rootfsPropagation');
 }
 
-function idMap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
-  return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-}
-
 export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const proc = requireProcess(spec);
   refuseUnimplemented(spec);
@@ -99,9 +109,15 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const rootfs = path.resolve(opts.bundle, spec.root.path);
   const ns = planNamespaces(spec);
 
+  const ownMounts = ns.has('mount') !== undefined;
+  if (!ownMounts) checkHostMounts(spec);
+  const containerIdMaps = ns.has('user') === 'new' ? { uid: idMapText(spec.linux?.uidMappings), gid: idMapText(spec.linux?.gidMappings) } : { uid: '', gid: '' };
+  const fsOps = ownMounts ? filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {}, containerIdMaps }) : undefined;
+
   const fds: FdSource[] = [];
   const fdNumber = () => 3 + opts.preserveFds + fds.length;
-  const ops: PlanOp[] = [...oomScoreAdjOps(proc)];
+  // Bind sources of a user-namespace container: opened while the init is still host root in the host's namespaces.
+  const ops: PlanOp[] = [...oomScoreAdjOps(proc), ...(fsOps?.sourceTrees ?? [])];
   for (const join of ns.joins) {
     const fd = fdNumber();
     fds.push({ kind: 'namespace', path: join.path, origin: `linux.namespaces[${join.index}].path` });
@@ -114,8 +130,6 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   if (ns.has('user')) ops.push({ code: Op.UsernsRoot, args: [], origin: 'linux.namespaces (user): uid/gid 0 mapped' });
   if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (unshare)' });
   let execFifoFd: number | undefined;
-  const ownMounts = ns.has('mount') !== undefined;
-  if (!ownMounts) checkHostMounts(spec);
   if (opts.execFifo) {
     if (ownMounts) checkProcMount(spec);
     execFifoFd = fdNumber();
@@ -130,8 +144,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const hookState: HookState = { ociVersion: spec.ociVersion, id: opts.id ?? '', status: 'creating', bundle: opts.bundle, annotations: spec.annotations };
 
   const sessionKeyring: PlanOp[] = opts.sessionKeyring ? [{ code: Op.SessionKeyring, args: [opts.sessionKeyring], origin: 'session keyring (--no-new-keyring to keep the caller\'s)' }] : [];
-  if (ownMounts) {
-    const fsOps = filesystemOps(spec, { bundle: opts.bundle, rootfs, noPivot: opts.noPivot, host: opts.host, ns, cgroupDirs: opts.cgroupDirs ?? {} });
+  if (fsOps) {
     ops.push(fsOps.beforeRootSwitch[0]); // the rootfs bind
     ops.push(...kernelSettingOps(spec, proc, ns), ...sessionKeyring);
     ops.push(...fsOps.beforeRootSwitch.slice(1), ...beforePivotHookOps(spec, hookState, opts.hookEnv ?? []), fsOps.rootSwitch[0]);
@@ -160,8 +173,8 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     fds,
     syncFd: 3 + opts.preserveFds + fds.length,
     ops,
-    uidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.uidMappings) : '',
-    gidMappings: ns.has('user') === 'new' ? idMap(spec.linux?.gidMappings) : '',
-    seccompNotify: seccomp?.notify && { ...seccomp.notify, ociVersion: spec.ociVersion, id: opts.id, bundle: opts.bundle, annotations: spec.annotations },
+    uidMappings: containerIdMaps.uid,
+    gidMappings: containerIdMaps.gid,
+    seccompNotify: seccomp?.notify && { ...seccomp.notify, ociVersion: spec.ociVersion, id: opts.id, bundle: opts.bundle, annotations: spec.annotations, status: 'creating' },
   };
 }

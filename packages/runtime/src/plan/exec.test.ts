@@ -12,7 +12,7 @@ describe('compileExecPlan', () => {
   it('joins the init namespaces user first, pid last (its fork then has the container\'s root), with no exec.fifo', () => {
     const spec: Spec = defaultSpec();
     spec.linux!.namespaces = [{ type: 'mount' }, { type: 'pid' }, { type: 'user' }, { type: 'network' }];
-    const plan = compileExecPlan({ ...spec.process!, args: ['true'], terminal: false }, { initPid: 42, spec, rootfs: '/nonexistent', preserveFds: 0, seccompCompiler: noSeccomp });
+    const plan = compileExecPlan({ ...spec.process!, args: ['true'], terminal: false }, { initPid: 42, spec, rootfs: '/nonexistent', preserveFds: 0, seccompCompiler: noSeccomp, id: 'c1', bundle: '/b' });
     expect(plan.fds).toEqual([
       expect.objectContaining({ path: '/proc/42/ns/user' }),
       expect.objectContaining({ path: '/proc/42/ns/net' }),
@@ -32,9 +32,19 @@ describe('compileExecPlan', () => {
   });
   it('puts the pty after the mount namespace join when process.terminal', () => {
     const spec: Spec = defaultSpec();
-    const plan = compileExecPlan({ ...spec.process!, args: ['sh'], terminal: true, consoleSize: { height: 30, width: 100 } }, { initPid: 1, spec, rootfs: '/x', preserveFds: 2, seccompCompiler: noSeccomp, consoleSocket: { path: '/s' } });
+    const plan = compileExecPlan({ ...spec.process!, args: ['sh'], terminal: true, consoleSize: { height: 30, width: 100 } }, { initPid: 1, spec, rootfs: '/x', preserveFds: 2, seccompCompiler: noSeccomp, consoleSocket: { path: '/s' }, id: 'c1', bundle: '/b' });
     const t = plan.ops.find((o) => o.code === Op.Terminal)!;
     expect(t.args).toEqual([3 + 2 + plan.fds.length - 1, 30, 100, 0, spec.process!.user.uid]);
     expect(plan.ops.indexOf(t)).toBeGreaterThan(plan.ops.map((o) => o.code).lastIndexOf(Op.Setns));
+  });
+  it.each([true, false])('a SCMP_ACT_NOTIFY filter (noNewPrivileges %s): loaded before Ready, its listener goes to the agent with the container "running"', (nnp) => {
+    const spec: Spec = defaultSpec();
+    spec.annotations = { a: 'b' };
+    spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', listenerMetadata: 'm', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+    const notifying: SeccompCompiler = () => ({ bpf: Buffer.alloc(8), skipped: [], notify: true });
+    const plan = compileExecPlan({ ...spec.process!, args: ['true'], terminal: false, noNewPrivileges: nnp }, { initPid: 1, spec, rootfs: '/x', preserveFds: 0, seccompCompiler: notifying, id: 'c1', bundle: '/b' });
+    expect(plan.seccompNotify).toEqual({ listenerPath: '/run/agent.sock', metadata: 'm', ociVersion: spec.ociVersion, id: 'c1', bundle: '/b', annotations: { a: 'b' }, status: 'running', initPid: 1 });
+    const codes = plan.ops.map((o) => o.code);
+    expect(codes.indexOf(Op.Seccomp)).toBeLessThan(codes.indexOf(Op.Ready));
   });
 });

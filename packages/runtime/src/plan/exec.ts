@@ -47,6 +47,9 @@ export interface ExecPlanOptions {
   /** Required when process.terminal. */
   consoleSocket?: ConsoleSocketSource;
   seccompCompiler: SeccompCompiler;
+  /** The container's id and bundle: the state a seccomp agent gets with an exec'd process's listener. */
+  id: string;
+  bundle: string;
 }
 
 /** runc's validateProcessSpec for exec. */
@@ -84,9 +87,12 @@ export function compileExecPlan(proc: Process, opts: ExecPlanOptions): InitPlan 
   ops.push(...homeOps(proc), enterCwdOp(proc));
   // The container's seccomp filter applies to exec'd processes too (runc), staged as for the init.
   const seccomp = planSeccomp(opts.spec, proc, opts.seccompCompiler);
-  if (seccomp?.notify) throw new ConfigError('linux.seccomp', 'exec into a container with a SCMP_ACT_NOTIFY filter is not supported yet');
   ops.push(...beforeIdsOps(opts.preserveFds, seccomp), ...identityOps(proc));
   const exec = execOps(proc, proc.env ?? [], undefined, seccomp);
   ops.push(...exec.prepare, ...exec.finish);
-  return { cloneFlags: 0, rootfs: opts.rootfs, fds, syncFd: fdNumber(), ops, uidMappings: '', gidMappings: '' };
+  // Each exec'd process loads its own filter: its listener goes to the agent too, the container "running".
+  const seccompNotify = seccomp?.notify && {
+    ...seccomp.notify, ociVersion: opts.spec.ociVersion, id: opts.id, bundle: opts.bundle, annotations: opts.spec.annotations, status: 'running' as const, initPid: opts.initPid,
+  };
+  return { cloneFlags: 0, rootfs: opts.rootfs, fds, syncFd: fdNumber(), ops, uidMappings: '', gidMappings: '', seccompNotify };
 }

@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { ConfigError, LinuxDevice, Mount, Spec, strerror } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { CgroupMount, HostFacts } from './host';
-import { MS, PROPAGATION, parseMountOptions } from './mount-options';
-import { NamespacePlan } from './namespaces';
+import { MS, PROPAGATION, ParsedMountOptions, parseMountOptions } from './mount-options';
+import { NamespacePlan, idMapText } from './namespaces';
 import { Op } from './proto';
 
 const S_IFIFO = 0o010000;
@@ -20,6 +20,8 @@ export interface FilesystemContext {
   ns: NamespacePlan;
   /** Host directory of the container's cgroup in each hierarchy, by mount point (bind-mounted without a cgroup namespace). */
   cgroupDirs: Record<string, string>;
+  /** The uid_map and gid_map text of the container's new user namespace ('' without one). */
+  containerIdMaps: { uid: string; gid: string };
 }
 
 /** Linux's new_encode_dev layout of dev_t. */
@@ -96,14 +98,47 @@ function cgroupData(cg: CgroupMount): string {
   return cg.controllers.join(',');
 }
 
-function configMountOps(m: Mount, index: number, ctx: FilesystemContext): PlanOp[] {
+function configMountOps(m: Mount, index: number, ctx: FilesystemContext, sourceTrees: PlanOp[]): PlanOp[] {
   const origin = `mounts[${index}]`;
-  if (m.type === 'cgroup') return cgroupMountOps(m, origin, ctx);
+  const ops = m.type === 'cgroup' ? cgroupMountOps(m, origin, ctx) : singleMountOps(m, origin, ctx, sourceTrees);
+  // rro, rnosuid…: on every mount of the tree just made, after its flags and propagation (runc's setRecAttr).
+  const { attrSet, attrClear } = parseMountOptions(m.options ?? []);
+  if (attrSet || attrClear) ops.push({ code: Op.MountSetattr, args: [m.destination, attrSet, attrClear], origin });
+  return ops;
+}
+
+/**
+ * An idmapped bind (options `idmap`/`ridmap`, or mappings on the mount): its uid/gid maps, the mount's
+ * own or else those of the container's new user namespace (runc's rules).
+ */
+function idmapOf(m: Mount, origin: string, opts: ParsedMountOptions, ctx: FilesystemContext): { recursive: boolean; uidMap: string; gidMap: string } | undefined {
+  const own = m.uidMappings?.length || m.gidMappings?.length;
+  if (!opts.idmap && !own) return undefined;
+  if (own) {
+    if (!m.uidMappings?.length || !m.gidMappings?.length) throw new ConfigError(`${origin}.uidMappings`, 'an idmapped mount needs both uidMappings and gidMappings');
+    return { recursive: opts.idmap === 'ridmap', uidMap: idMapText(m.uidMappings), gidMap: idMapText(m.gidMappings) };
+  }
+  const { uid, gid } = ctx.containerIdMaps;
+  if (!uid || !gid) throw new ConfigError(`${origin}.options`, `"${opts.idmap}" without uidMappings and gidMappings of the mount needs a new user namespace (its mappings are used)`);
+  return { recursive: opts.idmap === 'ridmap', uidMap: uid, gidMap: gid };
+}
+
+/** `sourceTrees` collects the OpenTree ops of binds that open their source first (user namespace, idmap). */
+function singleMountOps(m: Mount, origin: string, ctx: FilesystemContext, sourceTrees: PlanOp[]): PlanOp[] {
   const opts = parseMountOptions(m.options ?? []);
   if (isBind(m)) {
     const { source, kind } = bindSource(m, ctx.bundle, origin);
-    return [mountOp(origin, source, m.destination, '', opts.flags | MS.BIND, '', kind, opts.propagation)];
+    const idmap = idmapOf(m, origin, opts, ctx);
+    if (ctx.ns.has('user') === undefined && !idmap) return [mountOp(origin, source, m.destination, '', opts.flags | MS.BIND, '', kind, opts.propagation)];
+    // In a user namespace the container's root may not reach the source (a 0700 directory of host root's on
+    // its path): the init opens it as a detached tree while still host root, and moves it in here (as runc).
+    // An idmapped bind is such a tree too: the mapping can only be set on a detached mount.
+    const slot = sourceTrees.length;
+    const idmapArgs = idmap ? [idmap.recursive ? 2 : 1, idmap.uidMap, idmap.gidMap] : [0, '', ''];
+    sourceTrees.push({ code: Op.OpenTree, args: [source, opts.flags & MS.REC ? 1 : 0, slot, ...idmapArgs], origin });
+    return [{ code: Op.MountTree, args: [slot, source, m.destination, kind, opts.flags, opts.propagation], origin }];
   }
+  if (opts.idmap || m.uidMappings?.length || m.gidMappings?.length) throw new ConfigError(`${origin}.options`, 'idmapped mounts are only supported for bind mounts');
   const type = m.type ?? '';
   // A read-only /dev is mounted writable: the devices, symlinks and mount points (/dev/pts…) are made
   // in it first; devReadonlyOps turns it read-only once the console is in place (runc's finalizeRootfs).
@@ -156,12 +191,16 @@ function deviceOps(spec: Spec, ctx: FilesystemContext): PlanOp[] {
   return ops;
 }
 
-/** Everything from the rootfs bind to the switch of root, in runc's order. */
-export function filesystemOps(spec: Spec, ctx: FilesystemContext): { beforeRootSwitch: PlanOp[]; rootSwitch: PlanOp[] } {
+/**
+ * Everything from the rootfs bind to the switch of root, in runc's order; and `sourceTrees`, the bind
+ * sources of a user-namespace container and of idmapped binds, opened first, before any namespace op.
+ */
+export function filesystemOps(spec: Spec, ctx: FilesystemContext): { sourceTrees: PlanOp[]; beforeRootSwitch: PlanOp[]; rootSwitch: PlanOp[] } {
   const mounts = spec.mounts ?? [];
   const propagation = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : 0;
   const ops: PlanOp[] = [{ code: Op.Rootfs, args: [ctx.rootfs, propagation], origin: 'root.path' }];
-  mounts.forEach((m, i) => ops.push(...configMountOps(m, i, ctx)));
+  const sourceTrees: PlanOp[] = [];
+  mounts.forEach((m, i) => ops.push(...configMountOps(m, i, ctx, sourceTrees)));
   // A /dev bind-mounted from elsewhere is used as it is.
   if (!mounts.some((m) => m.destination === '/dev' && isBind(m))) ops.push(...deviceOps(spec, ctx));
   (spec.linux?.maskedPaths ?? []).forEach((p, i) => ops.push({ code: Op.MaskPath, args: [p], origin: `linux.maskedPaths[${i}]` }));
@@ -171,5 +210,5 @@ export function filesystemOps(spec: Spec, ctx: FilesystemContext): { beforeRootS
   if (spec.process?.cwd) rootSwitch.push({ code: Op.CreateCwd, args: [spec.process.cwd], origin: 'process.cwd' });
   rootSwitch.push(...devReadonlyOps(mounts));
   if (spec.root?.readonly) rootSwitch.push({ code: Op.ReadonlyRoot, args: [], origin: 'root.readonly' });
-  return { beforeRootSwitch: ops, rootSwitch };
+  return { sourceTrees, beforeRootSwitch: ops, rootSwitch };
 }

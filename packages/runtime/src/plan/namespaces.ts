@@ -1,5 +1,5 @@
 // Which namespaces are made by clone(), made later by unshare(), or joined by setns().
-import { ConfigError, LinuxNamespace, NamespaceType, Spec } from '@tsrunc/common';
+import { ConfigError, LinuxIDMapping, LinuxNamespace, NamespaceType, Spec } from '@tsrunc/common';
 
 export const CLONE_FLAG: Record<NamespaceType, number> = {
   mount: 0x00020000,
@@ -61,4 +61,9 @@ export function planNamespaces(spec: Spec): NamespacePlan {
     throw new ConfigError('linux.uidMappings', 'a new user namespace needs uidMappings and gidMappings');
   }
   return { cloneFlags, unshareFlags, joins, has: (type) => kinds.get(type) };
+}
+
+/** uid_map/gid_map text: one "containerID hostID size" line per mapping. */
+export function idMapText(maps: LinuxIDMapping[] | undefined): string {
+  return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }

@@ -55,6 +55,9 @@ export enum Op {
   SessionKeyring = 32,
   CloexecFds = 33,
   Ioprio = 34,
+  MountSetattr = 35,
+  OpenTree = 36,
+  MountTree = 37,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,

@@ -88,7 +88,7 @@ describe('seccomp placement', () => {
     const at = ops.indexOf('PrepareExec');
     expect(ops.slice(at, at + 4)).toEqual(['PrepareExec', 'NoNewPrivs', 'Seccomp', 'Ready']);
     expect(plan.ops.find((op) => op.code === Op.Seccomp)!.args[2]).toBe(1);
-    expect(plan.seccompNotify).toEqual({ listenerPath: '/run/agent.sock', metadata: 'meta', ociVersion: s.ociVersion, id: 'c1', bundle: '/nonexistent-bundle', annotations: { a: 'b' } });
+    expect(plan.seccompNotify).toEqual({ listenerPath: '/run/agent.sock', metadata: 'meta', ociVersion: s.ociVersion, id: 'c1', bundle: '/nonexistent-bundle', annotations: { a: 'b' }, status: 'creating' });
   });
 
   test('flags become seccomp(2) flag bits; values reach the compiler as exact decimal strings', () => {

@@ -151,12 +151,13 @@ function forwardSeccompListener(runtime: Runtime, plan: InitPlan, pid: number, l
     fds: ['seccompFd'],
     pid,
     metadata: n.metadata ?? '',
-    state: { ociVersion: n.ociVersion, id, status: 'creating', pid, bundle: n.bundle, annotations: n.annotations ?? {} },
+    state: { ociVersion: n.ociVersion, id, status: n.status, pid: n.initPid ?? pid, bundle: n.bundle, annotations: n.annotations ?? {} },
   };
   try {
     runtime.sys.sendToUnixSocket(n.listenerPath, Buffer.from(JSON.stringify(message)), listenerFd);
   } catch (e) {
-    throw new InitFailedError(`linux.seccomp.listenerPath: ${(e as Error).message}`);
+    const text = (e as Error).message;
+    throw new InitFailedError(`linux.seccomp.listenerPath: ${text.startsWith('connect to ') ? 'failed to connect to the seccomp agent' : 'cannot send the listener to the seccomp agent'}: ${text}`);
   } finally {
     fs.closeSync(listenerFd);
   }

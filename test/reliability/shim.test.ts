@@ -79,6 +79,19 @@ describeE2e(`reliability through the shim (ctr run --runtime ${RUNTIME}, a priva
     expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
   };
 
+  /** Runs `fn`; when it fails, the tasks `ids` are removed too, so that the failure is reported once, not as leftovers. */
+  const removingOnFailure = async (ids: string[], fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (e) {
+      for (const id of ids) {
+        await ctd().ctr(['task', 'delete', '-f', id]);
+        await ctd().ctr(['container', 'rm', id]);
+      }
+      throw e;
+    }
+  };
+
   const OUTPUT = expectedOutput(MIB);
   const PRINT_MIB = `yes abcdefghijklmnop | head -c ${MIB}`;
 
@@ -99,72 +112,78 @@ describeE2e(`reliability through the shim (ctr run --runtime ${RUNTIME}, a priva
   test(`${CYCLES} create/start/delete cycles through one daemon: no mount, cgroup, state dir, zombie or daemon fd left; its RSS stays bounded`, async () => {
     // A task that outlives the cycles keeps the daemon up (it would otherwise stop IDLE_EXIT_MS after a cycle)
     const keeper = 'rs-keeper';
-    const keeperPid = await runReady(keeper, trapTermExit(9));
-    const [daemon] = daemons();
-    expect(daemons()).toEqual([daemon]);
-    const cycle = async (id: string) => {
-      const r = await ctd().ctr(['run', '--rm', '--runtime', RUNTIME, IMAGE, id, 'true']);
-      expect({ id, status: r.status, err: r.stderr }).toEqual({ id, status: 0, err: '' });
-    };
-    // the first cycle loads what the daemon loads lazily (modules, protobuf types): the baseline is after it
-    await cycle('rs-cycle-warmup');
-    const fdsBefore = fdCount(daemon);
-    const rssBefore = rssKiB(daemon);
+    await removingOnFailure([keeper], async () => {
+      const keeperPid = await runReady(keeper, trapTermExit(9));
+      const [daemon] = daemons();
+      expect(daemons()).toEqual([daemon]);
+      const cycle = async (id: string) => {
+        const r = await ctd().ctr(['run', '--rm', '--runtime', RUNTIME, IMAGE, id, 'true']);
+        expect({ id, status: r.status, err: r.stderr }).toEqual({ id, status: 0, err: '' });
+      };
+      // the first cycle loads what the daemon loads lazily (modules, protobuf types): the baseline is after it
+      await cycle('rs-cycle-warmup');
+      const fdsBefore = fdCount(daemon);
+      const rssBefore = rssKiB(daemon);
 
-    for (let i = 0; i < CYCLES; i++) await cycle(`rs-cycle${i}`);
+      for (let i = 0; i < CYCLES; i++) await cycle(`rs-cycle${i}`);
 
-    expect(daemons()).toEqual([daemon]);
-    // runtime state, mounts under containerd's dirs, cgroups in every hierarchy, container processes, other shims
-    const leftByCycles = () => ctd().leftovers().filter((l) => !l.includes(keeper) && l !== `container process ${keeperPid}` && l !== `shim process ${daemon}`);
-    await pollUntil(() => leftByCycles().length === 0);
-    expect(leftByCycles()).toEqual([]);
-    expect(zombieChildren(daemon)).toEqual([]);
-    // containerd's connection to the daemon may still be closing
-    await pollUntil(() => fdCount(daemon) === fdsBefore, 5000);
-    expect({ fds: fdCount(daemon) }).toEqual({ fds: fdsBefore });
-    const rssAfter = rssKiB(daemon);
-    console.log(`daemon RSS: ${rssBefore} KiB after the warm-up cycle, ${rssAfter} KiB after ${CYCLES} more cycles`);
-    // The bound is twice the swing of node's lazily collected heap: sampled every 5 s over 200 cycles, the RSS went
-    // between 69 and 82 MiB (70 at the warm-up, 80 at the end; +5 MiB after 20 cycles). A leak of 120 KiB a cycle
-    // (a task's objects, pipes and buffers) fails the soak's 200; CI's 20 only catch 1.2 MiB a cycle.
-    expect(rssAfter - rssBefore).toBeLessThan(RSS_GROWTH_BOUND_KIB);
+      expect(daemons()).toEqual([daemon]);
+      // runtime state, mounts under containerd's dirs, cgroups in every hierarchy, container processes, other shims
+      const leftByCycles = () => ctd().leftovers().filter((l) => !l.includes(keeper) && l !== `container process ${keeperPid}` && l !== `shim process ${daemon}`);
+      await pollUntil(() => leftByCycles().length === 0);
+      expect(leftByCycles()).toEqual([]);
+      expect(zombieChildren(daemon)).toEqual([]);
+      // containerd's connection to the daemon may still be closing
+      await pollUntil(() => fdCount(daemon) === fdsBefore, 5000);
+      expect({ fds: fdCount(daemon) }).toEqual({ fds: fdsBefore });
+      const rssAfter = rssKiB(daemon);
+      console.log(`daemon RSS: ${rssBefore} KiB after the warm-up cycle, ${rssAfter} KiB after ${CYCLES} more cycles`);
+      // The bound is twice the swing of node's lazily collected heap: sampled every 5 s over 200 cycles, the RSS went
+      // between 69 and 82 MiB (70 at the warm-up, 80 at the end; +5 MiB after 20 cycles). A leak of 120 KiB a cycle
+      // (a task's objects, pipes and buffers) fails the soak's 200; CI's 20 only catch 1.2 MiB a cycle.
+      expect(rssAfter - rssBefore).toBeLessThan(RSS_GROWTH_BOUND_KIB);
 
-    await stopAndRemove(keeper, 9);
+      await stopAndRemove(keeper, 9);
+    });
   });
 
   test(`${AT_ONCE} containers started at once through containerd: all run (a ready file each), and each exits with its own code on SIGTERM`, async () => {
     const ids = Array.from({ length: AT_ONCE }, (_, i) => `rs-many${i}`);
     const code = (i: number) => 100 + i;
-    await Promise.all(ids.map((id, i) => runReady(id, trapTermExit(code(i)))));
-    expect(daemons()).toHaveLength(1);
-    await Promise.all(ids.map((id, i) => stopAndRemove(id, code(i))));
+    await removingOnFailure(ids, async () => {
+      await Promise.all(ids.map((id, i) => runReady(id, trapTermExit(code(i)))));
+      expect(daemons()).toHaveLength(1);
+      await Promise.all(ids.map((id, i) => stopAndRemove(id, code(i))));
+    });
   });
 
   test(`hostile bytes on the daemon's socket (fast-check, ${HOSTILE_RUNS} runs, seed ${SEED}): every request answered well-formed, same daemon, it still serves ctr, no fd growth`, async () => {
     const id = 'rs-hostile';
-    await runReady(id, trapTermExit(7));
-    const [daemon] = daemons();
-    // the socket containerd itself uses (the `address` file start wrote in the bundle)
-    const bundle = path.join(ctd().dir, 'state', 'io.containerd.runtime.v2.task', ctd().namespace, id);
-    const socket = fs.readFileSync(path.join(bundle, 'address'), 'utf8').replace(/^unix:\/\//, '');
-    const fdsBefore = fdCount(daemon);
-    // Every Task method but Create, whose request names a bundle directory that the daemon writes into: random
-    // bytes can decode to a path on this host, and only containerd (root) may connect (SO_PEERCRED) in any case.
-    const methods = Object.keys(protocol().task.methods).filter((m) => m !== 'Create');
-    await fc.assert(
-      fc.asyncProperty(fc.array(hostilePiece({ service: 'containerd.task.v2.Task', methods }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 97 }), async (pieces, chunk) => {
-        const bytes = Buffer.concat(pieces.map(bytesOf));
-        expectWellFormedAnswers(bytes, await sendHostile(socket, bytes, chunk));
-        expect(daemons()).toEqual([daemon]);
-      }),
-      { seed: SEED, numRuns: HOSTILE_RUNS },
-    );
-    expect(await ctd().taskStatus(id)).toBe('RUNNING');
-    const exec = await ctd().ctr(['task', 'exec', '--exec-id', 'rs-after', id, 'sh', '-c', 'echo still served; exit 3']);
-    expect({ status: exec.status, out: exec.stdout, err: exec.stderr }).toEqual({ status: 3, out: 'still served\n', err: '' });
-    await pollUntil(() => fdCount(daemon) === fdsBefore, 5000);
-    expect({ fds: fdCount(daemon) }).toEqual({ fds: fdsBefore });
-    await stopAndRemove(id, 7);
+    await removingOnFailure([id], async () => {
+      await runReady(id, trapTermExit(7));
+      const [daemon] = daemons();
+      // the socket containerd itself uses (the `address` file start wrote in the bundle)
+      const bundle = path.join(ctd().dir, 'state', 'io.containerd.runtime.v2.task', ctd().namespace, id);
+      const socket = fs.readFileSync(path.join(bundle, 'address'), 'utf8').replace(/^unix:\/\//, '');
+      const fdsBefore = fdCount(daemon);
+      // Every Task method but Create, whose request names a bundle directory that the daemon writes into: random
+      // bytes can decode to a path on this host, and only containerd (root) may connect (SO_PEERCRED) in any case.
+      const methods = Object.keys(protocol().task.methods).filter((m) => m !== 'Create');
+      await fc.assert(
+        fc.asyncProperty(fc.array(hostilePiece({ service: 'containerd.task.v2.Task', methods }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 97 }), async (pieces, chunk) => {
+          const bytes = Buffer.concat(pieces.map(bytesOf));
+          expectWellFormedAnswers(bytes, await sendHostile(socket, bytes, chunk));
+          expect(daemons()).toEqual([daemon]);
+        }),
+        { seed: SEED, numRuns: HOSTILE_RUNS },
+      );
+      expect(await ctd().taskStatus(id)).toBe('RUNNING');
+      const exec = await ctd().ctr(['task', 'exec', '--exec-id', 'rs-after', id, 'sh', '-c', 'echo still served; exit 3']);
+      expect({ status: exec.status, out: exec.stdout, err: exec.stderr }).toEqual({ status: 3, out: 'still served\n', err: '' });
+      await pollUntil(() => fdCount(daemon) === fdsBefore, 5000);
+      expect({ fds: fdCount(daemon) }).toEqual({ fds: fdsBefore });
+      await stopAndRemove(id, 7);
+    });
   });
 
   test.each(Array.from({ length: RESTART_ROUNDS }, (_, i) => i + 1))(`kill -9 of containerd and a new one on the same root, round %i of ${RESTART_ROUNDS}: the tasks still run, take execs, their exits are reported, and a running task's output still flows`, async (round) => {

@@ -465,12 +465,12 @@ export function mountsUnder(dir: string): string[] {
  * and after each test, everything the test ran must be gone within CLEANUP_MS (no runtime state, shim, mount,
  * container process or cgroup). Returns the instance.
  */
-export function usePrivateContainerd(): () => Containerd {
+export function usePrivateContainerd(namespace?: string): () => Containerd {
   let ctd: Containerd | undefined;
   beforeAll(async () => {
     const built = builtSkipReason();
     if (built) throw new Error(built);
-    ctd = await startPrivateContainerd();
+    ctd = await startPrivateContainerd(namespace);
   });
   afterAll(async () => {
     if (ctd) await ctd.stop();
@@ -482,10 +482,10 @@ export function usePrivateContainerd(): () => Containerd {
   return () => ctd!;
 }
 
-/** A fresh private containerd with the busybox image imported, in its own temp dir and namespace. */
-export async function startPrivateContainerd(): Promise<Containerd> {
+/** A fresh private containerd with the busybox image imported, in its own temp dir and namespace (default: one per test process). */
+export async function startPrivateContainerd(namespace = `tsrunc-e2e-${process.pid}`): Promise<Containerd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-e2e-ctd-'));
-  const c = new Containerd(dir, `tsrunc-e2e-${process.pid}`);
+  const c = new Containerd(dir, namespace);
   try {
     await c.start();
     await c.importImage(makeBusyboxImage(path.join(dir, 'image')));

@@ -40,13 +40,13 @@ export function readAll(stream: NodeJS.ReadableStream, slow?: { chunk: number; e
   });
 }
 
-/** Pids of this process's children that have exited and were never reaped. */
-export function zombieChildren(): number[] {
+/** Pids of `parent`'s children (default: this process's) that have exited and were never reaped. */
+export function zombieChildren(parent = process.pid): number[] {
   return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
     try {
       const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
       const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return state === 'Z' && Number(ppid) === process.pid ? [Number(p)] : [];
+      return state === 'Z' && Number(ppid) === parent ? [Number(p)] : [];
     } catch {
       return [];
     }

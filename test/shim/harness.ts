@@ -86,7 +86,6 @@ export class InputFifo {
 
 export class FakeContainerd {
   readonly base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-shim-'));
-  readonly namespace = `shim-test-${process.pid}`;
   /** containerd's gRPC socket: only named (it is part of the daemon's socket hash), never dialled by the shim. */
   readonly address = path.join(this.base, 'containerd.sock');
   readonly ttrpcAddress = `${this.address}.ttrpc`;
@@ -100,6 +99,8 @@ export class FakeContainerd {
   /** Runs the shim with -debug (as containerd does when its own log level is debug). */
   debug = false;
   readonly sockets = new Set<string>();
+
+  constructor(readonly namespace = `shim-test-${process.pid}`) {}
 
   async listen(): Promise<void> {
     const { events, root } = protocol();
@@ -211,10 +212,10 @@ export class FakeContainerd {
 }
 
 /** A FakeContainerd listening for the enclosing describe's tests, stopped after them. */
-export function useFakeContainerd(): () => FakeContainerd {
+export function useFakeContainerd(namespace?: string): () => FakeContainerd {
   let ctd: FakeContainerd | undefined;
   beforeAll(async () => {
-    ctd = new FakeContainerd();
+    ctd = new FakeContainerd(namespace);
     await ctd.listen();
   });
   afterAll(async () => {

@@ -1,0 +1,77 @@
+// Malformed config.json through the shim's daemon (driven by the containerd stand-in of test/shim/harness.ts): not
+// JSON, wrong types, a huge number, a NUL byte, deep nesting in a known field, a 1 MiB hostname the kernel refuses.
+// Each Create fails with one line naming what is wrong, and only that Create: the daemon (same pid, same fds) keeps
+// serving a running neighbour, and nothing of the bad task is left (state dir, cgroup, mount, process).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Spec } from '@tsrunc/common';
+import { TaskStatus } from '@tsrunc/shim';
+import { Code } from 'ttrpc-ts';
+import { describeAsRoot } from '../helpers/busybox';
+import { builtSkipReason, mountsUnder, processesInCgroupOf } from '../helpers/tsrunc';
+import { SHIM, alive, cgroupMounts, createTaskRequest, useFakeContainerd } from '../shim/harness';
+
+const built = builtSkipReason() ?? (fs.existsSync(SHIM) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
+
+interface BadConfig {
+  name: string;
+  /** Edits the harness's spec. */
+  edit?: (spec: Spec) => void;
+  /** Rewrites config.json's text (after `edit`). */
+  text?: (json: string) => string;
+  /** What the one line of the error must say. */
+  error: RegExp;
+}
+
+const DEPTH = 10_000;
+const BAD_CONFIGS: BadConfig[] = [
+  { name: 'not JSON (cut off)', text: (json) => json.slice(0, json.length / 2), error: /JSON/ },
+  { name: 'process.args a string', edit: (s) => void (s.process!.args = 'sh' as never), error: /process\.args/ },
+  { name: 'linux.resources.memory.limit 2^64', edit: (s) => void (s.linux!.resources = { memory: { limit: 2 ** 64 } }), error: /linux\.resources\.memory\.limit/ },
+  { name: 'a NUL byte in process.cwd', edit: (s) => void (s.process!.cwd = '/\0tmp'), error: /process\.cwd/ },
+  // as text: JSON.stringify of it would overflow this process's stack
+  { name: `process.env nested ${DEPTH} arrays deep`, edit: (s) => void (s.process!.env = ['DEEP']), text: (json) => json.replace('["DEEP"]', `${'['.repeat(DEPTH)}"A=b"${']'.repeat(DEPTH)}`), error: /process\.env/ },
+  { name: 'a 1 MiB hostname', edit: (s) => void (s.hostname = 'h'.repeat(1 << 20)), error: /hostname/ },
+];
+
+(built ? describe.skip : describeAsRoot)(`malformed config.json through the shim's daemon${built ? ` [skipped: ${built}]` : ''}`, () => {
+  jest.setTimeout(120_000);
+  const fake = useFakeContainerd(`rs-configs-${process.pid}`);
+
+  it(`${BAD_CONFIGS.length} malformed configs: each Create fails with one line, the daemon serves on, nothing of them is left`, async () => {
+    const neighbour = fake().bundle('rs-neighbour', ['sh', '-c', 'trap "exit 42" TERM; sleep 1000 & wait']);
+    const { task, shimPid } = await fake().connect(neighbour);
+    const opts = fake().callOptions();
+    await task.Create(createTaskRequest(neighbour), opts);
+    await task.Start({ id: neighbour.id, exec_id: '' }, opts);
+    const fdsBefore = fs.readdirSync(`/proc/${shimPid}/fd`).length;
+
+    for (const [i, bad] of BAD_CONFIGS.entries()) {
+      const id = `rs-bad${i}`;
+      const b = fake().bundle(id, ['true'], bad.edit);
+      const config = path.join(b.dir, 'config.json');
+      if (bad.text) fs.writeFileSync(config, bad.text(fs.readFileSync(config, 'utf8')));
+      const err = await task.Create(createTaskRequest(b), opts).then(() => undefined, (e: { code: number; message: string }) => e);
+      expect({ name: bad.name, code: err?.code, lines: err?.message.split('\n') }).toEqual({
+        name: bad.name,
+        code: Code.Unknown,
+        lines: [expect.stringMatching(new RegExp(`^OCI runtime create failed: .*${bad.error.source}`))],
+      });
+      const left = [
+        ...(fs.existsSync(path.join(fake().runtimeRoot, id)) ? ['state dir'] : []),
+        ...cgroupMounts().map((m) => path.join(m, fake().namespace, id)).filter((d) => fs.existsSync(d)),
+        ...mountsUnder(b.dir),
+        ...processesInCgroupOf(id).map((p) => `process ${p}`),
+      ];
+      expect({ name: bad.name, left }).toEqual({ name: bad.name, left: [] });
+      expect(await task.State({ id: neighbour.id, exec_id: '' }, opts)).toMatchObject({ status: TaskStatus.RUNNING });
+    }
+
+    expect(alive(shimPid)).toBe(true);
+    expect(fs.readdirSync(`/proc/${shimPid}/fd`).length).toBe(fdsBefore);
+    await task.Kill({ id: neighbour.id, exec_id: '', signal: 15, all: false }, opts);
+    expect((await task.Wait({ id: neighbour.id, exec_id: '' }, opts)).exit_status).toBe(42);
+    await task.Delete({ id: neighbour.id, exec_id: '' }, opts);
+    expect(fs.readdirSync(fake().runtimeRoot)).toEqual([]);
+  });
+});

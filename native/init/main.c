@@ -65,22 +65,28 @@ void send_fd(int sock, const void *data, size_t len, int fd, const char *what) {
   if (rc < 0) fail(-rc, "%s", what);
 }
 
-/* err > 0: the text gets ": strerror(err)"; err < 0: the text is complete and -err is the errno. */
+/* err > 0: the text gets ": strerror(err)"; err < 0: the text is complete and -err is the errno. A text longer than
+ * ERROR_TEXT_MAX (a 1 MiB hostname in "sethostname %s") is cut with "..." before the errno's words, which stay: the
+ * error is one readable line. */
+#define ERROR_TEXT_MAX 1024
 _Noreturn void fail(int err, const char *fmt, ...) {
-  char payload[4096];
+  char payload[8 + ERROR_TEXT_MAX + 128];
   int32_t e = err < 0 ? -err : err;
   memcpy(payload, &current_op, 4);
   memcpy(payload + 4, &e, 4);
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(payload + 8, sizeof payload - 8, fmt, ap);
+  int n = vsnprintf(payload + 8, ERROR_TEXT_MAX + 1, fmt, ap);
   va_end(ap);
   if (n < 0) n = 0;
-  if ((size_t)n > sizeof payload - 9) n = sizeof payload - 9;
+  if (n > ERROR_TEXT_MAX) {
+    n = ERROR_TEXT_MAX;
+    memcpy(payload + 8 + n - 3, "...", 3);
+  }
   if (err > 0) {
     int m = snprintf(payload + 8 + n, sizeof payload - 8 - (size_t)n, ": %s", strerror(err));
     if (m > 0) n += m;
-    if ((size_t)n > sizeof payload - 9) n = sizeof payload - 9;
+    if ((size_t)n > sizeof payload - 8) n = sizeof payload - 8;
   }
   send_msg(MSG_ERROR, payload, 8 + (uint32_t)n);
   /* After ready (exec.fifo, startContainer hooks) the container's stderr is where the reason can

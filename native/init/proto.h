@@ -27,7 +27,8 @@
 /* message types */
 enum tsrunc_msg {
   MSG_PLAN = 1,    /* parent -> init: u64 plan size, the plan's sealed memfd as SCM_RIGHTS */
-  MSG_READY = 2,   /* init -> parent: setup done, about to wait on exec.fifo        */
+  MSG_READY = 2,   /* init -> parent: setup done, about to wait on exec.fifo; payload: the u64
+                      CLOCK_MONOTONIC ns of each OP_TIMESTAMP run so far (none without them) */
   MSG_ERROR = 3,   /* init -> parent: u32 op index, i32 errno, then a message text */
   MSG_PID = 4,     /* init -> parent: i64 pid of the process that will exec        */
   /* 10-19: seccomp (issue 3) */
@@ -45,6 +46,8 @@ enum tsrunc_msg {
  * terminating NUL and hold no other NUL; list args are NUL-terminated strings back to back.
  */
 #define PLAN_MAX_ARGS 8u
+/* MSG_READY carries at most this many timestamps; later OP_TIMESTAMPs are ignored. */
+#define MAX_TIMESTAMPS 256u
 
 enum tsrunc_op {
   OP_SETNS = 1,             /* fd, nstype                                                      */
@@ -82,6 +85,7 @@ enum tsrunc_op {
   OP_USERNS_MAPS = 31,      /* -   (after unshare(CLONE_NEWUSER): MSG_USERNS_MAPS, wait for MAPPED) */
   OP_SESSION_KEYRING = 32, /* name: join (create) a session keyring of our own, searchable      */
   OP_IOPRIO = 34,           /* ioprio value (class << 13 | level): ioprio_set on ourselves, inherited by the process */
+  OP_TIMESTAMP = 35,        /* -   (note CLOCK_MONOTONIC now, for MSG_READY: the parent's per-phase timings, --debug only) */
   OP_CLOEXEC_FDS = 33,      /* first fd: it and every fd above it close-on-exec (before any seccomp filter) */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
   OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1), uid  */

@@ -55,6 +55,7 @@ export enum Op {
   SessionKeyring = 32,
   CloexecFds = 33,
   Ioprio = 34,
+  Timestamp = 35,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,
@@ -70,3 +71,5 @@ export enum Op {
 }
 
 export const PLAN_MAX_ARGS = 8;
+/** MSG_READY carries at most this many OP_TIMESTAMP times. */
+export const MAX_TIMESTAMPS = 256;

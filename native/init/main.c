@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../shared/fdpass.h"
@@ -128,6 +129,17 @@ static const uint8_t *read_plan(uint32_t *len_out) {
   return plan;
 }
 
+/* The ends of the plan's phases (the parent inserts OP_TIMESTAMPs only when it logs at debug level). */
+static uint64_t timestamps[MAX_TIMESTAMPS];
+static uint32_t n_timestamps;
+
+static void op_timestamp(const struct op *op) {
+  (void)op;
+  struct timespec now;
+  if (n_timestamps == MAX_TIMESTAMPS || clock_gettime(CLOCK_MONOTONIC, &now) != 0) return;
+  timestamps[n_timestamps++] = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
 typedef void (*op_fn)(const struct op *);
 
 static const op_fn dispatch[] = {
@@ -165,6 +177,7 @@ static const op_fn dispatch[] = {
   [OP_UNSHARE] = op_unshare,
   [OP_SESSION_KEYRING] = op_session_keyring,
   [OP_CLOEXEC_FDS] = op_cloexec_fds,
+  [OP_TIMESTAMP] = op_timestamp,
   [OP_USERNS_ROOT] = op_userns_root,
   [OP_USERNS_MAPS] = op_userns_maps,
   [OP_TERMINAL] = op_terminal,
@@ -183,7 +196,7 @@ static void op_ready(const struct op *op) {
   (void)op;
   /* From here on the container outlives the command that made it. */
   if (prctl(PR_SET_PDEATHSIG, 0) != 0) fail(errno, "clear the parent-death signal");
-  send_msg(MSG_READY, NULL, 0);
+  send_msg(MSG_READY, timestamps, n_timestamps * (uint32_t)sizeof timestamps[0]);
   ready_reported = 1;
 }
 

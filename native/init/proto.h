@@ -27,7 +27,8 @@
 /* message types */
 enum tsrunc_msg {
   MSG_PLAN = 1,    /* parent -> init: u64 plan size, the plan's sealed memfd as SCM_RIGHTS */
-  MSG_READY = 2,   /* init -> parent: setup done, about to wait on exec.fifo        */
+  MSG_READY = 2,   /* init -> parent: setup done, about to wait on exec.fifo; payload: the u64
+                      CLOCK_MONOTONIC ns of each OP_TIMESTAMP run so far (none without them) */
   MSG_ERROR = 3,   /* init -> parent: u32 op index, i32 errno, then a message text */
   MSG_PID = 4,     /* init -> parent: i64 pid of the process that will exec        */
   /* 10-19: seccomp (issue 3) */
@@ -45,6 +46,8 @@ enum tsrunc_msg {
  * terminating NUL and hold no other NUL; list args are NUL-terminated strings back to back.
  */
 #define PLAN_MAX_ARGS 8u
+/* MSG_READY carries at most this many timestamps; later OP_TIMESTAMPs are ignored. */
+#define MAX_TIMESTAMPS 256u
 
 enum tsrunc_op {
   OP_SETNS = 1,             /* fd, nstype                                                      */
@@ -86,6 +89,7 @@ enum tsrunc_op {
   OP_OPEN_TREE = 36,        /* source (host path), recursive (0/1), slot, idmap (0 none, 1 top mount, 2 every mount), uid_map, gid_map:
                                open_tree(OPEN_TREE_CLONE) while host root, idmapped through a user namespace with those maps, kept by slot */
   OP_MOUNT_TREE = 37,       /* slot, source (for errors), target (in rootfs), kind, flags, propagation: move that tree onto target */
+  OP_TIMESTAMP = 38,        /* -   (note CLOCK_MONOTONIC now, for MSG_READY: the parent's per-phase timings, --debug only) */
   OP_CLOEXEC_FDS = 33,      /* first fd: it and every fd above it close-on-exec (before any seccomp filter) */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
   OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1), uid  */

@@ -98,6 +98,8 @@ export class FakeContainerd {
   readonly daemonPids = new Set<number>();
   /** Runs the shim with -debug (as containerd does when its own log level is debug). */
   debug = false;
+  /** The shim binary `start` runs: ours, or another v2 shim driven the same way (scripts/bench: containerd-shim-runc-v2). */
+  shim = SHIM;
   readonly sockets = new Set<string>();
 
   constructor(readonly namespace = `shim-test-${process.pid}`) {}
@@ -148,7 +150,7 @@ export class FakeContainerd {
     const child = spawn(
       'bash',
       // --norc: with a socketpair as stdin (node's 'pipe'), bash would think it runs under sshd and read ~/.bashrc.
-      ['--norc', '-c', CLOSE_FDS_AND_EXEC, SHIM, '-namespace', this.namespace, '-address', this.address, '-publish-binary', '/usr/bin/containerd', '-id', bundle.id, ...(this.debug ? ['-debug'] : []), 'start'],
+      ['--norc', '-c', CLOSE_FDS_AND_EXEC, this.shim, '-namespace', this.namespace, '-address', this.address, '-publish-binary', '/usr/bin/containerd', '-id', bundle.id, ...(this.debug ? ['-debug'] : []), 'start'],
       {
         cwd: bundle.dir,
         env: { PATH, GOMAXPROCS: '2', TTRPC_ADDRESS: this.ttrpcAddress, GRPC_ADDRESS: this.address, NAMESPACE: this.namespace, MAX_SHIM_VERSION: '2' },

@@ -16,8 +16,13 @@ export interface LoggerOptions {
   stream?: Writable;
 }
 
+/** logrus fields of a record: JSON keys beside level/msg/time, or `key=value` after msg in text. */
+export type LogFields = Record<string, string | number>;
+
 export interface Logger {
-  debug(msg: string): void;
+  /** Whether debug records are written: a caller skips the work of making one (clock reads, strings) when not. */
+  readonly debugEnabled: boolean;
+  debug(msg: string, fields?: LogFields): void;
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
@@ -42,15 +47,16 @@ export function createLogger(options: LoggerOptions): Logger {
   const stream = options.stream ?? (options.file === undefined ? process.stderr : syncFileStream(options.file));
   let winston: Winston.Logger | undefined;
 
-  const write = (level: Level, msg: string): void => {
+  const write = (level: Level, msg: string, fields?: LogFields): void => {
     if (LEVELS[level] > LEVELS[threshold]) return;
     // Taken before winston loads so the first record's time is when it was logged.
     const time = rfc3339(new Date());
     winston ??= loadWinston(options.format, threshold, stream);
-    winston.log({ level, message: msg, time });
+    winston.log({ level, message: msg, time, fields });
   };
   return {
-    debug: (msg) => write('debug', msg),
+    debugEnabled: options.debug,
+    debug: (msg, fields) => write('debug', msg, fields),
     info: (msg) => write('info', msg),
     warn: (msg) => write('warning', msg),
     error: (msg) => write('error', msg),
@@ -64,7 +70,7 @@ function loadWinston(format: LogFormat, level: Level, stream: Writable): Winston
   return w.createLogger({
     levels: LEVELS,
     level,
-    format: w.format.printf((info) => render(info.level as Level, String(info.message), String(info.time))),
+    format: w.format.printf((info) => render(info.level as Level, String(info.message), String(info.time), info.fields as LogFields | undefined)),
     transports: [new w.transports.Stream({ stream, eol: '\n' })],
   });
 }
@@ -97,13 +103,16 @@ function errnoText(err: NodeJS.ErrnoException): string {
 }
 
 /** logrus JSONFormatter: encoding/json of a map, so keys sorted, and HTML-escaped as Go's encoder does by default. */
-function renderJson(level: Level, msg: string, time: string): string {
-  return JSON.stringify({ level, msg, time }).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+function renderJson(level: Level, msg: string, time: string, fields?: LogFields): string {
+  const record: Record<string, string | number> = { ...fields, level, msg, time };
+  const sorted = Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]]));
+  return JSON.stringify(sorted).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** logrus TextFormatter without a TTY: `time="…" level=error msg="…"`, values quoted only when they need it. */
-function renderText(level: Level, msg: string, time: string): string {
-  return `time=${quote(time)} level=${quote(level)} msg=${quote(msg)}`;
+/** logrus TextFormatter without a TTY: `time="…" level=error msg="…" key=value…` (fields sorted), values quoted only when they need it. */
+function renderText(level: Level, msg: string, time: string, fields?: LogFields): string {
+  const extra = fields ? Object.keys(fields).sort().map((k) => ` ${k}=${quote(String(fields[k]))}`).join('') : '';
+  return `time=${quote(time)} level=${quote(level)} msg=${quote(msg)}${extra}`;
 }
 
 function quote(value: string): string {

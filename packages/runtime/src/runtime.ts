@@ -33,7 +33,7 @@ export interface RuntimeOptions {
   hookEnv?: string[];
 }
 
-const silent: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const silent: Logger = { debugEnabled: false, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 export class Runtime implements ExitSource {
   readonly root: string;

@@ -6,7 +6,7 @@ import type { ContainerBackend, OomWatch } from './backend';
 import { ExecProcess } from './exec-process';
 import { TaskStatus } from './protos';
 
-const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const quiet: Logger = { debugEnabled: false, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const SIGKILLED = { exitCode: null, signal: 9 };
 
 describe('ExecProcess and OOM kills', () => {

@@ -6,7 +6,7 @@ import type { ContainerBackend } from './backend';
 import { InitProcess } from './init-process';
 import type { ProcessIO } from './stdio';
 
-const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const quiet: Logger = { debugEnabled: false, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const SIGKILLED = { signal: 9 };
 
 /** A container whose init has exited (killed) and whose watch reports one OOM kill `lateMs` after that exit. */

@@ -21,15 +21,18 @@ export class ShimLog {
   /** The task whose call is running (the async context of a routed call and of everything it starts). */
   private readonly callFor = new AsyncLocalStorage<string>();
 
-  constructor(private readonly debug: boolean) {}
-
   /** The daemon's own logger: to the FIFO of the task whose call is running, else of the oldest task. */
-  readonly daemon: Logger = {
-    debug: (msg) => this.current()?.debug(msg),
-    info: (msg) => this.current()?.info(msg),
-    warn: (msg) => this.current()?.warn(msg),
-    error: (msg) => this.current()?.error(msg),
-  };
+  readonly daemon: Logger;
+
+  constructor(private readonly debug: boolean) {
+    this.daemon = {
+      debugEnabled: debug,
+      debug: (msg, fields) => this.current()?.debug(msg, fields),
+      info: (msg) => this.current()?.info(msg),
+      warn: (msg) => this.current()?.warn(msg),
+      error: (msg) => this.current()?.error(msg),
+    };
+  }
 
   /** `handlers` whose `methods` each run as a call for the task its request's `id` names. */
   routeCalls<H extends object>(handlers: H, methods: string[]): H {

@@ -13,6 +13,7 @@ import { HookState } from '../plan/hooks';
 import { checkCgroupUnused, containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup } from '../cgroups';
 import type { Runtime } from '../runtime';
 import { Container } from './container';
+import { phaseLog } from '../process/phases';
 
 export interface CreateOptions {
   bundle: string;
@@ -58,9 +59,11 @@ function checkRootfs(rootfs: string): void {
 }
 
 export async function createContainer(runtime: Runtime, id: string, opts: CreateOptions): Promise<Container> {
+  const phases = phaseLog(runtime.logger, `create ${id}`);
   const dir = new ContainerDir(runtime.root, id);
   const bundle = path.resolve(opts.bundle);
   const spec = opts.spec ?? readBundleSpec(bundle);
+  phases.end('parse');
   if (opts.consoleSocket && !spec.process?.terminal) throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty');
   const io: InitStdio = { stdio: opts.stdio ?? [0, 1, 2], preserveFds: opts.preserveFds ?? 0 };
   // Everything that can be checked without side effects is checked before the id is reserved.
@@ -81,6 +84,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, hookEnv: runtime.hookEnv, consoleSocket, cgroupDirs, seccompCompiler: (p) => runtime.sys.compileSeccomp(p),
     });
     checkRootfs(plan.rootfs);
+    phases.end('plan', `${plan.ops.length} ops`);
     dir.create();
     reserved = true;
     release = await runtime.locks.acquire(id, dir.path);
@@ -90,9 +94,11 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     await dir.write(state);
+    phases.end('state', 'id reserved, locked, state.json written');
     await setUpContainerCgroup(cgroup, spec);
     cgroupMade = true;
-    runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
+    phases.end('cgroup');
+    if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
     runtime.sys.mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     receiverPassed = true;
@@ -100,11 +106,13 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       beforePlan: (pid) => cgroup.addProcess(pid),
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
       console: receiver,
+      phases,
     });
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
     await dir.write(created);
     if (pidFile) await writePidFile(pidFile, init.pid);
-    runtime.logger.debug(`create ${id}: created, init pid ${init.pid}`);
+    phases.end('recorded', 'state.json with the pid');
+    if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: created, init pid ${init.pid}`);
     return new Container(runtime, dir, created, init);
   } catch (e) {
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.

@@ -7,6 +7,7 @@ import { TsruncError, type Process } from '@tsrunc/common';
 import { ConsoleSocketSource, compileExecPlan } from '../plan/exec';
 import type { Container } from './container';
 import { closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
+import { phaseLog } from '../process/phases';
 import type { ProcessHandle } from '../process/handle';
 import { pidFilePath, writePidFile } from './pid-file';
 import { fromPaths, type CgroupPaths } from '../cgroups';
@@ -31,6 +32,7 @@ export async function execInContainer(container: Container, proc: Process, opts:
   const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
   const runtime = container.runtime;
   return container.locked(opts.ignorePaused ? 'execIgnoringPause' : 'exec', async (state, _status, unlock) => {
+    const phases = phaseLog(runtime.logger, `exec ${container.id}`);
     const preserveFds = opts.preserveFds ?? 0;
     const receiver = proc.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
     let started: ProcessHandle;
@@ -42,6 +44,7 @@ export async function execInContainer(container: Container, proc: Process, opts:
       });
       const cgroup = fromPaths(subCgroupPaths(state.cgroupPaths ?? {}, opts.subCgroups ?? {}));
       receiverPassed = true;
+      phases.end('plan', `${plan.ops.length} ops`);
       runtime.logger.debug(`exec ${container.id}: ${proc.args?.[0] ?? ''} joins init ${state.pid}`);
       // Once in the cgroup the process is the container's (a delete kills it): the lock goes before we wait for
       // it, which a paused container holds up until `resume` (that needs the lock).
@@ -49,7 +52,7 @@ export async function execInContainer(container: Container, proc: Process, opts:
         await cgroup.addProcess(pid);
         await unlock();
       };
-      started = await startInit(runtime, plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, { beforePlan, console: receiver });
+      started = await startInit(runtime, plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, { beforePlan, console: receiver, phases });
     } catch (e) {
       if (!receiverPassed) closeConsoleReceiver(receiver);
       throw e;

@@ -6,6 +6,7 @@ import type { ContainerState } from './state-dir';
 import { isAliveAsync, openPidfd } from '../process/liveness';
 import { runHostHooks } from '../process/hooks';
 import type { Runtime } from '../runtime';
+import { phaseLog } from '../process/phases';
 
 /**
  * Lets a created container's init exec the user's process (removing exec.fifo makes it `running`),
@@ -16,7 +17,9 @@ import type { Runtime } from '../runtime';
 export async function startContainer(container: Container): Promise<void> {
   let hookFailure: unknown;
   await container.locked('start', async (state) => {
+    const phases = phaseLog(container.runtime.logger, `start ${state.id}`);
     await releaseInit(container.runtime, container.dir.fifoPath, state);
+    phases.end('exec', 'exec.fifo read: the init goes on to execve');
     fs.rmSync(container.dir.fifoPath, { force: true });
     container.runtime.logger.debug(`start ${state.id}: init ${state.pid} released to exec ${state.config.process?.args?.[0] ?? ''}`);
     try {

@@ -30,6 +30,7 @@ export interface WatchOptions {
 
 /** How long the watch outlives the init for an OOM kill still being counted. */
 const LAST_KILL_GRACE_MS = 100;
+const SIGKILL = 9;
 
 export async function watchContainer(container: Container, onEvent: (event: ContainerEvent) => void, options: WatchOptions): Promise<void> {
   const runtime = container.runtime;
@@ -82,8 +83,12 @@ export async function watchContainer(container: Container, onEvent: (event: Cont
     });
     // An OOM kill that ended the container is reported before the watch ends. The killer counts a kill
     // right after it sends SIGKILL; when the victim is not the killer it may exit first, on another CPU,
-    // so the watch stays a moment longer before the last read of the counter.
-    if (!options.signal?.aborted) await new Promise((resolve) => setTimeout(resolve, LAST_KILL_GRACE_MS));
+    // so the watch stays a moment longer before the last read of the counter. Only an init that died of SIGKILL
+    // can be that victim: one that exited otherwise (also after the OOM killer took a child of it) did so after
+    // every kill that led to it was counted, and the read below sees them. Without the init's handle (`tsrunc
+    // events`) the status is unknown: the grace always applies. (It is most of a short task's Start→exit.)
+    const status = container.init && !options.signal?.aborted ? await container.init.wait() : undefined;
+    if (!options.signal?.aborted && (status === undefined || status.signal === SIGKILL)) await new Promise((resolve) => setTimeout(resolve, LAST_KILL_GRACE_MS));
     readLastKills();
   } finally {
     clearInterval(timer);

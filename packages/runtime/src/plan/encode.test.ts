@@ -27,7 +27,13 @@ test('a NUL inside a string is refused before it reaches the init', () => {
 });
 
 test('messages round-trip, and every malformed one is an error, never an overread', () => {
-  expect(decodeMessage(encodeMessage(Msg.Ready))).toEqual({ type: Msg.Ready });
+  expect(decodeMessage(encodeMessage(Msg.Ready))).toEqual({ type: Msg.Ready, timestamps: [] });
+  const stamps = Buffer.alloc(16);
+  stamps.writeBigUInt64LE(5n, 0);
+  stamps.writeBigUInt64LE(7n, 8);
+  expect(decodeMessage(encodeMessage(Msg.Ready, stamps))).toEqual({ type: Msg.Ready, timestamps: [5n, 7n] });
+  expect(() => decodeMessage(encodeMessage(Msg.Ready, Buffer.alloc(12)))).toThrow(/type 2 with 12 bytes/);
+  expect(() => decodeMessage(encodeMessage(Msg.Ready, Buffer.alloc(8 * 257)))).toThrow(/type 2 with 2056 bytes/);
   const pid = Buffer.alloc(8);
   pid.writeBigInt64LE(4242n);
   expect(decodeMessage(encodeMessage(Msg.Pid, pid))).toEqual({ type: Msg.Pid, pid: 4242 });

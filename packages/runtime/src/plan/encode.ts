@@ -1,5 +1,5 @@
 // Wire encoding of plans and sync messages (format: native/init/proto.h).
-import { MSG_HEADER, MSG_MAGIC, MSG_MAX, Msg, Op, PLAN_MAX_ARGS } from './proto';
+import { MAX_TIMESTAMPS, MSG_HEADER, MSG_MAGIC, MSG_MAX, Msg, Op, PLAN_MAX_ARGS } from './proto';
 
 /** An op argument: integers are i64 (bigint for 64-bit masks), strings are NUL-terminated, lists NUL-joined, Buffers raw. */
 export type PlanArg = number | bigint | string | string[] | Buffer;
@@ -58,7 +58,8 @@ export function encodePlanMessage(planSize: number): Buffer {
 }
 
 export type InitMessage =
-  | { type: Msg.Ready }
+  /** timestamps: CLOCK_MONOTONIC ns of each OP_TIMESTAMP the init ran. */
+  | { type: Msg.Ready; timestamps: bigint[] }
   | { type: Msg.Pid; pid: number }
   | { type: Msg.Error; opIndex: number; errno: number; text: string }
   | { type: Msg.SeccompFd }
@@ -76,8 +77,8 @@ export function decodeMessage(buf: Buffer): InitMessage {
   const payload = buf.subarray(MSG_HEADER);
   switch (type) {
     case Msg.Ready:
-      if (len !== 0) break;
-      return { type };
+      if (len % 8 !== 0 || len > MAX_TIMESTAMPS * 8) break;
+      return { type, timestamps: Array.from({ length: len / 8 }, (_, i) => payload.readBigUInt64LE(i * 8)) };
     case Msg.SeccompFd:
     case Msg.UsernsMaps:
     case Msg.Hooks:

@@ -1,7 +1,7 @@
 // The TypeScript mirror of native/init/proto.h must agree with it number for number.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MSG_HEADER, MSG_MAGIC, MSG_MAX, Msg, Op, PLAN_MAX, PLAN_MAX_ARGS } from './proto';
+import { MAX_TIMESTAMPS, MSG_HEADER, MSG_MAGIC, MSG_MAX, Msg, Op, PLAN_MAX, PLAN_MAX_ARGS } from './proto';
 
 const header = fs.readFileSync(path.join(__dirname, '../../../../native/init/proto.h'), 'utf8');
 
@@ -35,4 +35,5 @@ test('framing constants agree', () => {
   expect(header).toMatch(new RegExp(`PLAN_MAX_ARGS ${PLAN_MAX_ARGS}u`));
   expect(header).toMatch(/TSRUNC_PLAN_MAX \(64u << 20\)/);
   expect(PLAN_MAX).toBe(64 << 20);
+  expect(header).toMatch(new RegExp(`MAX_TIMESTAMPS ${MAX_TIMESTAMPS}u`));
 });

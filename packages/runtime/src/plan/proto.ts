@@ -58,6 +58,7 @@ export enum Op {
   MountSetattr = 35,
   OpenTree = 36,
   MountTree = 37,
+  Timestamp = 38,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,
@@ -73,3 +74,5 @@ export enum Op {
 }
 
 export const PLAN_MAX_ARGS = 8;
+/** MSG_READY carries at most this many OP_TIMESTAMP times. */
+export const MAX_TIMESTAMPS = 256;

@@ -8,6 +8,8 @@ import type { ConsoleSocketSource } from '../plan/exec';
 import { MSG_HEADER, MSG_MAX, PLAN_MAX } from '../plan/proto';
 import type { Runtime } from '../runtime';
 import { ProcessHandle } from './handle';
+import { stampPhases, type StampedPhase } from '../plan/phases';
+import type { PhaseLog } from './phases';
 
 const O_PATH = 0o10000000;
 const SIGKILL = 9;
@@ -28,6 +30,8 @@ export interface InitHooks {
   onHooks?: (pid: number) => Promise<void>;
   /** Where the init sends its pty master when the plan's console socket is ours (startInit closes both ends). */
   console?: ConsoleReceiver;
+  /** Where the spawn's and the init's phases are timed (the caller's, continuing its own phases). */
+  phases?: PhaseLog;
 }
 
 /** A socket pair for the pty master: the plan names `theirs` as its console socket, we read `ours`. */
@@ -192,8 +196,13 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let extra: number[] = [];
   let parentEnd: number;
   let childEnd: number;
+  let initPhases: StampedPhase[] = [];
   try {
+    // With timings on, OP_TIMESTAMPs end the init's phases; MSG_READY brings their times back.
+    const stamped = hooks.phases?.enabled ? stampPhases(plan.ops) : undefined;
+    if (stamped) plan = { ...plan, ops: stamped.ops };
     planBytes = encodeInitPlan(plan);
+    initPhases = stamped?.phases ?? [];
     extra = openFdSources(runtime, plan, fifoPath);
     [parentEnd, childEnd] = sys.socketpair();
   } catch (e) {
@@ -208,14 +217,12 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   // A fork into a pid namespace may exec, run and exit before we read its MSG_PID: until it is
   // pinned, a daemon's reaper must leave it a zombie (pidfd_open of a reaped pid fails).
   const releaseReaps = runtime.exits.holdReaps();
-  const began = performance.now();
+  const phases = hooks.phases;
   let child: ProcessHandle;
-  // --debug records of the init's phases, as this side sees them, with the time since the spawn began.
-  const phase = (what: string): void => runtime.logger.debug(`init ${child.pid}: ${what} (+${(performance.now() - began).toFixed(1)} ms)`);
   try {
     const pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
     child = await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
-    phase(`started ${runtime.initPath}`);
+    phases?.end('spawn', `pid ${pid}`);
   } catch (e) {
     releaseReaps();
     fs.closeSync(parentEnd);
@@ -232,10 +239,9 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   try {
     if (hooks.beforePlan) {
       await hooks.beforePlan(child.pid);
-      phase('placed in its cgroup');
+      phases?.end('cgroup-join');
     }
     sendPlan(runtime, parentEnd, planBytes);
-    phase(`plan sent (${plan.ops.length} ops, ${planBytes.length} bytes)`);
     for (;;) {
       const msg = await receive(runtime, parentEnd, !!plan.seccompNotify);
       if (msg === undefined) {
@@ -243,25 +249,25 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
         throw new InitFailedError(`container init exited before it was ready${status ? ` (exit status ${exitCodeOf(status)})` : ''}`);
       }
       if (msg.type === Msg.Ready) {
-        phase('ready');
+        const readyAt = phases?.now();
+        // The init's first phase also holds the plan's way to it (sent, read, decoded).
+        msg.timestamps.forEach((ns, i) => phases?.end(initPhases[i]?.phase ?? 'init', initPhases[i]?.origins, ns));
+        phases?.end('ready', undefined, readyAt);
         break;
       }
       if (msg.type === Msg.UsernsMaps) {
         writeIdMaps(child.pid, plan);
-        phase('user namespace maps written');
         sys.sendMsg(parentEnd, encodeMessage(Msg.UsernsMapped));
         continue;
       }
       if (msg.type === Msg.SeccompFd) {
         if (msg.fd === undefined) throw new InitFailedError('linux.seccomp: tsrunc-init sent no listener fd');
         forwardSeccompListener(runtime, plan, current(), msg.fd, fifoPath);
-        phase(`seccomp listener sent to ${plan.seccompNotify!.listenerPath}`);
         continue;
       }
       if (msg.type === Msg.Hooks) {
         // prestart + createRuntime, in our namespaces; a failure kills the init (below).
         await hooks.onHooks?.(current());
-        phase('prestart and createRuntime hooks done');
         sys.sendMsg(parentEnd, encodeMessage(Msg.Resume));
         continue;
       }
@@ -269,7 +275,6 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
       if (msg.type === Msg.Pid) {
         forked = await ProcessHandle.open(sys, runtime, msg.pid, sys.pidfdOpen(msg.pid));
         releaseReaps();
-        phase(`forked ${msg.pid} into the pid namespace`);
       } else {
         const op = plan.ops[msg.opIndex];
         throw new InitFailedError(op ? `${op.origin}: ${msg.text}` : msg.text);
@@ -284,7 +289,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     if (hooks.console) started.console = receiveConsole(runtime, hooks.console);
     return started;
   } catch (e) {
-    phase(`failed: ${(e as Error).message}`);
+    phases?.end('failed', (e as Error).message);
     await Promise.allSettled([forked && killInit(forked), killInit(child)]);
     throw e;
   } finally {

@@ -1,0 +1,34 @@
+// Per-phase timings in the debug log (`tsrunc --debug`, a daemon's logger at debug level): one record per phase of a
+// create, exec or start, with its duration, so that a slow one explains itself. With debug off nothing is measured:
+// no clock reads, no strings, no OP_TIMESTAMPs in the init's plan.
+import type { Logger } from '@tsrunc/common';
+
+export interface PhaseLog {
+  /** Whether records are written (the init's plan then carries OP_TIMESTAMPs). */
+  readonly enabled: boolean;
+  /** Ends the phase that began where the last one ended, now or at `atNs` (CLOCK_MONOTONIC, e.g. tsrunc-init's). */
+  end(phase: string, detail?: string, atNs?: bigint): void;
+  /** The time to pass to end() later (0 when off: no clock read). */
+  now(): bigint;
+}
+
+const off: PhaseLog = { enabled: false, end: () => {}, now: () => 0n };
+
+/**
+ * Phases of `what` ("create ID"), the first beginning now. Each record: msg `WHAT: PHASE (DETAIL) 1.23 ms`, fields
+ * `phase` and `duration_ms`. Times are process.hrtime, CLOCK_MONOTONIC like tsrunc-init's timestamps.
+ */
+export function phaseLog(logger: Logger, what: string): PhaseLog {
+  if (!logger.debugEnabled) return off;
+  let last = process.hrtime.bigint();
+  return {
+    enabled: true,
+    end(phase, detail, atNs) {
+      const ms = Math.round(Number((atNs ?? process.hrtime.bigint()) - last) / 1e3) / 1e3;
+      logger.debug(`${what}: ${phase}${detail ? ` (${detail})` : ''} ${ms} ms`, { phase, duration_ms: ms });
+      // Writing the record (the first one loads winston) is not counted in the next phase.
+      last = atNs ?? process.hrtime.bigint();
+    },
+    now: () => process.hrtime.bigint(),
+  };
+}

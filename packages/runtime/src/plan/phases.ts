@@ -11,10 +11,15 @@ function phaseOf(code: Op): string {
     case Op.UsernsMaps:
     case Op.UsernsRoot:
       return 'namespaces';
+    // bind sources opened while the init is still host root, before it enters any namespace
+    case Op.OpenTree:
+      return 'bind sources';
     case Op.Rootfs:
       return 'rootfs';
     case Op.Mount:
     case Op.Remount:
+    case Op.MountSetattr:
+    case Op.MountTree:
       return 'mounts';
     case Op.Mknod:
     case Op.BindDevice:

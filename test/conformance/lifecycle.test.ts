@@ -1,0 +1,94 @@
+// runtime.md lifecycle and config.md sentences seen from outside: what create must not do yet, what
+// a runtime must ignore, and what it must leave alone.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describeAsRoot } from '../helpers/busybox';
+import { Conformance, RUNTIME } from './runtime';
+
+describeAsRoot(`lifecycle (${RUNTIME})`, () => {
+  const c = new Conformance();
+  afterEach(() => c.cleanup());
+  afterAll(() => c.dispose());
+
+  /** Polls until `file` exists (the started process writes it on its own time). */
+  const waitForFile = (file: string): string => {
+    const deadline = Date.now() + 10_000;
+    while (!fs.existsSync(file)) {
+      if (Date.now() > deadline) throw new Error(`${file} never appeared`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+    return fs.readFileSync(file, 'utf8');
+  };
+
+  // runtime.md lifecycle 2 / create: "the user-specified program MUST NOT be run at this time";
+  // "Any updates to config.json after this step MUST NOT affect the container."
+  test('create does not run process.args; start runs them as they were at create, not as config.json says since', () => {
+    const rootfs = c.ownRootfs();
+    const id = c.id('args-at-start');
+    const b = c.bundle(['sh', '-c', 'echo as-created > /ran; sleep 1000'], (s) => (s.root = { path: rootfs, readonly: false }));
+    expect(c.cli(['create', '--bundle', b.dir, id]).status).toBe(0);
+    b.config.process!.args = ['sh', '-c', 'echo edited > /ran; sleep 1000'];
+    b.save();
+    expect(fs.existsSync(path.join(rootfs, 'ran'))).toBe(false);
+    expect(c.cli(['start', id]).status).toBe(0);
+    expect(waitForFile(path.join(rootfs, 'ran'))).toBe('as-created\n');
+  });
+
+  // config.md Extensibility: "Runtimes MAY log unknown properties but MUST otherwise ignore them";
+  // Annotations: "Runtimes MUST handle unknown annotation keys like any other unknown property."
+  test('unknown properties (top level, in process, in linux) and unknown annotation keys are ignored: the container runs', () => {
+    const b = c.bundle(['echo', 'ran'], (s) => {
+      Object.assign(s, { 'com.example.unknown': { nested: [1, 2] } });
+      Object.assign(s.process!, { 'com.example.unknownProcessField': true });
+      Object.assign(s.linux!, { 'com.example.unknownLinuxField': 'x' });
+      s.annotations = { 'com.example.unknown-key': 'value' };
+    });
+    const r = c.run('unknown-props', b);
+    expect(r.stdout).toBe('ran\n');
+    expect(r.status).toBe(0);
+  });
+
+  // runtime.md lifecycle 13: "If any poststop hook fails, the runtime MUST log a warning, but the
+  // remaining hooks and lifecycle continue as if the hook had succeeded."
+  test('a failing poststop hook: delete succeeds, the container is gone, the next poststop hook runs', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-poststop-'));
+    try {
+      const id = c.id('poststop-fails');
+      const b = c.bundle(['true'], (s) => {
+        s.hooks = {
+          poststop: [
+            { path: '/bin/sh', args: ['sh', '-c', 'echo poststop says no; exit 3'] },
+            { path: '/bin/sh', args: ['sh', '-c', `echo ran > ${dir}/second`] },
+          ],
+        };
+      });
+      expect(c.cli(['run', '--detach', '--bundle', b.dir, id]).status).toBe(0);
+      const deadline = Date.now() + 10_000;
+      while (JSON.parse(c.cli(['state', id]).stdout).status !== 'stopped') {
+        if (Date.now() > deadline) throw new Error(`${id} never stopped`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+      expect(c.cli(['delete', id]).status).toBe(0);
+      expect(c.cli(['state', id]).status).not.toBe(0);
+      expect(fs.readFileSync(path.join(dir, 'second'), 'utf8')).toBe('ran\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // config.md oomScoreAdj: "If oomScoreAdj is not set, the runtime MUST NOT change the value of oom_score_adj."
+  test('without oomScoreAdj the process keeps the oom_score_adj of the runtime\'s caller (set to 123 here)', () => {
+    const own = '/proc/self/oom_score_adj';
+    const before = fs.readFileSync(own, 'utf8');
+    fs.writeFileSync(own, '123');
+    try {
+      const b = c.bundle(['cat', '/proc/self/oom_score_adj'], (s) => delete s.process!.oomScoreAdj);
+      const r = c.run('oom-unset', b);
+      expect(r.stdout).toBe('123\n');
+      expect(r.status).toBe(0);
+    } finally {
+      fs.writeFileSync(own, before.trim());
+    }
+  });
+});

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
+import { leftovers } from '../helpers/tsrunc';
 import { Conformance, RUNTIME } from './runtime';
 
 describeAsRoot(`lifecycle (${RUNTIME})`, () => {
@@ -90,5 +91,29 @@ describeAsRoot(`lifecycle (${RUNTIME})`, () => {
     } finally {
       fs.writeFileSync(own, before.trim());
     }
+  });
+  // runtime.md start: "This operation MUST generate an error if process was not set." runc refuses
+  // such a config at create already; either way no program runs and nothing is left.
+  test('a config without process: create or start fails with an error; after delete nothing is left', () => {
+    const id = c.id('no-process');
+    const b = c.bundle(['true'], (s) => delete s.process);
+    let r = c.cli(['create', '--bundle', b.dir, id]);
+    if (r.status === 0) r = c.cli(['start', id]);
+    expect(r.stderr).not.toBe('');
+    expect(r.status).not.toBe(0);
+    c.cli(['delete', '--force', id]);
+    expect(leftovers(c.root, id, b.dir)).toEqual([]);
+  });
+
+  // runtime.md lifecycle 4-5: a failing createRuntime or createContainer hook: "generate an error, stop
+  // the container, and continue the lifecycle at step 12".
+  test.each(['createRuntime', 'createContainer'] as const)('a failing %s hook fails create: no container, nothing left', (phase) => {
+    const id = c.id(`failing-${phase}`);
+    const b = c.bundle(['sleep', '1000'], (s) => (s.hooks = { [phase]: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] }));
+    const r = c.cli(['create', '--bundle', b.dir, id]);
+    expect(r.stderr).not.toBe('');
+    expect(r.status).not.toBe(0);
+    expect(c.cli(['state', id]).status).not.toBe(0);
+    expect(leftovers(c.root, id, b.dir)).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-// config.md Mounts: the option strings a runtime MUST (or SHOULD) implement as mount(8) does, unknown
+// config.md Mounts: the option strings a runtime MUST (or SHOULD) implement (mount(8) flags, propagation), unknown
 // options passed to the filesystem, and a relative destination taken as relative to "/".
 import { describeAsRoot } from '../helpers/busybox';
 import { Conformance, RUNTIME } from './runtime';
@@ -7,6 +7,8 @@ import { Conformance, RUNTIME } from './runtime';
 interface MountLine {
   point: string;
   mountOptions: string[];
+  /** Propagation fields: shared:N, master:N, unbindable; none for a private mount. */
+  optionalFields: string[];
   superOptions: string[];
 }
 
@@ -14,7 +16,7 @@ function parseMountinfo(text: string): MountLine[] {
   return text.trim().split('\n').map((l) => {
     const [pre, post] = l.split(' - ');
     const f = pre.split(' ');
-    return { point: f[4], mountOptions: f[5].split(','), superOptions: post.split(' ')[2].split(',') };
+    return { point: f[4], mountOptions: f[5].split(','), optionalFields: f.slice(6), superOptions: post.split(' ')[2].split(',') };
   });
 }
 
@@ -78,5 +80,20 @@ describeAsRoot(`mount options (${RUNTIME})`, () => {
     const r = c.run('mount-relative', b);
     expect(r.status).toBe(0);
     expect(parseMountinfo(r.stdout).filter((m) => m.point === '/rel/dir')).toHaveLength(1);
+  });
+  // The propagation options (MUST): a tmpfs made shared, private, unbindable; the r- forms likewise.
+  test('propagation options on a tmpfs: shared, rshared, private, rprivate, unbindable, runbindable', () => {
+    const rootfs = c.ownRootfs();
+    const options = ['shared', 'rshared', 'private', 'rprivate', 'unbindable', 'runbindable'];
+    const b = c.bundle(['cat', '/proc/self/mountinfo'], (s) => {
+      s.root = { path: rootfs, readonly: false };
+      for (const opt of options) s.mounts!.push({ destination: `/prop-${opt}`, type: 'tmpfs', source: 'tmpfs', options: [opt] });
+    });
+    const r = c.run('mount-propagation', b);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const mounts = parseMountinfo(r.stdout);
+    const propagation = options.map((opt) => [opt, mounts.find((m) => m.point === `/prop-${opt}`)?.optionalFields.map((f) => f.replace(/:\d+$/, '')).join(' ')]);
+    expect(propagation).toEqual([['shared', 'shared'], ['rshared', 'shared'], ['private', ''], ['rprivate', ''], ['unbindable', 'unbindable'], ['runbindable', 'unbindable']]);
   });
 });

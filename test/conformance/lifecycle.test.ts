@@ -116,4 +116,15 @@ describeAsRoot(`lifecycle (${RUNTIME})`, () => {
     expect(c.cli(['state', id]).status).not.toBe(0);
     expect(leftovers(c.root, id, b.dir)).toEqual([]);
   });
+  // config.md process: "Runtimes MUST ignore consoleSize if terminal is false or unset."
+  test('consoleSize with terminal false is ignored: the process runs with the caller\'s stdout (no pty)', () => {
+    const b = c.bundle(['sh', '-c', '[ -t 1 ] && echo tty || echo no-tty'], (s) => {
+      s.process!.terminal = false;
+      s.process!.consoleSize = { height: 40, width: 100 };
+    });
+    const r = c.run('console-size', b);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('no-tty\n');
+    expect(r.status).toBe(0);
+  });
 });

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { describeAsRoot } from '../helpers/busybox';
 import { leftovers } from '../helpers/tsrunc';
 import { Conformance, RUNTIME } from './runtime';
@@ -12,15 +13,15 @@ describeAsRoot(`lifecycle (${RUNTIME})`, () => {
   afterEach(() => c.cleanup());
   afterAll(() => c.dispose());
 
-  /** Polls until `file` exists (the started process writes it on its own time). */
-  const waitForFile = (file: string): string => {
+  /** Polls `cond` every 20 ms for up to 10 s; throws naming `what` if it never holds. */
+  const waitUntil = (what: string, cond: () => boolean): void => {
     const deadline = Date.now() + 10_000;
-    while (!fs.existsSync(file)) {
-      if (Date.now() > deadline) throw new Error(`${file} never appeared`);
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`${what}: not within 10 s`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
-    return fs.readFileSync(file, 'utf8');
   };
+  const waitForStopped = (id: string): void => waitUntil(`${id} stopped`, () => JSON.parse(c.cli(['state', id]).stdout).status === 'stopped');
 
   // runtime.md lifecycle 2 / create: "the user-specified program MUST NOT be run at this time";
   // "Any updates to config.json after this step MUST NOT affect the container."
@@ -33,7 +34,9 @@ describeAsRoot(`lifecycle (${RUNTIME})`, () => {
     b.save();
     expect(fs.existsSync(path.join(rootfs, 'ran'))).toBe(false);
     expect(c.cli(['start', id]).status).toBe(0);
-    expect(waitForFile(path.join(rootfs, 'ran'))).toBe('as-created\n');
+    const ran = path.join(rootfs, 'ran');
+    waitUntil('/ran written', () => fs.existsSync(ran) && fs.readFileSync(ran, 'utf8').endsWith('\n'));
+    expect(fs.readFileSync(ran, 'utf8')).toBe('as-created\n');
   });
 
   // config.md Extensibility: "Runtimes MAY log unknown properties but MUST otherwise ignore them";
@@ -65,11 +68,7 @@ describeAsRoot(`lifecycle (${RUNTIME})`, () => {
         };
       });
       expect(c.cli(['run', '--detach', '--bundle', b.dir, id]).status).toBe(0);
-      const deadline = Date.now() + 10_000;
-      while (JSON.parse(c.cli(['state', id]).stdout).status !== 'stopped') {
-        if (Date.now() > deadline) throw new Error(`${id} never stopped`);
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      }
+      waitForStopped(id);
       expect(c.cli(['delete', id]).status).toBe(0);
       expect(c.cli(['state', id]).status).not.toBe(0);
       expect(fs.readFileSync(path.join(dir, 'second'), 'utf8')).toBe('ran\n');
@@ -126,5 +125,31 @@ describeAsRoot(`lifecycle (${RUNTIME})`, () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('no-tty\n');
     expect(r.status).toBe(0);
+  });
+  // runtime.md delete: "resources associated with the container, but not created by this container,
+  // MUST NOT be deleted": a network namespace it joined by path (held by a process of this test's) and
+  // the source of a bind mount.
+  test('delete leaves what the container did not create: a joined network namespace and its holder, a bind source', () => {
+    const holder = spawn('unshare', ['--net', 'sleep', '1000'], { stdio: 'ignore' });
+    const source = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-bind-source-'));
+    try {
+      const nsPath = `/proc/${holder.pid}/ns/net`;
+      waitUntil('unshare --net in its own namespace', () => fs.readlinkSync(nsPath) !== fs.readlinkSync('/proc/self/ns/net'));
+      const ns = fs.readlinkSync(nsPath);
+      fs.writeFileSync(path.join(source, 'kept'), 'kept\n');
+      const id = c.id('delete-foreign');
+      const b = c.bundle(['cat', '/data/kept'], (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: nsPath } : n));
+        s.mounts!.push({ destination: '/data', type: 'bind', source, options: ['rbind', 'rw'] });
+      });
+      expect(c.cli(['run', '--detach', '--bundle', b.dir, id]).status).toBe(0);
+      waitForStopped(id);
+      expect(c.cli(['delete', id]).status).toBe(0);
+      expect(fs.readlinkSync(nsPath)).toBe(ns);
+      expect(fs.readFileSync(path.join(source, 'kept'), 'utf8')).toBe('kept\n');
+    } finally {
+      holder.kill('SIGKILL');
+      fs.rmSync(source, { recursive: true, force: true });
+    }
   });
 });

@@ -37,6 +37,20 @@ const execRequest = (id: string, execId: string, args: string[], io: { stdout?: 
 
 const entries = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir) : []);
 
+/**
+ * Why `binary` cannot run a container on this host, or undefined. crun 1.8 refuses a hybrid host whose cgroup2
+ * hierarchy holds a controller ("cgroups in hybrid mode not supported, drop all controllers from cgroupv2"): a freshly
+ * booted machine here has hugetlb there.
+ */
+function unusableReason(binary: string): string | undefined {
+  if (!fs.existsSync(binary)) return `no ${binary}`;
+  const v2Controllers = '/sys/fs/cgroup/unified/cgroup.controllers';
+  if (path.basename(binary) === 'crun' && fs.existsSync(v2Controllers) && fs.readFileSync(v2Controllers, 'utf8').trim() !== '') {
+    return `crun refuses a hybrid host whose cgroup2 has controllers (${fs.readFileSync(v2Controllers, 'utf8').trim()})`;
+  }
+  return undefined;
+}
+
 (built ? describe.skip : describeAsRoot)(`containerd-shim-tsrunc-v2 binary_name${built ? ` [skipped: ${built}]` : ''}`, () => {
   jest.setTimeout(60_000);
   const fake = useFakeContainerd();
@@ -115,8 +129,8 @@ const entries = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(
     ['crun', '/usr/bin/crun'],
     ['our CLI', path.join(REPO, 'bin/tsrunc')],
   ])('binary_name = %s (%s)', (_name, binary) => {
-    const exists = fs.existsSync(binary);
-    (exists ? it : it.skip)(`output, an exec's exit code, SIGKILL's 137 through it; Delete leaves no state in its root${exists ? '' : ` [skipped: no ${binary}]`}`, async () => {
+    const unusable = unusableReason(binary);
+    (unusable ? it.skip : it)(`output, an exec's exit code, SIGKILL's 137 through it; Delete leaves no state in its root${unusable ? ` [skipped: ${unusable}]` : ''}`, async () => {
       // crun 1.8 refuses the newer ociVersion of our default spec ("unknown version specified")
       const b = fake().bundle(`bk-${path.basename(binary)}`, ['sh', '-c', 'echo started; sleep 1000'], (spec) => (spec.ociVersion = '1.0.2'));
       const { task } = await fake().connect(b);

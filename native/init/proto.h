@@ -55,7 +55,7 @@ enum tsrunc_op {
   OP_MOUNT = 3,             /* source, target (in rootfs), fstype, flags, data, kind (0 dir, 1 file), propagation,
                                source bound instead when the kernel refuses the mount with EPERM ("": none; its
                                whole tree gets the ro/nosuid/nodev/noexec of flags) */
-  OP_MKNOD = 4,             /* path (in rootfs), mode, dev, uid, gid                           */
+  OP_MKNOD = 4,             /* path (in rootfs), mode, dev, uid, gid, keep existing (1: a matching node stays, another file fails) */
   OP_BIND_DEVICE = 5,       /* host path, path (in rootfs)                                     */
   OP_SYMLINK = 6,           /* target, link path (in rootfs)                                   */
   OP_PIVOT_ROOT = 7,        /* no_pivot (0/1: detach the host's procfs/sysfs mounts, move the rootfs on /, chroot) */

@@ -6,6 +6,8 @@ import { describeAsRoot } from '../helpers/busybox';
 import { leftovers } from '../helpers/tsrunc';
 import { Conformance, RUNTIME } from './runtime';
 
+// A cgroup2-only host: cgroup.controllers at the top of /sys/fs/cgroup.
+const PURE_V2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
 const HAS_RESCTRL = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[2] === 'resctrl');
 
 interface BadConfig {
@@ -49,5 +51,12 @@ describeAsRoot(`config errors (${RUNTIME})`, () => {
   // namespace, the runtime MUST generate an error." Checkable only on a host without resctrl.
   (HAS_RESCTRL ? test.skip : test)(`intelRdt without a mounted resctrl: create fails, no container, nothing left${HAS_RESCTRL ? ' [skipped: this host has resctrl mounted]' : ''}`, () => {
     createFails('intelrdt', (s) => (s.linux!.intelRdt = { closID: 'tsrunc-conformance' }));
+  });
+
+  // config-linux.md Unified: "If a controller is not enabled or not available, the runtime MUST generate an error."
+  // On a v1 or hybrid host the pids controller is a v1 one, not in the cgroup2 hierarchy (runc: "cannot use
+  // unified on cgroup v1").
+  (PURE_V2 ? test.skip : test)(`linux.resources.unified {"pids.max"} where pids is not a cgroup2 controller (v1, hybrid): create fails, no container, nothing left${PURE_V2 ? ' [skipped: a cgroup2-only host]' : ''}`, () => {
+    createFails('unified', (s) => (s.linux!.resources = { ...s.linux!.resources, unified: { 'pids.max': '7' } }));
   });
 });

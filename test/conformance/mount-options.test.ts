@@ -1,6 +1,10 @@
 // config.md Mounts: the option strings a runtime MUST (or SHOULD) implement (mount(8) flags, propagation), unknown
 // options passed to the filesystem, and a relative destination taken as relative to "/".
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
+import { spawnCaptured } from '../helpers/tsrunc';
 import { Conformance, RUNTIME } from './runtime';
 
 /** One mountinfo line: its mount point, per-mount options and superblock options. */
@@ -95,5 +99,37 @@ describeAsRoot(`mount options (${RUNTIME})`, () => {
     const mounts = parseMountinfo(r.stdout);
     const propagation = options.map((opt) => [opt, mounts.find((m) => m.point === `/prop-${opt}`)?.optionalFields.map((f) => f.replace(/:\d+$/, '')).join(' ')]);
     expect(propagation).toEqual([['shared', 'shared'], ['rshared', 'shared'], ['private', ''], ['rprivate', ''], ['unbindable', 'unbindable'], ['runbindable', 'unbindable']]);
+  });
+
+  // The propagation options (MUST), slave and rslave: a bind of a shared host mount receives what the host
+  // mounts below its source after the container started; what the container mounts there stays inside.
+  // (Under the default rslave rootfs propagation the second half also holds for a private or shared bind: the
+  // container's mounts are slaves of the host's; the first half is what slave adds over private.)
+  test.each(['slave', 'rslave'])('propagation %s on a bind of a shared host tmpfs: a host mount made after start shows inside; one made inside does not reach the host', (opt) => {
+    const source = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-slave-'));
+    const must = (file: string, argv: string[]) => expect(spawnCaptured(file, argv)).toMatchObject({ status: 0, stderr: '' });
+    const hostMounts = () => parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.point).filter((p) => p.startsWith(source));
+    must('mount', ['-t', 'tmpfs', 'tsrunc-conf-slave', source]);
+    try {
+      must('mount', ['--make-shared', source]);
+      fs.mkdirSync(path.join(source, 'from-host'));
+      fs.mkdirSync(path.join(source, 'from-container'));
+      const id = c.id(`mount-${opt}`);
+      const b = c.bundle(['sleep', '1000'], (s) => {
+        s.mounts!.push({ destination: '/src', type: 'bind', source, options: ['rbind', opt] });
+        for (const set of ['bounding', 'effective', 'permitted'] as const) s.process!.capabilities![set]!.push('CAP_SYS_ADMIN');
+      });
+      expect(c.cli(['run', '--detach', '--bundle', b.dir, id]).status).toBe(0);
+      must('mount', ['-t', 'tmpfs', 'tsrunc-conf-after', path.join(source, 'from-host')]);
+      fs.writeFileSync(path.join(source, 'from-host', 'file'), 'host\n');
+      expect(c.cli(['exec', id, 'cat', '/src/from-host/file'])).toMatchObject({ status: 0, stdout: 'host\n', stderr: '' });
+      expect(c.cli(['exec', id, 'mount', '-t', 'tmpfs', 'inside', '/src/from-container'])).toMatchObject({ status: 0, stderr: '' });
+      expect(c.cli(['exec', id, 'grep', '-c', ' /src/from-container ', '/proc/self/mountinfo'])).toMatchObject({ status: 0, stdout: '1\n' });
+      expect(hostMounts()).toEqual([source, path.join(source, 'from-host')]);
+    } finally {
+      c.cleanup();
+      must('umount', ['-R', source]);
+      fs.rmdirSync(source);
+    }
   });
 });

@@ -66,4 +66,15 @@ describeAsRoot(`process (${RUNTIME})`, () => {
     expect(r.stdout).toBe(`${shown}\n`);
     expect(r.status).toBe(0);
   });
+
+  // config.md capabilities: "If the runtime cannot grant a capability, it SHOULD log a warning and MUST NOT fail".
+  test('an unknown capability name in every set: one warning line naming it, the process runs with the others', () => {
+    const b = c.bundle(['sh', '-c', 'grep CapEff /proc/self/status'], (s) => {
+      for (const set of ['bounding', 'effective', 'permitted'] as const) s.process!.capabilities![set] = ['CAP_KILL', 'CAP_FLY'];
+    });
+    const r = c.run('unknown-cap', b);
+    expect(r.stderr).toMatch(/^[^\n]*warning[^\n]*CAP_FLY[^\n]*\n$/);
+    expect(r.stdout).toBe('CapEff:\t0000000000000020\n');
+    expect(r.status).toBe(0);
+  });
 });

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, Spec, TsruncError, parseSpec, readJsonFile } from '@tsrunc/common';
 import { compileInitPlan, readHostFacts } from '../plan';
+import { unknownCapabilitiesWarning } from '../plan/process';
 import { ContainerDir, ContainerState, rfc3339Nano } from './state-dir';
 import type { Release } from './lock';
 import { pidFilePath, writePidFile } from './pid-file';
@@ -84,6 +85,8 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, hookEnv: runtime.hookEnv, consoleSocket, cgroupDirs, seccompCompiler: (p) => runtime.sys.compileSeccomp(p),
     });
     checkRootfs(plan.rootfs);
+    const capWarning = unknownCapabilitiesWarning(spec.process?.capabilities);
+    if (capWarning) runtime.logger.warn(capWarning);
     phases.end('plan', `${plan.ops.length} ops`);
     dir.create();
     reserved = true;

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { TsruncError, type Process } from '@tsrunc/common';
 import { ConsoleSocketSource, compileExecPlan } from '../plan/exec';
+import { unknownCapabilitiesWarning } from '../plan/process';
 import type { Container } from './container';
 import { closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
 import { phaseLog } from '../process/phases';
@@ -42,6 +43,8 @@ export async function execInContainer(container: Container, proc: Process, opts:
       const plan = compileExecPlan(proc, {
         initPid: state.pid, spec: state.config, rootfs: state.rootfs, preserveFds, consoleSocket, seccompCompiler: (p) => runtime.sys.compileSeccomp(p), id: container.id, bundle: state.bundle,
       });
+      const capWarning = unknownCapabilitiesWarning(proc.capabilities);
+      if (capWarning) runtime.logger.warn(capWarning);
       const cgroup = fromPaths(subCgroupPaths(state.cgroupPaths ?? {}, opts.subCgroups ?? {}));
       receiverPassed = true;
       phases.end('plan', `${plan.ops.length} ops`);

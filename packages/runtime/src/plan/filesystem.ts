@@ -174,15 +174,16 @@ function deviceOps(spec: Spec, ctx: FilesystemContext): PlanOp[] {
   const configured = spec.linux?.devices ?? [];
   const paths = new Set(configured.map((d) => d.path));
   const all = [
-    ...DEFAULT_DEVICES.filter((d) => !paths.has(d.path)).map((d) => ({ d, origin: 'default devices' })),
-    ...configured.map((d, i) => ({ d, origin: `linux.devices[${i}]` })),
+    ...DEFAULT_DEVICES.filter((d) => !paths.has(d.path)).map((d) => ({ d, origin: 'default devices', keepExisting: 0 })),
+    // config-linux.md: a file at a configured path that is not the requested device is an error.
+    ...configured.map((d, i) => ({ d, origin: `linux.devices[${i}]`, keepExisting: 1 })),
   ];
   // In a new user namespace mknod is refused: bind the host's nodes instead, as runc does.
   const bind = ctx.ns.has('user') !== undefined;
-  const ops: PlanOp[] = all.map(({ d, origin }) =>
+  const ops: PlanOp[] = all.map(({ d, origin, keepExisting }) =>
     bind
       ? { code: Op.BindDevice, args: [d.path, d.path], origin }
-      : { code: Op.Mknod, args: [d.path, deviceMode(d), makedev(d.major ?? 0, d.minor ?? 0), d.uid ?? 0, d.gid ?? 0], origin },
+      : { code: Op.Mknod, args: [d.path, deviceMode(d), makedev(d.major ?? 0, d.minor ?? 0), d.uid ?? 0, d.gid ?? 0, keepExisting], origin },
   );
   const links = ctx.host.hasKcore ? [...DEV_SYMLINKS, ['/proc/kcore', '/dev/core'] as [string, string]] : DEV_SYMLINKS;
   for (const [target, link] of [...links, ['pts/ptmx', '/dev/ptmx'] as [string, string]]) {

@@ -1,6 +1,6 @@
 // The process side of the plan: kernel settings, identity, capabilities and the exec.
 import * as fs from 'node:fs';
-import { ConfigError, IOPriorityClass, KNOWN_CAPABILITIES, Process, RlimitType, Spec } from '@tsrunc/common';
+import { ConfigError, IOPriorityClass, KNOWN_CAPABILITIES, isKnownCapability, Process, RlimitType, Spec } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { NamespacePlan } from './namespaces';
 import { Op } from './proto';
@@ -95,14 +95,22 @@ export function kernelSettingOps(spec: Spec, proc: Process, ns: Pick<NamespacePl
   return ops;
 }
 
-function capMask(names: string[] | undefined, origin: string): bigint {
+const capabilityBit = (name: string): number => KNOWN_CAPABILITIES.indexOf(name as (typeof KNOWN_CAPABILITIES)[number]);
+
+/** Names that cannot be granted are left out (see unknownCapabilitiesWarning). */
+function capMask(names: string[] | undefined): bigint {
   let mask = 0n;
-  (names ?? []).forEach((name, i) => {
-    const bit = KNOWN_CAPABILITIES.indexOf(name as (typeof KNOWN_CAPABILITIES)[number]);
-    if (bit < 0) throw new ConfigError(`${origin}[${i}]`, `unknown capability "${name}"`);
-    mask |= 1n << BigInt(bit);
-  });
+  for (const bit of (names ?? []).map(capabilityBit)) if (bit >= 0) mask |= 1n << BigInt(bit);
   return mask;
+}
+
+/**
+ * config.md: a capability that cannot be granted SHOULD be logged as a warning and MUST NOT fail the
+ * container. runc 1.1.5's words, one line for all of them: "ignoring unknown or unavailable capabilities: [A B]".
+ */
+export function unknownCapabilitiesWarning(caps: Process['capabilities']): string | undefined {
+  const unknown = [...new Set(Object.values(caps ?? {}).flat().filter((name) => !isKnownCapability(name)))];
+  return unknown.length ? `ignoring unknown or unavailable capabilities: [${unknown.join(' ')}]` : undefined;
 }
 
 /** The cwd, entered before the uid change (runc: a cwd root can enter but the user cannot works). */
@@ -119,12 +127,12 @@ export function identityOps(proc: Process): PlanOp[] {
   // The bounding set is dropped before the uid change (it needs CAP_SETPCAP, which a non-root uid
   // loses); the other sets after it, since the change clears the effective set. As runc does.
   return [
-    { code: Op.CapBounding, args: [capMask(caps.bounding, `${o}.bounding`)], origin: `${o}.bounding` },
+    { code: Op.CapBounding, args: [capMask(caps.bounding)], origin: `${o}.bounding` },
     setIds,
     {
       code: Op.Caps,
-      args: [capMask(caps.effective, `${o}.effective`), capMask(caps.permitted, `${o}.permitted`),
-        capMask(caps.inheritable, `${o}.inheritable`), capMask(caps.ambient, `${o}.ambient`)],
+      args: [capMask(caps.effective), capMask(caps.permitted),
+        capMask(caps.inheritable), capMask(caps.ambient)],
       origin: o,
     },
   ];

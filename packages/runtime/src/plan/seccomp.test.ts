@@ -4,7 +4,7 @@
 import { ConfigError, Spec, defaultSpec } from '@tsrunc/common';
 import { compileInitPlan, PlanOptions } from './compile';
 import { CLONE_FLAG } from './namespaces';
-import { checkLsm, checkSysctl } from './process';
+import { checkLsm, checkSysctl, unknownCapabilitiesWarning } from './process';
 import { Op } from './proto';
 import { SeccompCompiler, SeccompProfileInput } from './seccomp';
 
@@ -123,10 +123,12 @@ describe('seccomp placement', () => {
 });
 
 describe('capabilities', () => {
-  test('an unknown capability name is an error naming it', () => {
-    expect(() => compileInitPlan(spec((s) => (s.process!.capabilities!.ambient = ['CAP_CHOWN', 'CAP_NOPE'])), opts())).toThrow(
-      'process.capabilities.ambient[1]: unknown capability "CAP_NOPE"',
-    );
+  test('unknown capability names are left out of the masks and named in one warning (runc 1.1.5\'s words)', () => {
+    const caps = (s: Spec) => (s.process!.capabilities!.ambient = ['CAP_CHOWN', 'CAP_NOPE', 'nope']);
+    const capsOp = compileInitPlan(spec(caps), opts()).ops.find((o) => o.code === Op.Caps)!;
+    expect(capsOp.args[3]).toBe(1n); // ambient: CAP_CHOWN (bit 0) only
+    expect(unknownCapabilitiesWarning(spec(caps).process!.capabilities)).toBe('ignoring unknown or unavailable capabilities: [CAP_NOPE nope]');
+    expect(unknownCapabilitiesWarning(spec(() => undefined).process!.capabilities)).toBeUndefined();
   });
 });
 

@@ -39,30 +39,53 @@ describe.each(RUNTIMES)('shim v2 runtime %s', (runtime) => {
   describeE2e(`terminals and log drivers through ctr against a private containerd`, () => {
     const ctd = usePrivateContainerd();
 
-    test('ctr run -t: a pty whose size follows the caller\'s terminal (30x100 at the start, then resized to 40x120)', async () => {
-      const inner = `tty; ${awaitSize('30 100')}; ${awaitSize('40 120')}; echo sized; exit 5`;
-      const ctr = ctd().ctrCommandLine(['run', '--rm', '-t', '--runtime', runtime, IMAGE, 'tty1', 'sh', '-c', inner]);
-      // ctr runs in the background; its terminal is the pty (stdout, stderr), and ctr reads the pty as the container's
-      // stdin, so the test tells the shell when to go on through files, not by typing (ctr could read the answer).
-      // Once the container has printed its first size the shell resizes the pty: the kernel sends ctr SIGWINCH, ctr
-      // calls ResizePty. ctr installs its SIGWINCH handler only after Start returns, and the container can print its
-      // first size before that, so the resize's one SIGWINCH may reach ctr while it still ignores the signal (a fresh
-      // CI machine lost it). As a terminal emulator does on resize events, the shell repeats SIGWINCH until the
-      // container has printed its last line (ctr, a zombie by then at the latest, is reaped only afterwards); ctr
-      // answers each one with the pty's current size, which is what the container must see.
+    /**
+     * Runs `ctrArgs` (a -t process that prints its tty, waits for 30x100, then for 40x120) under a pty (util-linux
+     * script) of 30x100, resizes the pty to 40x120 once the process has printed the first size, and returns what it
+     * printed, then `ctr-rc=<ctr's exit code>`.
+     *
+     * ctr runs in the background; its terminal is the pty (stdout, stderr), and ctr reads the pty as the process's
+     * stdin, so the test tells the shell when to go on through files, not by typing (ctr could read the answer). The
+     * resize makes the kernel send ctr SIGWINCH, and ctr calls ResizePty. ctr installs its SIGWINCH handler only after
+     * Start returns, and the process can print its first size before that, so the resize's one SIGWINCH may reach ctr
+     * while it still ignores the signal (a fresh CI machine lost it). As a terminal emulator does on resize events,
+     * the shell repeats SIGWINCH until the process has printed its last line (ctr, a zombie by then at the latest, is
+     * reaped only afterwards); ctr answers each one with the pty's current size, which is what the process must see.
+     */
+    const underResizedPty = async (ctrArgs: string[]): Promise<string> => {
       const dir = fs.mkdtempSync(path.join(ctd().dir, 'pty-'));
       const awaitFile = (name: string) => `until [ -e ${dir}/${name} ]; do sleep 0.05; done`;
-      const line = `stty rows 30 cols 100; ${ctr} & p=$!; ${awaitFile('first-size')}; stty rows 40 cols 120; ` +
+      const line = `stty rows 30 cols 100; ${ctd().ctrCommandLine(ctrArgs)} & p=$!; ${awaitFile('first-size')}; stty rows 40 cols 120; ` +
         `(while sleep 0.2; do kill -WINCH $p; done) & w=$!; ${awaitFile('sized')}; kill $w; wait $p; echo ctr-rc=$?`;
       const feed: Feed = (_stdin, stdout) => {
         whenOutput(stdout, /^30 100\r?$/m, () => fs.writeFileSync(path.join(dir, 'first-size'), ''));
         whenOutput(stdout, /^sized\r?$/m, () => fs.writeFileSync(path.join(dir, 'sized'), ''));
       };
       const r = await runAsync(which('script')!, ['-qec', line, '/dev/null'], { timeoutMs: 30_000, feed });
-      const out = r.stdout.replace(/[\r\0]/g, '');
+      return r.stdout.replace(/[\r\0]/g, '');
+    };
+    const SIZES = `tty; ${awaitSize('30 100')}; ${awaitSize('40 120')}; echo sized`;
+
+    test('ctr run -t: a pty whose size follows the caller\'s terminal (30x100 at the start, then resized to 40x120)', async () => {
+      const out = await underResizedPty(['run', '--rm', '-t', '--runtime', runtime, IMAGE, 'tty1', 'sh', '-c', `${SIZES}; exit 5`]);
       expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
       expect(out).toMatch(/^30 100\n40 120\nsized$/m);
       expect(out).toMatch(/^ctr-rc=5$/m);
+    });
+
+    test('ctr task exec -t: the exec\'s own pty follows the caller\'s terminal (30x100, then 40x120); its exit code comes back', async () => {
+      const id = 'ttyexec1';
+      const run = await ctd().ctr(['run', '-d', '--runtime', runtime, IMAGE, id, 'sleep', '1000']);
+      expect({ status: run.status, err: run.stderr }).toEqual({ status: 0, err: '' });
+      expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
+      const out = await underResizedPty(['task', 'exec', '-t', '--exec-id', 'e1', id, 'sh', '-c', `${SIZES}; exit 6`]);
+      expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
+      expect(out).toMatch(/^30 100\n40 120\nsized$/m);
+      expect(out).toMatch(/^ctr-rc=6$/m);
+      expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
+      expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
+      expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
+      expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
     });
 
     test('ctr run --log-uri binary://: the logger gets its argv and env, and every line of stdout and stderr', async () => {

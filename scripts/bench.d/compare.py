@@ -40,19 +40,21 @@ def main():
         for _, argv in cmds: once(argv, f"w{i}")
     wall = {name: [] for name, _ in cmds}
     cpu = {name: [] for name, _ in cmds}
-    failed = 0
+    failed = {name: 0 for name, _ in cmds}
     for i in range(n):
         for name, argv in cmds:
             w, c, rc = once(argv, i)
             wall[name].append(w); cpu[name].append(c)
-            if rc != 0: failed += 1; print(f"  run {i} of {name} exited {rc}", file=sys.stderr)
+            if rc != 0: failed[name] += 1; print(f"  run {i} of {name} exited {rc}", file=sys.stderr)
     first = cmds[0][0]
     print(f"## {label} ({n} runs each, in turns)")
     print(f"  {'runtime':<16} {'min ms':>8} {'median ms':>10} {'max ms':>8} {'cpu ms':>8}  ratio {first}/x (median of pairs){'   MiB/s' if mib else ''}")
     for name, _ in cmds:
+        # A runtime that failed a run measured something else (an early error): no numbers for it.
+        if failed[name]: print(f"  {name:<16} FAILED {failed[name]} of {n} runs (see the exit codes above)"); continue
         xs = sorted(wall[name])
         ratio = statistics.median(a / b for a, b in zip(wall[first], wall[name]))
         print(f"  {name:<16} {xs[0]:8.1f} {statistics.median(xs):10.1f} {xs[-1]:8.1f} {statistics.median(cpu[name]):8.1f}  {ratio:5.2f}{f'  {mib / (statistics.median(xs) / 1000):8.1f}' if mib else ''}")
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if any(failed.values()) else 0)
 
 main()

@@ -3,6 +3,7 @@
 export { Runtime, type RuntimeOptions } from './runtime';
 export * from './container';
 export { ProcessHandle } from './process/handle';
+export { phaseLog, type PhaseLog } from './process/phases';
 export type { SpawnOptions } from './process/spawn';
 export { PidfdExits, Reaper, type Exits } from './process/exits';
 export * from './plan';

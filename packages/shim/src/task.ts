@@ -3,7 +3,7 @@
 // log. Create undoes everything it did when any step fails.
 import * as path from 'node:path';
 import type { Logger, NativeLayer } from '@tsrunc/common';
-import { readBundleSpec, type Runtime } from '@tsrunc/runtime';
+import { phaseLog, readBundleSpec, type Runtime } from '@tsrunc/runtime';
 import type { BackendCreateOptions, ContainerBackend } from './backend';
 import type { EventSink } from './events';
 import { saveBundleOptions } from './bundle-options';
@@ -52,6 +52,7 @@ export class Task {
 
   static async create(ctx: ShimContext, req: CreateTaskRequest): Promise<Task> {
     const logger = ctx.log.openTask(req.id, req.bundle);
+    const phases = phaseLog(logger, `task ${req.id}`);
     const rootfs = path.join(req.bundle, 'rootfs');
     let io: ProcessIO | undefined;
     let container: ContainerBackend | undefined;
@@ -64,14 +65,17 @@ export class Task {
         mountRootfs(req.rootfs, rootfs, ctx.sys);
         mounted = true;
       }
+      phases.end('options', `${req.rootfs.length} rootfs mounts`);
       const spec = readBundleSpec(req.bundle);
       checkTerminal(req.terminal, !!spec.process?.terminal);
       const runtime = ctx.runtime(runtimeRoot(req.bundle, ctx.flags.namespace, options.root || undefined));
       const runc = options.binaryName ? RuncBinary.open(runtime, options.binaryName, externalRuntimeRoot(ctx.flags.namespace, options.root), req.bundle) : undefined;
       io = await ProcessIO.open({ runtime, id: req.id, namespace: ctx.flags.namespace }, req);
+      phases.end('stdio', 'spec read, FIFOs opened');
       const createOptions: BackendCreateOptions = { bundle: req.bundle, spec, stdio: io.childFds, terminal: req.terminal, noPivot: options.noPivotRoot, noNewKeyring: options.noNewKeyring };
       container = runc ? await RuncBackend.create(runtime, runc, req.id, createOptions) : await LibraryBackend.create(runtime, req.id, createOptions);
       io.releaseChildEnds();
+      phases.end('container');
       if (req.terminal) io.attachConsole(container.init.console!);
       const ownPidNamespace = !!spec.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path);
       const task = new Task(ctx, req, new InitProcess(req.id, container, io, ctx.events, logger, ownPidNamespace), logger);
@@ -83,6 +87,7 @@ export class Task {
         checkpoint: req.checkpoint,
         pid: task.init.pid,
       });
+      phases.end('published');
       logger.debug(`created task ${req.id}: pid ${task.init.pid}`);
       return task;
     } catch (err) {

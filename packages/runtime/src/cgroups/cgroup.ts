@@ -87,24 +87,26 @@ export class Cgroup {
    * thread pool (a daemon's loop went ~2 ms a container through the 11 v1 hierarchies).
    */
   async create(): Promise<void> {
-    const made: string[] = [];
-    try {
-      for (const dir of this.dirs()) {
-        if (dir === this.v1('cpuset')) {
-          for (const d of await cpusetLevelsToFill(dir)) {
-            await makeDirs(d, made);
-            await inheritCpuset(d);
-          }
-        } else {
-          await makeDirs(dir, made);
+    // Hierarchies are independent mounts: each is made on its own, all at once; the made directories per hierarchy.
+    const made: string[][] = [];
+    const results = await Promise.allSettled(this.dirs().map(async (dir) => {
+      const mine: string[] = [];
+      made.push(mine);
+      if (dir === this.v1('cpuset')) {
+        for (const d of await cpusetLevelsToFill(dir)) {
+          await makeDirs(d, mine);
+          await inheritCpuset(d);
         }
-        if (dir === this.unified) await enableControllers(dir);
+      } else {
+        await makeDirs(dir, mine);
       }
-    } catch (e) {
-      // Nothing has joined yet, so each new directory is empty of tasks and children.
-      for (const d of made.reverse()) fs.rmdirSync(d);
-      throw e instanceof TsruncError ? e : new TsruncError(`cannot create cgroup: ${strerror(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`);
-    }
+      if (dir === this.unified) await enableControllers(dir);
+    }));
+    const failure = firstFailure(results);
+    if (!failure) return;
+    // Nothing has joined yet, so each new directory is empty of tasks and children.
+    for (const mine of made) for (const d of mine.reverse()) fs.rmdirSync(d);
+    throw failure instanceof TsruncError ? failure : new TsruncError(`cannot create cgroup: ${strerror(failure)} (${(failure as NodeJS.ErrnoException).path ?? ''})`);
   }
 
   /** Moves `pid` into every hierarchy at once, off the event loop (a migration waits for the kernel's cgroup lock). */
@@ -125,7 +127,8 @@ export class Cgroup {
 
   /**
    * Writes `linux.resources` (create and `update`). Everything is planned, and so validated, before the first write;
-   * the writes run on the thread pool, in order.
+   * the writes run on the thread pool, in order within a hierarchy, the hierarchies at once; the first failure in
+   * plan order is reported.
    */
   async applyResources(r: LinuxResources): Promise<void> {
     const plan: [string, FileWrite[]][] = [];
@@ -148,7 +151,10 @@ export class Cgroup {
     if (v2Devices && !(u && this.options.deviceFilter)) {
       throw new ConfigError('linux.resources.devices', u ? 'cgroup v2 device rules need the native eBPF device filter' : 'no devices cgroup is mounted');
     }
-    for (const [dir, writes] of plan) await applyWrites(dir, writes);
+    const byDir = new Map<string, FileWrite[]>();
+    for (const [dir, writes] of plan) byDir.set(dir, [...(byDir.get(dir) ?? []), ...writes]);
+    const failure = firstFailure(await Promise.allSettled([...byDir].map(([dir, writes]) => applyWrites(dir, writes))));
+    if (failure) throw failure;
     if (v2Devices) this.options.deviceFilter!(u!, v2Devices);
   }
 
@@ -269,6 +275,11 @@ function notAvailable(controller: string, r: LinuxResources): void {
 }
 
 /** The v1 cpuset `dir` and the ancestors that must be made or have no cpus or mems yet, top-down. */
+/** The reason of the first rejected result, in the order the promises were given. */
+function firstFailure(results: PromiseSettledResult<unknown>[]): unknown {
+  return results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+}
+
 async function cpusetLevelsToFill(dir: string): Promise<string[]> {
   const levels: string[] = [];
   for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {

@@ -74,6 +74,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   const receiver = spec.process?.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
   const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
   let cgroupMade = false;
+  let cgroupReady: Promise<void> | undefined;
   let init: ProcessHandle | undefined;
   let reserved = false;
   let release: Release | undefined;
@@ -98,15 +99,21 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     await dir.write(state);
     phases.end('state', 'id reserved, locked, state.json written');
-    await setUpContainerCgroup(cgroup, spec);
-    cgroupMade = true;
-    phases.end('cgroup');
+    // The cgroup is made while the init is cloned: the init waits for its plan, doing nothing, until it has joined.
+    cgroupReady = setUpContainerCgroup(cgroup, spec).then(() => {
+      cgroupMade = true;
+    });
+    cgroupReady.catch(() => undefined); // awaited before the plan is sent, or on failure below
     if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
     runtime.sys.mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     receiverPassed = true;
     init = await startInit(runtime, plan, io, dir.fifoPath, {
-      beforePlan: (pid) => cgroup.addProcess(pid),
+      beforePlan: async (pid) => {
+        await cgroupReady;
+        phases.end('cgroup', 'made and limited while the init was cloned');
+        await cgroup.addProcess(pid);
+      },
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
       console: receiver,
       phases,
@@ -120,6 +127,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   } catch (e) {
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.
     if (init) await killInit(init);
+    await cgroupReady?.catch(() => undefined);
     const cgroupError = cgroupMade ? await destroyContainerCgroup(cgroup.paths).then(() => undefined, (err: Error) => err) : undefined;
     if (reserved) await dir.remove();
     // A failed hook phase continues at destroy, which runs the poststop hooks (runtime-spec).

@@ -70,15 +70,21 @@ describe('serialising verbs in one process', () => {
     const events: string[] = [];
     let openGate!: () => void;
     const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let firstHolds!: () => void;
+    const holding = new Promise<void>((resolve) => (firstHolds = resolve));
     const first = h.runtime.load('one').locked(undefined, async () => {
       events.push('first starts');
+      firstHolds();
       await gate;
       events.push('first ends');
     });
     const second = h.runtime.load('one').locked(undefined, () => {
       events.push('second starts');
     });
-    // Runs to its end while the first still holds 'one' (waiting for it would never end: the gate opens after).
+    // Each verb reads its container's status on the thread pool, so the two containers' verbs may begin in either
+    // order: the other container's verb runs once the first holds 'one', and must end while it still holds it
+    // (waiting for it would never end: the gate opens after).
+    await holding;
     await h.runtime.load('other').locked(undefined, () => {
       events.push('other container');
     });

@@ -14,22 +14,22 @@
       "target_name": "tsrunc-init",
       "type": "executable",
       "sources": ["init/main.c", "init/plan.c", "init/rootfs.c", "init/process.c", "init/terminal.c", "init/hooks.c", "init/passwd.c", "shared/fdpass.c"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
-      "ldflags": ["-Wl,-z,relro,-z,now"]
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fPIE"],
+      "ldflags": ["-static-pie", "-Wl,-z,relro,-z,now"]
     },
     {
       "target_name": "tsrunc-launcher",
       "type": "executable",
       "sources": ["launcher/main.c", "shared/launch.c"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
-      "ldflags": ["-Wl,-z,relro,-z,now"]
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fPIE"],
+      "ldflags": ["-static-pie", "-Wl,-z,relro,-z,now"]
     },
     {
       "target_name": "containerd-shim-tsrunc-v2",
       "type": "executable",
       "sources": ["shim/main.c", "shim/delete.c", "shim/options.c", "shim/json.c", "shim/sha256.c", "shared/launch.c"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
-      "ldflags": ["-Wl,-z,relro,-z,now"]
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fPIE"],
+      "ldflags": ["-static-pie", "-Wl,-z,relro,-z,now"]
     }
   ]
 }

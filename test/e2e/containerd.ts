@@ -271,6 +271,34 @@ export class Containerd {
     return pollUntil(async () => (await this.taskStatus(id)) === status, ms);
   }
 
+  /** `ctr run -d [flags] IMAGE id args…`: ctr exits 0, silent, and the task is RUNNING; returns its pid 1 (as the host sees it). */
+  async runDetached(id: string, args: string[], flags: string[] = []): Promise<number> {
+    const r = await this.ctr(['run', '-d', ...flags, IMAGE, id, ...args]);
+    expect({ id, status: r.status, err: r.stderr }).toEqual({ id, status: 0, err: '' });
+    expect(await this.waitStatus(id, 'RUNNING')).toBe(true);
+    return (await this.taskPid(id))!;
+  }
+
+  /** `ctr task kill -s signal`, then waits (`ms` at most) until ctr says STOPPED. */
+  async killTask(id: string, signal = 'SIGKILL', ms?: number): Promise<void> {
+    expect({ id, kill: (await this.ctr(['task', 'kill', '-s', signal, id])).status }).toEqual({ id, kill: 0 });
+    expect(await this.waitStatus(id, 'STOPPED', ms)).toBe(true);
+  }
+
+  /** `ctr task delete` of a STOPPED task, then `ctr container rm`; returns the delete's result (ctr warns of a non-zero exit code on its stderr). */
+  async removeStopped(id: string): Promise<RunResult> {
+    const deleted = await this.ctr(['task', 'delete', id]);
+    expect({ id, delete: deleted.status }).toEqual({ id, delete: 0 });
+    expect({ id, rm: (await this.ctr(['container', 'rm', id])).status }).toEqual({ id, rm: 0 });
+    return deleted;
+  }
+
+  /** SIGKILL of a running task, STOPPED, then its task and container removed: how a test ends a `run -d` container. */
+  async killAndRemove(id: string): Promise<RunResult> {
+    await this.killTask(id);
+    return this.removeStopped(id);
+  }
+
   /** Pids of shims serving this containerd (their argv names our socket): daemons and start/delete actions alike. */
   shimPids(): number[] {
     return processes().filter((p) => /containerd-shim/.test(p.argv[0]) && p.argv.includes(this.address)).map((p) => p.pid);

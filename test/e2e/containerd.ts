@@ -341,15 +341,7 @@ export class Containerd {
 
   /** The containers' parent cgroup in every hierarchy (ctr's default cgroupsPath is /<namespace>/<id>). */
   private cgroupDirs(): string[] {
-    const dirs: string[] = [];
-    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const f = line.split(' ');
-      const sep = f.indexOf('-');
-      if (sep < 0 || !/^cgroup2?$/.test(f[sep + 1])) continue;
-      const d = path.join(f[4], this.cgroupParent);
-      if (fs.existsSync(d)) dirs.push(d);
-    }
-    return dirs;
+    return cgroupMountPoints().map((m) => path.join(m, this.cgroupParent)).filter((d) => fs.existsSync(d));
   }
 
   /**
@@ -481,6 +473,15 @@ function shimSockets(pid: number): string[] {
   }
   return fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length >= 8 && inodes.has(f[6]) && f[7].startsWith('/run/containerd/s/')).map((f) => f[7]);
+}
+
+/** Where each cgroup hierarchy (a v1 controller's, cgroup2) is mounted in our mount namespace. */
+export function cgroupMountPoints(): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((line) => {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    return sep >= 0 && /^cgroup2?$/.test(f[sep + 1]) ? [f[4]] : [];
+  });
 }
 
 /** Mount points (in our mount namespace) at or under `dir`. */

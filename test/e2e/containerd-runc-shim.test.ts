@@ -78,9 +78,7 @@ describeE2e('containerd-shim-runc-v2 with --runc-binary bin/tsrunc', () => {
 
   test('run -d sleep: exec (output, exit code, stdin, -t), ps, pause/resume, metrics, SIGTERM ignored by pid 1, SIGKILL', async () => {
     const id = 'sleep1';
-    const d = await ctd.ctr(['run', '-d', ...runOpts, IMAGE, id, 'sleep', '1000']);
-    expect(d.status).toBe(0);
-    expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
+    await ctd.runDetached(id, ['sleep', '1000'], runOpts);
 
     // a process that exits at once: tsrunc exec --detach must still report it (it once lost the race to the shim's reaper)
     for (let i = 0; i < 5; i++) {
@@ -109,24 +107,16 @@ describeE2e('containerd-shim-runc-v2 with --runc-binary bin/tsrunc', () => {
     // plain sleep as pid 1 of its pid namespace has no handler: SIGTERM is ignored (runc and crun alike)
     expect((await ctd.ctr(['task', 'kill', '-s', 'SIGTERM', id])).status).toBe(0);
     expect(await ctd.waitStatus(id, 'STOPPED', 1500)).toBe(false);
-    expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-    expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
-    const del = await ctd.ctr(['task', 'delete', id]);
-    expect(del.status).toBe(0);
-    expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+    await ctd.killAndRemove(id);
   });
 
   test('SIGTERM to a pid 1 with a handler stops the task with its status', async () => {
     const id = 'trap1';
-    expect((await ctd.ctr(['run', '-d', ...runOpts, IMAGE, id, 'sh', '-c', TRAP_TERM_THEN_READY])).status).toBe(0);
-    expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
-    expect(await containerReady((await ctd.taskPid(id))!)).toBe(true);
-    expect((await ctd.ctr(['task', 'kill', '-s', 'SIGTERM', id])).status).toBe(0);
-    expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
-    const del = await ctd.ctr(['task', 'delete', id]);
-    expect(del.status).toBe(0);
+    const pid = await ctd.runDetached(id, ['sh', '-c', TRAP_TERM_THEN_READY], runOpts);
+    expect(await containerReady(pid)).toBe(true);
+    await ctd.killTask(id, 'SIGTERM');
+    const del = await ctd.removeStopped(id);
     expect(del.stderr + del.stdout).toMatch(/exit code 143/);
-    expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
   });
 
   test('external SIGKILL of a foreground run -> ctr exits 137', async () => {
@@ -149,12 +139,9 @@ describeE2e('containerd-shim-runc-v2 with --runc-binary bin/tsrunc', () => {
   test('tsrunc is what the shim ran', async () => {
     // the shim's state root holds our runtime's layout: a container created through it is listed by `tsrunc list`
     const id = 'who1';
-    expect((await ctd.ctr(['run', '-d', ...runOpts, IMAGE, id, 'sleep', '1000'])).status).toBe(0);
+    await ctd.runDetached(id, ['sleep', '1000'], runOpts);
     const list = await runAsync(TSRUNC, ['--root', `${ctd.runcRoot}/${ctd.namespace}`, 'list', '-q']);
     expect(list.stdout).toBe(`${id}\n`);
-    await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
-    expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
-    expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
-    expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+    await ctd.killAndRemove(id);
   }, 60_000);
 });

@@ -271,6 +271,34 @@ export class Containerd {
     return pollUntil(async () => (await this.taskStatus(id)) === status, ms);
   }
 
+  /** `ctr run -d [flags] IMAGE id args…`: ctr exits 0, silent, and the task is RUNNING; returns its pid 1 (as the host sees it). */
+  async runDetached(id: string, args: string[], flags: string[] = []): Promise<number> {
+    const r = await this.ctr(['run', '-d', ...flags, IMAGE, id, ...args]);
+    expect({ id, status: r.status, err: r.stderr }).toEqual({ id, status: 0, err: '' });
+    expect(await this.waitStatus(id, 'RUNNING')).toBe(true);
+    return (await this.taskPid(id))!;
+  }
+
+  /** `ctr task kill -s signal`, then waits (`ms` at most) until ctr says STOPPED. */
+  async killTask(id: string, signal = 'SIGKILL', ms?: number): Promise<void> {
+    expect({ id, kill: (await this.ctr(['task', 'kill', '-s', signal, id])).status }).toEqual({ id, kill: 0 });
+    expect(await this.waitStatus(id, 'STOPPED', ms)).toBe(true);
+  }
+
+  /** `ctr task delete` of a STOPPED task, then `ctr container rm`; returns the delete's result (ctr warns of a non-zero exit code on its stderr). */
+  async removeStopped(id: string): Promise<RunResult> {
+    const deleted = await this.ctr(['task', 'delete', id]);
+    expect({ id, delete: deleted.status }).toEqual({ id, delete: 0 });
+    expect({ id, rm: (await this.ctr(['container', 'rm', id])).status }).toEqual({ id, rm: 0 });
+    return deleted;
+  }
+
+  /** SIGKILL of a running task, STOPPED, then its task and container removed: how a test ends a `run -d` container. */
+  async killAndRemove(id: string): Promise<RunResult> {
+    await this.killTask(id);
+    return this.removeStopped(id);
+  }
+
   /** Pids of shims serving this containerd (their argv names our socket): daemons and start/delete actions alike. */
   shimPids(): number[] {
     return processes().filter((p) => /containerd-shim/.test(p.argv[0]) && p.argv.includes(this.address)).map((p) => p.pid);
@@ -313,15 +341,7 @@ export class Containerd {
 
   /** The containers' parent cgroup in every hierarchy (ctr's default cgroupsPath is /<namespace>/<id>). */
   private cgroupDirs(): string[] {
-    const dirs: string[] = [];
-    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const f = line.split(' ');
-      const sep = f.indexOf('-');
-      if (sep < 0 || !/^cgroup2?$/.test(f[sep + 1])) continue;
-      const d = path.join(f[4], this.cgroupParent);
-      if (fs.existsSync(d)) dirs.push(d);
-    }
-    return dirs;
+    return cgroupMountPoints().map((m) => path.join(m, this.cgroupParent)).filter((d) => fs.existsSync(d));
   }
 
   /**
@@ -453,6 +473,15 @@ function shimSockets(pid: number): string[] {
   }
   return fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length >= 8 && inodes.has(f[6]) && f[7].startsWith('/run/containerd/s/')).map((f) => f[7]);
+}
+
+/** Where each cgroup hierarchy (a v1 controller's, cgroup2) is mounted in our mount namespace. */
+export function cgroupMountPoints(): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((line) => {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    return sep >= 0 && /^cgroup2?$/.test(f[sep + 1]) ? [f[4]] : [];
+  });
 }
 
 /** Mount points (in our mount namespace) at or under `dir`. */

@@ -56,10 +56,7 @@ describe.each(RUNTIMES)('examples/network-hook under %s', (runtime) => {
       expect(new Set(namespaces).size).toBe(3);
 
       for (const { id } of containers) {
-        expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-        expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
-        expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
-        expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
+        await ctd().killAndRemove(id);
         expect(linkExists(hostEnd(id))).toBe(false);
       }
       // a process of the container may still be on its way out for a moment after its task was deleted

@@ -18,6 +18,7 @@ import {
   RunResult,
   TRAP_TERM_THEN_READY,
   answerWhenSeen,
+  cgroupMountPoints,
   cleanEnv,
   containerReady,
   makeBusyboxImage,
@@ -38,16 +39,8 @@ const TSRUNC_ROOT = '/run/tsrunc';
 
 /** Cgroup dirs podman's cgroupfs manager uses under every mounted hierarchy (cgroupsPath /libpod_parent/libpod-<id>). */
 function libpodCgroups(): string[] {
-  const found: string[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    const sep = f.indexOf('-');
-    if (sep < 0 || !/^cgroup2?$/.test(f[sep + 1])) continue;
-    const parent = path.join(f[4], 'libpod_parent');
-    if (!fs.existsSync(parent)) continue;
-    found.push(parent, ...fs.readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(parent, e.name)));
-  }
-  return found;
+  return cgroupMountPoints().map((m) => path.join(m, 'libpod_parent')).filter((parent) => fs.existsSync(parent)).flatMap((parent) =>
+    [parent, ...fs.readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(parent, e.name))]);
 }
 
 describeE2e('podman --runtime bin/tsrunc', () => {

@@ -1,7 +1,7 @@
 // containerd's restarts around our shim, as scenarios: test/e2e/shim-restarts.test.ts runs each once,
 // test/reliability/shim.test.ts repeats them (CI 2 rounds, `npm run test:soak` 10).
 import type { ChildProcess } from 'node:child_process';
-import { type Containerd, IMAGE, pollUntil } from './containerd';
+import { type Containerd, pollUntil } from './containerd';
 
 export const RUNTIME = 'io.containerd.tsrunc.v2';
 export const BINARY = 'containerd-shim-tsrunc-v2';
@@ -27,20 +27,13 @@ export async function watchEvents(ctd: Containerd, cause: (n: number) => Promise
 /** A TaskExit of `id` with `status` in `ctr events`' output. */
 export const exitOf = (id: string, status: number) => new RegExp(`/tasks/exit .*"container_id":"${id}".*"exit_status":${status}`);
 
-/** `ctr run -d` of `sleep 1000` as `id`, RUNNING. */
-export async function runDetached(ctd: Containerd, id: string): Promise<void> {
-  const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, IMAGE, id, 'sleep', '1000']);
-  expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: '' });
-  expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
-}
-
 /**
  * `kill -9` of containerd and a new one on the same root, with the tasks `ids` running: the same daemon and
  * processes serve them, RUNNING for the new containerd; they take an exec; their exits reach it as events (the
  * daemon's publisher reconnected) and as STOPPED; then they are deleted.
  */
 export async function containerdRestartKeepsTasks(ctd: Containerd, ids: string[]): Promise<void> {
-  for (const id of ids) await runDetached(ctd, id);
+  for (const id of ids) await ctd.runDetached(id, ['sleep', '1000'], ['--runtime', RUNTIME]);
   const pids = await Promise.all(ids.map((id) => ctd.taskPid(id)));
   const daemonsBefore = ctd.shimDaemonPids(BINARY, 'serve');
   expect(daemonsBefore).toHaveLength(1);
@@ -59,16 +52,10 @@ export async function containerdRestartKeepsTasks(ctd: Containerd, ids: string[]
   const events = await watchEvents(ctd, async (n) => {
     expect((await ctd.ctr(['task', 'exec', '--exec-id', `marker${n}`, ids[0], 'true'])).status).toBe(0);
   }, /\/tasks\/exec-started/);
-  for (const id of ids) {
-    expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-    expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
-  }
+  for (const id of ids) await ctd.killTask(id);
   expect(await pollUntil(() => ids.every((id) => exitOf(id, 137).test(events.seen())))).toBe(true);
   await events.stop();
-  for (const id of ids) {
-    expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
-    expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
-  }
+  for (const id of ids) await ctd.removeStopped(id);
 }
 
 /**
@@ -76,9 +63,7 @@ export async function containerdRestartKeepsTasks(ctd: Containerd, ids: string[]
  * `ctr task attach` on the new containerd reads its output, lines in order and none lost; then it is deleted.
  */
 export async function containerdRestartKeepsOutputFlowing(ctd: Containerd, id: string): Promise<void> {
-  const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, IMAGE, id, 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done']);
-  expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: '' });
-  expect(await ctd.waitStatus(id, 'RUNNING')).toBe(true);
+  await ctd.runDetached(id, ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done'], ['--runtime', RUNTIME]);
 
   await ctd.killAndRestart();
 
@@ -96,8 +81,5 @@ export async function containerdRestartKeepsOutputFlowing(ctd: Containerd, id: s
   attach!.kill('SIGKILL');
   await attached;
 
-  expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-  expect(await ctd.waitStatus(id, 'STOPPED')).toBe(true);
-  expect((await ctd.ctr(['task', 'delete', id])).status).toBe(0);
-  expect((await ctd.ctr(['container', 'rm', id])).status).toBe(0);
+  await ctd.killAndRemove(id);
 }

@@ -54,22 +54,11 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
   describeE2e(`ctr task pause, resume, metrics, update, checkpoint${shim.ours ? ', OOM events' : ''} against a private containerd`, () => {
     const ctd = usePrivateContainerd();
 
-    const runDetached = async (id: string, flags: string[], args: string[]) => {
-      const r = await ctd().ctr(['run', '-d', '--runtime', shim.runtime, ...flags, IMAGE, id, ...args]);
-      expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: '' });
-      expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
-      return (await ctd().taskPid(id))!;
-    };
-    const remove = async (id: string) => {
-      expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-      expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
-      expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
-      expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
-    };
+    const runtimeFlags = ['--runtime', shim.runtime];
 
     test('task pause stops the counter of a PAUSED task; task resume lets it go on', async () => {
       const id = 'counter1';
-      const pid = await runDetached(id, [], ['sh', '-c', COUNTER]);
+      const pid = await ctd().runDetached(id, ['sh', '-c', COUNTER], runtimeFlags);
       const count = () => Number(fs.readFileSync(`/proc/${pid}/root/dev/shm/count`, 'utf8').trim() || 0);
       expect(await pollUntil(() => fs.existsSync(`/proc/${pid}/root/dev/shm/count`) && count() >= 2)).toBe(true);
 
@@ -82,12 +71,12 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
       expect((await ctd().ctr(['task', 'resume', id])).status).toBe(0);
       expect(await ctd().taskStatus(id)).toBe('RUNNING');
       expect(await pollUntil(() => count() > atPause + 2)).toBe(true);
-      await remove(id);
+      await ctd().killAndRemove(id);
     });
 
     test(`task metrics shows the limit of run --memory-limit (${LIMIT_METRIC}); an update through containerd's Tasks API changes it`, async () => {
       const id = 'metrics1';
-      await runDetached(id, ['--memory-limit', String(64 * MIB)], ['sleep', '1000']);
+      await ctd().runDetached(id, ['sleep', '1000'], [...runtimeFlags, '--memory-limit', String(64 * MIB)]);
       const metric = async (name: string) => {
         const r = await ctd().ctr(['task', 'metrics', id]);
         expect({ status: r.status, err: r.stderr }).toEqual({ status: 0, err: '' });
@@ -98,18 +87,18 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
 
       await updateTask(ctd(), id, { memory: { limit: 96 * MIB } });
       expect(await metric(LIMIT_METRIC)).toBe(String(96 * MIB));
-      await remove(id);
+      await ctd().killAndRemove(id);
     });
 
     test(`task checkpoint fails${shim.ours ? ', naming why' : ' (this host\'s criu cannot dump)'}, and the task runs on`, async () => {
       const id = 'ckpt1';
-      await runDetached(id, [], ['sleep', '1000']);
+      await ctd().runDetached(id, ['sleep', '1000'], runtimeFlags);
       const r = await ctd().ctr(['task', 'checkpoint', id]);
       expect(r.status).not.toBe(0);
       if (shim.ours) expect(r.stderr).toContain(CHECKPOINT_UNSUPPORTED);
       else expect(r.stderr).toMatch(/criu failed: type DUMP/);
       expect(await ctd().taskStatus(id)).toBe('RUNNING');
-      await remove(id);
+      await ctd().killAndRemove(id);
     });
 
     if (shim.ours) {

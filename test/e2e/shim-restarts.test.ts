@@ -34,9 +34,7 @@ describeE2e(`${RUNTIME} across restarts, against a private containerd`, () => {
       const bgId = `bg-${tag}`;
       const fg = ctd().ctr(['run', '--runtime', runtime, IMAGE, fgId, 'sleep', '1000']);
       expect(await Promise.race([ctd().waitStatus(fgId, 'RUNNING'), fg.then((r) => `ctr exited ${r.status}: ${r.stderr}`)])).toBe(true);
-      const bg = await ctd().ctr(['run', '-d', '--runtime', runtime, IMAGE, bgId, 'sleep', '1000']);
-      expect({ status: bg.status, err: bg.stderr }).toEqual({ status: 0, err: '' });
-      expect(await ctd().waitStatus(bgId, 'RUNNING')).toBe(true);
+      await ctd().runDetached(bgId, ['sleep', '1000'], ['--runtime', runtime]);
       const events = await watchEvents(ctd(), async (n) => {
         expect((await ctd().ctr(['task', 'exec', '--exec-id', `marker${n}`, bgId, 'true'])).status).toBe(0);
       }, /\/tasks\/exec-started/);

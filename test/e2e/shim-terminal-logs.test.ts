@@ -75,17 +75,12 @@ describe.each(RUNTIMES)('shim v2 runtime %s', (runtime) => {
 
     test('ctr task exec -t: the exec\'s own pty follows the caller\'s terminal (30x100, then 40x120); its exit code comes back', async () => {
       const id = 'ttyexec1';
-      const run = await ctd().ctr(['run', '-d', '--runtime', runtime, IMAGE, id, 'sleep', '1000']);
-      expect({ status: run.status, err: run.stderr }).toEqual({ status: 0, err: '' });
-      expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
+      await ctd().runDetached(id, ['sleep', '1000'], ['--runtime', runtime]);
       const out = await underResizedPty(['task', 'exec', '-t', '--exec-id', 'e1', id, 'sh', '-c', `${SIZES}; exit 6`]);
       expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
       expect(out).toMatch(/^30 100\n40 120\nsized$/m);
       expect(out).toMatch(/^ctr-rc=6$/m);
-      expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-      expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
-      expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
-      expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
+      await ctd().killAndRemove(id);
     });
 
     test('ctr run --log-uri binary://: the logger gets its argv and env, and every line of stdout and stderr', async () => {

@@ -78,18 +78,10 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
     const daemons = () => ctd().shimDaemonPids(shim.binary, shim.daemonAction);
 
     /** Starts `ids` together with `ctr run -d … sleep 1000` (extra ctr flags first), each RUNNING when it resolves. */
-    const startSleepers = async (ids: string[], flags: (id: string) => string[] = () => []) => {
-      const runs = await Promise.all(ids.map((id) => ctd().ctr(['run', '-d', '--runtime', shim.runtime, ...flags(id), IMAGE, id, 'sleep', '1000'])));
-      expect(runs.map((r) => [r.status, r.stderr])).toEqual(ids.map(() => [0, '']));
-      for (const id of ids) expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
-    };
+    const startSleepers = (ids: string[], flags: (id: string) => string[] = () => []) =>
+      Promise.all(ids.map((id) => ctd().runDetached(id, ['sleep', '1000'], ['--runtime', shim.runtime, ...flags(id)])));
     const removeTasks = async (ids: string[]) => {
-      for (const id of ids) {
-        expect((await ctd().ctr(['task', 'kill', '-s', 'SIGKILL', id])).status).toBe(0);
-        expect(await ctd().waitStatus(id, 'STOPPED')).toBe(true);
-        expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
-        expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
-      }
+      for (const id of ids) await ctd().killAndRemove(id);
     };
 
     test('run --rm echo hello prints hello', async () => {
@@ -119,10 +111,7 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
 
     test('run -d: task ps lists pid 1; kill -s TERM to a trap returns its own exit code 42', async () => {
       const id = 'term1';
-      const d = await ctd().ctr(['run', '-d', '--runtime', shim.runtime, IMAGE, id, 'sh', '-c', TRAP_TERM_EXIT_42]);
-      expect({ status: d.status, err: d.stderr }).toEqual({ status: 0, err: '' });
-      expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
-      const pid = (await ctd().taskPid(id))!;
+      const pid = await ctd().runDetached(id, ['sh', '-c', TRAP_TERM_EXIT_42], ['--runtime', shim.runtime]);
       expect(await containerReady(pid)).toBe(true);
 
       const ps = await ctd().ctr(['task', 'ps', id]);
@@ -256,8 +245,7 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
         const r = await ctd().ctr(['task', 'exec', '--exec-id', 'e1', id, 'true']);
         expect(r.status).not.toBe(0);
         expect(r.stderr).toContain('cannot exec in a stopped state');
-        expect((await ctd().ctr(['task', 'delete', id])).status).toBe(0);
-        expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
+        await ctd().removeStopped(id);
       });
     });
 

@@ -110,6 +110,7 @@ describeBuilt('reliability through the CLI', () => {
       const r = await cli(c.root, ['run', '--bundle', b.dir, id], (s) => readAll(s, { chunk: 4096, everyMs: 2 }));
       expect({ i, status: r.status, bytes: r.stdout.length, same: r.stdout.equals(OUTPUT) }).toEqual({ i, status: 0, bytes: MIB, same: true });
     }
+    expect(fs.readdirSync(c.root)).toEqual([]);
   });
 
   test(`${CYCLES} create/start/delete cycles: no mount, cgroup, zombie or state dir left`, async () => {

@@ -58,10 +58,7 @@ describeE2e(`reliability through the shim (ctr run --runtime ${RUNTIME}, a priva
 
   /** `ctr run -d` of `sh -c script` as `id`, RUNNING, its pid 1 ready; returns that pid. */
   const runReady = async (id: string, script: string): Promise<number> => {
-    const r = await ctd().ctr(['run', '-d', '--runtime', RUNTIME, IMAGE, id, 'sh', '-c', script]);
-    expect({ id, status: r.status, err: r.stderr }).toEqual({ id, status: 0, err: '' });
-    expect(await ctd().waitStatus(id, 'RUNNING')).toBe(true);
-    const pid = (await ctd().taskPid(id))!;
+    const pid = await ctd().runDetached(id, ['sh', '-c', script], ['--runtime', RUNTIME]);
     expect(await containerReady(pid)).toBe(true);
     return pid;
   };
@@ -71,12 +68,10 @@ describeE2e(`reliability through the shim (ctr run --runtime ${RUNTIME}, a priva
    * warns of a non-zero one and exits 0); the container record goes too.
    */
   const stopAndRemove = async (id: string, code: number) => {
-    expect((await ctd().ctr(['task', 'kill', '-s', 'TERM', id])).status).toBe(0);
-    expect(await ctd().waitStatus(id, 'STOPPED', 30_000)).toBe(true);
-    const deleted = await ctd().ctr(['task', 'delete', id]);
+    await ctd().killTask(id, 'TERM', 30_000);
+    const deleted = await ctd().removeStopped(id);
     const reported = /task \S+ exit with non-zero exit code (\d+)/.exec(deleted.stderr)?.[1];
-    expect({ id, status: deleted.status, code: Number(reported) }).toEqual({ id, status: 0, code });
-    expect((await ctd().ctr(['container', 'rm', id])).status).toBe(0);
+    expect({ id, code: Number(reported) }).toEqual({ id, code });
   };
 
   /** Runs `fn`; when it fails, the tasks `ids` are removed too, so that the failure is reported once, not as leftovers. */

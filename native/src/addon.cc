@@ -26,6 +26,7 @@
 #include "seccomp.h"
 #include "napi-util.h"
 #include "spawn.h"
+#include "splice.h"
 #include "terminal.h"
 
 namespace {
@@ -392,6 +393,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unreadBytes", Napi::Function::New(env, UnreadBytes));
   RegisterSeccomp(env, exports);
   RegisterCgroup(env, exports);
+  RegisterSplice(env, exports);
   RegisterTerminal(env, exports);
   return exports;
 }

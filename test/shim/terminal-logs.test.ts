@@ -199,4 +199,17 @@ while :; do sleep 1 & wait $!; done
     });
     expect(fs.existsSync(path.join(fake().runtimeRoot, b.id))).toBe(false);
   });
+
+  it('a stdout path that is a regular file, not a FIFO, fails Create with one line naming it; the daemon keeps no fd on it', async () => {
+    const b = fake().bundle('not-fifo', ['true']);
+    const file = path.join(fake().base, 'not-fifo-stdout');
+    fs.writeFileSync(file, '');
+    const { task, shimPid } = await fake().connect(b);
+    await expect(task.Create(createTaskRequest(b, { stdout: file }), opts())).rejects.toMatchObject({
+      message: `OCI runtime create failed: open stdio FIFO ${file}: not a FIFO`,
+    });
+    expect(fs.existsSync(path.join(fake().runtimeRoot, b.id))).toBe(false);
+    const daemonFds = fs.readdirSync(`/proc/${shimPid}/fd`).map((fd) => fs.readlinkSync(`/proc/${shimPid}/fd/${fd}`, { encoding: 'utf8' }));
+    expect(daemonFds).not.toContain(file);
+  });
 });

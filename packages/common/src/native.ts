@@ -67,6 +67,18 @@ export interface NativeLayer {
   peerCred(fd: number): { pid: number; uid: number; gid: number };
   /** Bytes a pipe or FIFO holds that no reader has taken yet (FIONREAD). */
   unreadBytes(fd: number): number;
+  // splice.cc: output copies that bypass JavaScript
+  /**
+   * Moves everything from pipe `src` to pipe or FIFO `dst` by splice(2), driven by the event loop (never blocking
+   * it), until `src`'s EOF; then closes both fds (the copy's from the call on) and calls `onEnd(0, bytes)`. A failed
+   * splice closes them too and calls `onEnd(errno, bytes)`. Returns the copy's id for cancelSplice; when it throws
+   * (an fd that is not a pipe), the fds stay the caller's.
+   */
+  spliceCopy(src: number, dst: number, onEnd: (errno: number, bytes: number) => void): number;
+  /** Stops that copy and closes its fds; its onEnd is never called. */
+  cancelSplice(id: number): void;
+  /** F_SETPIPE_SZ: returns the pipe's capacity now (whole pages). */
+  setPipeSize(fd: number, bytes: number): number;
 }
 
 /** The directory holding tsrunc.node and tsrunc-init: $TSRUNC_NATIVE_DIR, or native/build/Release above this file. */

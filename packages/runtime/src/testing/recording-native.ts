@@ -281,6 +281,18 @@ export class RecordingNative implements NativeLayer {
   unreadBytes(fd: number): number {
     return this.call('unreadBytes', [fd]);
   }
+
+  spliceCopy(src: number, dst: number, onEnd: (errno: number, bytes: number) => void): number {
+    return this.call('spliceCopy', [src, dst, onEnd]);
+  }
+
+  cancelSplice(id: number): void {
+    return this.call('cancelSplice', [id]);
+  }
+
+  setPipeSize(fd: number, bytes: number): number {
+    return this.call('setPipeSize', [fd, bytes]);
+  }
 }
 
 function devNull(): number {

@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { Writable } from 'stream';
+import type * as Stream from 'stream';
 import type * as Winston from 'winston';
 import { TsruncError } from './errors';
 
@@ -13,7 +13,7 @@ export interface LoggerOptions {
   /** `--debug`: also write debug records (logrus' default level is info). */
   debug: boolean;
   /** Write records here instead (a daemon's log FIFO); `file` is then ignored. */
-  stream?: Writable;
+  stream?: Stream.Writable;
 }
 
 /** logrus fields of a record: JSON keys beside level/msg/time, or `key=value` after msg in text. */
@@ -44,14 +44,16 @@ export function createLogger(options: LoggerOptions): Logger {
   // Stream transport over a Writable whose write() is fs.writeSync delivers each record before log() returns (the
   // winston pipeline is synchronous when its transports are). stderr is process.stderr, which Node writes
   // synchronously for files, pipes and TTYs on Linux and which keeps our records in order with the CLI's own output.
-  const stream = options.stream ?? (options.file === undefined ? process.stderr : syncFileStream(options.file));
+  // The file is opened now; the stream (and process.stderr, whose getter loads node:stream) only with winston.
+  const fileFd = options.stream === undefined && options.file !== undefined ? openLogFile(options.file) : undefined;
+  const stream = (): Stream.Writable => options.stream ?? (fileFd === undefined ? process.stderr : syncFileStream(fileFd));
   let winston: Winston.Logger | undefined;
 
   const write = (level: Level, msg: string, fields?: LogFields): void => {
     if (LEVELS[level] > LEVELS[threshold]) return;
     // Taken before winston loads so the first record's time is when it was logged.
     const time = rfc3339(new Date());
-    winston ??= loadWinston(options.format, threshold, stream);
+    winston ??= loadWinston(options.format, threshold, stream());
     winston.log({ level, message: msg, time, fields });
   };
   return {
@@ -63,7 +65,7 @@ export function createLogger(options: LoggerOptions): Logger {
   };
 }
 
-function loadWinston(format: LogFormat, level: Level, stream: Writable): Winston.Logger {
+function loadWinston(format: LogFormat, level: Level, stream: Stream.Writable): Winston.Logger {
   // A plain require so esbuild bundles it while still evaluating it only here.
   const w = require('winston') as typeof Winston;
   const render = format === 'json' ? renderJson : renderText;
@@ -75,15 +77,18 @@ function loadWinston(format: LogFormat, level: Level, stream: Writable): Winston
   });
 }
 
-function syncFileStream(file: string): Writable {
+function openLogFile(file: string): number {
   const { O_CREAT, O_WRONLY, O_APPEND, O_SYNC } = fs.constants;
-  let fd: number;
   try {
     // runc's flags and mode: appended to by every invocation, and each record durable once written.
-    fd = fs.openSync(file, O_CREAT | O_WRONLY | O_APPEND | O_SYNC, 0o644);
+    return fs.openSync(file, O_CREAT | O_WRONLY | O_APPEND | O_SYNC, 0o644);
   } catch (err) {
     throw new TsruncError(`open ${file}: ${errnoText(err as NodeJS.ErrnoException)}`);
   }
+}
+
+function syncFileStream(fd: number): Stream.Writable {
+  const { Writable } = require('stream') as typeof Stream;
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
       try {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, TsruncError, errnoCode, strerror } from '@tsrunc/common';
 import type { FileWrite, ReadCurrent } from './plan';
-import { readFileOnPool, writeFileOnPool } from '../pool-io';
+import { fsAsync, readFileOnPool, writeFileOnPool } from '../pool-io';
 
 /** A cgroup file's contents, or undefined when the file does not exist. */
 export function readCgroupFile(dir: string, file: string): string | undefined {
@@ -50,7 +50,7 @@ export async function readCgroupFileAsync(dir: string, file: string): Promise<st
 }
 
 /** Whether `p` exists, asked on the thread pool. */
-export const existsAsync = (p: string): Promise<boolean> => fs.promises.access(p).then(() => true, () => false);
+export const existsAsync = (p: string): Promise<boolean> => fsAsync.access(p).then(() => true, () => false);
 
 /**
  * Applies planned writes in order, each on the thread pool (a create writes a dozen files: devices.allow
@@ -74,7 +74,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 /** The child cgroups of `dir` (none when it is gone), read on the thread pool. */
 async function subdirs(dir: string): Promise<string[]> {
   try {
-    return (await fs.promises.readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+    return (await fsAsync.readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return [];
     throw e;
@@ -87,12 +87,12 @@ async function subdirs(dir: string): Promise<string[]> {
  */
 export async function makeDirs(dir: string, made: string[]): Promise<void> {
   try {
-    await fs.promises.mkdir(dir, { mode: 0o755 });
+    await fsAsync.mkdir(dir, { mode: 0o755 });
   } catch (e) {
     if (errnoCode(e) === 'EEXIST') return;
     if (errnoCode(e) !== 'ENOENT' || path.dirname(dir) === dir) throw e;
     await makeDirs(path.dirname(dir), made);
-    await fs.promises.mkdir(dir, { mode: 0o755 });
+    await fsAsync.mkdir(dir, { mode: 0o755 });
   }
   made.push(dir);
 }
@@ -107,7 +107,7 @@ export async function removeCgroup(dir: string, budgetMs = 2000): Promise<void> 
   let delay = 1;
   for (let waited = 0; ; ) {
     try {
-      await fs.promises.rmdir(dir);
+      await fsAsync.rmdir(dir);
       return;
     } catch (e) {
       const code = errnoCode(e);

@@ -1,6 +1,6 @@
 // ps: the container's processes (every pid in its cgroup), as runc prints them: a JSON array of host pids, or the
 // host's `ps` output (default `-ef`, else the caller's arguments) filtered to those pids.
-import { spawnSync } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import { TsruncError } from '@tsrunc/common';
 
 /** runc's json format: `[1,2]`, `null` when there is none; one line. */
@@ -26,6 +26,8 @@ export function filterPsOutput(output: string, pids: number[]): string {
 }
 
 export function psTable(pids: number[], psArgs: string[]): string {
+  // Required here: node:child_process (with net and dgram) costs every other command ~10 ms of start-up.
+  const { spawnSync } = require('node:child_process') as typeof ChildProcess;
   const r = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error) throw new TsruncError(`ps: ${r.error.message}`);
   if (r.status !== 0) throw new TsruncError(`ps failed: ${r.stderr.trim() || `exit status ${r.status}`}`);

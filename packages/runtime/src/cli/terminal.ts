@@ -1,7 +1,7 @@
 // The foreground terminal of `run` and `exec` without a console socket: our stdio proxied to the
 // container's pty master, our terminal raw meanwhile, as runc's console handling does.
 import * as fs from 'node:fs';
-import { ReadStream as TtyReadStream } from 'node:tty';
+import type * as Tty from 'node:tty';
 import { native } from '@tsrunc/common';
 
 /** How long the pty must stay quiet, once the process has exited, before we stop copying. */
@@ -75,7 +75,9 @@ export function proxyTerminal(console: number): { done: Promise<void>; settle: (
   }
   const onData = queuedWriter(master);
   stdin.on('data', onData);
-  const out = new TtyReadStream(master);
+  // Required here: node:tty loads node:net, ~10 ms that a `run` without a terminal does not need.
+  const { ReadStream } = require('node:tty') as typeof Tty;
+  const out = new ReadStream(master);
   let lastActivity = Date.now();
   const done = new Promise<void>((resolve) => {
     out.on('data', (d: Buffer) => {

@@ -1,8 +1,8 @@
 // <root>/<id>/: state.json (written atomically) and exec.fifo; the directory is what ContainerLocks flock.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { NotFoundError, Spec, TsruncError, errnoCode, strerror } from '@tsrunc/common';
+import { fsAsync } from '../pool-io';
 
 /** SECURITY.md #7: no '/', no '..', nothing a path could be built from. */
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$/;
@@ -84,7 +84,7 @@ export class ContainerDir {
 
   /** Removes the directory and what is in it (on the thread pool: unlinking waits for the filesystem). */
   remove(): Promise<void> {
-    return fs.promises.rm(this.path, { recursive: true, force: true });
+    return fsAsync.rm(this.path, { recursive: true, force: true });
   }
 }
 
@@ -105,15 +105,22 @@ function makeParents(dir: string, mode: number): void {
  * On failure (a full filesystem) the temp file is removed and the error names `file`.
  */
 export async function writeFileAtomic(file: string, data: string, mode: number, sync = false): Promise<void> {
-  // Unique per write: two writers in one process (a daemon) never share a temp file.
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  // Unique per write: two writers in one process (a daemon) never share a temp file, nor meet one an earlier process
+  // with our pid left. O_EXCL makes a guessed name a failed write, never a redirected one, so Math.random suffices
+  // (node:crypto would cost every CLI start 10-40 ms).
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 12)}`);
   const { O_WRONLY, O_CREAT, O_EXCL, O_SYNC } = fs.constants;
   try {
-    // writeFile loops over short writes (a nearly full filesystem): no torn file.
-    await fs.promises.writeFile(tmp, data, { mode, flag: O_WRONLY | O_CREAT | O_EXCL | (sync ? O_SYNC : 0) });
-    await fs.promises.rename(tmp, file);
+    const fd = await fsAsync.open(tmp, O_WRONLY | O_CREAT | O_EXCL | (sync ? O_SYNC : 0), mode);
+    try {
+      // writeFile loops over short writes (a nearly full filesystem): no torn file.
+      await fsAsync.writeFile(fd, data);
+    } finally {
+      await fsAsync.close(fd);
+    }
+    await fsAsync.rename(tmp, file);
   } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
+    await fsAsync.rm(tmp, { force: true });
     throw new TsruncError(`write ${file}: ${strerror(e)}`);
   }
 }

@@ -118,7 +118,7 @@ describeAsRoot('SECURITY.md #11: nothing half-made left behind', () => {
     }
   }, 120_000);
 
-  test('#10 create SIGKILLed at 60 moments spread over a whole create: delete --force always leaves nothing', async () => {
+  test('#10 create SIGKILLed at 60 moments spread over a whole create: delete --force always leaves nothing, and the id is reusable', async () => {
     // The moments span one full create as it runs on this machine now.
     const probe = containerFor('killprobe');
     const started = Date.now();
@@ -130,8 +130,11 @@ describeAsRoot('SECURITY.md #11: nothing half-made left behind', () => {
       const { id, b } = containerFor('kill');
       await killedCreate(id, b, (child) => setTimeout(() => child.kill('SIGKILL'), delayMs));
       expectDeleteForceCleans(id, b, `kill at ${delayMs.toFixed(1)} ms of ${createMs} ms`);
+      // The id is free again: a create of it succeeds, and goes as cleanly.
+      expect({ delayMs, reuse: c.create(id, b).create.status }).toEqual({ delayMs, reuse: 0 });
+      expectDeleteForceCleans(id, b, `the id reused after the kill at ${delayMs.toFixed(1)} ms`);
     }
-  }, 300_000);
+  }, 420_000);
 
   test('#14 create and exec under RLIMIT_NOFILE 8..48: they work, or fail with one line and leave nothing; from the smallest that works, all work', () => {
     const nofiles = Array.from({ length: 41 }, (_, i) => 8 + i);

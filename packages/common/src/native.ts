@@ -67,6 +67,11 @@ export interface NativeLayer {
   peerCred(fd: number): { pid: number; uid: number; gid: number };
   /** Bytes a pipe or FIFO holds that no reader has taken yet (FIONREAD). */
   unreadBytes(fd: number): number;
+  /**
+   * Drops this process's mappings of its executable's read-only pages (they stay in the page cache; what runs
+   * later faults back in): the first call finds them in /proc/self/smaps (milliseconds), later ones only drop.
+   */
+  releaseExecutablePages(): void;
 }
 
 /** The directory holding tsrunc.node and tsrunc-init: $TSRUNC_NATIVE_DIR, or native/build/Release above this file. */

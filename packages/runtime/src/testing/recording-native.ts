@@ -281,6 +281,10 @@ export class RecordingNative implements NativeLayer {
   unreadBytes(fd: number): number {
     return this.call('unreadBytes', [fd]);
   }
+
+  releaseExecutablePages(): void {
+    this.call('releaseExecutablePages', []);
+  }
 }
 
 function devNull(): number {

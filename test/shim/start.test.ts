@@ -11,8 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, stub } from 'ttrpc-ts';
 import { goJoin, groupKey, socketPath } from '../../packages/shim/src/group';
+import { TRIM_AFTER_IDLE_MS } from '../../packages/shim/src/idle-trim';
 import { decodeOptionsBytes } from '../../packages/shim/src/options';
 import { packAny, protocol, type AnyMessage } from '../../packages/shim/src/protos';
+import { DAEMON_NODE_FLAGS } from '../../packages/shim/src/start';
 import { detectCgroupLayout } from '@tsrunc/runtime';
 import { describeAsRoot } from '../helpers/busybox';
 import { REPO, builtSkipReason, hasExited } from '../helpers/tsrunc';
@@ -270,6 +272,39 @@ describeBuilt('containerd-shim-tsrunc-v2 start', () => {
 
     await stopDaemon(pid);
     expect(fs.existsSync(socket)).toBe(false);
+  });
+
+  it(`the daemon runs node with its memory flags and, ${TRIM_AFTER_IDLE_MS} ms after a call, maps less than half of node's binary it mapped at start-up`, async () => {
+    const c = uniqueContainerd();
+    const bundle = makeBundle();
+    const socket = socketPath(c.address, c.namespace, 'tsrunc:namespace');
+    made.sockets.push(socket);
+    expectAddress(await start(bundle, c, 'task-1', Buffer.alloc(0)), bundle, socket);
+    const pid = await connectPid(socket);
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(argv.slice(0, DAEMON_NODE_FLAGS.length + 2)).toEqual(['containerd-shim-tsrunc-v2', ...DAEMON_NODE_FLAGS, path.join(REPO, 'dist/shim.js')]);
+
+    // Resident KiB of the mappings of the daemon's executable (node), from its smaps.
+    const exe = fs.readlinkSync(`/proc/${pid}/exe`);
+    const nodeResidentKib = (): number => {
+      let total = 0;
+      let ofExe = false;
+      for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+        const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s+(.*)$/.exec(line);
+        if (mapping) ofExe = mapping[1] === exe;
+        else if (ofExe && line.startsWith('Rss:')) total += Number(line.split(/\s+/)[1]);
+      }
+      return total;
+    };
+    const atStart = nodeResidentKib();
+    const deadline = Date.now() + TRIM_AFTER_IDLE_MS + 10_000;
+    while (nodeResidentKib() >= atStart / 2) {
+      if (Date.now() > deadline) throw new Error(`the idle daemon still maps ${nodeResidentKib()} KiB of ${exe} (${atStart} KiB at start-up)`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // What it dropped comes back as it runs: it still answers.
+    expect(await connectPid(socket)).toBe(pid);
+    await stopDaemon(pid);
   });
 
   it('a socket nobody listens on is replaced by a new daemon', async () => {

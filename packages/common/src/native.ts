@@ -79,6 +79,11 @@ export interface NativeLayer {
   cancelSplice(id: number): void;
   /** F_SETPIPE_SZ: returns the pipe's capacity now (whole pages). */
   setPipeSize(fd: number, bytes: number): number;
+  /**
+   * Drops this process's mappings of its executable's read-only pages (they stay in the page cache; what runs
+   * later faults back in): the first call finds them in /proc/self/smaps (milliseconds), later ones only drop.
+   */
+  releaseExecutablePages(): void;
 }
 
 /** The directory holding tsrunc.node and tsrunc-init: $TSRUNC_NATIVE_DIR, or native/build/Release above this file. */

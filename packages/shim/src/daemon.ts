@@ -7,6 +7,7 @@ import { Reaper, Runtime } from '@tsrunc/runtime';
 import { implement, Server } from 'ttrpc-ts';
 import { Publisher } from './events';
 import type { ShimFlags } from './flags';
+import { IdleTrim } from './idle-trim';
 import { ShimLog } from './log';
 import { sameUidOnly } from './peer';
 import { protocol } from './protos';
@@ -55,7 +56,8 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
         return peerAllowed(socket);
       },
     });
-    const handlers = implement(protocol().task, log.routeCalls(service, Object.keys(protocol().task.methods)));
+    const trim = new IdleTrim(sys, log.daemon);
+    const handlers = trim.around(implement(protocol().task, log.routeCalls(service, Object.keys(protocol().task.methods))));
     server.register('containerd.task.v2.Task', handlers);
     server.register('containerd.task.v3.Task', handlers);
     service.onStop(async () => {
@@ -64,6 +66,7 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
       await server.close();
       for (const r of runtimes.values()) r.close();
       reaper.close();
+      trim.close();
     });
     listen(server, flags.socket).then(
       () => ready(readyFd, 'ok'),

@@ -18,6 +18,13 @@ export const READY_TIMEOUT_MS = 10_000;
 /** How long a connect to an existing socket may take before the daemon behind it counts as gone. */
 const PROBE_TIMEOUT_MS = 2_000;
 const ARGV0 = 'containerd-shim-tsrunc-v2';
+/**
+ * node's flags for the daemon, whose heap stays near 10 MB and whose calls wait mostly on the kernel: semi-spaces of
+ * 1 MiB (V8 grew them to 4 MiB at the first container, 5 MB resident), and no V8 helper threads (concurrent marking
+ * and compiling cost ~4 MB of arenas and pages, and save this small heap nothing). What the flags change is measured
+ * in scripts/bench's shim memory rows.
+ */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
 
 export async function runStart(flags: ShimFlags): Promise<number> {
   const options = decodeOptionsBytes(readStdin());
@@ -94,7 +101,7 @@ async function spawnDaemon(flags: ShimFlags, options: ShimOptions, socket: strin
   const args = [process.argv[1], '-namespace', flags.namespace, '-address', flags.address, '-id', flags.id];
   if (flags.debug) args.push('-debug');
   args.push('-socket', socket, 'serve');
-  const daemon = spawn(process.execPath, args, {
+  const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...args], {
     argv0: ARGV0,
     detached: true,
     cwd: '/',

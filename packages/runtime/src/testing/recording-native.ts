@@ -293,6 +293,10 @@ export class RecordingNative implements NativeLayer {
   setPipeSize(fd: number, bytes: number): number {
     return this.call('setPipeSize', [fd, bytes]);
   }
+
+  releaseExecutablePages(): void {
+    this.call('releaseExecutablePages', []);
+  }
 }
 
 function devNull(): number {

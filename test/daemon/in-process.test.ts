@@ -20,15 +20,14 @@ const CONTAINERS = 100;
 const IN_FLIGHT = 10;
 const RACE_ROUNDS = 5;
 /**
- * The issue's goal is 20 ms; it does not hold while other work loads this 2-core host. With the status, procfs and
- * cgroupfs reads and the inode-freeing syscalls moved off the loop (fewer than half the thread-pool requests), 10 runs
- * under load average 5-10 blocked the loop 21-66 ms in their longest turn, of which 1-7 ms on a CPU: the rest the loop
- * thread slept in pthread_cond_signal while handing a request to libuv's thread pool, whose earlier-woken workers
- * were waiting for a CPU (perf: __condvar_quiesce_and_switch_g1 under uv__work_submit). Before, under the same load:
- * 23-48 ms (9-29 ms on a quiet host). The note on issue 10 says what is left. This bound catches regressions of our
- * own code: before the loop work it was blocked 80-180 ms (clones into new namespaces on the loop thread).
+ * The issue's goal. Measured on the tree where recvMsg stopped zero-filling a 1 MiB buffer at each receive and the
+ * status, procfs and cgroupfs reads and the inode-freeing syscalls run off the loop: 10 runs on a quiet host blocked
+ * the loop 4-16 ms in their longest turn, 3 runs with the other core kept busy 9-18 ms (the same tree in the morning
+ * before the recvMsg fix: 15-23 ms). Under load average 5-10 it does not hold (an earlier tree: 21-66 ms, most of it
+ * the loop thread asleep in pthread_cond_signal handing work to libuv's thread pool whose workers wait for a CPU);
+ * the suite runs in band on its own machine. Before the loop work: 80-180 ms (clones on the loop thread).
  */
-const LOOP_BLOCKED_BOUND_MS = 40;
+const LOOP_BLOCKED_BOUND_MS = 20;
 /** spawn.c's sealed copy of tsrunc-init: made at a process's first spawn, reused by every later one. */
 const INIT_MEMFD = '/memfd:tsrunc-init (deleted)';
 
@@ -180,7 +179,7 @@ describeAsRoot('daemon: 100 containers in one process with the library', () => {
   // 2 cores while the loop was ready to go on (the containers being set up, the thread pool, jest). The
   // loop thread's schedstat splits each late turn: the part it was on a CPU or asleep in a syscall is what
   // our code blocked; that part must stay within the limit. (Both are printed above.)
-  it(`never blocks the daemon's event loop longer than ${LOOP_BLOCKED_BOUND_MS} ms (run-queue waits aside; the goal is 20 ms)`, () => {
+  it(`never blocks the daemon's event loop longer than ${LOOP_BLOCKED_BOUND_MS} ms (run-queue waits aside)`, () => {
     expect(report.loopDelayMs.max).toBeGreaterThan(0);
     expect(report.stalls.filter((s) => s.blockedMs > LOOP_BLOCKED_BOUND_MS)).toEqual([]);
   });

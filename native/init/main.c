@@ -210,7 +210,19 @@ static void stay_undumpable(void) {
   if (prctl(PR_SET_DUMPABLE, 0) != 0) fail(errno, "make tsrunc-init non-dumpable");
 }
 
+/* We start with every signal blocked (spawn.c blocks them until after execve, so that none of the runtime's handlers
+ * can run in the child that shares its memory), and with the runtime's ignored signals still ignored (execve resets
+ * only handled ones): the container starts from default dispositions and an empty mask. */
+static void default_signals(void) {
+  struct sigaction dfl = { .sa_handler = SIG_DFL };
+  for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL); /* EINVAL for KILL, STOP and glibc's own: nothing to reset */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int main(int argc, char **argv) {
+  default_signals();
   if (argc != 2) {
     fprintf(stderr, "tsrunc-init: run by tsrunc only\n");
     return 2;

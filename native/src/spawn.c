@@ -86,13 +86,11 @@ struct child_args {
   const char *step;
 };
 
+/* Runs with every signal blocked (see tsrunc_spawn_init) until tsrunc-init, after execve, resets dispositions and
+ * unblocks them: no handler of Node's can run here, on memory we share with it. Node ignores SIGPIPE and handles
+ * others; the init gives the container default dispositions. */
 static int child_main(void *p) {
   struct child_args *a = p;
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  /* Node ignores SIGPIPE and handles others: give the container default dispositions. */
-  for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL);
   int tmp[MAX_FDS];
   /* Two passes, so a source that is also another pair's target is not clobbered. */
   for (int i = 0; i < a->n; i++) {
@@ -102,9 +100,6 @@ static int child_main(void *p) {
   for (int i = 0; i < a->n; i++) {
     if (dup3(tmp[i], a->dst[i], 0) < 0) { a->err = errno; a->step = "place fd for tsrunc-init"; _exit(127); }
   }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
   char *envp[] = { NULL };
   syscall(SYS_execveat, a->memfd, "", a->argv, envp, AT_EMPTY_PATH);
   a->err = errno;
@@ -123,17 +118,22 @@ int tsrunc_spawn_init(const char *init_path, unsigned long clone_flags, const in
   snprintf(syncfd, sizeof syncfd, "%d", sync_fd_target);
   struct child_args a = { .memfd = memfd, .src = src, .dst = dst, .n = n, .base = maxdst + 1,
                           .argv = { "tsrunc-init", syncfd, NULL }, .err = 0, .step = NULL };
-  *step = "allocate child stack";
-  void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return -errno;
-  /* No signal handler of ours may run on the child's stack before it resets them. */
+  /* Each pool thread keeps its child stack: an munmap in a process as threaded as Node's flushes the TLBs of every
+   * CPU its threads ran on, and a new mapping faults in page by page. */
+  static __thread char *stack;
+  if (!stack) {
+    *step = "allocate child stack";
+    void *mem = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_POPULATE, -1, 0);
+    if (mem == MAP_FAILED) return -errno;
+    stack = mem;
+  }
+  /* No signal handler of ours may run in the child: it inherits this mask, and keeps it across execve. */
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int pid = clone(child_main, (char *)stack + CHILD_STACK, (int)(clone_flags | CLONE_VM | CLONE_VFORK | SIGCHLD), &a);
   int clone_err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  munmap(stack, CHILD_STACK);
   if (pid < 0) { *step = "clone"; return -clone_err; }
   if (a.err) {
     /* vfork semantics: the child has already exited when clone returns here. */

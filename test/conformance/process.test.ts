@@ -67,6 +67,14 @@ describeAsRoot(`process (${RUNTIME})`, () => {
     expect(r.status).toBe(0);
   });
 
+  // The runtime's own Node ignores SIGPIPE and blocks signals while it clones: none of that may reach the container.
+  test('the process starts with no signal blocked or ignored', () => {
+    const r = c.run('signals', c.bundle(['grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status']));
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+    expect(r.status).toBe(0);
+  });
+
   // config.md capabilities: "If the runtime cannot grant a capability, it SHOULD log a warning and MUST NOT fail".
   test('an unknown capability name in every set: one warning line naming it, the process runs with the others', () => {
     const b = c.bundle(['sh', '-c', 'grep CapEff /proc/self/status'], (s) => {

@@ -80,6 +80,13 @@ describeAsRoot('tsrunc exec', () => {
     expect(badUser.stderr).toContain('parsing nobody as int for uid failed');
   });
 
+  it('starts the process with no signal blocked or ignored (the runtime\'s Node ignores SIGPIPE)', () => {
+    const r = tsrunc(root, ['exec', id, 'grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+    expect(r.status).toBe(0);
+  });
+
   it('applies --env, --cwd, --user and --additional-gids on top of the container process', () => {
     const r = tsrunc(root, ['exec', '--env', 'FOO=bar', '--cwd', '/tmp', '--user', '65534:65534', '-g', '5', id, 'sh', '-c', 'echo $FOO; pwd; id -u; id -g; id -G; echo $PATH']);
     expect(r.stderr).toBe('');

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tsrunc",
-      "sources": ["src/addon.cc", "src/spawn.c", "src/splice.cc", "src/terminal.cc", "src/seccomp.cc", "src/cgroup.cc", "shared/fdpass.c"],
+      "sources": ["src/addon.cc", "src/spawn.c", "src/splice.cc", "src/terminal.cc", "src/seccomp.cc", "src/cgroup.cc", "src/fileops.cc", "shared/fdpass.c"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS"],
       "cflags": ["-Wall", "-Wextra", "-O2"],

@@ -28,6 +28,7 @@
 #include "cgroup.h"
 #include "seccomp.h"
 #include "napi-util.h"
+#include "fileops.h"
 #include "spawn.h"
 #include "splice.h"
 #include "terminal.h"
@@ -455,6 +456,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("releaseExecutablePages", Napi::Function::New(env, ReleaseExecutablePages));
   RegisterSeccomp(env, exports);
   RegisterCgroup(env, exports);
+  RegisterFileOps(env, exports);
   RegisterSplice(env, exports);
   RegisterTerminal(env, exports);
   return exports;

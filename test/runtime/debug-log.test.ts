@@ -50,7 +50,7 @@ describeAsRoot('tsrunc --debug', () => {
     for (const r of create) expect(r).toEqual({ phase: expect.any(String), duration_ms: expect.any(Number) });
     const phases = create.map((r) => r.phase);
     // The default config's order (docs/architecture.md §3): the library's steps, then tsrunc-init's, then ready.
-    const expected = ['parse', 'plan', 'state', 'spawn', 'cgroup', 'cgroup-join', 'rootfs', 'process', 'mounts', 'devices', 'masks', 'hooks', 'pivot', 'process', 'ready', 'recorded'];
+    const expected = ['parse', 'plan', 'locked', 'spawn', 'cgroup', 'cgroup-join', 'rootfs', 'process', 'mounts', 'devices', 'masks', 'hooks', 'pivot', 'process', 'ready', 'recorded'];
     expect(phases.filter((p, i) => p !== phases[i - 1] && expected.includes(p as string))).toEqual(expected);
     const total = create.reduce((sum, r) => sum + (r.duration_ms as number), 0);
     // Consecutive phases: together they are the create, which took less than the command.

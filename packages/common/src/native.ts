@@ -7,6 +7,20 @@ export interface ExitStatus {
   signal: number | null;
 }
 
+/** The kinds of NativeLayer.fileOps' operations (native/src/fileops.cc). */
+export const FileOpKind = { Read: 0, Write: 1, Mkdir: 2, Rmdir: 3, Create: 4, Rename: 5 } as const;
+
+/**
+ * One file operation of a fileOps batch. Read: the whole file. Write: one write(2) of `value` to an existing file
+ * (O_TRUNC, never O_CREAT). Mkdir/Rmdir: of `path`, with `mode`. Create: a new file (O_EXCL) holding `value`, with
+ * `mode`, O_SYNC when `sync`. Rename: `path` to `value`. `tolerate`: errnos that do not stop the batch.
+ */
+export type FileOp =
+  | { kind: typeof FileOpKind.Read | typeof FileOpKind.Rmdir; path: string; tolerate?: number[] }
+  | { kind: typeof FileOpKind.Write | typeof FileOpKind.Rename; path: string; value: string; tolerate?: number[] }
+  | { kind: typeof FileOpKind.Mkdir; path: string; mode: number; tolerate?: number[] }
+  | { kind: typeof FileOpKind.Create; path: string; value: string; mode: number; sync?: boolean; tolerate?: number[] };
+
 /** The native addon (native/src/addon.cc): the syscalls Node lacks. The runtime takes it as a parameter, so tests can pass a recording double. */
 export interface NativeLayer {
   /** Clones tsrunc-init on the thread pool (new namespaces take the kernel milliseconds); resolves with its pid. */
@@ -84,6 +98,12 @@ export interface NativeLayer {
    * later faults back in): the first call finds them in /proc/self/smaps (milliseconds), later ones only drop.
    */
   releaseExecutablePages(): void;
+  /**
+   * Runs `ops` in order as one thread-pool request (fileops.cc). Resolves with one result per op run: 0 when it was
+   * done, else its (positive) errno; for a Read that worked, the text. The first op that fails with an errno not in
+   * its `tolerate` is the last one run.
+   */
+  fileOps(ops: FileOp[]): Promise<Array<number | string>>;
 }
 
 /** The directory holding tsrunc.node and tsrunc-init: $TSRUNC_NATIVE_DIR, or native/build/Release above this file. */

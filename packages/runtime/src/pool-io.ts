@@ -1,13 +1,12 @@
-// Reads and writes of small kernel files (cgroupfs, procfs) for a daemon's event loop: only the read or write, the
-// syscall that may wait in the kernel (a cgroup migration waits for an RCU grace period, /proc/PID/stat for a process
-// in exec), runs on libuv's thread pool; open and close stay on the loop. Why not fs.readFile and friends: each pool
-// request wakes a worker, and on a loaded host that wake-up can itself hold the loop (glibc's pthread_cond_signal
-// waits for workers woken earlier to get a CPU; measured up to 15 ms a time): a read or write here is one request,
-// where fs.readFile makes four and fs.writeFile three.
+// File I/O for a daemon's event loop: the syscalls that may wait in the kernel (a cgroup migration waits for an RCU
+// grace period, /proc/PID/stat for a process in exec, an ext4 rename for a discard) run on libuv's thread pool. Small
+// kernel files and state files go through the addon's fileOps: open, read or write, and close as ONE pool request
+// (fs.readFile makes four, fs.writeFile three, each a wake-up of a worker and a return to the loop), and a batch of
+// them (a container's cgroup set-up) as one request too.
 import * as fs from 'node:fs';
-import { promisify } from 'node:util';
-
-const CHUNK = 8 * 1024;
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorMap, promisify } from 'node:util';
+import { FileOpKind, native, type FileOp } from '@tsrunc/common';
 
 /**
  * The fs calls the library awaits, as fs's callback functions promisified: the same requests on the pool as
@@ -19,42 +18,64 @@ export const fsAsync = {
   mkdir: promisify(fs.mkdir),
   rmdir: promisify(fs.rmdir),
   rm: promisify(fs.rm),
-  rename: promisify(fs.rename),
-  open: promisify(fs.open),
-  writeFile: promisify(fs.writeFile),
-  close: promisify(fs.close),
 };
 
-function readOnPool(fd: number, buf: Buffer, offset: number): Promise<number> {
-  return new Promise((resolve, reject) => fs.read(fd, buf, offset, buf.length - offset, null, (e, n) => (e ? reject(e) : resolve(n))));
+const KIND_SYSCALL: Record<number, string> = {
+  [FileOpKind.Read]: 'read', [FileOpKind.Write]: 'write', [FileOpKind.Mkdir]: 'mkdir', [FileOpKind.Rmdir]: 'rmdir', [FileOpKind.Create]: 'open', [FileOpKind.Rename]: 'rename',
+};
+
+let errorMap: Map<number, [string, string]> | undefined;
+
+/** A failed op as fs reports one: .code (ENOENT ...), .errno (negative, as libuv's), .syscall, .path. */
+export function fileOpError(op: FileOp, errno: number): NodeJS.ErrnoException {
+  const syscall = KIND_SYSCALL[op.kind];
+  errorMap ??= getSystemErrorMap(); // a new Map at each call
+  const [code, text] = errorMap.get(-errno) ?? [`E${errno}`, `errno ${errno}`];
+  return Object.assign(new Error(`${code}: ${text}, ${syscall} '${op.path}'`), { code, errno: -errno, syscall, path: op.path });
 }
+
+/** An op's outcome: undefined when it was done, a Read's text, or its error (fs's form, fileOpError). */
+export type FileOpOutcome = string | NodeJS.ErrnoException | undefined;
 
 /**
- * The whole file as text; errors are fs's (ENOENT etc.). A read that does not fill the buffer is taken as the end:
- * procfs and cgroupfs (seq_file) fill a read until their end, as a regular file does, so a small file is one request.
+ * Runs `ops` in order as one pool request; resolves with the outcome of each op run. The first op that failed with an
+ * errno not in its `tolerate` is the last one (the array is shorter than `ops` then).
  */
-export async function readFileOnPool(file: string): Promise<string> {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY);
-  try {
-    let buf = Buffer.allocUnsafe(CHUNK);
-    let length = 0;
-    for (;;) {
-      const n = await readOnPool(fd, buf, length);
-      length += n;
-      if (length < buf.length) return buf.toString('utf8', 0, length);
-      buf = Buffer.concat([buf, Buffer.allocUnsafe(CHUNK)]);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
+export async function fileOpOutcomes(ops: FileOp[]): Promise<FileOpOutcome[]> {
+  const results = ops.length === 0 ? [] : await native().fileOps(ops);
+  return results.map((r, i) => (typeof r === 'string' ? r : r === 0 ? undefined : fileOpError(ops[i], r)));
 }
 
-/** One write(2) of `value` to an existing file (O_WRONLY|O_TRUNC, never O_CREAT). */
+/** The first untolerated failure of a runFileOps batch: fs's error, and which op it was. */
+export type FileOpFailure = NodeJS.ErrnoException & { opIndex: number };
+
+/**
+ * fileOpOutcomes, rejecting with the FileOpFailure of the first untolerated failure (once the ops before it have run,
+ * and none after it).
+ */
+export async function runFileOps(ops: FileOp[]): Promise<FileOpOutcome[]> {
+  const outcomes = await fileOpOutcomes(ops);
+  const failed = outcomes.length < ops.length ? outcomes.length - 1 : outcomes.findIndex((o, i) => o instanceof Error && !ops[i].tolerate?.includes(-(o.errno ?? 0)));
+  if (failed >= 0) throw Object.assign(outcomes[failed] as NodeJS.ErrnoException, { opIndex: failed });
+  return outcomes;
+}
+
+/** The errno numbers of error codes (a tolerate list). */
+export function errnos(codes: readonly string[]): number[] {
+  return codes.map((code) => {
+    const n = (osConstants.errno as Record<string, number>)[code];
+    if (n === undefined) throw new Error(`unknown errno ${code}`);
+    return n;
+  });
+}
+
+/** The whole file as text (one pool request); errors are as fs's (ENOENT etc.). */
+export async function readFileOnPool(file: string): Promise<string> {
+  const [text] = await runFileOps([{ kind: FileOpKind.Read, path: file }]);
+  return text as string;
+}
+
+/** One write(2) of `value` to an existing file (O_WRONLY|O_TRUNC, never O_CREAT), as one pool request. */
 export async function writeFileOnPool(file: string, value: string): Promise<void> {
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
-  try {
-    await new Promise<void>((resolve, reject) => fs.write(fd, value, (e) => (e ? reject(e) : resolve())));
-  } finally {
-    fs.closeSync(fd);
-  }
+  await runFileOps([{ kind: FileOpKind.Write, path: file, value }]);
 }

@@ -28,9 +28,9 @@ export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout, de
  */
 export async function checkCgroupUnused(cgroup: Cgroup): Promise<void> {
   if (managesNothing(cgroup)) return;
-  const existing = await cgroup.pids();
-  if (existing.length > 0) throw new TsruncError(`container's cgroup is not empty: ${existing.length} process(es) found`);
-  if (await cgroup.isFrozenAsync()) throw new TsruncError('container\'s cgroup unexpectedly frozen');
+  const { processes, frozen } = await cgroup.usage();
+  if (processes > 0) throw new TsruncError(`container's cgroup is not empty: ${processes} process(es) found`);
+  if (frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
 }
 
 /**

@@ -2,9 +2,9 @@
 // is an error, never a new regular file) and read-only files are never opened for writing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, TsruncError, errnoCode, strerror } from '@tsrunc/common';
+import { ConfigError, FileOpKind, TsruncError, errnoCode, strerror } from '@tsrunc/common';
 import type { FileWrite, ReadCurrent } from './plan';
-import { fsAsync, readFileOnPool, writeFileOnPool } from '../pool-io';
+import { errnos, fsAsync, readFileOnPool, runFileOps, writeFileOnPool, type FileOpFailure } from '../pool-io';
 
 /** A cgroup file's contents, or undefined when the file does not exist. */
 export function readCgroupFile(dir: string, file: string): string | undefined {
@@ -53,19 +53,18 @@ export async function readCgroupFileAsync(dir: string, file: string): Promise<st
 export const existsAsync = (p: string): Promise<boolean> => fsAsync.access(p).then(() => true, () => false);
 
 /**
- * Applies planned writes in order, each on the thread pool (a create writes a dozen files: devices.allow
- * rules, cpuset, limits); a failure is a ConfigError naming the spec field and the value.
+ * Applies planned writes, each in its directory, in order as one thread-pool request (a create writes a dozen files:
+ * devices.allow rules, cpuset, limits); the first failure stops them and is a ConfigError naming the spec field and
+ * the value.
  */
-export async function applyWrites(dir: string, writes: FileWrite[]): Promise<void> {
-  for (const w of writes) {
-    try {
-      await writeCgroupFileAsync(dir, w.file, w.value);
-    } catch (e) {
-      const code = errnoCode(e);
-      if (code && w.tolerate?.includes(code)) continue;
-      const hint = code === 'ENOENT' ? ` (${w.file} is missing in ${dir}: controller not available?)` : '';
-      throw new ConfigError(w.field, `cannot set ${w.value}: ${strerror(e)}${hint}`);
-    }
+export async function applyWrites(writes: Array<FileWrite & { dir: string }>): Promise<void> {
+  try {
+    await runFileOps(writes.map((w) => ({ kind: FileOpKind.Write, path: path.join(w.dir, w.file), value: w.value, tolerate: w.tolerate && errnos(w.tolerate) })));
+  } catch (e) {
+    const w = writes[(e as FileOpFailure).opIndex];
+    if (!w) throw e;
+    const hint = errnoCode(e) === 'ENOENT' ? ` (${w.file} is missing in ${w.dir}: controller not available?)` : '';
+    throw new ConfigError(w.field, `cannot set ${w.value}: ${strerror(e)}${hint}`);
   }
 }
 

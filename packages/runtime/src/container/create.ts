@@ -92,17 +92,23 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     dir.create();
     reserved = true;
     release = await runtime.locks.acquire(id, dir.path);
-    // Checked before state.json names the cgroup (after the id, as runc: a duplicate id is reported as such).
-    await checkCgroupUnused(cgroup);
-    // Written before the cgroup is made (no process yet: it reads as stopped), so that if this command
-    // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
+    phases.end('locked', 'id reserved');
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
-    await dir.write(state);
-    phases.end('state', 'id reserved, locked, state.json written');
-    // The cgroup is made while the init is cloned: the init waits for its plan, doing nothing, until it has joined.
-    cgroupReady = setUpContainerCgroup(cgroup, spec).then(() => {
-      cgroupMade = true;
+    // All of this runs while tsrunc-init is cloned (begun at startInit's first await, so the clone waits for none of
+    // it); the init waits for its plan, doing nothing, until it has joined the cgroup. In order: the cgroupsPath is
+    // checked unused before state.json names it (after the id, as runc: a duplicate id is reported as such);
+    // state.json (no process yet: it reads as stopped) is written before the cgroup is made, so that if this process
+    // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
+    const stateWritten = Promise.resolve().then(async () => {
+      await checkCgroupUnused(cgroup);
+      await dir.write(state);
     });
+    stateWritten.catch(() => undefined); // awaited through cgroupReady
+    cgroupReady = stateWritten
+      .then(() => setUpContainerCgroup(cgroup, spec))
+      .then(() => {
+        cgroupMade = true;
+      });
     cgroupReady.catch(() => undefined); // awaited before the plan is sent, or on failure below
     if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
     runtime.sys.mkfifo(dir.fifoPath, 0o622);
@@ -111,17 +117,18 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     init = await startInit(runtime, plan, io, dir.fifoPath, {
       beforePlan: async (pid) => {
         await cgroupReady;
-        phases.end('cgroup', 'made and limited while the init was cloned');
+        phases.end('cgroup', 'checked, state.json written, made and limited while the init was cloned');
         await cgroup.addProcess(pid);
       },
+      // state.json names the init while it sets up: a killed create's `delete` then also finds it by pid.
+      recordProcess: (p) => stateWritten.then(() => dir.write({ ...state, pid: p.pid, pidStartTime: p.startTime })),
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
       console: receiver,
       phases,
     });
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
-    await dir.write(created);
     if (pidFile) await writePidFile(pidFile, init.pid);
-    phases.end('recorded', 'state.json with the pid');
+    phases.end('recorded', pidFile ? 'pid file written' : 'state.json with the pid written while the init set up');
     if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: created, init pid ${init.pid}`);
     return new Container(runtime, dir, created, init);
   } catch (e) {

@@ -1,8 +1,8 @@
 // <root>/<id>/: state.json (written atomically) and exec.fifo; the directory is what ContainerLocks flock.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError, Spec, TsruncError, errnoCode, strerror } from '@tsrunc/common';
-import { fsAsync } from '../pool-io';
+import { FileOpKind, NotFoundError, Spec, TsruncError, errnoCode, strerror } from '@tsrunc/common';
+import { fsAsync, runFileOps } from '../pool-io';
 
 /** SECURITY.md #7: no '/', no '..', nothing a path could be built from. */
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$/;
@@ -100,8 +100,8 @@ function makeParents(dir: string, mode: number): void {
 }
 
 /**
- * temp file in the same directory + rename, on the thread pool: readers see the old or the new file, never a part.
- * `sync` (O_SYNC) is for files runc syncs (the pid file); state lives on a tmpfs and needs no disk flush.
+ * temp file in the same directory + rename, as one thread-pool request: readers see the old or the new file, never a
+ * part. `sync` (O_SYNC) is for files runc syncs (the pid file); state lives on a tmpfs and needs no disk flush.
  * On failure (a full filesystem) the temp file is removed and the error names `file`.
  */
 export async function writeFileAtomic(file: string, data: string, mode: number, sync = false): Promise<void> {
@@ -109,16 +109,11 @@ export async function writeFileAtomic(file: string, data: string, mode: number, 
   // with our pid left. O_EXCL makes a guessed name a failed write, never a redirected one, so Math.random suffices
   // (node:crypto would cost every CLI start 10-40 ms).
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 12)}`);
-  const { O_WRONLY, O_CREAT, O_EXCL, O_SYNC } = fs.constants;
   try {
-    const fd = await fsAsync.open(tmp, O_WRONLY | O_CREAT | O_EXCL | (sync ? O_SYNC : 0), mode);
-    try {
-      // writeFile loops over short writes (a nearly full filesystem): no torn file.
-      await fsAsync.writeFile(fd, data);
-    } finally {
-      await fsAsync.close(fd);
-    }
-    await fsAsync.rename(tmp, file);
+    await runFileOps([
+      { kind: FileOpKind.Create, path: tmp, value: data, mode, sync },
+      { kind: FileOpKind.Rename, path: tmp, value: file },
+    ]);
   } catch (e) {
     await fsAsync.rm(tmp, { force: true });
     throw new TsruncError(`write ${file}: ${strerror(e)}`);

@@ -24,8 +24,14 @@ export interface InitStdio {
 }
 
 export interface InitHooks {
-  /** While the init waits for its plan: cgroup placement. */
+  /** While the init waits for its plan: cgroup placement (beside the read of the init's start time). */
   beforePlan?: (pid: number) => Promise<void>;
+  /**
+   * Records the process that will exec as soon as it is known: the init once spawned, and again the fork at MSG_PID
+   * when the init forks into a pid namespace. Runs beside the init's set-up (each call after the one before has
+   * settled); startInit returns only once the last has, and fails if one does.
+   */
+  recordProcess?: (process: ProcessHandle) => Promise<void>;
   /** At MSG_HOOKS: prestart and createRuntime, in our namespaces. */
   onHooks?: (pid: number) => Promise<void>;
   /** Where the init sends its pty master when the plan's console socket is ours (startInit closes both ends). */
@@ -219,11 +225,16 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   const releaseReaps = runtime.exits.holdReaps();
   const phases = hooks.phases;
   let child: ProcessHandle;
+  let joined: Promise<void> | undefined;
   try {
     const pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
+    // The cgroup join and the read of the start time are pool requests each: both go at once.
+    joined = hooks.beforePlan?.(pid);
+    joined?.catch(() => undefined); // awaited below, or here on failure
     child = await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
     phases?.end('spawn', `pid ${pid}`);
   } catch (e) {
+    await joined?.catch(() => undefined);
     releaseReaps();
     fs.closeSync(parentEnd);
     closeConsoleReceiver(hooks.console);
@@ -236,9 +247,16 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   // Set when the init forks into a pid namespace and reports the process that will exec.
   let forked: ProcessHandle | undefined;
   const current = () => forked?.pid ?? child.pid;
+  let recorded: Promise<void> = Promise.resolve();
+  const record = (p: ProcessHandle): void => {
+    if (!hooks.recordProcess) return;
+    recorded = recorded.then(() => hooks.recordProcess!(p));
+    recorded.catch(() => undefined); // awaited before returning, or on failure
+  };
   try {
-    if (hooks.beforePlan) {
-      await hooks.beforePlan(child.pid);
+    record(child);
+    if (joined) {
+      await joined;
       phases?.end('cgroup-join');
     }
     sendPlan(runtime, parentEnd, planBytes);
@@ -275,6 +293,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
       if (msg.type === Msg.Pid) {
         forked = await ProcessHandle.open(sys, runtime, msg.pid, sys.pidfdOpen(msg.pid));
         releaseReaps();
+        record(forked);
       } else {
         const op = plan.ops[msg.opIndex];
         throw new InitFailedError(op ? `${op.origin}: ${msg.text}` : msg.text);
@@ -287,8 +306,10 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     }
     const started = forked ?? child;
     if (hooks.console) started.console = receiveConsole(runtime, hooks.console);
+    await recorded;
     return started;
   } catch (e) {
+    await recorded.catch(() => undefined);
     phases?.end('failed', (e as Error).message);
     await Promise.allSettled([forked && killInit(forked), killInit(child)]);
     throw e;

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
-import type { ExitStatus, NativeLayer } from '@tsrunc/common';
+import type { ExitStatus, FileOp, NativeLayer } from '@tsrunc/common';
 import type { Exits } from '../process/exits';
 
 export interface RecordedCall {
@@ -296,6 +296,15 @@ export class RecordingNative implements NativeLayer {
 
   releaseExecutablePages(): void {
     this.call('releaseExecutablePages', []);
+  }
+
+  // No default: the library runs file batches through the addon itself (pool-io.ts), never through a Runtime's sys.
+  fileOps(ops: FileOp[]): Promise<Array<number | string>> {
+    try {
+      return Promise.resolve(this.call('fileOps', [ops]));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 }
 

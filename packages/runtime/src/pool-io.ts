@@ -55,9 +55,16 @@ export type FileOpFailure = NodeJS.ErrnoException & { opIndex: number };
  */
 export async function runFileOps(ops: FileOp[]): Promise<FileOpOutcome[]> {
   const outcomes = await fileOpOutcomes(ops);
-  const failed = outcomes.length < ops.length ? outcomes.length - 1 : outcomes.findIndex((o, i) => o instanceof Error && !ops[i].tolerate?.includes(-(o.errno ?? 0)));
+  const failed = untoleratedFailure(ops, outcomes);
   if (failed >= 0) throw Object.assign(outcomes[failed] as NodeJS.ErrnoException, { opIndex: failed });
   return outcomes;
+}
+
+/** The index of the failure that stopped a batch (the last outcome), or -1 when none did. */
+export function untoleratedFailure(ops: FileOp[], outcomes: FileOpOutcome[]): number {
+  const last = outcomes.length - 1;
+  const o = outcomes[last];
+  return o instanceof Error && !ops[last].tolerate?.includes(-(o.errno ?? 0)) ? last : -1;
 }
 
 /** The errno numbers of error codes (a tolerate list). */

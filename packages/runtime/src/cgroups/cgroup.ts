@@ -8,7 +8,7 @@ import { errnoCode, strerror } from '@tsrunc/common';
 import {
   applyWrites, cgroupTree, currentReader, existsAsync, makeDirs, readCgroupFile, readCgroupFileAsync, removeCgroup, sleep, writeCgroupFileAsync,
 } from './fsexec';
-import { errnos, fileOpOutcomes, runFileOps, type FileOpFailure } from '../pool-io';
+import { errnos, fileOpOutcomes, runFileOps, untoleratedFailure, type FileOpFailure } from '../pool-io';
 import type { CgroupLayout } from './layout';
 import { readOomKills, watchOomV1, watchOomV2, type EventfdNative, type OomCounterFile } from './oom';
 import { cgroupPaths, UNIFIED, type CgroupPathOptions, type CgroupPaths } from './paths';
@@ -85,8 +85,8 @@ export class Cgroup {
    * Makes the directories. v1 cpuset: every new (or empty) level gets its parent's cpus and mems, or no task could
    * join. v2: controllers are enabled down the ancestors, as far as the kernel allows (a missing one surfaces as a
    * resource error later). On failure, whatever this call made is removed again. The file operations run on the
-   * thread pool, batched: what the set-up depends on is read in one request, the directories are made in one, and
-   * the cpuset and controller writes go in one (one request a file cost a daemon's loop ~0.1 ms each, ~40 a create).
+   * thread pool, batched: what the set-up depends on is read in one request, the directories are made and the
+   * cpuset and controller writes made in another (one request a file cost a daemon's loop ~0.1 ms each, ~40 a create).
    */
   async create(): Promise<void> {
     const dirs = this.dirs();
@@ -117,15 +117,20 @@ export class Cgroup {
           }
         }
       }
-      // Every directory whose parent is there, in one request; one with a missing parent is made level by level.
-      const mkdirs = await fileOpOutcomes(dirs.map((d) => ({ kind: FileOpKind.Mkdir, path: d, mode: 0o755, tolerate: EEXIST_ENOENT })));
-      for (const [i, outcome] of mkdirs.entries()) if (outcome === undefined) made.push(dirs[i]);
-      for (const [i, outcome] of mkdirs.entries()) {
-        if (outcome !== undefined && errnoCode(outcome) === 'ENOENT') await makeDirs(dirs[i], made);
-        else if (outcome !== undefined && errnoCode(outcome) !== 'EEXIST') throw outcome;
-      }
       if (unified) writes.push(...controllerWrites(ancestors, (i) => text(cpusetReads.length + 2 * i), (i) => text(cpusetReads.length + 2 * i + 1)));
-      await runFileOps(writes);
+      // The directories, then the writes, in one request; a directory whose parent is missing stops it, is made
+      // level by level, and the request goes on after it.
+      const ops: FileOp[] = [...dirs.map((d) => ({ kind: FileOpKind.Mkdir, path: d, mode: 0o755, tolerate: EEXIST })), ...writes];
+      for (let from = 0; from < ops.length; ) {
+        const rest = ops.slice(from);
+        const outcomes = await fileOpOutcomes(rest);
+        outcomes.forEach((o, i) => o === undefined && rest[i].kind === FileOpKind.Mkdir && made.push(rest[i].path));
+        const failed = untoleratedFailure(rest, outcomes);
+        if (failed < 0) break;
+        if (rest[failed].kind !== FileOpKind.Mkdir || errnoCode(outcomes[failed]) !== 'ENOENT') throw outcomes[failed];
+        await makeDirs(rest[failed].path, made);
+        from += failed + 1;
+      }
     } catch (failure) {
       // Nothing has joined yet, so each new directory is empty of tasks and children.
       for (const d of made.reverse()) fs.rmdirSync(d);
@@ -312,7 +317,7 @@ function notAvailable(controller: string, r: LinuxResources): void {
 }
 
 const ENOENT = errnos(['ENOENT']);
-const EEXIST_ENOENT = errnos(['EEXIST', 'ENOENT']);
+const EEXIST = errnos(['EEXIST']);
 const CPUSET_FILES = ['cpuset.cpus', 'cpuset.mems'];
 
 /** The directories above `dir`, nearest first, up to the root of the filesystem. */
@@ -347,18 +352,24 @@ async function inheritCpuset(dir: string): Promise<void> {
 
 /**
  * The writes that enable, top-down, every controller each cgroup2 ancestor offers (`ancestors` nearest first, with
- * their cgroup.controllers and cgroup.subtree_control as read; the first without cgroup.controllers is above the
- * hierarchy). Best effort like runc: a refusal (EBUSY when the ancestor holds processes itself) is tolerated, and
- * writing that controller's files will say so.
+ * their cgroup.controllers and cgroup.subtree_control as read before this create made anything: above the
+ * hierarchy's root neither exists, below it one without them is a directory this create makes). A level offers what
+ * it read plus what the writes above it enable. Best effort like runc: a refusal (EBUSY when the ancestor holds
+ * processes itself) is tolerated, and writing that controller's files will say so.
  */
 function controllerWrites(ancestors: string[], controllers: (i: number) => string | undefined, subtreeControl: (i: number) => string | undefined): FileOp[] {
+  const words = (text: string | undefined): string[] => (text ?? '').split(/\s+/).filter(Boolean);
   const writes: FileOp[] = [];
-  const inHierarchy = ancestors.findIndex((_, i) => controllers(i) === undefined);
-  for (let i = (inHierarchy < 0 ? ancestors.length : inHierarchy) - 1; i >= 0; i--) {
-    const enabled = new Set((subtreeControl(i) ?? '').split(/\s+/));
-    for (const c of (controllers(i) ?? '').split(/\s+/).filter(Boolean)) {
+  let root = ancestors.length - 1;
+  while (root >= 0 && controllers(root) === undefined) root--;
+  let enabledAbove: string[] = [];
+  for (let i = root; i >= 0; i--) {
+    const offered = [...new Set([...words(controllers(i)), ...enabledAbove])];
+    const enabled = new Set(words(subtreeControl(i)));
+    for (const c of offered) {
       if (!enabled.has(c)) writes.push({ kind: FileOpKind.Write, path: path.join(ancestors[i], 'cgroup.subtree_control'), value: `+${c}`, tolerate: ANY_REFUSAL });
     }
+    enabledAbove = offered;
   }
   return writes;
 }

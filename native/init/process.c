@@ -44,9 +44,10 @@ static char *exec_path;
 static char **exec_argv, **exec_envp;
 
 /* setns/unshare of a pid namespace only places our children in it: fork, report the child, leave.
- * The child goes on only after that report (our exit closes the pipe): whatever it sends next
- * (ready, an error, the seccomp fd) is about the process MSG_PID names, so it must come after it;
- * otherwise the parent could take READY first and wait for us, the fork's parent, instead.
+ * The child goes on only after that report is on the sync socket (we close the pipe once it is
+ * sent, not at our exit: the child need not wait until we are scheduled to die): whatever it sends
+ * next (ready, an error, the seccomp fd) is about the process MSG_PID names, so it must come after
+ * it; otherwise the parent could take READY first and wait for us, the fork's parent, instead.
  * The child leads a session of its own, made inside the pid namespace (runc's order): one led by
  * a process outside it shows as session and process group 0 there. */
 static void fork_into_pidns(void) {
@@ -57,6 +58,7 @@ static void fork_into_pidns(void) {
   if (child > 0) {
     int64_t pid = child;
     send_msg(MSG_PID, &pid, sizeof pid);
+    close(reported[1]);
     _exit(0);
   }
   close(reported[1]);

@@ -28,6 +28,8 @@ char **arg_list(const struct op *op, uint32_t i, size_t *count);
 
 /* main.c: error reporting to the parent. Never returns. */
 _Noreturn void fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* In the child forked into a pid namespace: the plan's ops after the one that forked it. */
+_Noreturn void continue_plan(void);
 void send_msg(uint16_t type, const void *payload, uint32_t len);
 void ask_parent(uint16_t type, uint16_t answer, const char *what);
 void send_fd(int sock, const void *data, size_t len, int fd, const char *what);

@@ -26,7 +26,10 @@
 #include "init.h"
 
 int sync_fd = -1;
+static struct op *plan_ops;
+static uint32_t plan_n_ops;
 static uint32_t current_op;
+static _Noreturn void run_plan_from(uint32_t first);
 /* Once ready is reported the parent no longer reads the sync socket (a `create` has returned). */
 static int ready_reported;
 
@@ -250,12 +253,17 @@ int main(int argc, char **argv) {
 
   uint32_t len;
   const uint8_t *plan = read_plan(&len);
-  struct op *ops;
   const char *why;
-  int n = plan_decode(plan, len, &ops, &why);
+  int n = plan_decode(plan, len, &plan_ops, &why);
   if (n < 0) fail(EBADMSG, "malformed plan: %s", why);
-  for (current_op = 0; current_op < (uint32_t)n; current_op++) {
-    const struct op *op = &ops[current_op];
+  plan_n_ops = (uint32_t)n;
+  run_plan_from(0);
+}
+
+/* The ops from `first` on; the last one execs. */
+static _Noreturn void run_plan_from(uint32_t first) {
+  for (current_op = first; current_op < plan_n_ops; current_op++) {
+    const struct op *op = &plan_ops[current_op];
     if (op->code == OP_READY) op_ready(op);
     else if (op->code < sizeof dispatch / sizeof dispatch[0] && dispatch[op->code]) dispatch[op->code](op);
     else fail(EBADMSG, "malformed plan: unknown op %u", op->code);
@@ -263,4 +271,9 @@ int main(int argc, char **argv) {
     stay_undumpable();
   }
   fail(EINVAL, "malformed plan: it does not end with an exec");
+}
+
+void continue_plan(void) {
+  stay_undumpable();
+  run_plan_from(current_op + 1);
 }

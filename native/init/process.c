@@ -24,10 +24,12 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -44,21 +46,25 @@ static char *exec_path;
 static char **exec_argv, **exec_envp;
 
 /* setns/unshare of a pid namespace only places our children in it: fork, report the child, leave.
- * The child goes on only after that report (our exit closes the pipe): whatever it sends next
- * (ready, an error, the seccomp fd) is about the process MSG_PID names, so it must come after it;
- * otherwise the parent could take READY first and wait for us, the fork's parent, instead.
+ * The child goes on only after that report is on the sync socket (we close the pipe once it is
+ * sent): whatever it sends next (ready, an error, the seccomp fd) is about the process MSG_PID
+ * names, so it must come after it; otherwise the parent could take READY first and wait for us,
+ * the fork's parent, instead.
  * The child leads a session of its own, made inside the pid namespace (runc's order): one led by
- * a process outside it shows as session and process group 0 there. */
-static void fork_into_pidns(void) {
-  int reported[2];
-  if (pipe2(reported, O_CLOEXEC) != 0) fail(errno, "pipe");
-  pid_t child = fork();
-  if (child < 0) fail(errno, "fork into pid namespace");
-  if (child > 0) {
-    int64_t pid = child;
-    send_msg(MSG_PID, &pid, sizeof pid);
-    _exit(0);
-  }
+ * a process outside it shows as session and process group 0 there.
+ *
+ * The "fork" shares our memory (CLONE_VM) and runs the rest of the plan on a stack of its own: we
+ * only send, close and exit, so nothing needs a copy, and neither the copy (page tables, the
+ * copy-on-write faults after it) nor its teardown at our exit is paid: on a paravirtualized guest
+ * these page-table changes are most of what a fork and an exit cost. Our memory stays as
+ * undumpable as it was (the flag is the memory's). After the clone we write nothing the child
+ * reads, and our exit must not either: the kernel would clear our tid word in the TLS we share
+ * (set_tid_address), so we unset it first. */
+#define PIDNS_CHILD_STACK (8u << 20) /* reserved, not committed: the child touches what it uses */
+static int reported[2];
+
+static int pidns_child_main(void *unused) {
+  (void)unused;
   close(reported[1]);
   char c;
   ssize_t n;
@@ -66,6 +72,20 @@ static void fork_into_pidns(void) {
   while (n < 0 && errno == EINTR);
   close(reported[0]);
   if (setsid() < 0) fail(errno, "setsid");
+  continue_plan();
+}
+
+static _Noreturn void fork_into_pidns(void) {
+  if (pipe2(reported, O_CLOEXEC) != 0) fail(errno, "pipe");
+  void *stack = mmap(NULL, PIDNS_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) fail(errno, "a stack for the pid namespace's process");
+  pid_t child = clone(pidns_child_main, (char *)stack + PIDNS_CHILD_STACK, CLONE_VM | SIGCHLD, NULL);
+  if (child < 0) fail(errno, "fork into pid namespace");
+  int64_t pid = child;
+  send_msg(MSG_PID, &pid, sizeof pid);
+  close(reported[1]);
+  syscall(SYS_set_tid_address, NULL);
+  _exit(0);
 }
 
 void op_setns(const struct op *op) {

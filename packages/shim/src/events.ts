@@ -47,10 +47,14 @@ export class Publisher implements EventSink {
     private readonly logger: Logger,
   ) {}
 
-  /** Queues the event; it is sent after every event queued before it. */
+  /**
+   * Queues the event; it is sent after every event queued before it, and never before the replies of the turn that
+   * published it (setImmediate): a Create or Start is answered without waiting for its event's encoding and write, nor
+   * for containerd to read it (the runc shim forwards its events from a queue too).
+   */
   publish(topic: Topic, event: object): void {
     const envelope = { timestamp: timestamp(), namespace: this.namespace, topic, event: packAny(TYPES[topic], event) };
-    this.tail = this.tail.then(() => this.send(topic, envelope));
+    this.tail = this.tail.then(() => new Promise((resolve) => setImmediate(resolve))).then(() => this.send(topic, envelope));
   }
 
   /** Sends what is queued (each event with its retries), then closes the connection. */

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { native, waitReadable } from '@tsrunc/common';
+import { firstReadable, native, waitReadable, type NativeLayer } from '@tsrunc/common';
 import { REPO, builtSkipReason } from '../helpers/tsrunc';
 
 const skip = builtSkipReason();
@@ -28,6 +28,52 @@ describeBuilt(`the addon's cancellable poll${skip ? ` [skipped: ${skip}]` : ''}`
     expect(woke).toBe(1);
     fs.closeSync(c);
     fs.closeSync(d);
+  });
+
+  /** The addon, with the waits it holds counted (begun, neither called back nor cancelled yet). */
+  function countingWaits(): { sys: NativeLayer; live: Set<number> } {
+    const sys = native();
+    const live = new Set<number>();
+    const counting: NativeLayer = {
+      ...sys,
+      waitReadable: (fd, callback) => {
+        const id = sys.waitReadable(fd, (status) => {
+          live.delete(id);
+          callback(status);
+        });
+        live.add(id);
+        return id;
+      },
+      cancelWait: (id) => {
+        live.delete(id);
+        sys.cancelWait(id);
+      },
+    };
+    return { sys: counting, live };
+  }
+
+  it('firstReadable resolves with the index of the readable fd, the other wait cancelled by then (its fd may be closed at once)', async () => {
+    const { sys, live } = countingWaits();
+    const [a, b] = native().socketpair();
+    const [c, d] = native().socketpair();
+    const first = firstReadable([a, c], sys);
+    expect(live.size).toBe(2);
+    native().sendMsg(d, Buffer.from('x'));
+    expect(await first).toBe(1);
+    expect(live.size).toBe(0);
+    const second = firstReadable([a, c], sys); // c is still readable
+    expect(await second).toBe(1);
+    expect(live.size).toBe(0);
+    for (const fd of [a, b, c, d]) fs.closeSync(fd);
+  });
+
+  it('firstReadable of an fd that cannot be polled rejects, and the waits already begun are cancelled', async () => {
+    const { sys, live } = countingWaits();
+    const [a, b] = native().socketpair();
+    await expect(firstReadable([a, -1], sys)).rejects.toThrow(/poll fd/);
+    expect(live.size).toBe(0);
+    fs.closeSync(a);
+    fs.closeSync(b);
   });
 
   it('a callback that throws reaches process.on("uncaughtException") instead of aborting node', () => {

@@ -262,6 +262,8 @@ const execRequest = (id: string, execId: string, args: string[], io: { stdin?: s
     const { task } = await fake().connect(b);
     await task.Create(createTaskRequest(b), opts());
     await task.Start({ id, exec_id: '' }, opts());
+    // Events follow their reply (events.ts): the task's own must be in before the runs' events are counted.
+    await until(() => fake().topics(id).includes('/tasks/start'));
     const runs: string[][] = [];
     for (let i = 0; i < 5; i++) {
       const execId = `hog${i}`;

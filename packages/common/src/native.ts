@@ -156,14 +156,29 @@ export function waitReadable(fd: number, signal?: AbortSignal, sys: NativeLayer 
   });
 }
 
-/** Resolves with the index of the first of `fds` to become readable; the waits on the others are cancelled. */
-export async function firstReadable(fds: number[], sys: NativeLayer = native()): Promise<number> {
-  const stop = new AbortController();
-  try {
-    return await Promise.race(fds.map((fd, i) => waitReadable(fd, stop.signal, sys).then(() => i)));
-  } finally {
-    stop.abort();
-  }
+/**
+ * Resolves with the index of the first of `fds` to become readable; the waits on the others are cancelled before it
+ * resolves (so the caller may close the fds at once). Cancelled directly rather than through an AbortSignal: it runs
+ * in every Start, and the signal, its listeners and its abort event cost more than the waits.
+ */
+export function firstReadable(fds: number[], sys: NativeLayer = native()): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ids: number[] = [];
+    const cancelAll = (): void => ids.forEach((id) => sys.cancelWait(id)); // a finished id is ignored
+    try {
+      fds.forEach((fd, i) => {
+        const id = sys.waitReadable(fd, (status) => {
+          cancelAll();
+          if (status < 0) reject(new Error(`poll fd ${fd}: status ${status}`));
+          else resolve(i);
+        });
+        ids.push(id);
+      });
+    } catch (e) {
+      cancelAll();
+      reject(e);
+    }
+  });
 }
 
 /** The shell convention runc follows: the exit code, or 128 + the signal that killed the process. */

@@ -3,7 +3,7 @@
 // then dropped (as the runc shim does: containerd's clients re-Wait after a restart rather than rely on events).
 import { Client, stub, type Stub } from 'ttrpc-ts';
 import type { Logger } from '@tsrunc/common';
-import { packAny, protocol, timestamp, type EventsMethods } from './protos';
+import { packAny, protocol, timestamp, type Envelope, type EventsMethods, type Timestamp } from './protos';
 
 export type Topic =
   | '/tasks/create'
@@ -47,10 +47,14 @@ export class Publisher implements EventSink {
     private readonly logger: Logger,
   ) {}
 
-  /** Queues the event; it is sent after every event queued before it. */
+  /**
+   * Queues the event (stamped now); it is sent after every event queued before it, and never before the replies of
+   * the turn that published it (setImmediate): a Create or Start is answered without waiting for its event's encoding
+   * and write, nor for containerd to read it (the runc shim forwards its events from a queue too).
+   */
   publish(topic: Topic, event: object): void {
-    const envelope = { timestamp: timestamp(), namespace: this.namespace, topic, event: packAny(TYPES[topic], event) };
-    this.tail = this.tail.then(() => this.send(topic, envelope));
+    const at = timestamp();
+    this.tail = this.tail.then(() => new Promise((resolve) => setImmediate(resolve))).then(() => this.send(topic, at, event));
   }
 
   /** Sends what is queued (each event with its retries), then closes the connection. */
@@ -59,7 +63,14 @@ export class Publisher implements EventSink {
     this.connection?.close();
   }
 
-  private async send(topic: Topic, envelope: EventsMethods['Forward']['request']['envelope']): Promise<void> {
+  private async send(topic: Topic, at: Timestamp, event: object): Promise<void> {
+    let envelope: Envelope;
+    try {
+      envelope = { timestamp: at, namespace: this.namespace, topic, event: packAny(TYPES[topic], event) };
+    } catch (err) {
+      this.logger.error(`dropping event ${topic}: ${(err as Error).message}`);
+      return;
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         const events = await this.connect();

@@ -11,34 +11,72 @@ export interface PlanOp {
   origin: string;
 }
 
-function encodeArg(arg: PlanArg): Buffer {
-  if (typeof arg === 'number' || typeof arg === 'bigint') {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64LE(BigInt.asIntN(64, BigInt(arg)));
-    return b;
-  }
-  if (Buffer.isBuffer(arg)) return arg;
-  const parts = typeof arg === 'string' ? [arg] : arg;
-  for (const p of parts) if (p.includes('\0')) throw new Error(`a NUL byte in ${JSON.stringify(p)}`);
-  return Buffer.from(parts.map((p) => p + '\0').join(''), 'utf8');
+/** The bytes `arg` takes on the wire (without its length prefix); refuses a NUL inside a string. */
+function argSize(arg: PlanArg): number {
+  if (typeof arg === 'number' || typeof arg === 'bigint') return 8;
+  if (Buffer.isBuffer(arg)) return arg.length;
+  if (typeof arg === 'string') return stringSize(arg);
+  let size = 0;
+  for (const p of arg) size += stringSize(p);
+  return size;
 }
 
+function stringSize(s: string): number {
+  if (s.includes('\0')) throw new Error(`a NUL byte in ${JSON.stringify(s)}`);
+  return Buffer.byteLength(s, 'utf8') + 1;
+}
+
+/** Writes `arg` at `off`; returns the offset after it. */
+function writeArg(buf: Buffer, view: DataView, off: number, arg: PlanArg): number {
+  if (typeof arg === 'number' && Number.isSafeInteger(arg)) {
+    // i64 LE without a BigInt: the high word is arithmetic (negative numbers are two's complement).
+    const high = Math.floor(arg / 0x1_0000_0000);
+    view.setUint32(off, arg - high * 0x1_0000_0000, true);
+    view.setInt32(off + 4, high, true);
+    return off + 8;
+  }
+  if (typeof arg === 'number' || typeof arg === 'bigint') {
+    view.setBigInt64(off, BigInt(arg), true); // wraps to 64 bits as BigInt.asIntN(64) does
+    return off + 8;
+  }
+  if (Buffer.isBuffer(arg)) return off + arg.copy(buf, off);
+  if (typeof arg === 'string') return writeString(buf, off, arg);
+  for (const p of arg) off = writeString(buf, off, p);
+  return off;
+}
+
+function writeString(buf: Buffer, off: number, s: string): number {
+  off += buf.write(s, off, 'utf8');
+  buf[off] = 0;
+  return off + 1;
+}
+
+/**
+ * Encoded on every create in the daemon's main thread, mostly by code not yet optimized: one buffer sized in a first
+ * pass, and integers written through a DataView (its setters are builtins; Buffer's writeUInt32LE and
+ * writeBigInt64LE are JS, slow until optimized).
+ */
 export function encodePlan(ops: PlanOp[]): Buffer {
-  const chunks: Buffer[] = [];
+  let size = 0;
   for (const op of ops) {
     if (op.args.length > PLAN_MAX_ARGS) throw new Error(`op ${Op[op.code]} has too many args`);
-    const head = Buffer.alloc(8);
-    head.writeUInt32LE(op.code, 0);
-    head.writeUInt32LE(op.args.length, 4);
-    chunks.push(head);
+    size += 8 + 4 * op.args.length;
+    for (const arg of op.args) size += argSize(arg);
+  }
+  const buf = Buffer.allocUnsafe(size);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  let off = 0;
+  for (const op of ops) {
+    view.setUint32(off, op.code, true);
+    view.setUint32(off + 4, op.args.length, true);
+    off += 8;
     for (const arg of op.args) {
-      const data = encodeArg(arg);
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(data.length);
-      chunks.push(len, data);
+      const end = writeArg(buf, view, off + 4, arg);
+      view.setUint32(off, end - off - 4, true);
+      off = end;
     }
   }
-  return Buffer.concat(chunks);
+  return buf;
 }
 
 export function encodeMessage(type: Msg, payload: Buffer = Buffer.alloc(0)): Buffer {

@@ -45,22 +45,46 @@ void send_msg(uint16_t type, const void *payload, uint32_t len) {
   (void)send(sync_fd, buf, TSRUNC_MSG_HEADER + len, MSG_NOSIGNAL);
 }
 
-/* Sends `type` and blocks until the parent answers with the empty message `answer`; an EOF means
- * the parent gave up (it kills us anyway). */
+/* Set once MSG_PLACED came: the parent sends it whenever it has put us in our cgroup, so it may arrive while we wait
+ * for another answer. */
+static int placed;
+
+/* Blocks until the parent sends the empty message `answer`, noting a MSG_PLACED on the way; an EOF means the parent
+ * gave up (it kills us anyway). */
+static void await_parent(uint16_t answer, const char *what) {
+  for (;;) {
+    uint8_t buf[TSRUNC_MSG_HEADER + 1];
+    ssize_t n;
+    do n = recv(sync_fd, buf, sizeof buf, MSG_TRUNC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) fail(errno, "%s", what);
+    if (n == 0) _exit(1);
+    uint32_t magic, got, len;
+    if (n != TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed message of %zd bytes while %s", n, what);
+    memcpy(&magic, buf, 4);
+    memcpy(&got, buf + 4, 4);
+    memcpy(&len, buf + 8, 4);
+    if (magic != TSRUNC_MSG_MAGIC || len != 0) fail(EBADMSG, "malformed message while %s", what);
+    if (got == MSG_PLACED && !placed) {
+      placed = 1;
+      if (answer == MSG_PLACED) return;
+      continue;
+    }
+    if (got != answer) fail(EBADMSG, "unexpected message %u while %s", got, what);
+    return;
+  }
+}
+
+/* Sends `type` and blocks until the parent answers with the empty message `answer`. */
 void ask_parent(uint16_t type, uint16_t answer, const char *what) {
   send_msg(type, NULL, 0);
-  uint8_t buf[TSRUNC_MSG_HEADER + 1];
-  ssize_t n;
-  do n = recv(sync_fd, buf, sizeof buf, MSG_TRUNC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) fail(errno, "%s", what);
-  if (n == 0) _exit(1);
-  uint32_t magic, got, len;
-  if (n != TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed message of %zd bytes while %s", n, what);
-  memcpy(&magic, buf, 4);
-  memcpy(&got, buf + 4, 4);
-  memcpy(&len, buf + 8, 4);
-  if (magic != TSRUNC_MSG_MAGIC || got != answer || len != 0) fail(EBADMSG, "malformed message while %s", what);
+  await_parent(answer, what);
+}
+
+/* The ops before this one needed no cgroup (namespaces, mounts): they ran while the parent made it and moved us. */
+static void op_await_placed(const struct op *op) {
+  (void)op;
+  if (!placed) await_parent(MSG_PLACED, "waiting to be placed in the container's cgroup");
 }
 
 /* One sendmsg of `data` with `fd` attached (SCM_RIGHTS), as a console-socket receiver expects it. */
@@ -181,6 +205,7 @@ static const op_fn dispatch[] = {
   [OP_SESSION_KEYRING] = op_session_keyring,
   [OP_CLOEXEC_FDS] = op_cloexec_fds,
   [OP_TIMESTAMP] = op_timestamp,
+  [OP_AWAIT_PLACED] = op_await_placed,
   [OP_USERNS_ROOT] = op_userns_root,
   [OP_USERNS_MAPS] = op_userns_maps,
   [OP_TERMINAL] = op_terminal,

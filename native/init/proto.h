@@ -31,6 +31,8 @@ enum tsrunc_msg {
                       CLOCK_MONOTONIC ns of each OP_TIMESTAMP run so far (none without them) */
   MSG_ERROR = 3,   /* init -> parent: u32 op index, i32 errno, then a message text */
   MSG_PID = 4,     /* init -> parent: i64 pid of the process that will exec        */
+  MSG_PLACED = 5,  /* parent -> init: empty, we are in the container's cgroup (OP_AWAIT_PLACED); it may
+                      arrive while we wait for another answer                       */
   /* 10-19: seccomp (issue 3) */
   MSG_SECCOMP_FD = 10, /* init -> parent: empty, the seccomp listener fd as SCM_RIGHTS */
   MSG_USERNS_MAPS = 11,   /* init -> parent: empty, write my uid/gid maps now             */
@@ -90,6 +92,7 @@ enum tsrunc_op {
                                open_tree(OPEN_TREE_CLONE) while host root, idmapped through a user namespace with those maps, kept by slot */
   OP_MOUNT_TREE = 37,       /* slot, source (for errors), target (in rootfs), kind, flags, propagation: move that tree onto target */
   OP_TIMESTAMP = 38,        /* -   (note CLOCK_MONOTONIC now, for MSG_READY: the parent's per-phase timings, --debug only) */
+  OP_AWAIT_PLACED = 39,     /* -   (wait for MSG_PLACED: the ops from here on run in the container's cgroup)   */
   OP_CLOEXEC_FDS = 33,      /* first fd: it and every fd above it close-on-exec (before any seccomp filter) */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
   OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1), uid  */

@@ -30,6 +30,18 @@ describeBuilt(`the addon's cancellable poll${skip ? ` [skipped: ${skip}]` : ''}`
     fs.closeSync(d);
   });
 
+  it('a socket whose peer closed with our message unread: the wait resolves and the read reports ECONNRESET', async () => {
+    // The kernel sets the error on our end (POLLERR), which libuv reports as UV_EBADF: an init killed before it read
+    // its plan leaves its parent exactly this.
+    const [ours, theirs] = native().socketpair();
+    native().sendMsg(ours, Buffer.from('plan'));
+    fs.closeSync(theirs);
+    await expect(waitReadable(ours)).resolves.toBeUndefined();
+    expect(() => native().recvMsg(ours, 64)).toThrow(expect.objectContaining({ errno: 104, syscall: 'recv' })); // ECONNRESET
+    expect(native().recvMsg(ours, 64)).toEqual(Buffer.alloc(0)); // then EOF, as for any closed peer
+    fs.closeSync(ours);
+  });
+
   /** The addon, with the waits it holds counted (begun, neither called back nor cancelled yet). */
   function countingWaits(): { sys: NativeLayer; live: Set<number> } {
     const sys = native();

@@ -136,8 +136,18 @@ export function initBinaryPath(): string {
   return path.join(load().dir, 'tsrunc-init');
 }
 
+const UV_EBADF = -9;
+
 /**
- * Resolves once `fd` is readable or its peer hung up. An abort rejects with the signal's reason and stops the
+ * libuv reports POLLERR, an error pending on the fd (a socket reset by a peer that closed with our data unread), as
+ * UV_EBADF: the fd is then as good as readable, and the read returns the error. A bad fd fails waitReadable itself.
+ */
+function pollFailed(status: number): boolean {
+  return status < 0 && status !== UV_EBADF;
+}
+
+/**
+ * Resolves once `fd` is readable, its peer hung up or an error is pending on it. An abort rejects with the signal's reason and stops the
  * poll first, so the caller may close `fd` right after (libuv forbids closing a polled fd).
  */
 export function waitReadable(fd: number, signal?: AbortSignal, sys: NativeLayer = native()): Promise<void> {
@@ -149,7 +159,7 @@ export function waitReadable(fd: number, signal?: AbortSignal, sys: NativeLayer 
     };
     const id = sys.waitReadable(fd, (status) => {
       signal?.removeEventListener('abort', onAbort);
-      if (status < 0) reject(new Error(`poll fd ${fd}: status ${status}`));
+      if (pollFailed(status)) reject(new Error(`poll fd ${fd}: status ${status}`));
       else resolve();
     });
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -169,7 +179,7 @@ export function firstReadable(fds: number[], sys: NativeLayer = native()): Promi
       fds.forEach((fd, i) => {
         const id = sys.waitReadable(fd, (status) => {
           cancelAll();
-          if (status < 0) reject(new Error(`poll fd ${fd}: status ${status}`));
+          if (pollFailed(status)) reject(new Error(`poll fd ${fd}: status ${status}`));
           else resolve(i);
         });
         ids.push(id);

@@ -2,8 +2,8 @@
 // the order of the native calls, then the end state: no state dir, no fd left open, the lock free.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { compileInitPlan, encodeMessage, Msg, readHostFacts } from '../plan';
-import { fdsOpenedSince, lockIsFree, makeHarness, openFds, type Harness } from '../testing/harness';
+import { awaitPlacement, compileInitPlan, encodeMessage, Msg, readHostFacts } from '../plan';
+import { callsBesidePlacement, fdsOpenedSince, lockIsFree, makeHarness, openFds, type Harness } from '../testing/harness';
 
 let h: Harness;
 beforeEach(() => {
@@ -25,7 +25,10 @@ async function expectNothingLeft(id: string, fdsBefore: Map<number, string>): Pr
   expect(await lockIsFree(h.runtime, id)).toBe(true);
 }
 
-const PLAN_SENT = ['spawnInit', 'pidfdOpen', 'sealedMemfd', 'sendMsg', 'recvMsg'];
+/** The plan is queued on the sync socket before the clone. */
+const PLAN_QUEUED = ['socketpair', 'sealedMemfd', 'sendMsg'];
+/** Spawned, pinned, read (a container's init is also sent MSG_PLACED meanwhile: callsBesidePlacement). */
+const STARTED = ['spawnInit', 'pidfdOpen', 'recvMsg'];
 
 describe('create over the recording native layer', () => {
   it('fails at spawnInit: no pidfd is opened, both socket ends are closed, the state dir is removed and the lock released', async () => {
@@ -34,7 +37,7 @@ describe('create over the recording native layer', () => {
     });
     const before = openFds();
     await expect(h.runtime.create('c1', { bundle: h.bundle, spec: h.spec })).rejects.toThrow('unable to start container process: clone3: Operation not permitted');
-    expect(h.sys.names()).toEqual(['flock', 'mkfifo', 'socketpair', 'spawnInit']);
+    expect(h.sys.names()).toEqual(['flock', 'mkfifo', ...PLAN_QUEUED, 'spawnInit']);
     // The child's end of the pair is what spawnInit was to hand over as the sync fd.
     const [, childEnd] = h.sys.callsOf('socketpair')[0].result as [number, number];
     const [, , src, dst, syncFd] = h.sys.callsOf('spawnInit')[0].args as [string, number, number[], number[], number];
@@ -49,12 +52,13 @@ describe('create over the recording native layer', () => {
       bundle: h.bundle, preserveFds: 0, noPivot: false, execFifo: true, host: readHostFacts(h.runtime.cgroupLayout), id: 'c2', sessionKeyring: '_ses.c2', cgroupDirs: {},
       seccompCompiler: (profile) => h.sys.compileSeccomp(profile),
     });
-    const hostnameOp = plan.ops.findIndex((op) => op.origin === 'hostname');
+    // The init numbers the ops of the plan it got: the one with OP_AWAIT_PLACED.
+    const hostnameOp = awaitPlacement(plan.ops).findIndex((op) => op.origin === 'hostname');
     expect(hostnameOp).toBeGreaterThan(0);
     h.sys.next('spawnInit', async () => pid).next('recvMsg', () => initError(hostnameOp, 1, 'sethostname: Operation not permitted'));
     const before = openFds();
     await expect(h.runtime.create('c2', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^hostname: sethostname: Operation not permitted$/);
-    expect(h.sys.names()).toEqual(['flock', 'mkfifo', 'socketpair', ...PLAN_SENT, 'pidfdSendSignal', 'dupCloexec', 'exits.wait']);
+    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, 'pidfdSendSignal', 'dupCloexec', 'exits.wait'], placed: 1 });
     const pidfd = h.sys.callsOf('pidfdOpen')[0].result;
     expect(h.sys.callsOf('pidfdOpen')[0].args).toEqual([pid]);
     expect(h.sys.callsOf('pidfdSendSignal')[0].args).toEqual([pidfd, 9]);
@@ -73,7 +77,7 @@ describe('create over the recording native layer', () => {
     const before = openFds();
     await expect(h.runtime.create('c3', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^container init exited before it was ready \(exit status 3\)$/);
     // The kill after the exit finds it reaped (ESRCH, ignored); the exit already awaited is not awaited again.
-    expect(h.sys.names()).toEqual(['flock', 'mkfifo', 'socketpair', ...PLAN_SENT, 'dupCloexec', 'exits.wait', 'pidfdSendSignal']);
+    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, 'dupCloexec', 'exits.wait', 'pidfdSendSignal'], placed: 1 });
     await expectNothingLeft('c3', before);
   });
 
@@ -99,12 +103,15 @@ describe('create over the recording native layer', () => {
     const before = openFds();
     await expect(h.runtime.create('c4', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^hooks\.prestart\[0\]: exit status 1$/);
     const killAndWait = ['pidfdSendSignal', 'dupCloexec', 'exits.wait'];
-    expect(h.sys.names()).toEqual([
-      'flock', 'mkfifo', 'socketpair', ...PLAN_SENT, // the init, up to MSG_HOOKS
-      'socketpair', ...PLAN_SENT, ...killAndWait, // the prestart hook's runner fails and is killed
-      ...killAndWait, // then the init
-      'socketpair', ...PLAN_SENT, 'dupCloexec', 'exits.wait', // the poststop runner, to its exit
-    ]);
+    expect(callsBesidePlacement(h.sys)).toEqual({
+      names: [
+        'flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, // the init, up to MSG_HOOKS
+        ...PLAN_QUEUED, ...STARTED, ...killAndWait, // the prestart hook's runner fails and is killed
+        ...killAndWait, // then the init
+        ...PLAN_QUEUED, ...STARTED, 'dupCloexec', 'exits.wait', // the poststop runner, to its exit
+      ],
+      placed: 1, // the init only: hook runners stay in our cgroup
+    });
     expect(await Promise.all(h.sys.callsOf('spawnInit').map((c) => c.result))).toEqual([init, prestartRunner, poststopRunner]);
     expect(h.sys.callsOf('exits.wait').map((c) => c.args[0])).toEqual([prestartRunner, init, poststopRunner]);
     // Hook runners start in our namespaces.

@@ -95,7 +95,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     phases.end('locked', 'id reserved');
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     // All of this runs while tsrunc-init is cloned (begun at startInit's first await, so the clone waits for none of
-    // it); the init waits for its plan, doing nothing, until it has joined the cgroup. In order: the cgroupsPath is
+    // it) and runs the ops that need no cgroup; it waits at OP_AWAIT_PLACED until it has joined it. In order: the cgroupsPath is
     // checked unused before state.json names it (after the id, as runc: a duplicate id is reported as such);
     // state.json (no process yet: it reads as stopped) is written before the cgroup is made, so that if this process
     // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
@@ -109,13 +109,13 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       .then(() => {
         cgroupMade = true;
       });
-    cgroupReady.catch(() => undefined); // awaited before the plan is sent, or on failure below
+    cgroupReady.catch(() => undefined); // awaited before the init is placed, or on failure below
     if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
     runtime.sys.mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     receiverPassed = true;
     init = await startInit(runtime, plan, io, dir.fifoPath, {
-      beforePlan: async (pid) => {
+      place: async (pid) => {
         await cgroupReady;
         phases.end('cgroup', 'checked, state.json written, made and limited while the init was cloned');
         await cgroup.addProcess(pid);

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodeMessage, Msg } from '../plan';
-import { fdsOpenedSince, lockIsFree, makeHarness, openFds, type Harness } from '../testing/harness';
+import { callsBesidePlacement, fdsOpenedSince, lockIsFree, makeHarness, openFds, type Harness } from '../testing/harness';
 import type { Container } from './container';
 
 let h: Harness;
@@ -16,7 +16,8 @@ afterEach(() => h.cleanup());
 async function createReady(id: string, pid: number): Promise<Container> {
   h.sys.next('spawnInit', async () => pid).next('recvMsg', () => encodeMessage(Msg.Ready));
   const container = await h.runtime.create(id, { bundle: h.bundle, spec: h.spec });
-  expect(h.sys.names()).toEqual(['flock', 'mkfifo', 'socketpair', 'spawnInit', 'pidfdOpen', 'sealedMemfd', 'sendMsg', 'recvMsg']);
+  // The plan queued before the clone, MSG_PLACED once the init is in the cgroup.
+  expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', 'socketpair', 'sealedMemfd', 'sendMsg', 'spawnInit', 'pidfdOpen', 'recvMsg'], placed: 1 });
   expect(container.init?.pid).toBe(pid);
   expect(container.status()).toBe('created');
   h.sys.calls.length = 0;

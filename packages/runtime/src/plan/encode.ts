@@ -9,6 +9,8 @@ export interface PlanOp {
   args: PlanArg[];
   /** The config field this op implements, for error messages: "mounts[2]", "process.cwd". */
   origin: string;
+  /** It needs the container's cgroup made and the init in it (not encoded: plan/placement.ts). */
+  inCgroup?: true;
 }
 
 /** The bytes `arg` takes on the wire (without its length prefix); refuses a NUL inside a string. */

@@ -70,6 +70,11 @@ function mountOp(origin: string, source: string, target: string, fstype: string,
 
 /** type "cgroup": the host's hierarchies, bind-mounted read-only (SECURITY.md #8), or mounted afresh in a cgroup namespace. */
 function cgroupMountOps(m: Mount, origin: string, ctx: FilesystemContext): PlanOp[] {
+  // The binds' sources are the container's cgroup directories; a new cgroup namespace shows the cgroup we are in.
+  return hierarchyMountOps(m, origin, ctx).map((op) => ({ ...op, inCgroup: true }));
+}
+
+function hierarchyMountOps(m: Mount, origin: string, ctx: FilesystemContext): PlanOp[] {
   const { flags, propagation } = parseMountOptions(m.options ?? []);
   const dest = m.destination;
   const mounts = ctx.host.cgroupMounts;

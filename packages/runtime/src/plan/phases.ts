@@ -36,6 +36,8 @@ function phaseOf(code: Op): string {
       return 'pivot';
     case Op.Terminal:
       return 'console';
+    case Op.AwaitPlaced:
+      return 'placement';
     default:
       return 'process';
   }

@@ -10,6 +10,7 @@ export enum Msg {
   Ready = 2,
   Error = 3,
   Pid = 4,
+  Placed = 5,
   // 10-19: seccomp (issue 3)
   SeccompFd = 10,
   UsernsMaps = 11,
@@ -59,6 +60,7 @@ export enum Op {
   OpenTree = 36,
   MountTree = 37,
   Timestamp = 38,
+  AwaitPlaced = 39,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,

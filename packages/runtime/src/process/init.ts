@@ -2,8 +2,9 @@
 // plan and follows the init until it reports ready, or fails naming the config field at fault.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { constants as osConstants } from 'node:os';
 import { TsruncError, exitCodeOf, strerror, waitReadable } from '@tsrunc/common';
-import { InitPlan, Msg, decodeMessage, encodeMessage, encodePlan, encodePlanMessage, type InitMessage } from '../plan';
+import { InitPlan, Msg, awaitPlacement, decodeMessage, encodeMessage, encodePlan, encodePlanMessage, type InitMessage } from '../plan';
 import type { ConsoleSocketSource } from '../plan/exec';
 import { MSG_HEADER, MSG_MAX, PLAN_MAX } from '../plan/proto';
 import type { Runtime } from '../runtime';
@@ -13,6 +14,7 @@ import type { PhaseLog } from './phases';
 
 const O_PATH = 0o10000000;
 const SIGKILL = 9;
+const ECONNRESET = osConstants.errno.ECONNRESET;
 
 export interface InitStdio {
   /** Our fds that become the init's 0, 1, 2. */
@@ -24,8 +26,11 @@ export interface InitStdio {
 }
 
 export interface InitHooks {
-  /** While the init waits for its plan: cgroup placement (beside the read of the init's start time). */
-  beforePlan?: (pid: number) => Promise<void>;
+  /**
+   * The init's cgroup placement, beside the read of its start time and the init's ops that need no cgroup; the init
+   * waits for it at OP_AWAIT_PLACED (plan/placement.ts).
+   */
+  place?: (pid: number) => Promise<void>;
   /**
    * Records the process that will exec as soon as it is known: the init once spawned, and again the fork at MSG_PID
    * when the init forks into a pid namespace. Runs beside the init's set-up (each call after the one before has
@@ -97,8 +102,20 @@ function openFdSources(runtime: Runtime, plan: InitPlan, fifoPath: string | unde
   return opened;
 }
 
-/** Receives one message, waiting on the event loop; undefined when the init closed its end. */
+/**
+ * Receives one message, waiting on the event loop; undefined when the init closed its end (a reset: it died with a
+ * message of ours unread, such as the plan).
+ */
 async function receive(runtime: Runtime, fd: number, withFds: boolean): Promise<(InitMessage & { fd?: number }) | undefined> {
+  try {
+    return await receiveOrThrow(runtime, fd, withFds);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).errno === ECONNRESET) return undefined;
+    throw e;
+  }
+}
+
+async function receiveOrThrow(runtime: Runtime, fd: number, withFds: boolean): Promise<(InitMessage & { fd?: number }) | undefined> {
   const sys = runtime.sys;
   for (;;) {
     if (withFds) {
@@ -204,6 +221,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let childEnd: number;
   let initPhases: StampedPhase[] = [];
   try {
+    if (hooks.place) plan = { ...plan, ops: awaitPlacement(plan.ops) };
     // With timings on, OP_TIMESTAMPs end the init's phases; MSG_READY brings their times back.
     const stamped = hooks.phases?.enabled ? stampPhases(plan.ops) : undefined;
     if (stamped) plan = { ...plan, ops: stamped.ops };
@@ -211,6 +229,14 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     initPhases = stamped?.phases ?? [];
     extra = openFdSources(runtime, plan, fifoPath);
     [parentEnd, childEnd] = sys.socketpair();
+    try {
+      // Queued before the clone: the init reads it as soon as it runs.
+      sendPlan(runtime, parentEnd, planBytes);
+    } catch (e) {
+      fs.closeSync(parentEnd);
+      fs.closeSync(childEnd);
+      throw e;
+    }
   } catch (e) {
     // The console receiver is ours from the call on, whatever fails.
     extra.forEach((fd) => fs.closeSync(fd));
@@ -225,16 +251,25 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   const releaseReaps = runtime.exits.holdReaps();
   const phases = hooks.phases;
   let child: ProcessHandle;
-  let joined: Promise<void> | undefined;
+  // Settled before parentEnd is closed: it writes there.
+  let placed: Promise<void> | undefined;
+  const spawnAt = phases?.now() ?? 0n;
   try {
     const pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
     // The cgroup join and the read of the start time are pool requests each: both go at once.
-    joined = hooks.beforePlan?.(pid);
-    joined?.catch(() => undefined); // awaited below, or here on failure
+    placed = hooks.place?.(pid).then(() => {
+      phases?.end('cgroup-join');
+      try {
+        sys.sendMsg(parentEnd, encodeMessage(Msg.Placed));
+      } catch {
+        // The init is gone: the receive below reads why.
+      }
+    });
+    placed?.catch(() => undefined); // awaited below, or here on failure
     child = await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
     phases?.end('spawn', `pid ${pid}`);
   } catch (e) {
-    await joined?.catch(() => undefined);
+    await placed?.catch(() => undefined);
     releaseReaps();
     fs.closeSync(parentEnd);
     closeConsoleReceiver(hooks.console);
@@ -253,24 +288,33 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     recorded = recorded.then(() => hooks.recordProcess!(p));
     recorded.catch(() => undefined); // awaited before returning, or on failure
   };
+  // A failed placement ends the init, which would wait for it in vain; the receive below reports the failure.
+  placed?.catch(() => {
+    try {
+      child.kill(SIGKILL);
+    } catch {
+      // already exited
+    }
+  });
   try {
     record(child);
-    if (joined) {
-      await joined;
-      phases?.end('cgroup-join');
-    }
-    sendPlan(runtime, parentEnd, planBytes);
     for (;;) {
       const msg = await receive(runtime, parentEnd, !!plan.seccompNotify);
       if (msg === undefined) {
+        await placed;
         const status = await child.wait();
         throw new InitFailedError(`container init exited before it was ready${status ? ` (exit status ${exitCodeOf(status)})` : ''}`);
       }
       if (msg.type === Msg.Ready) {
+        await placed;
         const readyAt = phases?.now();
-        // The init's first phase also holds the plan's way to it (sent, read, decoded).
-        msg.timestamps.forEach((ns, i) => phases?.end(initPhases[i]?.phase ?? 'init', initPhases[i]?.origins, ns));
-        phases?.end('ready', undefined, readyAt);
+        // The init's phases ran beside ours; its first holds the clone, the exec and the plan's read.
+        let from = spawnAt;
+        msg.timestamps.forEach((ns, i) => {
+          phases?.span(`init ${initPhases[i]?.phase ?? 'set-up'}`, from, ns, initPhases[i]?.origins);
+          from = ns;
+        });
+        phases?.end('ready', 'the init', readyAt);
         break;
       }
       if (msg.type === Msg.UsernsMaps) {
@@ -309,7 +353,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     await recorded;
     return started;
   } catch (e) {
-    await recorded.catch(() => undefined);
+    await Promise.allSettled([recorded, placed]);
     phases?.end('failed', (e as Error).message);
     await Promise.allSettled([forked && killInit(forked), killInit(child)]);
     throw e;

@@ -8,11 +8,13 @@ export interface PhaseLog {
   readonly enabled: boolean;
   /** Ends the phase that began where the last one ended, now or at `atNs` (CLOCK_MONOTONIC, e.g. tsrunc-init's). */
   end(phase: string, detail?: string, atNs?: bigint): void;
-  /** The time to pass to end() later (0 when off: no clock read). */
+  /** A phase that ran beside ours (tsrunc-init's), from `fromNs` to `toNs`; where the last phase ended stays. */
+  span(phase: string, fromNs: bigint, toNs: bigint, detail?: string): void;
+  /** The time to pass to end() or span() later (0 when off: no clock read). */
   now(): bigint;
 }
 
-const off: PhaseLog = { enabled: false, end: () => {}, now: () => 0n };
+const off: PhaseLog = { enabled: false, end: () => {}, span: () => {}, now: () => 0n };
 
 /**
  * Phases of `what` ("create ID"), the first beginning now. Each record: msg `WHAT: PHASE (DETAIL) 1.23 ms`, fields
@@ -21,14 +23,18 @@ const off: PhaseLog = { enabled: false, end: () => {}, now: () => 0n };
 export function phaseLog(logger: Logger, what: string): PhaseLog {
   if (!logger.debugEnabled) return off;
   let last = process.hrtime.bigint();
+  const record = (phase: string, detail: string | undefined, ns: bigint) => {
+    const ms = Math.round(Number(ns) / 1e3) / 1e3;
+    logger.debug(`${what}: ${phase}${detail ? ` (${detail})` : ''} ${ms} ms`, { phase, duration_ms: ms });
+  };
   return {
     enabled: true,
     end(phase, detail, atNs) {
-      const ms = Math.round(Number((atNs ?? process.hrtime.bigint()) - last) / 1e3) / 1e3;
-      logger.debug(`${what}: ${phase}${detail ? ` (${detail})` : ''} ${ms} ms`, { phase, duration_ms: ms });
+      record(phase, detail, (atNs ?? process.hrtime.bigint()) - last);
       // Writing the record (the first one loads winston) is not counted in the next phase.
       last = atNs ?? process.hrtime.bigint();
     },
+    span: (phase, fromNs, toNs, detail) => record(phase, detail, toNs - fromNs),
     now: () => process.hrtime.bigint(),
   };
 }

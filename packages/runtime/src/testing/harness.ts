@@ -10,6 +10,7 @@ import { readProcStat } from '../process/liveness';
 import type { ContainerState } from '../container/state-dir';
 import type { Status } from '../container/transitions';
 import { RecordingExits, RecordingNative, errnoError } from './recording-native';
+import { Msg } from '../plan';
 
 export interface Harness {
   sys: RecordingNative;
@@ -118,6 +119,15 @@ export class StandIns {
     for (const child of this.running.values()) child.kill('SIGKILL');
     await Promise.all(this.exited.values());
   }
+}
+
+/**
+ * The native calls in order, the MSG_PLACED sends apart, and how many there were: the init is told it is in its
+ * cgroup whenever that is done, which falls between its reads as the event loop has it.
+ */
+export function callsBesidePlacement(sys: RecordingNative): { names: string[]; placed: number } {
+  const isPlaced = (c: { name: string; args: unknown[] }) => c.name === 'sendMsg' && (c.args[1] as Buffer).readUInt32LE(4) === Msg.Placed /* proto.h: magic, type, length */;
+  return { names: sys.calls.filter((c) => !isPlaced(c)).map((c) => c.name), placed: sys.calls.filter(isPlaced).length };
 }
 
 /** This process's open fds and what each names. */

@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap, promisify } from 'node:util';
-import { FileOpKind, native, type FileOp } from '@tsrunc/common';
+import * as path from 'node:path';
+import { FileOpKind, TsruncError, native, strerror, type FileOp } from '@tsrunc/common';
 
 /**
  * The fs calls the library awaits, as fs's callback functions promisified: the same requests on the pool as
@@ -85,4 +86,37 @@ export async function readFileOnPool(file: string): Promise<string> {
 /** One write(2) of `value` to an existing file (O_WRONLY|O_TRUNC, never O_CREAT), as one pool request. */
 export async function writeFileOnPool(file: string, value: string): Promise<void> {
   await runFileOps([{ kind: FileOpKind.Write, path: file, value }]);
+}
+
+/** A file's atomic write as file ops, for a batch of its own or the head of another one. */
+export interface PendingWrite {
+  readonly ops: FileOp[];
+  /** After one of `ops` failed with `e`: removes the temp file, and names the file in the error. */
+  failed(e: unknown): Promise<TsruncError>;
+}
+
+export function atomicWrite(file: string, data: string, mode: number, sync = false): PendingWrite {
+  // Unique per write: two writers in one process (a daemon) never share a temp file, nor meet one an earlier process
+  // with our pid left. O_EXCL makes a guessed name a failed write, never a redirected one, so Math.random suffices
+  // (node:crypto would cost every CLI start 10-40 ms).
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 12)}`);
+  return {
+    ops: [
+      { kind: FileOpKind.Create, path: tmp, value: data, mode, sync },
+      { kind: FileOpKind.Rename, path: tmp, value: file },
+    ],
+    failed: async (e) => {
+      await fsAsync.rm(tmp, { force: true });
+      return new TsruncError(`write ${file}: ${strerror(e)}`);
+    },
+  };
+}
+
+/** A PendingWrite in a batch of its own. */
+export async function runPendingWrite(write: PendingWrite): Promise<void> {
+  try {
+    await runFileOps(write.ops);
+  } catch (e) {
+    throw await write.failed(e);
+  }
 }

@@ -6,9 +6,10 @@ import { ConfigError, FileOpKind, TsruncError, type FileOp } from '@tsrunc/commo
 import { deviceRules, type DeviceFilterInstaller } from './devices';
 import { errnoCode, strerror } from '@tsrunc/common';
 import {
-  applyWrites, cgroupTree, currentReader, existsAsync, makeDirs, readCgroupFile, readCgroupFileAsync, removeCgroup, sleep, writeCgroupFileAsync,
+  applyWrites, cgroupTree, currentReader, existsAsync, makeDirs, readCgroupFile, readCgroupFileAsync, removeCgroup, resourceError, resourceOps, sleep, writeCgroupFileAsync,
+  type CgroupWrite,
 } from './fsexec';
-import { errnos, fileOpOutcomes, runFileOps, untoleratedFailure, type FileOpFailure } from '../pool-io';
+import { errnos, fileOpOutcomes, runFileOps, untoleratedFailure, type FileOpFailure, type PendingWrite } from '../pool-io';
 import type { CgroupLayout } from './layout';
 import { readOomKills, watchOomV1, watchOomV2, type EventfdNative, type OomCounterFile } from './oom';
 import { cgroupPaths, UNIFIED, type CgroupPathOptions, type CgroupPaths } from './paths';
@@ -21,6 +22,21 @@ import { parseKeyValues, readStats, type CgroupStats } from './stats';
 export interface CgroupOptions {
   /** Installs v2 device rules (eBPF); from the native layer. Without it, v2 device rules are an error. */
   deviceFilter?: DeviceFilterInstaller;
+}
+
+/** What `survey` found: whether the cgroup is in use, and what `create` plans from. */
+export interface CgroupSurvey {
+  /** Processes in it and its children (none when it does not exist). */
+  processes: number;
+  frozen: boolean;
+  /** Each file read, by path: its text, undefined when missing. */
+  texts: Map<string, string | undefined>;
+}
+
+/** `linux.resources` planned for one cgroup (planResources): its writes, and its v2 device rules' installation. */
+export interface PlannedResources {
+  writes: CgroupWrite[];
+  installDeviceFilter(): void;
 }
 
 export interface OpenCgroupOptions extends CgroupPathOptions, CgroupOptions {
@@ -82,51 +98,71 @@ export class Cgroup {
   }
 
   /**
-   * Makes the directories. v1 cpuset: every new (or empty) level gets its parent's cpus and mems, or no task could
-   * join. v2: controllers are enabled down the ancestors, as far as the kernel allows (a missing one surfaces as a
-   * resource error later). On failure, whatever this call made is removed again. The file operations run on the
-   * thread pool, batched: what the set-up depends on is read in one request, the directories are made and the
-   * cpuset and controller writes made in another (one request a file cost a daemon's loop ~0.1 ms each, ~40 a create).
+   * What making this cgroup depends on, and whether something uses it already, as one thread-pool request: its
+   * cgroup.procs and freezer state; cpus and mems of the cpuset directory and its parent; the cgroup2 ancestors'
+   * controllers. A missing file reads as undefined (a new container's cgroup does not exist yet).
    */
-  async create(): Promise<void> {
-    const dirs = this.dirs();
+  async survey(): Promise<CgroupSurvey> {
+    const probe = this.frozenProbe();
+    const procs = path.join(this.procsDir(), 'cgroup.procs');
+    const cpuset = this.v1('cpuset');
+    const unified = this.unified;
+    const files = [
+      procs,
+      ...(probe ? [path.join(probe.dir, probe.file)] : []),
+      ...(cpuset ? [cpuset, path.dirname(cpuset)].flatMap((d) => CPUSET_FILES.map((f) => path.join(d, f))) : []),
+      ...(unified ? ancestorsOf(unified).flatMap((d) => [path.join(d, 'cgroup.controllers'), path.join(d, 'cgroup.subtree_control')]) : []),
+    ];
+    const read = await runFileOps(files.map((p) => ({ kind: FileOpKind.Read, path: p, tolerate: ENOENT })));
+    const texts = new Map(files.map((f, i) => [f, typeof read[i] === 'string' ? (read[i] as string) : undefined]));
+    const frozen = !!probe && probe.frozen(texts.get(path.join(probe.dir, probe.file)));
+    return { processes: texts.get(procs) === undefined ? 0 : (await this.pids()).length, frozen, texts };
+  }
+
+  /**
+   * Makes the directories, from what `survey` read (read here without one). v1 cpuset: every new (or empty) level gets its parent's cpus and
+   * mems, or no task could join. v2: controllers are enabled down the ancestors, as far as the kernel allows (a
+   * missing one surfaces as a resource error later). `first` (state.json naming this cgroup) runs at the head of the
+   * same thread-pool request, before the first directory. On failure, whatever this call made is removed again.
+   */
+  async create(survey?: CgroupSurvey, first?: PendingWrite): Promise<void> {
+    const { texts } = survey ?? (await this.survey());
+    const text = (file: string): string | undefined => texts.get(file);
     const cpuset = this.v1('cpuset');
     const unified = this.unified;
     const made: string[] = [];
+    const head = first?.ops ?? [];
     try {
-      // What the set-up depends on: cpus and mems of the cpuset directory and its parent; the cgroup2 ancestors' controllers.
-      const cpusetReads = cpuset ? [cpuset, path.dirname(cpuset)].flatMap((d) => CPUSET_FILES.map((f) => path.join(d, f))) : [];
-      const ancestors = unified ? ancestorsOf(unified) : [];
-      const unifiedReads = ancestors.flatMap((d) => [path.join(d, 'cgroup.controllers'), path.join(d, 'cgroup.subtree_control')]);
-      const read = await runFileOps([...cpusetReads, ...unifiedReads].map((p) => ({ kind: FileOpKind.Read, path: p, tolerate: ENOENT })));
-      const text = (i: number): string | undefined => (typeof read[i] === 'string' ? (read[i] as string) : undefined);
       const writes: FileOp[] = [];
       if (cpuset) {
-        const filled = (at: number) => !!text(at)?.trim() && !!text(at + 1)?.trim();
-        if (!filled(2)) {
+        const filled = (d: string) => CPUSET_FILES.every((f) => !!text(path.join(d, f))?.trim());
+        if (!filled(path.dirname(cpuset))) {
           // The parent is new or empty too (a cgroupsPath two levels down): each level, top-down, on its own.
           for (const d of await cpusetLevelsToFill(path.dirname(cpuset))) {
             await makeDirs(d, made);
             await inheritCpuset(d);
           }
         }
-        if (!filled(0)) {
-          for (const [i, file] of CPUSET_FILES.entries()) {
-            const value = text(2 + i)?.trim() || (await readCgroupFileAsync(path.dirname(cpuset), file))?.trim() || '';
-            if (!text(i)?.trim()) writes.push({ kind: FileOpKind.Write, path: path.join(cpuset, file), value });
-          }
+        for (const file of CPUSET_FILES) {
+          if (text(path.join(cpuset, file))?.trim()) continue;
+          const value = text(path.join(path.dirname(cpuset), file))?.trim() || (await readCgroupFileAsync(path.dirname(cpuset), file))?.trim() || '';
+          writes.push({ kind: FileOpKind.Write, path: path.join(cpuset, file), value });
         }
       }
-      if (unified) writes.push(...controllerWrites(ancestors, (i) => text(cpusetReads.length + 2 * i), (i) => text(cpusetReads.length + 2 * i + 1)));
-      // The directories, then the writes, in one request; a directory whose parent is missing stops it, is made
-      // level by level, and the request goes on after it.
-      const ops: FileOp[] = [...dirs.map((d) => ({ kind: FileOpKind.Mkdir, path: d, mode: 0o755, tolerate: EEXIST })), ...writes];
+      if (unified) {
+        const ancestors = ancestorsOf(unified);
+        writes.push(...controllerWrites(ancestors, (i) => text(path.join(ancestors[i], 'cgroup.controllers')), (i) => text(path.join(ancestors[i], 'cgroup.subtree_control'))));
+      }
+      // `first`, the directories, then the writes, in one request; a directory whose parent is missing stops it, is
+      // made level by level, and the request goes on after it.
+      const ops: FileOp[] = [...head, ...this.dirs().map((d) => ({ kind: FileOpKind.Mkdir, path: d, mode: 0o755, tolerate: EEXIST })), ...writes];
       for (let from = 0; from < ops.length; ) {
         const rest = ops.slice(from);
         const outcomes = await fileOpOutcomes(rest);
         outcomes.forEach((o, i) => o === undefined && rest[i].kind === FileOpKind.Mkdir && made.push(rest[i].path));
         const failed = untoleratedFailure(rest, outcomes);
         if (failed < 0) break;
+        if (from + failed < head.length) throw await first!.failed(outcomes[failed]);
         if (rest[failed].kind !== FileOpKind.Mkdir || errnoCode(outcomes[failed]) !== 'ENOENT') throw outcomes[failed];
         await makeDirs(rest[failed].path, made);
         from += failed + 1;
@@ -140,10 +176,12 @@ export class Cgroup {
 
   /**
    * Moves `pid` into every hierarchy, as one thread-pool request (a migration waits for the kernel's cgroup lock,
-   * which serialises the hierarchies anyway).
+   * which serialises the hierarchies anyway); `limits` (a new cgroup's, from planResources) are written first in the
+   * same request.
    */
-  async addProcess(pid: number): Promise<void> {
-    const writes: FileOp[] = this.dirs().map((dir) => ({ kind: FileOpKind.Write, path: path.join(dir, 'cgroup.procs'), value: String(pid) }));
+  async addProcess(pid: number, limits?: PlannedResources): Promise<void> {
+    const head = limits ? resourceOps(limits.writes) : [];
+    const writes: FileOp[] = [...head, ...this.dirs().map((dir) => ({ kind: FileOpKind.Write, path: path.join(dir, 'cgroup.procs'), value: String(pid) }))];
     // EINVAL: the task is still being forked (TASK_NEW); it can join a moment later.
     for (let attempt = 0, from = 0; from < writes.length; attempt++) {
       try {
@@ -151,6 +189,7 @@ export class Cgroup {
         return;
       } catch (e) {
         const failed = from + (e as FileOpFailure).opIndex;
+        if (failed < head.length) throw resourceError(limits!.writes[failed], e);
         if (errnoCode(e) !== 'EINVAL' || attempt >= 5) throw new TsruncError(`cannot add process ${pid} to cgroup ${path.dirname(writes[failed].path)}: ${strerror(e)}`);
         from = failed;
         await sleep(30);
@@ -159,10 +198,20 @@ export class Cgroup {
   }
 
   /**
-   * Writes `linux.resources` (create and `update`). Everything is planned, and so validated, before the first write;
-   * the writes run as one thread-pool request, in plan order; the first failure stops them and is reported.
+   * Writes `linux.resources` (`update`). Everything is planned, and so validated, before the first write; the writes
+   * run as one thread-pool request, in plan order; the first failure stops them and is reported.
    */
   async applyResources(r: LinuxResources): Promise<void> {
+    const planned = this.planResources(r);
+    await applyWrites(planned.writes);
+    planned.installDeviceFilter();
+  }
+
+  /**
+   * `linux.resources` as the writes that set them, each in its directory, planned from the current files (so after
+   * create), and so validated; and the v2 device rules' installation.
+   */
+  planResources(r: LinuxResources): PlannedResources {
     const plan: [string, FileWrite[]][] = [];
     const u = this.unified;
     const v2Available = new Set(u ? (readCgroupFile(u, 'cgroup.controllers') ?? '').split(/\s+/) : []);
@@ -183,8 +232,10 @@ export class Cgroup {
     if (v2Devices && !(u && this.options.deviceFilter)) {
       throw new ConfigError('linux.resources.devices', u ? 'cgroup v2 device rules need the native eBPF device filter' : 'no devices cgroup is mounted');
     }
-    await applyWrites(plan.flatMap(([dir, writes]) => writes.map((w) => ({ ...w, dir }))));
-    if (v2Devices) this.options.deviceFilter!(u!, v2Devices);
+    return {
+      writes: plan.flatMap(([dir, writes]) => writes.map((w) => ({ ...w, dir }))),
+      installDeviceFilter: () => v2Devices && this.options.deviceFilter!(u!, v2Devices),
+    };
   }
 
   /** Freezes every task and waits until the kernel reports the cgroup frozen. */
@@ -249,19 +300,6 @@ export class Cgroup {
       for (const pid of ((await readCgroupFileAsync(d, 'cgroup.procs')) ?? '').split('\n').filter(Boolean)) pids.add(Number(pid));
     }
     return [...pids].sort((a, b) => a - b);
-  }
-
-  /**
-   * How many processes the cgroup (with its children) holds, and whether it is frozen: one thread-pool request for a
-   * cgroup that does not exist yet, as a new container's does not.
-   */
-  async usage(): Promise<{ processes: number; frozen: boolean }> {
-    const probe = this.frozenProbe();
-    const files = [path.join(this.procsDir(), 'cgroup.procs'), ...(probe ? [path.join(probe.dir, probe.file)] : [])];
-    const [procs, frozenText] = await runFileOps(files.map((p) => ({ kind: FileOpKind.Read, path: p, tolerate: ENOENT })));
-    const frozen = !!probe && probe.frozen(typeof frozenText === 'string' ? frozenText : undefined);
-    if (typeof procs !== 'string') return { processes: 0, frozen };
-    return { processes: (await this.pids()).length, frozen };
   }
 
   /** Any hierarchy holds all the tasks; prefer ones runtimes always have. */

@@ -2,7 +2,8 @@
 // directories the init binds for a `cgroup` mount, the native seams, and signalling every task in the cgroup.
 import { native, type LinuxResources, type NativeLayer, type Spec } from '@tsrunc/common';
 import { TsruncError } from '@tsrunc/common';
-import { fromPaths, openCgroup, type Cgroup } from './cgroup';
+import { fromPaths, openCgroup, type Cgroup, type PlannedResources } from './cgroup';
+import { runPendingWrite, type PendingWrite } from '../pool-io';
 import type { DeviceFilterInstaller } from './devices';
 import type { CgroupLayout } from './layout';
 import type { EventfdNative } from './oom';
@@ -20,17 +21,36 @@ export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout, de
 }
 
 /**
- * A cgroupsPath in use is refused before anything joins it. One that holds processes: runc 1.1 only warns, runc 1.2
- * refuses ("container's cgroup is not empty") and so do we, since `delete` and `kill --all` act on every process in
- * the container's cgroup and would reach ones that are not the container's. A frozen one (runc: "container's cgroup
- * unexpectedly frozen"): the init would stop as it joins, and create would wait for it forever. The caller checks
- * before state.json names the cgroup: a `delete` of a killed create kills whatever runs in the cgroups it names.
+ * A new container's cgroup, made while its init is cloned; resolves with the init's join. In order:
+ * - the cgroupsPath is checked unused, beside the reads its making depends on (one request). One that holds
+ *   processes: runc 1.1 only warns, runc 1.2 refuses ("container's cgroup is not empty") and so do we, since `delete`
+ *   and `kill --all` act on every process in the container's cgroup and would reach ones that are not the container's.
+ *   A frozen one (runc: "container's cgroup unexpectedly frozen"): the init would stop as it joins, and create would
+ *   wait for it forever.
+ * - `stateWrite` (state.json naming the cgroup), then the directories (one request): a `delete` of a create killed
+ *   at any moment finds the cgroup, and kills whatever runs in it, only once the check has passed.
+ * - the spec's resources are planned, and so validated, and v2 device rules installed;
+ * - the join (once the init's pid is known): the resources' writes, then the move (one request).
+ * On failure nothing this call made is left, but state.json (the caller's to remove).
  */
-export async function checkCgroupUnused(cgroup: Cgroup): Promise<void> {
-  if (managesNothing(cgroup)) return;
-  const { processes, frozen } = await cgroup.usage();
-  if (processes > 0) throw new TsruncError(`container's cgroup is not empty: ${processes} process(es) found`);
-  if (frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
+export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrite: PendingWrite): Promise<(pid: number) => Promise<void>> {
+  if (managesNothing(cgroup)) {
+    await runPendingWrite(stateWrite);
+    return async () => undefined;
+  }
+  const survey = await cgroup.survey();
+  if (survey.processes > 0) throw new TsruncError(`container's cgroup is not empty: ${survey.processes} process(es) found`);
+  if (survey.frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
+  await cgroup.create(survey, stateWrite);
+  let limits: PlannedResources;
+  try {
+    limits = cgroup.planResources(specResources(spec));
+    limits.installDeviceFilter();
+  } catch (e) {
+    await cgroup.destroy().catch(() => undefined);
+    throw e;
+  }
+  return (pid) => cgroup.addProcess(pid, limits);
 }
 
 /**
@@ -39,18 +59,6 @@ export async function checkCgroupUnused(cgroup: Cgroup): Promise<void> {
  */
 function managesNothing(cgroup: Cgroup): boolean {
   return Object.keys(cgroup.paths).length === 0;
-}
-
-/** Makes the directories and writes the spec's resources, before any process joins. On failure nothing this call made is left. */
-export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec): Promise<void> {
-  if (managesNothing(cgroup)) return;
-  await cgroup.create();
-  try {
-    await cgroup.applyResources(specResources(spec));
-  } catch (e) {
-    await cgroup.destroy().catch(() => undefined);
-    throw e;
-  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // is an error, never a new regular file) and read-only files are never opened for writing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, FileOpKind, TsruncError, errnoCode, strerror } from '@tsrunc/common';
+import { ConfigError, FileOpKind, TsruncError, errnoCode, strerror, type FileOp } from '@tsrunc/common';
 import type { FileWrite, ReadCurrent } from './plan';
 import { errnos, fsAsync, readFileOnPool, runFileOps, writeFileOnPool, type FileOpFailure } from '../pool-io';
 
@@ -52,19 +52,31 @@ export async function readCgroupFileAsync(dir: string, file: string): Promise<st
 /** Whether `p` exists, asked on the thread pool. */
 export const existsAsync = (p: string): Promise<boolean> => fsAsync.access(p).then(() => true, () => false);
 
+/** A planned write in its cgroup directory. */
+export type CgroupWrite = FileWrite & { dir: string };
+
+/** Planned writes as file ops, in order. */
+export function resourceOps(writes: CgroupWrite[]): FileOp[] {
+  return writes.map((w) => ({ kind: FileOpKind.Write, path: path.join(w.dir, w.file), value: w.value, tolerate: w.tolerate && errnos(w.tolerate) }));
+}
+
+/** The ConfigError of a planned write that failed with `e`, naming the spec field and the value. */
+export function resourceError(w: CgroupWrite, e: unknown): ConfigError {
+  const hint = errnoCode(e) === 'ENOENT' ? ` (${w.file} is missing in ${w.dir}: controller not available?)` : '';
+  return new ConfigError(w.field, `cannot set ${w.value}: ${strerror(e)}${hint}`);
+}
+
 /**
- * Applies planned writes, each in its directory, in order as one thread-pool request (a create writes a dozen files:
- * devices.allow rules, cpuset, limits); the first failure stops them and is a ConfigError naming the spec field and
- * the value.
+ * Applies planned writes, each in its directory, in order as one thread-pool request (an update writes a dozen files:
+ * devices.allow rules, cpuset, limits); the first failure stops them and is a ConfigError (resourceError).
  */
-export async function applyWrites(writes: Array<FileWrite & { dir: string }>): Promise<void> {
+export async function applyWrites(writes: CgroupWrite[]): Promise<void> {
   try {
-    await runFileOps(writes.map((w) => ({ kind: FileOpKind.Write, path: path.join(w.dir, w.file), value: w.value, tolerate: w.tolerate && errnos(w.tolerate) })));
+    await runFileOps(resourceOps(writes));
   } catch (e) {
     const w = writes[(e as FileOpFailure).opIndex];
     if (!w) throw e;
-    const hint = errnoCode(e) === 'ENOENT' ? ` (${w.file} is missing in ${w.dir}: controller not available?)` : '';
-    throw new ConfigError(w.field, `cannot set ${w.value}: ${strerror(e)}${hint}`);
+    throw resourceError(w, e);
   }
 }
 

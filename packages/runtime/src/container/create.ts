@@ -11,7 +11,7 @@ import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit }
 import type { ProcessHandle } from '../process/handle';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
 import { HookState } from '../plan/hooks';
-import { checkCgroupUnused, containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup } from '../cgroups';
+import { containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup } from '../cgroups';
 import type { Runtime } from '../runtime';
 import { Container } from './container';
 import { phaseLog } from '../process/phases';
@@ -74,7 +74,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   const receiver = spec.process?.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
   const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
   let cgroupMade = false;
-  let cgroupReady: Promise<void> | undefined;
+  let cgroupReady: Promise<(pid: number) => Promise<void>> | undefined;
   let init: ProcessHandle | undefined;
   let reserved = false;
   let release: Release | undefined;
@@ -95,19 +95,14 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     phases.end('locked', 'id reserved');
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     // All of this runs while tsrunc-init is cloned (begun at startInit's first await, so the clone waits for none of
-    // it) and runs the ops that need no cgroup; it waits at OP_AWAIT_PLACED until it has joined it. In order: the cgroupsPath is
-    // checked unused before state.json names it (after the id, as runc: a duplicate id is reported as such);
-    // state.json (no process yet: it reads as stopped) is written before the cgroup is made, so that if this process
-    // is killed at any later moment, `delete` finds the cgroup and removes it with anything in it.
-    const stateWritten = Promise.resolve().then(async () => {
-      await checkCgroupUnused(cgroup);
-      await dir.write(state);
-    });
-    stateWritten.catch(() => undefined); // awaited through cgroupReady
-    cgroupReady = stateWritten
-      .then(() => setUpContainerCgroup(cgroup, spec))
-      .then(() => {
+    // it) and runs the ops that need no cgroup: the cgroupsPath checked unused (after the id, as runc: a duplicate id is
+    // reported as such), state.json (no process yet: it reads as stopped) written before the cgroup is made, so that
+    // if this process is killed at any later moment `delete` finds the cgroup and removes it with anything in it.
+    cgroupReady = Promise.resolve()
+      .then(() => setUpContainerCgroup(cgroup, spec, dir.writeOps(state)))
+      .then((join) => {
         cgroupMade = true;
+        return join;
       });
     cgroupReady.catch(() => undefined); // awaited before the init is placed, or on failure below
     if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
@@ -116,12 +111,12 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     receiverPassed = true;
     init = await startInit(runtime, plan, io, dir.fifoPath, {
       place: async (pid) => {
-        await cgroupReady;
-        phases.end('cgroup', 'checked, state.json written, made and limited while the init was cloned');
-        await cgroup.addProcess(pid);
+        const join = await cgroupReady!;
+        phases.end('cgroup', 'checked, state.json written and made while the init was cloned');
+        await join(pid);
       },
       // state.json names the init while it sets up: a killed create's `delete` then also finds it by pid.
-      recordProcess: (p) => stateWritten.then(() => dir.write({ ...state, pid: p.pid, pidStartTime: p.startTime })),
+      recordProcess: (p) => cgroupReady!.then(() => dir.write({ ...state, pid: p.pid, pidStartTime: p.startTime })),
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
       console: receiver,
       phases,

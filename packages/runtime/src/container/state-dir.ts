@@ -1,8 +1,8 @@
 // <root>/<id>/: state.json (written atomically) and exec.fifo; the directory is what ContainerLocks flock.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileOpKind, NotFoundError, Spec, TsruncError, errnoCode, strerror } from '@tsrunc/common';
-import { fsAsync, runFileOps } from '../pool-io';
+import { NotFoundError, Spec, TsruncError, errnoCode } from '@tsrunc/common';
+import { atomicWrite, fsAsync, runPendingWrite, type PendingWrite } from '../pool-io';
 
 /** SECURITY.md #7: no '/', no '..', nothing a path could be built from. */
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$/;
@@ -82,6 +82,11 @@ export class ContainerDir {
     return writeFileAtomic(this.statePath, JSON.stringify(state), 0o600);
   }
 
+  /** write() as ops to run at the head of another batch of file ops (the cgroup's making). */
+  writeOps(state: ContainerState): PendingWrite {
+    return atomicWrite(this.statePath, JSON.stringify(state), 0o600);
+  }
+
   /** Removes the directory and what is in it (on the thread pool: unlinking waits for the filesystem). */
   remove(): Promise<void> {
     return fsAsync.rm(this.path, { recursive: true, force: true });
@@ -104,20 +109,8 @@ function makeParents(dir: string, mode: number): void {
  * part. `sync` (O_SYNC) is for files runc syncs (the pid file); state lives on a tmpfs and needs no disk flush.
  * On failure (a full filesystem) the temp file is removed and the error names `file`.
  */
-export async function writeFileAtomic(file: string, data: string, mode: number, sync = false): Promise<void> {
-  // Unique per write: two writers in one process (a daemon) never share a temp file, nor meet one an earlier process
-  // with our pid left. O_EXCL makes a guessed name a failed write, never a redirected one, so Math.random suffices
-  // (node:crypto would cost every CLI start 10-40 ms).
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 12)}`);
-  try {
-    await runFileOps([
-      { kind: FileOpKind.Create, path: tmp, value: data, mode, sync },
-      { kind: FileOpKind.Rename, path: tmp, value: file },
-    ]);
-  } catch (e) {
-    await fsAsync.rm(tmp, { force: true });
-    throw new TsruncError(`write ${file}: ${strerror(e)}`);
-  }
+export function writeFileAtomic(file: string, data: string, mode: number, sync = false): Promise<void> {
+  return runPendingWrite(atomicWrite(file, data, mode, sync));
 }
 
 /** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints it (trailing zeros dropped). */

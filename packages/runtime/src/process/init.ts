@@ -256,6 +256,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   const spawnAt = phases?.now() ?? 0n;
   try {
     const pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
+    phases?.end('spawn', `pid ${pid}`);
     // The cgroup join and the read of the start time are pool requests each: both go at once.
     placed = hooks.place?.(pid).then(() => {
       phases?.end('cgroup-join');
@@ -267,7 +268,6 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     });
     placed?.catch(() => undefined); // awaited below, or here on failure
     child = await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
-    phases?.end('spawn', `pid ${pid}`);
   } catch (e) {
     await placed?.catch(() => undefined);
     releaseReaps();
@@ -311,10 +311,10 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
         // The init's phases ran beside ours; its first holds the clone, the exec and the plan's read.
         let from = spawnAt;
         msg.timestamps.forEach((ns, i) => {
-          phases?.span(`init ${initPhases[i]?.phase ?? 'set-up'}`, from, ns, initPhases[i]?.origins);
+          phases?.span(initPhases[i]?.phase ?? 'set-up', from, ns, initPhases[i]?.origins);
           from = ns;
         });
-        phases?.end('ready', 'the init', readyAt);
+        phases?.end('ready', undefined, readyAt);
         break;
       }
       if (msg.type === Msg.UsernsMaps) {

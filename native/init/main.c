@@ -45,12 +45,12 @@ void send_msg(uint16_t type, const void *payload, uint32_t len) {
   (void)send(sync_fd, buf, TSRUNC_MSG_HEADER + len, MSG_NOSIGNAL);
 }
 
-/* Set once MSG_PLACED came: the parent sends it whenever it has put us in our cgroup, so it may arrive while we wait
- * for another answer. */
-static int placed;
+/* How far the parent has set up our cgroup: 1 once MSG_CGROUP_MADE came, 2 once MSG_PLACED came. It sends them
+ * whenever they are done, so they may arrive while we wait for another answer. */
+static int cgroup_stage;
 
-/* Blocks until the parent sends the empty message `answer`, noting a MSG_PLACED on the way; an EOF means the parent
- * gave up (it kills us anyway). */
+/* Blocks until the parent sends the empty message `answer`, noting the cgroup's messages on the way; an EOF means the
+ * parent gave up (it kills us anyway). */
 static void await_parent(uint16_t answer, const char *what) {
   for (;;) {
     uint8_t buf[TSRUNC_MSG_HEADER + 1];
@@ -65,12 +65,13 @@ static void await_parent(uint16_t answer, const char *what) {
     memcpy(&got, buf + 4, 4);
     memcpy(&len, buf + 8, 4);
     if (magic != TSRUNC_MSG_MAGIC || len != 0) fail(EBADMSG, "malformed message while %s", what);
-    if (got == MSG_PLACED && !placed) {
-      placed = 1;
-      if (answer == MSG_PLACED) return;
+    int stage = got == MSG_CGROUP_MADE ? 1 : got == MSG_PLACED ? 2 : 0;
+    if (stage == cgroup_stage + 1) {
+      cgroup_stage = stage;
+      if (got == answer) return;
       continue;
     }
-    if (got != answer) fail(EBADMSG, "unexpected message %u while %s", got, what);
+    if (got != answer || stage) fail(EBADMSG, "unexpected message %u while %s", got, what);
     return;
   }
 }
@@ -81,10 +82,11 @@ void ask_parent(uint16_t type, uint16_t answer, const char *what) {
   await_parent(answer, what);
 }
 
-/* The ops before this one needed no cgroup (namespaces, mounts): they ran while the parent made it and moved us. */
-static void op_await_placed(const struct op *op) {
-  (void)op;
-  if (!placed) await_parent(MSG_PLACED, "waiting to be placed in the container's cgroup");
+/* The ops before this one needed no cgroup, or only its directories: they ran while the parent made it and moved us. */
+static void op_await_cgroup(const struct op *op) {
+  int64_t stage = arg_int(op, 0);
+  if (stage < 1 || stage > 2) fail(EBADMSG, "malformed plan: cgroup stage %lld", (long long)stage);
+  while (cgroup_stage < stage) await_parent(cgroup_stage == 0 ? MSG_CGROUP_MADE : MSG_PLACED, "waiting for the container's cgroup");
 }
 
 /* One sendmsg of `data` with `fd` attached (SCM_RIGHTS), as a console-socket receiver expects it. */
@@ -205,7 +207,7 @@ static const op_fn dispatch[] = {
   [OP_SESSION_KEYRING] = op_session_keyring,
   [OP_CLOEXEC_FDS] = op_cloexec_fds,
   [OP_TIMESTAMP] = op_timestamp,
-  [OP_AWAIT_PLACED] = op_await_placed,
+  [OP_AWAIT_CGROUP] = op_await_cgroup,
   [OP_USERNS_ROOT] = op_userns_root,
   [OP_USERNS_MAPS] = op_userns_maps,
   [OP_TERMINAL] = op_terminal,

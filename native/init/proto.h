@@ -31,8 +31,10 @@ enum tsrunc_msg {
                       CLOCK_MONOTONIC ns of each OP_TIMESTAMP run so far (none without them) */
   MSG_ERROR = 3,   /* init -> parent: u32 op index, i32 errno, then a message text */
   MSG_PID = 4,     /* init -> parent: i64 pid of the process that will exec        */
-  MSG_PLACED = 5,  /* parent -> init: empty, we are in the container's cgroup (OP_AWAIT_PLACED); it may
-                      arrive while we wait for another answer                       */
+  /* 5-9: the cgroup, made and joined beside our set-up (OP_AWAIT_CGROUP); each may arrive while we wait for
+     another answer */
+  MSG_CGROUP_MADE = 5, /* parent -> init: empty, the container's cgroup directories exist */
+  MSG_PLACED = 6,      /* parent -> init: empty, we are in the container's cgroup (after MSG_CGROUP_MADE) */
   /* 10-19: seccomp (issue 3) */
   MSG_SECCOMP_FD = 10, /* init -> parent: empty, the seccomp listener fd as SCM_RIGHTS */
   MSG_USERNS_MAPS = 11,   /* init -> parent: empty, write my uid/gid maps now             */
@@ -92,7 +94,6 @@ enum tsrunc_op {
                                open_tree(OPEN_TREE_CLONE) while host root, idmapped through a user namespace with those maps, kept by slot */
   OP_MOUNT_TREE = 37,       /* slot, source (for errors), target (in rootfs), kind, flags, propagation: move that tree onto target */
   OP_TIMESTAMP = 38,        /* -   (note CLOCK_MONOTONIC now, for MSG_READY: the parent's per-phase timings, --debug only) */
-  OP_AWAIT_PLACED = 39,     /* -   (wait for MSG_PLACED: the ops from here on run in the container's cgroup)   */
   OP_CLOEXEC_FDS = 33,      /* first fd: it and every fd above it close-on-exec (before any seccomp filter) */
   /* 40-49: hooks and terminals (issue 5: terminal.c, hooks.c) */
   OP_TERMINAL = 40,         /* console socket fd, rows, cols, mount /dev/console (0/1), uid  */
@@ -107,6 +108,8 @@ enum tsrunc_op {
   OP_SET_HOME = 50,         /* uid: HOME from /etc/passwd for OP_PREPARE_EXEC (the env has none); before the uid change */
   OP_CREATE_CWD = 51,       /* path (in the root): mkdir -p when missing, 0755, after the root switch (process.cwd, as runc) */
   OP_ENTER_CWD = 52,        /* path: chdir while still root; a permission refusal leaves it to OP_PREPARE_EXEC (as runc) */
+  /* 60-69: the cgroup */
+  OP_AWAIT_CGROUP = 60,     /* stage: wait until the parent has made the cgroup (1, MSG_CGROUP_MADE) or put us in it (2, MSG_PLACED) */
 };
 
 #endif

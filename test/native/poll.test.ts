@@ -30,15 +30,17 @@ describeBuilt(`the addon's cancellable poll${skip ? ` [skipped: ${skip}]` : ''}`
     fs.closeSync(d);
   });
 
-  it('a socket whose peer closed with our message unread: the wait resolves and the read reports ECONNRESET', async () => {
-    // The kernel sets the error on our end (POLLERR), which libuv reports as UV_EBADF: an init killed before it read
-    // its plan leaves its parent exactly this.
+  it('a socket whose peer closed with our message unread: the wait resolves, the read reports ECONNRESET once, then what the peer sent, then EOF', async () => {
+    // The kernel sets the error on our end (POLLERR), which libuv reports as UV_EBADF, and recv reports it before the
+    // queue: an init that fails before it read MSG_PLACED leaves its parent exactly this, its MSG_ERROR behind it.
     const [ours, theirs] = native().socketpair();
-    native().sendMsg(ours, Buffer.from('plan'));
+    native().sendMsg(ours, Buffer.from('placed'));
+    native().sendMsg(theirs, Buffer.from('error'));
     fs.closeSync(theirs);
     await expect(waitReadable(ours)).resolves.toBeUndefined();
     expect(() => native().recvMsg(ours, 64)).toThrow(expect.objectContaining({ errno: 104, syscall: 'recv' })); // ECONNRESET
-    expect(native().recvMsg(ours, 64)).toEqual(Buffer.alloc(0)); // then EOF, as for any closed peer
+    expect(native().recvMsg(ours, 64)).toEqual(Buffer.from('error'));
+    expect(native().recvMsg(ours, 64)).toEqual(Buffer.alloc(0));
     fs.closeSync(ours);
   });
 

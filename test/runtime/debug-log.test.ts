@@ -50,9 +50,10 @@ describeAsRoot('tsrunc --debug', () => {
     for (const r of create) expect(r).toEqual({ phase: expect.any(String), duration_ms: expect.any(Number) });
     const phases = create.map((r) => r.phase);
     // The default config's order (docs/architecture.md §3): the library's steps, then tsrunc-init's (which ran beside
-    // the cgroup's: the init waited for it at `placement`, before the cgroup mount), then ready.
+    // the cgroup's: the init waited for its directories before the cgroup mount, for the join before the hooks), then
+    // ready.
     const library = ['parse', 'plan', 'locked', 'spawn', 'cgroup', 'cgroup-join'];
-    const init = ['rootfs', 'process', 'mounts', 'placement', 'mounts', 'devices', 'masks', 'hooks', 'pivot', 'process'];
+    const init = ['rootfs', 'process', 'mounts', 'placement', 'mounts', 'devices', 'masks', 'placement', 'hooks', 'pivot', 'process'];
     const expected = [...library, ...init, 'ready', 'recorded'];
     expect(phases.filter((p, i) => p !== phases[i - 1] && expected.includes(p as string))).toEqual(expected);
     // The library's phases are consecutive: together they are the create, which took less than the command.

@@ -2,7 +2,7 @@
 // the order of the native calls, then the end state: no state dir, no fd left open, the lock free.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { awaitPlacement, compileInitPlan, encodeMessage, Msg, readHostFacts } from '../plan';
+import { awaitCgroup, compileInitPlan, encodeMessage, Msg, readHostFacts } from '../plan';
 import { callsBesidePlacement, fdsOpenedSince, lockIsFree, makeHarness, openFds, type Harness } from '../testing/harness';
 
 let h: Harness;
@@ -27,7 +27,7 @@ async function expectNothingLeft(id: string, fdsBefore: Map<number, string>): Pr
 
 /** The plan is queued on the sync socket before the clone. */
 const PLAN_QUEUED = ['socketpair', 'sealedMemfd', 'sendMsg'];
-/** Spawned, pinned, read (a container's init is also sent MSG_PLACED meanwhile: callsBesidePlacement). */
+/** Spawned, pinned, read (a container's init is also told of its cgroup meanwhile: callsBesidePlacement). */
 const STARTED = ['spawnInit', 'pidfdOpen', 'recvMsg'];
 
 describe('create over the recording native layer', () => {
@@ -52,13 +52,13 @@ describe('create over the recording native layer', () => {
       bundle: h.bundle, preserveFds: 0, noPivot: false, execFifo: true, host: readHostFacts(h.runtime.cgroupLayout), id: 'c2', sessionKeyring: '_ses.c2', cgroupDirs: {},
       seccompCompiler: (profile) => h.sys.compileSeccomp(profile),
     });
-    // The init numbers the ops of the plan it got: the one with OP_AWAIT_PLACED.
-    const hostnameOp = awaitPlacement(plan.ops).findIndex((op) => op.origin === 'hostname');
+    // The init numbers the ops of the plan it got: the one with OP_AWAIT_CGROUP.
+    const hostnameOp = awaitCgroup(plan.ops).findIndex((op) => op.origin === 'hostname');
     expect(hostnameOp).toBeGreaterThan(0);
     h.sys.next('spawnInit', async () => pid).next('recvMsg', () => initError(hostnameOp, 1, 'sethostname: Operation not permitted'));
     const before = openFds();
     await expect(h.runtime.create('c2', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^hostname: sethostname: Operation not permitted$/);
-    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, 'pidfdSendSignal', 'dupCloexec', 'exits.wait'], placed: 1 });
+    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, 'pidfdSendSignal', 'dupCloexec', 'exits.wait'], told: 2 });
     const pidfd = h.sys.callsOf('pidfdOpen')[0].result;
     expect(h.sys.callsOf('pidfdOpen')[0].args).toEqual([pid]);
     expect(h.sys.callsOf('pidfdSendSignal')[0].args).toEqual([pidfd, 9]);
@@ -77,7 +77,7 @@ describe('create over the recording native layer', () => {
     const before = openFds();
     await expect(h.runtime.create('c3', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^container init exited before it was ready \(exit status 3\)$/);
     // The kill after the exit finds it reaped (ESRCH, ignored); the exit already awaited is not awaited again.
-    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, 'dupCloexec', 'exits.wait', 'pidfdSendSignal'], placed: 1 });
+    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, 'dupCloexec', 'exits.wait', 'pidfdSendSignal'], told: 2 });
     await expectNothingLeft('c3', before);
   });
 
@@ -110,7 +110,7 @@ describe('create over the recording native layer', () => {
         ...killAndWait, // then the init
         ...PLAN_QUEUED, ...STARTED, 'dupCloexec', 'exits.wait', // the poststop runner, to its exit
       ],
-      placed: 1, // the init only: hook runners stay in our cgroup
+      told: 2, // made and placed, to the init only: hook runners stay in our cgroup
     });
     expect(await Promise.all(h.sys.callsOf('spawnInit').map((c) => c.result))).toEqual([init, prestartRunner, poststopRunner]);
     expect(h.sys.callsOf('exits.wait').map((c) => c.args[0])).toEqual([prestartRunner, init, poststopRunner]);

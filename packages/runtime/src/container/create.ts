@@ -110,10 +110,13 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     receiverPassed = true;
     init = await startInit(runtime, plan, io, dir.fifoPath, {
-      place: async (pid) => {
-        const join = await cgroupReady!;
-        phases.end('cgroup', 'checked, state.json written and made while the init was cloned');
-        await join(pid);
+      cgroup: {
+        made: () => cgroupReady!.then(() => undefined),
+        join: async (pid) => {
+          const join = await cgroupReady!;
+          phases.end('cgroup', 'checked, state.json written and made while the init was cloned');
+          await join(pid);
+        },
       },
       // state.json names the init while it sets up: a killed create's `delete` then also finds it by pid.
       recordProcess: (p) => cgroupReady!.then(() => dir.write({ ...state, pid: p.pid, pidStartTime: p.startTime })),

@@ -51,11 +51,11 @@ export async function execInContainer(container: Container, proc: Process, opts:
       runtime.logger.debug(`exec ${container.id}: ${proc.args?.[0] ?? ''} joins init ${state.pid}`);
       // Once in the cgroup the process is the container's (a delete kills it): the lock goes before we wait for
       // it, which a paused container holds up until `resume` (that needs the lock).
-      const place = async (pid: number): Promise<void> => {
+      const join = async (pid: number): Promise<void> => {
         await cgroup.addProcess(pid);
         await unlock();
       };
-      started = await startInit(runtime, plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, { place, console: receiver, phases });
+      started = await startInit(runtime, plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, { cgroup: { join }, console: receiver, phases });
     } catch (e) {
       if (!receiverPassed) closeConsoleReceiver(receiver);
       throw e;

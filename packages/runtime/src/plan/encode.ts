@@ -9,7 +9,7 @@ export interface PlanOp {
   args: PlanArg[];
   /** The config field this op implements, for error messages: "mounts[2]", "process.cwd". */
   origin: string;
-  /** It needs the container's cgroup made and the init in it (not encoded: plan/placement.ts). */
+  /** It needs the container's cgroup directories made (not encoded: plan/placement.ts). */
   inCgroup?: true;
 }
 

@@ -3,4 +3,4 @@ export * from './encode';
 export * from './host';
 export { Msg, Op } from './proto';
 export { MS, parseMountOptions, type ParsedMountOptions } from './mount-options';
-export { awaitPlacement } from './placement';
+export { awaitCgroup } from './placement';

@@ -36,7 +36,7 @@ function phaseOf(code: Op): string {
       return 'pivot';
     case Op.Terminal:
       return 'console';
-    case Op.AwaitPlaced:
+    case Op.AwaitCgroup:
       return 'placement';
     default:
       return 'process';

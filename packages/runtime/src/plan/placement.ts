@@ -1,6 +1,8 @@
 // Where the init waits for its cgroup. The parent makes the container's cgroup and moves the init into it while the
 // init already runs its plan: the ops that need no cgroup (entering namespaces, the mounts, the device nodes, the
-// masks, the root switch) run meanwhile, and OP_AWAIT_PLACED stops the init before the first op that does.
+// masks, the root switch) run meanwhile. OP_AWAIT_CGROUP stops the init before the first op that needs the cgroup's
+// directories (stage 1, MSG_CGROUP_MADE: the cgroup mount binds them) and before the first that must run in it
+// (stage 2, MSG_PLACED).
 import type { PlanOp } from './encode';
 import { CLONE_FLAG } from './namespaces';
 import { Op } from './proto';
@@ -9,7 +11,7 @@ import { Op } from './proto';
  * Ops that may run before the init is in the container's cgroup: trusted code of ours, in one process that forks
  * nothing, whose effects are confined to the container's own namespaces. Container code runs only after READY, and
  * every op not listed (a hook, a fork into a pid namespace, a new cgroup namespace, the terminal, the process's
- * identity, READY) waits, as do the cgroup mounts (`inCgroup`). Device nodes may be made first: the container's device rules allow mknod of any node
+ * identity, READY) waits. Device nodes may be made first: the container's device rules allow mknod of any node
  * (devices.ts, as runc), it is opening one they restrict.
  */
 const BEFORE_PLACEMENT = new Set<Op>([
@@ -22,14 +24,21 @@ const BEFORE_PLACEMENT = new Set<Op>([
 const NEEDS_PLACEMENT_NS = CLONE_FLAG.pid | CLONE_FLAG.cgroup;
 
 function mayRunBeforePlacement(op: PlanOp): boolean {
-  if (op.inCgroup) return false;
   if (op.code === Op.Setns || op.code === Op.Unshare) return (Number(op.args[op.code === Op.Setns ? 1 : 0]) & NEEDS_PLACEMENT_NS) === 0;
   return BEFORE_PLACEMENT.has(op.code);
 }
 
-/** `ops` with OP_AWAIT_PLACED before the first op that must run in the container's cgroup. */
-export function awaitPlacement(ops: PlanOp[]): PlanOp[] {
-  let at = ops.findIndex((op) => !mayRunBeforePlacement(op));
-  if (at < 0) at = ops.length;
-  return [...ops.slice(0, at), { code: Op.AwaitPlaced, args: [], origin: 'the cgroup (placed by the runtime)' }, ...ops.slice(at)];
+/** OP_AWAIT_CGROUP's stages (proto.h). */
+const MADE = 1;
+const PLACED = 2;
+
+/** `ops` with OP_AWAIT_CGROUP before the first op that needs the cgroup's directories, and before the first that must run in it. */
+export function awaitCgroup(ops: PlanOp[]): PlanOp[] {
+  let placed = ops.findIndex((op) => !mayRunBeforePlacement(op));
+  if (placed < 0) placed = ops.length;
+  const made = ops.findIndex((op) => op.inCgroup);
+  const wait = (stage: number): PlanOp => ({ code: Op.AwaitCgroup, args: [stage], origin: 'the cgroup (made and joined by the runtime)' });
+  const out = [...ops.slice(0, placed), wait(PLACED), ...ops.slice(placed)];
+  if (made >= 0 && made < placed) out.splice(made, 0, wait(MADE));
+  return out;
 }

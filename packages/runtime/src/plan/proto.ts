@@ -10,7 +10,9 @@ export enum Msg {
   Ready = 2,
   Error = 3,
   Pid = 4,
-  Placed = 5,
+  // 5-9: the cgroup, made and joined beside the init's set-up
+  CgroupMade = 5,
+  Placed = 6,
   // 10-19: seccomp (issue 3)
   SeccompFd = 10,
   UsernsMaps = 11,
@@ -60,7 +62,6 @@ export enum Op {
   OpenTree = 36,
   MountTree = 37,
   Timestamp = 38,
-  AwaitPlaced = 39,
   // 40-49: hooks and terminals (issue 5)
   Terminal = 40,
   HookSync = 41,
@@ -73,6 +74,8 @@ export enum Op {
   SetHome = 50,
   CreateCwd = 51,
   EnterCwd = 52,
+  // 60-69: the cgroup
+  AwaitCgroup = 60,
 }
 
 export const PLAN_MAX_ARGS = 8;

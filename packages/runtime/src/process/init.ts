@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { TsruncError, exitCodeOf, strerror, waitReadable } from '@tsrunc/common';
-import { InitPlan, Msg, awaitPlacement, decodeMessage, encodeMessage, encodePlan, encodePlanMessage, type InitMessage } from '../plan';
+import { InitPlan, Msg, awaitCgroup, decodeMessage, encodeMessage, encodePlan, encodePlanMessage, type InitMessage } from '../plan';
 import type { ConsoleSocketSource } from '../plan/exec';
 import { MSG_HEADER, MSG_MAX, PLAN_MAX } from '../plan/proto';
 import type { Runtime } from '../runtime';
@@ -26,11 +26,8 @@ export interface InitStdio {
 }
 
 export interface InitHooks {
-  /**
-   * The init's cgroup placement, beside the read of its start time and the init's ops that need no cgroup; the init
-   * waits for it at OP_AWAIT_PLACED (plan/placement.ts).
-   */
-  place?: (pid: number) => Promise<void>;
+  /** The init's cgroup, made and joined beside the init's ops that need none (plan/placement.ts). */
+  cgroup?: CgroupPlacement;
   /**
    * Records the process that will exec as soon as it is known: the init once spawned, and again the fork at MSG_PID
    * when the init forks into a pid namespace. Runs beside the init's set-up (each call after the one before has
@@ -43,6 +40,13 @@ export interface InitHooks {
   console?: ConsoleReceiver;
   /** Where the spawn's and the init's phases are timed (the caller's, continuing its own phases). */
   phases?: PhaseLog;
+}
+
+export interface CgroupPlacement {
+  /** Settles once the cgroup's directories exist (the init's cgroup mount binds them): MSG_CGROUP_MADE. None: they do. */
+  made?: () => Promise<void>;
+  /** Then puts the init in the cgroup (beside the read of its start time): MSG_PLACED. */
+  join: (pid: number) => Promise<void>;
 }
 
 /** A socket pair for the pty master: the plan names `theirs` as its console socket, we read `ours`. */
@@ -103,24 +107,25 @@ function openFdSources(runtime: Runtime, plan: InitPlan, fifoPath: string | unde
 }
 
 /**
- * Receives one message, waiting on the event loop; undefined when the init closed its end (a reset: it died with a
- * message of ours unread, such as the plan).
+ * A read of the sync socket past a reset: an init that died with a message of ours unread (the plan, MSG_PLACED)
+ * resets it, which the kernel reports once, before the messages the init sent before it died (its MSG_ERROR).
  */
-async function receive(runtime: Runtime, fd: number, withFds: boolean): Promise<(InitMessage & { fd?: number }) | undefined> {
+function pastReset<T>(read: () => T): T {
   try {
-    return await receiveOrThrow(runtime, fd, withFds);
+    return read();
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).errno === ECONNRESET) return undefined;
-    throw e;
+    if ((e as NodeJS.ErrnoException).errno !== ECONNRESET) throw e;
+    return read();
   }
 }
 
-async function receiveOrThrow(runtime: Runtime, fd: number, withFds: boolean): Promise<(InitMessage & { fd?: number }) | undefined> {
+/** Receives one message, waiting on the event loop; undefined when the init closed its end. */
+async function receive(runtime: Runtime, fd: number, withFds: boolean): Promise<(InitMessage & { fd?: number }) | undefined> {
   const sys = runtime.sys;
   for (;;) {
     if (withFds) {
       // A seccomp notify plan: MSG_SECCOMP_FD carries the listener fd (SCM_RIGHTS).
-      const got = sys.recvMsgWithFd(fd, MSG_HEADER + MSG_MAX);
+      const got = pastReset(() => sys.recvMsgWithFd(fd, MSG_HEADER + MSG_MAX));
       if (got === null) {
         await waitReadable(fd, undefined, sys);
         continue;
@@ -136,7 +141,7 @@ async function receiveOrThrow(runtime: Runtime, fd: number, withFds: boolean): P
         throw e;
       }
     }
-    const buf = sys.recvMsg(fd, MSG_HEADER + MSG_MAX);
+    const buf = pastReset(() => sys.recvMsg(fd, MSG_HEADER + MSG_MAX));
     if (buf === null) {
       await waitReadable(fd, undefined, sys);
       continue;
@@ -221,7 +226,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let childEnd: number;
   let initPhases: StampedPhase[] = [];
   try {
-    if (hooks.place) plan = { ...plan, ops: awaitPlacement(plan.ops) };
+    if (hooks.cgroup) plan = { ...plan, ops: awaitCgroup(plan.ops) };
     // With timings on, OP_TIMESTAMPs end the init's phases; MSG_READY brings their times back.
     const stamped = hooks.phases?.enabled ? stampPhases(plan.ops) : undefined;
     if (stamped) plan = { ...plan, ops: stamped.ops };
@@ -257,16 +262,25 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   try {
     const pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
     phases?.end('spawn', `pid ${pid}`);
-    // The cgroup join and the read of the start time are pool requests each: both go at once.
-    placed = hooks.place?.(pid).then(() => {
-      phases?.end('cgroup-join');
+    const tell = (type: Msg): void => {
       try {
-        sys.sendMsg(parentEnd, encodeMessage(Msg.Placed));
+        sys.sendMsg(parentEnd, encodeMessage(type));
       } catch {
         // The init is gone: the receive below reads why.
       }
-    });
-    placed?.catch(() => undefined); // awaited below, or here on failure
+    };
+    // The cgroup join and the read of the start time are pool requests each: both go at once.
+    const cgroup = hooks.cgroup;
+    if (cgroup) {
+      placed = (async () => {
+        await cgroup.made?.();
+        tell(Msg.CgroupMade);
+        await cgroup.join(pid);
+        phases?.end('cgroup-join');
+        tell(Msg.Placed);
+      })();
+      placed.catch(() => undefined); // awaited below, or here on failure
+    }
     child = await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
   } catch (e) {
     await placed?.catch(() => undefined);

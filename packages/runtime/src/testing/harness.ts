@@ -122,12 +122,14 @@ export class StandIns {
 }
 
 /**
- * The native calls in order, the MSG_PLACED sends apart, and how many there were: the init is told it is in its
- * cgroup whenever that is done, which falls between its reads as the event loop has it.
+ * The native calls in order, the cgroup's messages to the init (MSG_CGROUP_MADE, MSG_PLACED) apart, and how many of
+ * those there were: they go whenever the cgroup is made and joined, which falls between the init's reads as the event
+ * loop has it.
  */
-export function callsBesidePlacement(sys: RecordingNative): { names: string[]; placed: number } {
-  const isPlaced = (c: { name: string; args: unknown[] }) => c.name === 'sendMsg' && (c.args[1] as Buffer).readUInt32LE(4) === Msg.Placed /* proto.h: magic, type, length */;
-  return { names: sys.calls.filter((c) => !isPlaced(c)).map((c) => c.name), placed: sys.calls.filter(isPlaced).length };
+export function callsBesidePlacement(sys: RecordingNative): { names: string[]; told: number } {
+  const isCgroupMessage = (c: { name: string; args: unknown[] }) =>
+    c.name === 'sendMsg' && [Msg.CgroupMade, Msg.Placed].includes((c.args[1] as Buffer).readUInt32LE(4)); // proto.h: magic, type, length
+  return { names: sys.calls.filter((c) => !isCgroupMessage(c)).map((c) => c.name), told: sys.calls.filter(isCgroupMessage).length };
 }
 
 /** This process's open fds and what each names. */

@@ -39,41 +39,36 @@ using tsrunc::ErrnoError;
 using tsrunc::IntArg;
 
 // spawnInit(initPath, cloneFlags, src[], dst[], syncFdTarget) -> Promise<pid>. The clone runs on
-// spawn.c's spawner thread: making new namespaces (a network namespace above all) takes the kernel
+// libuv's thread pool: making new namespaces (a network namespace above all) takes the kernel
 // milliseconds, which a daemon's event loop must not wait through. The child shares no fd table
 // with us (no CLONE_FILES): fds our other threads open or close meanwhile do not reach it.
-struct SpawnRequest {
-  tsrunc_spawn_job job;
-  std::string path;
-  std::vector<int> src, dst;
-  napi_env env;
-  Napi::Promise::Deferred deferred;
-  Napi::AsyncContext context;
-  uv_async_t done; // sent from the spawner thread; keeps the loop alive until the pid is back
-  SpawnRequest(Napi::Env env, std::string path, std::vector<int> src, std::vector<int> dst)
-      : path(std::move(path)), src(std::move(src)), dst(std::move(dst)), env(env), deferred(Napi::Promise::Deferred::New(env)),
-        context(env, "tsrunc.spawnInit") {}
-};
+class SpawnInitWorker : public Napi::AsyncWorker {
+ public:
+  SpawnInitWorker(Napi::Env env, std::string path, unsigned long flags, std::vector<int> src, std::vector<int> dst, int syncFd)
+      : Napi::AsyncWorker(env, "tsrunc.spawnInit"), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)),
+        flags_(flags), src_(std::move(src)), dst_(std::move(dst)), syncFd_(syncFd) {}
 
-void OnSpawnRequestClosed(uv_handle_t *handle) { delete static_cast<SpawnRequest *>(handle->data); }
+  Napi::Promise Promise() { return deferred_.Promise(); }
 
-void OnSpawned(uv_async_t *handle) {
-  auto *req = static_cast<SpawnRequest *>(handle->data);
-  {
-    Napi::Env env(req->env);
-    Napi::HandleScope handles(env);
-    // Promise continuations run when this scope closes, as after any callback.
-    Napi::CallbackScope callback(env, req->context);
-    if (req->job.pid < 0) req->deferred.Reject(ErrnoError(env, -req->job.pid, req->job.step).Value());
-    else req->deferred.Resolve(Napi::Number::New(env, req->job.pid));
+  void Execute() override {
+    pid_ = tsrunc_spawn_init(path_.c_str(), flags_, src_.data(), dst_.data(), static_cast<int>(src_.size()), syncFd_, &step_);
   }
-  uv_close(reinterpret_cast<uv_handle_t *>(handle), OnSpawnRequestClosed);
-}
 
-// On the spawner thread.
-void SpawnJobDone(tsrunc_spawn_job *job) {
-  uv_async_send(&static_cast<SpawnRequest *>(job->data)->done);
-}
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (pid_ < 0) deferred_.Reject(ErrnoError(env, -pid_, step_).Value());
+    else deferred_.Resolve(Napi::Number::New(env, pid_));
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  unsigned long flags_;
+  std::vector<int> src_, dst_;
+  int syncFd_;
+  int pid_ = -EINVAL;
+  const char *step_ = "spawn";
+};
 
 Napi::Value SpawnInit(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -87,31 +82,9 @@ Napi::Value SpawnInit(const Napi::CallbackInfo &info) {
     src.push_back(srcArr.Get(i).As<Napi::Number>().Int32Value());
     dst.push_back(dstArr.Get(i).As<Napi::Number>().Int32Value());
   }
-  int syncFd = IntArg(info, 4);
-  uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
-  auto *req = new SpawnRequest(env, std::move(path), std::move(src), std::move(dst));
-  req->job = {};
-  req->job.init_path = req->path.c_str();
-  req->job.clone_flags = flags;
-  req->job.src = req->src.data();
-  req->job.dst = req->dst.data();
-  req->job.n = static_cast<int>(req->src.size());
-  req->job.sync_fd_target = syncFd;
-  req->job.done = SpawnJobDone;
-  req->job.data = req;
-  req->done.data = req;
-  Napi::Promise promise = req->deferred.Promise();
-  int rc = uv_async_init(loop, &req->done, OnSpawned);
-  if (rc != 0) {
-    delete req;
-    throw Napi::Error::New(env, std::string("spawnInit: ") + uv_strerror(rc));
-  }
-  rc = tsrunc_spawn_submit(&req->job);
-  if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t *>(&req->done), OnSpawnRequestClosed);
-    throw ErrnoError(env, -rc, "start the spawner thread");
-  }
+  auto *worker = new SpawnInitWorker(env, path, flags, std::move(src), std::move(dst), IntArg(info, 4));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
   return promise;
 }
 

@@ -92,6 +92,10 @@ struct child_args {
 static int child_main(void *p) {
   struct child_args *a = p;
   int tmp[MAX_FDS];
+  /* The memfd too goes above every target first: placed over by a target, its number would exec that fd's file
+   * instead of tsrunc-init. */
+  int memfd = fcntl(a->memfd, F_DUPFD_CLOEXEC, a->base);
+  if (memfd < 0) { a->err = errno; a->step = "dup fd for tsrunc-init"; _exit(127); }
   /* Two passes, so a source that is also another pair's target is not clobbered. */
   for (int i = 0; i < a->n; i++) {
     tmp[i] = fcntl(a->src[i], F_DUPFD_CLOEXEC, a->base);
@@ -101,7 +105,7 @@ static int child_main(void *p) {
     if (dup3(tmp[i], a->dst[i], 0) < 0) { a->err = errno; a->step = "place fd for tsrunc-init"; _exit(127); }
   }
   char *envp[] = { NULL };
-  syscall(SYS_execveat, a->memfd, "", a->argv, envp, AT_EMPTY_PATH);
+  syscall(SYS_execveat, memfd, "", a->argv, envp, AT_EMPTY_PATH);
   a->err = errno;
   a->step = "execveat tsrunc-init memfd";
   _exit(127);

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -270,9 +271,12 @@ int main(int argc, char **argv) {
    * parent may reach the container. */
   if (syscall(SYS_close_range, sync_fd + 1, ~0U, 0) != 0) fail(errno, "close_range");
   /* Until we report ready, a parent that dies (a killed create/run/exec) takes us with it: nothing
-   * half-made may outlive it. Checked against the sync socket too: a parent gone before this line
-   * leaves us reading EOF, and read_plan exits. */
+   * half-made may outlive it. spawn.c's child set it before the exec; a parent that died before
+   * that has closed its end of the sync socket, and since our plan may be queued there already,
+   * that is checked rather than waiting for an EOF behind it. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(errno, "set the parent-death signal");
+  struct pollfd peer = { .fd = sync_fd, .events = POLLRDHUP };
+  if (poll(&peer, 1, 0) < 0 || (peer.revents & (POLLRDHUP | POLLHUP))) _exit(1);
   /* The container gets its own session (as runc's init does; a fork into a pid namespace makes
    * another there); the mode bits we create are exact. */
   setsid();

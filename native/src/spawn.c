@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -91,6 +92,10 @@ struct child_args {
  * others; the init gives the container default dispositions. */
 static int child_main(void *p) {
   struct child_args *a = p;
+  /* The runtime's death from here on takes us with it: its plan is queued on the sync socket already, and tsrunc-init
+   * would run it for nobody. The signal is kept across the exec; tsrunc-init checks the runtime did not die before
+   * this line (its end of the sync socket is then closed). */
+  if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) != 0) { a->err = errno; a->step = "set the parent-death signal"; _exit(127); }
   int tmp[MAX_FDS];
   /* The memfd too goes above every target first: placed over by a target, its number would exec that fd's file
    * instead of tsrunc-init. */

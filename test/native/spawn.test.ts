@@ -2,8 +2,12 @@
 // asked to fill (SECURITY.md #1), gets exactly the fds asked for, and a failure before the exec is one error naming
 // the step, with no process left.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { initBinaryPath, native, waitReadable } from '@tsrunc/common';
 import { builtSkipReason } from '../helpers/tsrunc';
+import { encodePlan, encodePlanMessage } from '../../packages/runtime/src/plan/encode';
+import { Op } from '../../packages/runtime/src/plan/proto';
 
 const skip = builtSkipReason();
 const describeBuilt = skip ? describe.skip : describe;
@@ -103,6 +107,45 @@ describeBuilt(`spawnInit${skip ? ` [skipped: ${skip}]` : ''}`, () => {
       for (const s of spawned) expect(fs.readlinkSync(`/proc/${s.pid}/fd/3`)).toBe(socketOf(s.theirs));
     } finally {
       await Promise.all(spawned.map(finish));
+    }
+  });
+
+  /**
+   * tsrunc-init with a plan queued that touches `marker`, the runtime's end of the sync socket closed (a runtime killed
+   * right after the clone) or still open; resolves with the init's exit status.
+   */
+  async function runQueuedPlan(marker: string, runtimeGone: boolean) {
+    const [ours, theirs] = native().socketpair();
+    const plan = encodePlan([
+      { code: Op.PrepareExec, args: ['/', ['/bin/touch', marker], []], origin: 'process.args' },
+      { code: Op.Ready, args: [], origin: 'ready' },
+      { code: Op.Exec, args: [], origin: 'process.args' },
+    ]);
+    const memfd = native().sealedMemfd('tsrunc-plan', plan);
+    native().sendMsg(ours, encodePlanMessage(plan.length), memfd);
+    fs.closeSync(memfd);
+    if (runtimeGone) fs.closeSync(ours);
+    const pid = await native().spawnInit(initBinaryPath(), 0, [0, 1, 2, theirs], [0, 1, 2, 3], 3);
+    fs.closeSync(theirs);
+    const pidfd = native().pidfdOpen(pid);
+    try {
+      await waitReadable(pidfd);
+      return native().reapPidfd(pidfd);
+    } finally {
+      fs.closeSync(pidfd);
+      if (!runtimeGone) fs.closeSync(ours);
+    }
+  }
+
+  it('a plan queued for a runtime that is gone before tsrunc-init runs is not run: the init exits 1 (with the runtime there, it runs)', async () => {
+    const marker = path.join(os.tmpdir(), `tsrunc-orphan-plan-${process.pid}`);
+    try {
+      expect(await runQueuedPlan(marker, true)).toEqual({ exitCode: 1, signal: null });
+      expect(fs.existsSync(marker)).toBe(false);
+      expect(await runQueuedPlan(marker, false)).toEqual({ exitCode: 0, signal: null });
+      expect(fs.existsSync(marker)).toBe(true);
+    } finally {
+      fs.rmSync(marker, { force: true });
     }
   });
 

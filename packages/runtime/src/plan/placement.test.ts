@@ -10,12 +10,14 @@ const op = (code: Op, origin: string, args: PlanOp['args'] = []): PlanOp => ({ c
 /** Op names, a wait shown with its stage: "AwaitCgroup(made)" or "AwaitCgroup(placed)". */
 const names = (ops: PlanOp[]) => ops.map((o) => (o.code === Op.AwaitCgroup ? `AwaitCgroup(${o.args[0] === 1 ? 'made' : 'placed'})` : Op[o.code]));
 const tail = [op(Op.SetIds, 'process.user'), op(Op.Ready, 'ready'), op(Op.WaitFifo, 'fifo'), op(Op.Exec, 'process.args')];
-const cgroupMount = { ...op(Op.Mount, 'mounts[6]'), inCgroup: true as const };
+/** A mount op as filesystem.ts makes one: source, target, fstype ("" for a bind), flags, data, kind, propagation, fallback. */
+const mount = (origin: string, fstype = 'tmpfs', source = fstype): PlanOp => op(Op.Mount, origin, [source, '/x', fstype, 0, '', 0, 0, '']);
+const cgroupMount = { ...mount('mounts[6]', '', '/sys/fs/cgroup/cpu/c'), inCgroup: true as const };
 
 test('namespaces, the rootfs, mounts, devices, masks and the root switch go first; the cgroup mount waits for the directories, the process for the join', () => {
   const ops = [
     op(Op.Unshare, 'user', [CLONE_FLAG.user]), op(Op.UsernsMaps, 'maps'), op(Op.Setns, 'net', [3, CLONE_FLAG.network]), op(Op.Rootfs, 'root.path'),
-    op(Op.Mount, 'mounts[0]'), cgroupMount, op(Op.Mknod, 'devices'), op(Op.MaskPath, 'masked'), op(Op.PivotRoot, 'pivot_root'), op(Op.Hostname, 'hostname'), ...tail,
+    mount('mounts[0]'), cgroupMount, op(Op.Mknod, 'devices'), op(Op.MaskPath, 'masked'), op(Op.PivotRoot, 'pivot_root'), op(Op.Hostname, 'hostname'), ...tail,
   ];
   expect(names(awaitCgroup(ops))).toEqual([
     'Unshare', 'UsernsMaps', 'Setns', 'Rootfs', 'Mount', 'AwaitCgroup(made)', 'Mount', 'Mknod', 'MaskPath', 'PivotRoot', 'Hostname', 'AwaitCgroup(placed)',
@@ -30,8 +32,9 @@ test.each([
   ['a hook (a fork)', op(Op.Hook, 'hooks.createContainer[0]')],
   ['the prestart hooks (they are given the pid)', op(Op.HookSync, 'hooks')],
   ['the terminal', op(Op.Terminal, 'process.terminal')],
+  ['a mount of a block device (the kernel opens it under the device rules)', mount('mounts[3]', 'ext4', '/dev/sdb1')],
 ])('the init is placed before %s, and a cgroup mount after it needs no other wait', (_, first) => {
-  const ops = [op(Op.Rootfs, 'root.path'), op(Op.Mount, 'mounts[0]'), first, cgroupMount, ...tail];
+  const ops = [op(Op.Rootfs, 'root.path'), mount('mounts[0]'), first, cgroupMount, ...tail];
   expect(names(awaitCgroup(ops))).toEqual(['Rootfs', 'Mount', 'AwaitCgroup(placed)', Op[first.code], 'Mount', 'SetIds', 'Ready', 'WaitFifo', 'Exec']);
 });
 

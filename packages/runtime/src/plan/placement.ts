@@ -8,14 +8,15 @@ import { CLONE_FLAG } from './namespaces';
 import { Op } from './proto';
 
 /**
- * Ops that may run before the init is in the container's cgroup: trusted code of ours, in one process that forks
- * nothing, whose effects are confined to the container's own namespaces. Container code runs only after READY, and
- * every op not listed (a hook, a fork into a pid namespace, a new cgroup namespace, the terminal, the process's
- * identity, READY) waits. Device nodes may be made first: the container's device rules allow mknod of any node
- * (devices.ts, as runc), it is opening one they restrict.
+ * Ops that may run before the init is in the container's cgroup: trusted code of ours, in one process, whose effects
+ * are confined to the container's own namespaces (an idmapped bind's OpenTree forks a helper for a moment, waited
+ * for: ours too). Container code runs only after READY, and every op not listed (a hook, a fork into a pid namespace,
+ * a new cgroup namespace, the terminal, the process's identity, READY) waits. Device nodes may be made first: the
+ * container's device rules allow mknod of any node (devices.ts, as runc), it is opening one they restrict. Which is
+ * why a mount of a filesystem on a device waits: the kernel opens the device under the rules of our cgroup.
  */
 const BEFORE_PLACEMENT = new Set<Op>([
-  Op.OomScoreAdj, Op.OpenTree, Op.UsernsMaps, Op.UsernsRoot, Op.SessionKeyring, Op.Sysctl, Op.Rlimit,
+  Op.OomScoreAdj, Op.OpenTree, Op.UsernsMaps, Op.UsernsRoot, Op.SessionKeyring, Op.Sysctl, Op.Rlimit, Op.Personality, Op.Ioprio,
   Op.Rootfs, Op.Mount, Op.Remount, Op.MountSetattr, Op.MountTree, Op.Mknod, Op.BindDevice, Op.Symlink,
   Op.MaskPath, Op.ReadonlyPath, Op.PivotRoot, Op.ReadonlyRoot, Op.CreateCwd, Op.Hostname, Op.Domainname, Op.LoopbackUp,
 ]);
@@ -23,8 +24,12 @@ const BEFORE_PLACEMENT = new Set<Op>([
 /** setns or unshare of a pid namespace forks (the fork stays where we are); a cgroup namespace is rooted where we are. */
 const NEEDS_PLACEMENT_NS = CLONE_FLAG.pid | CLONE_FLAG.cgroup;
 
+/** Filesystems on no device, and binds (""). */
+const DEVICELESS = new Set(['', 'proc', 'sysfs', 'tmpfs', 'ramfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'overlay']);
+
 function mayRunBeforePlacement(op: PlanOp): boolean {
   if (op.code === Op.Setns || op.code === Op.Unshare) return (Number(op.args[op.code === Op.Setns ? 1 : 0]) & NEEDS_PLACEMENT_NS) === 0;
+  if (op.code === Op.Mount) return DEVICELESS.has(String(op.args[2]));
   return BEFORE_PLACEMENT.has(op.code);
 }
 

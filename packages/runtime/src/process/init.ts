@@ -204,6 +204,25 @@ function encodeInitPlan(plan: InitPlan): Buffer {
   return bytes;
 }
 
+/**
+ * The largest plan sent before the clone, so that the init runs its ops that need no cgroup while we make and join
+ * it. The init decodes its plan into memory several times its size, charged to the cgroup it is in: a larger one
+ * waits until that is the container's, and is sent after the join (with MSG_CGROUP_MADE). 256 KiB decodes to at most
+ * ~3 MiB; a typical plan is 4 KiB.
+ */
+const EARLY_PLAN_MAX = 256 << 10;
+
+/** Sends an empty message to the init; a gone init (its end closed or reset) is left for the receive to report. */
+function tell(sys: Runtime['sys'], sock: number, type: Msg): void {
+  try {
+    sys.sendMsg(sock, encodeMessage(type));
+  } catch (e) {
+    if (!GONE.includes((e as NodeJS.ErrnoException).errno ?? 0)) throw e;
+  }
+}
+
+const GONE = [osConstants.errno.EPIPE, osConstants.errno.ECONNRESET, osConstants.errno.ECONNREFUSED];
+
 /** MSG_PLAN with the plan beside it in a sealed memfd (proto.h: a plan outgrows any one message). */
 function sendPlan(runtime: Runtime, sock: number, bytes: Buffer): void {
   const memfd = runtime.sys.sealedMemfd('tsrunc-plan', bytes);
@@ -225,18 +244,20 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let parentEnd: number;
   let childEnd: number;
   let initPhases: StampedPhase[] = [];
+  // Queued before the clone: the init reads it as soon as it runs (a process we place in no cgroup: always).
+  let early = true;
   try {
     if (hooks.cgroup) plan = { ...plan, ops: awaitCgroup(plan.ops) };
     // With timings on, OP_TIMESTAMPs end the init's phases; MSG_READY brings their times back.
     const stamped = hooks.phases?.enabled ? stampPhases(plan.ops) : undefined;
     if (stamped) plan = { ...plan, ops: stamped.ops };
     planBytes = encodeInitPlan(plan);
+    early = !hooks.cgroup || planBytes.length <= EARLY_PLAN_MAX;
     initPhases = stamped?.phases ?? [];
     extra = openFdSources(runtime, plan, fifoPath);
     [parentEnd, childEnd] = sys.socketpair();
     try {
-      // Queued before the clone: the init reads it as soon as it runs.
-      sendPlan(runtime, parentEnd, planBytes);
+      if (early) sendPlan(runtime, parentEnd, planBytes);
     } catch (e) {
       fs.closeSync(parentEnd);
       fs.closeSync(childEnd);
@@ -258,31 +279,33 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let child: ProcessHandle;
   // Settled before parentEnd is closed: it writes there.
   let placed: Promise<void> | undefined;
+  let pid: number | undefined;
   const spawnAt = phases?.now() ?? 0n;
   try {
-    const pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
+    pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
     phases?.end('spawn', `pid ${pid}`);
-    const tell = (type: Msg): void => {
-      try {
-        sys.sendMsg(parentEnd, encodeMessage(type));
-      } catch {
-        // The init is gone: the receive below reads why.
-      }
-    };
     // The cgroup join and the read of the start time are pool requests each: both go at once.
     const cgroup = hooks.cgroup;
     if (cgroup) {
+      const spawned = pid;
       placed = (async () => {
         await cgroup.made?.();
-        tell(Msg.CgroupMade);
-        await cgroup.join(pid);
+        if (early) tell(sys, parentEnd, Msg.CgroupMade);
+        await cgroup.join(spawned);
         phases?.end('cgroup-join');
-        tell(Msg.Placed);
+        if (!early) {
+          sendPlan(runtime, parentEnd, planBytes);
+          tell(sys, parentEnd, Msg.CgroupMade);
+        }
+        tell(sys, parentEnd, Msg.Placed);
       })();
       placed.catch(() => undefined); // awaited below, or here on failure
     }
     child = await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
   } catch (e) {
+    // Spawned but not pinned (no pidfd: EMFILE): the init has its plan, so it is killed here. While reaps are held
+    // its pid is still its own.
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
     await placed?.catch(() => undefined);
     releaseReaps();
     fs.closeSync(parentEnd);

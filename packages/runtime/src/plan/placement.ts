@@ -17,14 +17,14 @@ import { Op } from './proto';
  */
 const BEFORE_PLACEMENT = new Set<Op>([
   Op.OomScoreAdj, Op.OpenTree, Op.UsernsMaps, Op.UsernsRoot, Op.SessionKeyring, Op.Sysctl, Op.Rlimit, Op.Personality, Op.Ioprio,
-  Op.Rootfs, Op.Mount, Op.Remount, Op.MountSetattr, Op.MountTree, Op.Mknod, Op.BindDevice, Op.Symlink,
+  Op.Rootfs, Op.Remount, Op.MountSetattr, Op.MountTree, Op.Mknod, Op.BindDevice, Op.Symlink,
   Op.MaskPath, Op.ReadonlyPath, Op.PivotRoot, Op.ReadonlyRoot, Op.CreateCwd, Op.Hostname, Op.Domainname, Op.LoopbackUp,
 ]);
 
 /** setns or unshare of a pid namespace forks (the fork stays where we are); a cgroup namespace is rooted where we are. */
 const NEEDS_PLACEMENT_NS = CLONE_FLAG.pid | CLONE_FLAG.cgroup;
 
-/** Filesystems on no device, and binds (""). */
+/** Mounts run before placement only of these: filesystems on no device, and binds (""). */
 const DEVICELESS = new Set(['', 'proc', 'sysfs', 'tmpfs', 'ramfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'overlay']);
 
 function mayRunBeforePlacement(op: PlanOp): boolean {

@@ -126,14 +126,43 @@ _Noreturn void fail(int err, const char *fmt, ...) {
   _exit(1);
 }
 
+/*
+ * A spare init (cloned before its create, SECURITY.md #1) starts with /dev/null on 0-2 and its sync socket on 3; its
+ * MSG_PLAN brings the fds of its layout. Each goes to its number (the i-th to i) and the sync socket to the number
+ * after them, where the plan expects it; nothing else stays open. Every fd is first moved above all of those numbers,
+ * so that placing one never closes another still to be placed.
+ */
+static void place_layout(int *layout, uint32_t n) {
+  int top = (int)n + 1;
+  for (uint32_t i = 0; i <= n; i++) {
+    int *fd = i < n ? &layout[i] : &sync_fd;
+    int moved = fcntl(*fd, F_DUPFD_CLOEXEC, top);
+    if (moved < 0) fail(errno, "move fd %d of the layout", *fd);
+    close(*fd);
+    *fd = moved;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (dup3(layout[i], (int)i, 0) < 0) fail(errno, "place fd %u of the layout", i);
+    close(layout[i]);
+  }
+  if (dup3(sync_fd, (int)n, 0) < 0) fail(errno, "place the sync socket at %u", n);
+  close(sync_fd);
+  sync_fd = (int)n;
+  if (syscall(SYS_close_range, sync_fd + 1, ~0U, 0) != 0) fail(errno, "close_range");
+}
+
 /* Reads the plan (SECURITY.md #9): one MSG_PLAN message whose header matches its size, carrying the
- * plan's size and the plan itself as a sealed memfd of exactly that size (proto.h), mapped read-only. */
+ * plan's size and the plan itself as a sealed memfd of exactly that size (proto.h), mapped read-only,
+ * then as many fds as the message says for the layout (place_layout). */
 static const uint8_t *read_plan(uint32_t *len_out) {
-  uint8_t msg[TSRUNC_MSG_HEADER + 8];
-  int memfd;
-  ssize_t n = tsrunc_recv_fd(sync_fd, msg, sizeof msg, &memfd);
+  uint8_t msg[TSRUNC_MSG_HEADER + TSRUNC_PLAN_PAYLOAD];
+  int fds[TSRUNC_FDS_MAX];
+  size_t n_fds;
+  ssize_t n = tsrunc_recv_fds(sync_fd, msg, sizeof msg, fds, TSRUNC_FDS_MAX, &n_fds);
   if (n < 0) fail(-n, "reading the plan");
-  if (n == 0 && memfd < 0) _exit(1); /* parent went away before sending a plan */
+  if (n == 0 && n_fds == 0) _exit(1); /* parent went away before sending a plan */
+  int memfd = n_fds ? fds[0] : -1;
+  uint32_t n_layout = n_fds ? (uint32_t)n_fds - 1 : 0;
   if ((size_t)n < TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed plan: message of %zd bytes is shorter than its header", n);
   uint32_t magic, type, len;
   memcpy(&magic, msg, 4);
@@ -141,10 +170,13 @@ static const uint8_t *read_plan(uint32_t *len_out) {
   memcpy(&len, msg + 8, 4);
   if (magic != TSRUNC_MSG_MAGIC || type != MSG_PLAN) fail(EBADMSG, "malformed plan: bad magic or type");
   if (len != (size_t)n - TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed plan: header says %u bytes, message has %zd", len, n - (ssize_t)TSRUNC_MSG_HEADER);
-  if (len != 8) fail(EBADMSG, "malformed plan: a payload of %u bytes, not the plan's size (8)", len);
+  if (len != TSRUNC_PLAN_PAYLOAD) fail(EBADMSG, "malformed plan: a payload of %u bytes, not the plan's size and layout (%u)", len, TSRUNC_PLAN_PAYLOAD);
   uint64_t size;
+  uint32_t layout;
   memcpy(&size, msg + TSRUNC_MSG_HEADER, 8);
+  memcpy(&layout, msg + TSRUNC_MSG_HEADER + 8, 4);
   if (memfd < 0) fail(EBADMSG, "malformed plan: no memfd attached");
+  if (layout != n_layout) fail(EBADMSG, "malformed plan: a layout of %u fds, %u attached", layout, n_layout);
   int want = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
   int seals = fcntl(memfd, F_GET_SEALS);
   if (seals < 0 || (seals & want) != want) fail(EBADMSG, "malformed plan: its fd is not a memfd sealed against writes and resizing");
@@ -155,6 +187,7 @@ static const uint8_t *read_plan(uint32_t *len_out) {
   void *plan = mmap(NULL, size, PROT_READ, MAP_PRIVATE, memfd, 0);
   if (plan == MAP_FAILED) fail(errno, "map the plan");
   close(memfd);
+  if (layout) place_layout(fds + 1, layout);
   *len_out = (uint32_t)size;
   return plan;
 }

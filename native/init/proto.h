@@ -23,10 +23,14 @@
 /* 64 MiB: room for what the kernel itself allows, e.g. 6 MiB of args + env for the process and for
  * each hook (execve's ceiling) and fs.mount-max (100,000) mounts of ~200 bytes each. */
 #define TSRUNC_PLAN_MAX (64u << 20)
+/* MSG_PLAN's payload: the plan's size (u64) and its layout's fd count (u32). */
+#define TSRUNC_PLAN_PAYLOAD 12u
 
 /* message types */
 enum tsrunc_msg {
-  MSG_PLAN = 1,    /* parent -> init: u64 plan size, the plan's sealed memfd as SCM_RIGHTS */
+  MSG_PLAN = 1,    /* parent -> init: u64 plan size, u32 layout: the plan's sealed memfd as SCM_RIGHTS, then
+                      `layout` fds that become the init's 0 … layout-1 (a spare init's; none for one spawned with
+                      them in place) */
   MSG_READY = 2,   /* init -> parent: setup done, about to wait on exec.fifo; payload: the u64
                       CLOCK_MONOTONIC ns of each OP_TIMESTAMP run so far (none without them) */
   MSG_ERROR = 3,   /* init -> parent: u32 op index, i32 errno, then a message text */

@@ -100,18 +100,15 @@ Napi::Value Socketpair(const Napi::CallbackInfo &info) {
   return arr;
 }
 
-// sendMsg(fd, buffer, attachFd?): one message, with attachFd as SCM_RIGHTS when given.
+// sendMsg(fd, buffer, ...attachFds): one message, with the fds given as SCM_RIGHTS.
 Napi::Value SendMsg(const Napi::CallbackInfo &info) {
   auto buf = info[1].As<Napi::Buffer<uint8_t>>();
-  if (info.Length() > 2) {
-    int rc = tsrunc_send_fd(IntArg(info, 0), buf.Data(), buf.Length(), IntArg(info, 2));
-    if (rc < 0) throw ErrnoError(info.Env(), -rc, "sendmsg");
-    return info.Env().Undefined();
-  }
-  ssize_t n;
-  do n = send(IntArg(info, 0), buf.Data(), buf.Length(), MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) throw ErrnoError(info.Env(), errno, "send");
+  int fds[TSRUNC_FDS_MAX];
+  size_t n = info.Length() > 2 ? info.Length() - 2 : 0;
+  if (n > TSRUNC_FDS_MAX) throw ErrnoError(info.Env(), EINVAL, "sendmsg");
+  for (size_t i = 0; i < n; i++) fds[i] = IntArg(info, i + 2);
+  int rc = tsrunc_send_fds(IntArg(info, 0), buf.Data(), buf.Length(), fds, n);
+  if (rc < 0) throw ErrnoError(info.Env(), -rc, n ? "sendmsg" : "send");
   return info.Env().Undefined();
 }
 

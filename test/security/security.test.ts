@@ -111,10 +111,17 @@ describeAsRoot('SECURITY.md', () => {
     op.writeUInt32LE(19, 0); // OP_EXEC
     op.writeUInt32LE(1, 4); // one arg
     op.writeUInt32LE(1000, 8); // of 1000 bytes: past the end
-    // The plan travels in a sealed memfd beside MSG_PLAN, whose payload is the plan's size (u64).
-    const size = Buffer.alloc(8);
-    size.writeBigUInt64LE(BigInt(op.length));
-    cases.push(['an arg longer than the plan', Buffer.concat([head(1, 8), size]), /arg longer than the message/]);
+    // The plan travels in a sealed memfd beside MSG_PLAN, whose payload is the plan's size (u64) and how many fds
+    // after the memfd make the init's layout (u32).
+    const payload = (layout: number) => {
+      const p = Buffer.alloc(12);
+      p.writeBigUInt64LE(BigInt(op.length));
+      p.writeUInt32LE(layout, 8);
+      return p;
+    };
+    cases.push(['an arg longer than the plan', Buffer.concat([head(1, 12), payload(0)]), /arg longer than the message/]);
+    cases.push(['a layout of more fds than came', Buffer.concat([head(1, 12), payload(3)]), /a layout of 3 fds, 0 attached/]);
+    cases.push(['the old payload, a size alone', Buffer.concat([head(1, 8), payload(0).subarray(0, 8)]), /a payload of 8 bytes/]);
     for (const [what, msg, expected] of cases) {
       const [ours, theirs] = native().socketpair();
       const child = spawn(initBinaryPath(), ['3'], { stdio: ['ignore', 'ignore', 'pipe', theirs] });

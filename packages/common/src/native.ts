@@ -27,8 +27,8 @@ export interface NativeLayer {
   spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): Promise<number>;
   /** SOCK_STREAM when `stream`, else SOCK_SEQPACKET; both ends O_CLOEXEC. */
   socketpair(stream?: boolean): [number, number];
-  /** One message on `fd`, with `attachFd` as SCM_RIGHTS when given. */
-  sendMsg(fd: number, data: Buffer, attachFd?: number): void;
+  /** One message on `fd`, with the fds given (at most 253) as SCM_RIGHTS. */
+  sendMsg(fd: number, data: Buffer, ...attachFds: number[]): void;
   /** An O_CLOEXEC memfd holding exactly `data`, sealed against writes and resizing. */
   sealedMemfd(name: string, data: Buffer): number;
   recvMsg(fd: number, maxLen: number): Buffer | null;

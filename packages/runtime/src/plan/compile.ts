@@ -128,7 +128,10 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     ops.push({ code: Op.UsernsMaps, args: [], origin: 'linux.uidMappings/gidMappings' });
   }
   if (ns.has('user')) ops.push({ code: Op.UsernsRoot, args: [], origin: 'linux.namespaces (user): uid/gid 0 mapped' });
-  if (ns.unshareFlags) ops.push({ code: Op.Unshare, args: [ns.unshareFlags], origin: 'linux.namespaces (unshare)' });
+  // A new cgroup namespace apart: it waits until the init is placed (plan/placement.ts), the others need not.
+  const unshare = ns.unshareFlags & ~CLONE_FLAG.cgroup;
+  if (unshare) ops.push({ code: Op.Unshare, args: [unshare], origin: 'linux.namespaces (unshare)' });
+  if (ns.unshareFlags & CLONE_FLAG.cgroup) ops.push({ code: Op.Unshare, args: [CLONE_FLAG.cgroup], origin: 'linux.namespaces (cgroup)' });
   let execFifoFd: number | undefined;
   if (opts.execFifo) {
     if (ownMounts) checkProcMount(spec);

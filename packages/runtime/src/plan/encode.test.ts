@@ -51,9 +51,11 @@ test('messages round-trip, and every malformed one is an error, never an overrea
   expect(() => decodeMessage(encodeMessage(99 as Msg))).toThrow(/type 99/);
 });
 
-test('MSG_PLAN carries only the plan size (u64): the plan goes beside it in a memfd', () => {
+test('MSG_PLAN carries the plan size (u64) and the layout\'s fd count (u32): the plan goes beside it in a memfd', () => {
   const msg = encodePlanMessage(300_000);
-  expect([msg.readUInt32LE(0), msg.readUInt32LE(4), msg.readUInt32LE(8)]).toEqual([MSG_MAGIC, Msg.Plan, 8]);
+  expect([msg.readUInt32LE(0), msg.readUInt32LE(4), msg.readUInt32LE(8)]).toEqual([MSG_MAGIC, Msg.Plan, 12]);
   expect(msg.readBigUInt64LE(MSG_HEADER)).toBe(300_000n);
-  expect(msg.length).toBe(MSG_HEADER + 8);
+  expect(msg.readUInt32LE(MSG_HEADER + 8)).toBe(0);
+  expect(msg.length).toBe(MSG_HEADER + 12);
+  expect(encodePlanMessage(10, 4).readUInt32LE(MSG_HEADER + 8)).toBe(4);
 });

@@ -1,5 +1,5 @@
 // Wire encoding of plans and sync messages (format: native/init/proto.h).
-import { MAX_TIMESTAMPS, MSG_HEADER, MSG_MAGIC, MSG_MAX, Msg, Op, PLAN_MAX_ARGS } from './proto';
+import { MAX_TIMESTAMPS, MSG_HEADER, MSG_MAGIC, MSG_MAX, Msg, Op, PLAN_MAX_ARGS, PLAN_PAYLOAD } from './proto';
 
 /** An op argument: integers are i64 (bigint for 64-bit masks), strings are NUL-terminated, lists NUL-joined, Buffers raw. */
 export type PlanArg = number | bigint | string | string[] | Buffer;
@@ -91,10 +91,12 @@ export function encodeMessage(type: Msg, payload: Buffer = Buffer.alloc(0)): Buf
 }
 
 /** MSG_PLAN: the plan's size (u64); the plan itself goes with it as a sealed memfd (proto.h). */
-export function encodePlanMessage(planSize: number): Buffer {
-  const size = Buffer.alloc(8);
-  size.writeBigUInt64LE(BigInt(planSize));
-  return encodeMessage(Msg.Plan, size);
+/** MSG_PLAN: the plan's size, and how many fds after its memfd make the init's layout (a spare init's; proto.h). */
+export function encodePlanMessage(planSize: number, layoutFds = 0): Buffer {
+  const payload = Buffer.alloc(PLAN_PAYLOAD);
+  payload.writeBigUInt64LE(BigInt(planSize));
+  payload.writeUInt32LE(layoutFds, 8);
+  return encodeMessage(Msg.Plan, payload);
 }
 
 export type InitMessage =

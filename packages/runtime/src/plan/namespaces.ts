@@ -20,10 +20,15 @@ export const CLONE_FLAG: Record<NamespaceType, number> = {
  */
 const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'cgroup', 'mount', 'pid'];
 
+const BY_CLONE = CLONE_FLAG.pid | CLONE_FLAG.network;
+
 export interface NamespacePlan {
-  /** New namespaces made by clone(). */
+  /**
+   * New namespaces made by clone(): a pid namespace (a process enters a new one only by being born in it) and a
+   * network namespace (the costliest to make, so made before the create when a daemon clones its init ahead of it).
+   */
   cloneFlags: number;
-  /** New namespaces the init makes itself once the parent has placed it (its cgroup). */
+  /** New namespaces the init makes itself (unshare) after its joins: the rest, the cgroup namespace once placed. */
   unshareFlags: number;
   /** Namespaces to join, in setns order, with the config index for errors. */
   joins: Array<{ type: NamespaceType; path: string; index: number }>;
@@ -53,6 +58,10 @@ export function planNamespaces(spec: Spec): NamespacePlan {
     unshareFlags |= cloneFlags & ~CLONE_FLAG.user;
     cloneFlags = 0;
   }
+  // A mount namespace copies the host's mounts when it is made: made by the init, it holds those of the moment the
+  // plan arrives (a rootfs mounted after a spare init was cloned), not of the clone.
+  unshareFlags |= cloneFlags & ~BY_CLONE;
+  cloneFlags &= BY_CLONE;
   const mappings = spec.linux?.uidMappings?.length || spec.linux?.gidMappings?.length;
   if (mappings && kinds.get('user') !== 'new') {
     throw new ConfigError('linux.uidMappings', kinds.get('user') ? 'mappings cannot be given for a joined user namespace' : 'user namespace mappings specified, but no new user namespace is requested');

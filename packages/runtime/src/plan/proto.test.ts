@@ -1,7 +1,7 @@
 // The TypeScript mirror of native/init/proto.h must agree with it number for number.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MAX_TIMESTAMPS, MSG_HEADER, MSG_MAGIC, MSG_MAX, Msg, Op, PLAN_MAX, PLAN_MAX_ARGS } from './proto';
+import { FDS_MAX, MAX_TIMESTAMPS, MSG_HEADER, MSG_MAGIC, MSG_MAX, Msg, Op, PLAN_MAX, PLAN_MAX_ARGS, PLAN_PAYLOAD } from './proto';
 
 const header = fs.readFileSync(path.join(__dirname, '../../../../native/init/proto.h'), 'utf8');
 
@@ -36,4 +36,7 @@ test('framing constants agree', () => {
   expect(header).toMatch(/TSRUNC_PLAN_MAX \(64u << 20\)/);
   expect(PLAN_MAX).toBe(64 << 20);
   expect(header).toMatch(new RegExp(`MAX_TIMESTAMPS ${MAX_TIMESTAMPS}u`));
+  expect(header).toMatch(new RegExp(`TSRUNC_PLAN_PAYLOAD ${PLAN_PAYLOAD}u`));
+  const fdpass = fs.readFileSync(path.join(__dirname, '../../../../native/shared/fdpass.h'), 'utf8');
+  expect(fdpass).toMatch(new RegExp(`TSRUNC_FDS_MAX ${FDS_MAX}\n`));
 });

@@ -4,6 +4,10 @@ export const MSG_MAX = 1 << 20;
 export const MSG_HEADER = 12;
 /** The largest plan tsrunc-init accepts (it travels in a sealed memfd, not in a message). */
 export const PLAN_MAX = 64 << 20;
+/** MSG_PLAN's payload: the plan's size (u64) and how many fds its layout brings (u32). */
+export const PLAN_PAYLOAD = 12;
+/** The most fds one message carries (the kernel's SCM_MAX_FD): the memfd and a layout of at most one fewer. */
+export const FDS_MAX = 253;
 
 export enum Msg {
   Plan = 1,

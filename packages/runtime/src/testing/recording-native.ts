@@ -105,8 +105,8 @@ export class RecordingNative implements NativeLayer {
   }
 
   /** Accepted, as a socket with room in its buffer does. */
-  sendMsg(fd: number, data: Buffer, attachFd?: number): void {
-    return this.call('sendMsg', attachFd === undefined ? [fd, data] : [fd, data, attachFd], () => undefined);
+  sendMsg(fd: number, data: Buffer, ...attachFds: number[]): void {
+    return this.call('sendMsg', [fd, data, ...attachFds], () => undefined);
   }
 
   sealedMemfd(name: string, data: Buffer): number {

@@ -127,7 +127,8 @@ async function main() {
   const nativeTimes = {};
   const sys = timedNative(native(), nativeTimes);
   const reaper = new Reaper(sys); // makes us a child subreaper
-  const runtime = new Runtime({ root: opts.root, sys, exits: reaper });
+  // As the shim's daemon: each create's and exec's init cloned ahead (process/spare.ts).
+  const runtime = new Runtime({ root: opts.root, sys, exits: reaper, cloneAhead: true });
   const devNull = fs.openSync('/dev/null', 'r+');
   const processes = []; // {pid, startTime} of every init and exec'd process, for the test to check they are gone
   const cgroupPaths = [];
@@ -284,7 +285,7 @@ async function main() {
   const stalled = stalls.stop();
 
   fs.closeSync(devNull);
-  runtime.close();
+  await runtime.close();
   reaper.close();
   const fdsAfter = openFds();
   const left = children();

@@ -15,6 +15,7 @@ import type { StateView } from './container/status';
 import { PidfdExits, type Exits } from './process/exits';
 import type { ExitSource, ProcessHandle } from './process/handle';
 import { spawnHostProcess, type SpawnOptions } from './process/spawn';
+import { SpareInits } from './process/spare';
 
 export interface RuntimeOptions {
   /** Where state lives, one directory per container (`--root`). */
@@ -31,6 +32,8 @@ export interface RuntimeOptions {
   initPath?: string;
   /** The environment of a hook without `env` (runc passes its own; default: none, not the caller's by accident). */
   hookEnv?: string[];
+  /** Clone each create's and exec's tsrunc-init ahead of it (process/spare.ts): for a daemon, which makes many. */
+  cloneAhead?: boolean;
 }
 
 const silent: Logger = { debugEnabled: false, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -42,6 +45,8 @@ export class Runtime implements ExitSource {
   readonly exits: Exits;
   readonly locks: ContainerLocks;
   readonly hookEnv: string[];
+  /** The inits cloned ahead, when the runtime keeps them (RuntimeOptions.cloneAhead). */
+  readonly spares: SpareInits | undefined;
   private layout: CgroupLayout | undefined;
   private readonly initPathOption: string | undefined;
   /**
@@ -60,6 +65,7 @@ export class Runtime implements ExitSource {
     this.layout = options.cgroupLayout;
     this.initPathOption = options.initPath;
     this.hookEnv = options.hookEnv ?? [];
+    this.spares = options.cloneAhead ? new SpareInits(this) : undefined;
     // Every pending exit wait listens for the runtime's close: a daemon has many.
     setMaxListeners(0, this.closing.signal);
   }
@@ -143,8 +149,9 @@ export class Runtime implements ExitSource {
     return entry;
   }
 
-  /** Stops every wait still pending; for a daemon that shuts down. */
-  close(): void {
+  /** Kills the spare inits (awaiting their exits), then stops every wait still pending; for a daemon that shuts down. */
+  async close(): Promise<void> {
+    await this.spares?.close();
     this.closing.abort(new Error('runtime closed'));
   }
 }

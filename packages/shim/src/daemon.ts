@@ -39,7 +39,7 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
     log,
     runtime(root) {
       let r = runtimes.get(root);
-      if (!r) runtimes.set(root, (r = new Runtime({ root, sys, exits: reaper, logger: log.daemon, hookEnv })));
+      if (!r) runtimes.set(root, (r = new Runtime({ root, sys, exits: reaper, logger: log.daemon, hookEnv, cloneAhead: true })));
       return r;
     },
   };
@@ -64,7 +64,7 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
       fs.rmSync(flags.socket, { force: true });
       await Promise.race([Promise.all([server.shutdown(), events.close()]), new Promise((r) => setTimeout(r, EVENTS_DRAIN_MS).unref())]);
       await server.close();
-      for (const r of runtimes.values()) r.close();
+      await Promise.all([...runtimes.values()].map((r) => r.close()));
       reaper.close();
       trim.close();
     });

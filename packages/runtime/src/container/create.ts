@@ -123,6 +123,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
       console: receiver,
       phases,
+      cloneAhead: true,
     });
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
     if (pidFile) await writePidFile(pidFile, init.pid);

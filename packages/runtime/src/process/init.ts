@@ -6,9 +6,10 @@ import { constants as osConstants } from 'node:os';
 import { TsruncError, exitCodeOf, strerror, waitReadable } from '@tsrunc/common';
 import { InitPlan, Msg, awaitCgroup, decodeMessage, encodeMessage, encodePlan, encodePlanMessage, type InitMessage } from '../plan';
 import type { ConsoleSocketSource } from '../plan/exec';
-import { MSG_HEADER, MSG_MAX, PLAN_MAX } from '../plan/proto';
+import { FDS_MAX, MSG_HEADER, MSG_MAX, PLAN_MAX } from '../plan/proto';
 import type { Runtime } from '../runtime';
 import { ProcessHandle } from './handle';
+import type { SpareInit } from './spare';
 import { stampPhases, type StampedPhase } from '../plan/phases';
 import type { PhaseLog } from './phases';
 
@@ -40,6 +41,8 @@ export interface InitHooks {
   console?: ConsoleReceiver;
   /** Where the spawn's and the init's phases are timed (the caller's, continuing its own phases). */
   phases?: PhaseLog;
+  /** Takes an init cloned ahead when the runtime keeps them (a daemon's creates and execs), and has the next cloned. */
+  cloneAhead?: boolean;
 }
 
 export interface CgroupPlacement {
@@ -223,13 +226,35 @@ function tell(sys: Runtime['sys'], sock: number, type: Msg): void {
 
 const GONE = [osConstants.errno.EPIPE, osConstants.errno.ECONNRESET, osConstants.errno.ECONNREFUSED];
 
-/** MSG_PLAN with the plan beside it in a sealed memfd (proto.h: a plan outgrows any one message). */
-function sendPlan(runtime: Runtime, sock: number, bytes: Buffer): void {
+/**
+ * MSG_PLAN with the plan beside it in a sealed memfd (proto.h: a plan outgrows any one message), and after it the fds
+ * that become the init's 0, 1, … when it was cloned without them (a spare).
+ */
+function sendPlan(runtime: Runtime, sock: number, bytes: Buffer, layout: number[] = []): void {
   const memfd = runtime.sys.sealedMemfd('tsrunc-plan', bytes);
   try {
-    runtime.sys.sendMsg(sock, encodePlanMessage(bytes.length), memfd);
+    runtime.sys.sendMsg(sock, encodePlanMessage(bytes.length, layout.length), memfd, ...layout);
   } finally {
     fs.closeSync(memfd);
+  }
+}
+
+/**
+ * A spare init (process/spare.ts) that has been sent this plan with `layout`, the fds that become its 0 … syncFd-1;
+ * undefined when the runtime has none ready with the plan's clone flags, the layout does not fit one message, or the
+ * spare is gone (then it is dropped, and the init is spawned as usual).
+ */
+function planSpare(runtime: Runtime, plan: InitPlan, layout: number[], bytes: Buffer): SpareInit | undefined {
+  if (layout.length !== plan.syncFd || layout.length >= FDS_MAX) return undefined;
+  const spare = runtime.spares?.take(plan.cloneFlags);
+  if (!spare) return undefined;
+  try {
+    sendPlan(runtime, spare.sock, bytes, layout);
+    return spare;
+  } catch (e) {
+    void runtime.spares!.discard(spare);
+    if (!GONE.includes((e as NodeJS.ErrnoException).errno ?? 0)) throw e;
+    return undefined;
   }
 }
 
@@ -242,7 +267,10 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let planBytes: Buffer;
   let extra: number[] = [];
   let parentEnd: number;
-  let childEnd: number;
+  let childEnd: number | undefined;
+  let passed: number[] = [];
+  let spare: SpareInit | undefined;
+  let spawnAt = 0n;
   let initPhases: StampedPhase[] = [];
   // Queued before the clone: the init reads it as soon as it runs (a process we place in no cgroup: always).
   let early = true;
@@ -255,13 +283,19 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     early = !hooks.cgroup || planBytes.length <= EARLY_PLAN_MAX;
     initPhases = stamped?.phases ?? [];
     extra = openFdSources(runtime, plan, fifoPath);
-    [parentEnd, childEnd] = sys.socketpair();
-    try {
-      if (early) sendPlan(runtime, parentEnd, planBytes);
-    } catch (e) {
-      fs.closeSync(parentEnd);
-      fs.closeSync(childEnd);
-      throw e;
+    passed = io.passFds ?? Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
+    spawnAt = hooks.phases?.now() ?? 0n;
+    spare = early && hooks.cloneAhead ? planSpare(runtime, plan, [...io.stdio, ...passed, ...extra], planBytes) : undefined;
+    if (spare) parentEnd = spare.sock;
+    else {
+      [parentEnd, childEnd] = sys.socketpair();
+      try {
+        if (early) sendPlan(runtime, parentEnd, planBytes);
+      } catch (e) {
+        fs.closeSync(parentEnd);
+        fs.closeSync(childEnd);
+        throw e;
+      }
     }
   } catch (e) {
     // The console receiver is ours from the call on, whatever fails.
@@ -269,9 +303,6 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     closeConsoleReceiver(hooks.console);
     throw e;
   }
-  const passed = io.passFds ?? Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
-  const src = [...io.stdio, ...passed, ...extra, childEnd];
-  const dst = [0, 1, 2, ...passed.map((_, i) => 3 + i), ...extra.map((_, i) => 3 + passed.length + i), plan.syncFd];
   // A fork into a pid namespace may exec, run and exit before we read its MSG_PID: until it is
   // pinned, a daemon's reaper must leave it a zombie (pidfd_open of a reaped pid fails).
   const releaseReaps = runtime.exits.holdReaps();
@@ -280,10 +311,14 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   // Settled before parentEnd is closed: it writes there.
   let placed: Promise<void> | undefined;
   let pid: number | undefined;
-  const spawnAt = phases?.now() ?? 0n;
   try {
-    pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
-    phases?.end('spawn', `pid ${pid}`);
+    if (spare) pid = spare.process.pid;
+    else {
+      const src = [...io.stdio, ...passed, ...extra, childEnd!];
+      const dst = [0, 1, 2, ...passed.map((_, i) => 3 + i), ...extra.map((_, i) => 3 + passed.length + i), plan.syncFd];
+      pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
+    }
+    phases?.end('spawn', spare ? `pid ${pid}, cloned ahead` : `pid ${pid}`);
     // The cgroup join and the read of the start time are pool requests each: both go at once.
     const cgroup = hooks.cgroup;
     if (cgroup) {
@@ -301,7 +336,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
       })();
       placed.catch(() => undefined); // awaited below, or here on failure
     }
-    child = await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
+    child = spare ? spare.process : await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid));
   } catch (e) {
     // Spawned but not pinned (no pidfd: EMFILE): the init has its plan, so it is killed here. While reaps are held
     // its pid is still its own.
@@ -312,7 +347,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     closeConsoleReceiver(hooks.console);
     throw new TsruncError(`unable to start container process: ${(e as Error).message}`);
   } finally {
-    fs.closeSync(childEnd);
+    if (childEnd !== undefined) fs.closeSync(childEnd);
     extra.forEach((fd) => fs.closeSync(fd));
   }
   if (hooks.console) fs.closeSync(hooks.console.theirs); // the init has its own copy
@@ -397,6 +432,8 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   } finally {
     releaseReaps();
     fs.closeSync(parentEnd);
+    // The next create's or exec's, cloned once this one is over.
+    if (hooks.cloneAhead) runtime.spares?.refill(plan.cloneFlags);
     if (hooks.console) fs.closeSync(hooks.console.ours);
   }
 }

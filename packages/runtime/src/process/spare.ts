@@ -1,0 +1,121 @@
+// Inits cloned ahead (a daemon's): tsrunc-init is cloned, with the namespaces it is born in, and exec'd before the
+// create or exec that will use it, so that the clone, the exec and the network namespace's making (about 3 ms here)
+// are not on that call's path. A spare holds nothing of any container until its plan comes: /dev/null on 0-2, its
+// sync socket on 3, our credentials, the daemon's cgroup; its MSG_PLAN brings the fds that become its layout
+// (proto.h). SECURITY.md #1.
+import * as fs from 'node:fs';
+import type { Runtime } from '../runtime';
+import { ProcessHandle } from './handle';
+
+/** A spare's sync socket, until its plan moves it above the layout. */
+const SPARE_SYNC_FD = 3;
+/** The clone flags a spare is kept for: those of the daemon's last creates and execs (two kinds, as a rule). */
+const KINDS_KEPT = 2;
+const SIGKILL = 9;
+
+export interface SpareInit {
+  process: ProcessHandle;
+  /** Our end of its sync socket. */
+  sock: number;
+}
+
+export class SpareInits {
+  private readonly ready = new Map<number, SpareInit>();
+  /** Clone flags asked for, least recently first; a spare is cloned for each. */
+  private readonly wanted = new Set<number>();
+  private readonly cloning = new Map<number, Promise<void>>();
+  private readonly discarding = new Set<Promise<void>>();
+  private devNull: number | undefined;
+  private closed = false;
+
+  constructor(private readonly runtime: Runtime) {}
+
+  /** The spare cloned with `cloneFlags`, when one is ready; the caller owns it (and discards it if it does not use it). */
+  take(cloneFlags: number): SpareInit | undefined {
+    const spare = this.ready.get(cloneFlags);
+    this.ready.delete(cloneFlags);
+    return spare;
+  }
+
+  /**
+   * Clones the next spare with `cloneFlags`, once the caller's turn is over (a clone beside a create would slow it),
+   * unless one is ready or on its way. The least recently asked kind beyond KINDS_KEPT loses its spare.
+   */
+  refill(cloneFlags: number): void {
+    if (this.closed) return;
+    this.wanted.delete(cloneFlags);
+    this.wanted.add(cloneFlags);
+    for (const kind of this.wanted) {
+      if (this.wanted.size <= KINDS_KEPT) break;
+      this.wanted.delete(kind);
+      void this.discard(this.take(kind));
+    }
+    if (this.ready.has(cloneFlags) || this.cloning.has(cloneFlags)) return;
+    const cloned = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.clone(cloneFlags))
+      .catch((e: Error) => this.runtime.logger.warn(`cloning a spare tsrunc-init failed: ${e.message}`))
+      .finally(() => this.cloning.delete(cloneFlags));
+    this.cloning.set(cloneFlags, cloned);
+  }
+
+  /** Kills every spare, and resolves once they are gone: the daemon stops. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.cloning.values());
+    for (const kind of [...this.ready.keys()]) void this.discard(this.take(kind));
+    await Promise.all(this.discarding);
+    if (this.devNull !== undefined) fs.closeSync(this.devNull);
+    this.devNull = undefined;
+  }
+
+  /** Kills a spare that will not be used, and lets go of it once it is gone (reaped by the runtime's exits; close() awaits it). */
+  discard(spare: SpareInit | undefined): Promise<void> {
+    if (!spare) return Promise.resolve();
+    fs.closeSync(spare.sock);
+    try {
+      spare.process.kill(SIGKILL);
+    } catch {
+      // already gone
+    }
+    const gone = spare.process
+      .wait()
+      .catch(() => undefined)
+      .then(() => {
+        spare.process.close();
+        this.discarding.delete(gone);
+      });
+    this.discarding.add(gone);
+    return gone;
+  }
+
+  private async clone(cloneFlags: number): Promise<void> {
+    const { sys, exits } = this.runtime;
+    this.devNull ??= fs.openSync('/dev/null', 'r+'); // O_CLOEXEC, as every fd libuv opens
+    const nul = this.devNull;
+    const [ours, theirs] = sys.socketpair();
+    // Until it is pinned, a daemon's reaper must leave it a zombie (as for any init: process/init.ts).
+    const releaseReaps = exits.holdReaps();
+    let pid: number | undefined;
+    let spare: SpareInit;
+    try {
+      pid = await sys.spawnInit(this.runtime.initPath, cloneFlags, [nul, nul, nul, theirs], [0, 1, 2, SPARE_SYNC_FD], SPARE_SYNC_FD);
+      spare = { process: await ProcessHandle.open(sys, this.runtime, pid, sys.pidfdOpen(pid)), sock: ours };
+    } catch (e) {
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+      fs.closeSync(ours);
+      throw e;
+    } finally {
+      releaseReaps();
+      fs.closeSync(theirs);
+    }
+    if (this.closed || !this.wanted.has(cloneFlags) || this.ready.has(cloneFlags)) return this.discard(spare);
+    this.ready.set(cloneFlags, spare);
+    // One that dies unused (killed from outside) is dropped; the next is cloned when one is asked for again.
+    spare.process.wait().then(
+      () => {
+        if (this.ready.get(cloneFlags) === spare) void this.discard(this.take(cloneFlags));
+      },
+      () => undefined,
+    );
+  }
+}

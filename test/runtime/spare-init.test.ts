@@ -1,0 +1,133 @@
+// A daemon's inits cloned ahead (packages/runtime/src/process/spare.ts, SECURITY.md #1): what a spare holds while it
+// waits, what the container made from it gets, and that none outlives the runtime. The library is used as the shim's
+// daemon uses it (RuntimeOptions.cloneAhead), in this process: its exits are awaited by pidfd.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Runtime } from '../../packages/runtime/src';
+import { describeAsRoot, makeBusyboxRootfs } from '../helpers/busybox';
+import { builtSkipReason, makeBundle, tmpStateRoot, uniqueId } from '../helpers/tsrunc';
+
+const INIT_COMM = 'memfd:tsrunc-in'; // tsrunc-init runs from its sealed memfd (SECURITY.md #1); comm keeps 15 characters
+
+/** Our children that are tsrunc-init still waiting for a plan or setting up (not yet the container's process). */
+function initChildren(): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && comm === INIT_COMM) out.push(Number(p));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Polls until `probe` returns a value (the spare is cloned on the thread pool after the call that asked for it). */
+async function eventually<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const got = probe();
+    if (got !== undefined) return got;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const fdTargets = (pid: number): Record<string, string> =>
+  Object.fromEntries(fs.readdirSync(`/proc/${pid}/fd`).map((fd) => [fd, fs.readlinkSync(`/proc/${pid}/fd/${fd}`).replace(/\d+/g, 'N')]));
+
+describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
+  let root: string;
+  let rootfs: string;
+  let late: string;
+  let runtime: Runtime;
+  let devNull: number;
+  const dirs: string[] = [];
+
+  beforeAll(() => {
+    const why = builtSkipReason();
+    if (why) throw new Error(why);
+    root = tmpStateRoot();
+    rootfs = makeBusyboxRootfs(fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-spare-rootfs-')));
+    late = path.join(rootfs, 'late');
+    fs.mkdirSync(late);
+    dirs.push(root, rootfs);
+    devNull = fs.openSync('/dev/null', 'r+');
+    runtime = new Runtime({ root, cloneAhead: true });
+  });
+
+  afterAll(async () => {
+    await runtime.close();
+    fs.closeSync(devNull);
+    try {
+      execFileSync('umount', [late], { stdio: 'ignore' });
+    } catch {
+      // not mounted
+    }
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  /** Creates, starts and deletes a container running `script`; its init's pid and its output. */
+  async function run(script: string): Promise<{ pid: number; output: string }> {
+    const b = makeBundle(['sh', '-c', script], (s) => (s.root = { path: rootfs, readonly: true }));
+    dirs.push(b.dir);
+    const outFile = path.join(b.dir, 'out');
+    const out = fs.openSync(outFile, 'w');
+    const id = uniqueId('spare');
+    try {
+      const c = await runtime.create(id, { bundle: b.dir, stdio: [devNull, out, out] });
+      const init = c.init!;
+      const pid = init.pid;
+      try {
+        await c.start();
+        await init.wait();
+        await c.delete();
+      } finally {
+        c.close();
+      }
+      return { pid, output: fs.readFileSync(outFile, 'utf8') };
+    } finally {
+      fs.closeSync(out);
+    }
+  }
+
+  test('a spare holds only /dev/null and its sync socket; the next container is born in it, with its own fds and the mounts of the moment', async () => {
+    await run('true');
+    const spare = await eventually('a spare init', () => initChildren()[0]);
+    // Nothing of the daemon's and nothing of any container: /dev/null on 0-2, the sync socket on 3.
+    expect(fdTargets(spare)).toEqual({ 0: '/dev/null', 1: '/dev/null', 2: '/dev/null', 3: 'socket:[N]' });
+    // Born in the namespaces made by clone (pid, network); the mount namespace is made when its plan comes.
+    expect(fs.readlinkSync(`/proc/${spare}/ns/net`)).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
+    expect(fs.readlinkSync(`/proc/${spare}/ns/mnt`)).toBe(fs.readlinkSync('/proc/self/ns/mnt'));
+
+    // A mount made after the spare was cloned (containerd mounts a rootfs just before Create) is the container's too.
+    execFileSync('mount', ['-t', 'tmpfs', 'late', late]);
+    fs.writeFileSync(path.join(late, 'marker'), 'mounted after the clone\n');
+    const { pid, output } = await run('cat /late/marker; ls /proc/self/fd | tr "\\n" " "');
+    expect(pid).toBe(spare);
+    // 0-2 are the container's stdio, 3 is ls's own: the spare's /dev/null and sync socket are gone.
+    expect(output).toBe('mounted after the clone\n0 1 2 3 ');
+  }, 30_000);
+
+  test('a spare killed while it waits is dropped: the next create clones its own init', async () => {
+    const spare = await eventually('a spare init', () => initChildren()[0]);
+    process.kill(spare, 'SIGKILL');
+    await eventually('the killed spare gone', () => (initChildren().includes(spare) ? undefined : true));
+    const { pid, output } = await run('echo ran');
+    expect(pid).not.toBe(spare);
+    expect(output).toBe('ran\n');
+  }, 30_000);
+
+  test('closing the runtime kills its spares and waits for them', async () => {
+    const spare = await eventually('a spare init', () => initChildren()[0]);
+    await runtime.close();
+    expect(initChildren()).toEqual([]);
+    expect(fs.existsSync(`/proc/${spare}`)).toBe(false);
+  }, 30_000);
+});

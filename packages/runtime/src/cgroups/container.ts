@@ -2,7 +2,7 @@
 // directories the init binds for a `cgroup` mount, the native seams, and signalling every task in the cgroup.
 import { native, type LinuxResources, type NativeLayer, type Spec } from '@tsrunc/common';
 import { TsruncError } from '@tsrunc/common';
-import { fromPaths, openCgroup, type Cgroup, type PlannedResources } from './cgroup';
+import { fromPaths, openCgroup, type Cgroup, type CgroupSurvey, type PlannedResources } from './cgroup';
 import { runPendingWrite, type PendingWrite } from '../pool-io';
 import type { DeviceFilterInstaller } from './devices';
 import type { CgroupLayout } from './layout';
@@ -21,27 +21,41 @@ export function containerCgroup(spec: Spec, id: string, layout: CgroupLayout, de
 }
 
 /**
- * A new container's cgroup, made while its init is cloned; resolves with the init's join. In order:
- * - the cgroupsPath is checked unused, beside the reads its making depends on (one request). One that holds
- *   processes: runc 1.1 only warns, runc 1.2 refuses ("container's cgroup is not empty") and so do we, since `delete`
- *   and `kill --all` act on every process in the container's cgroup and would reach ones that are not the container's.
- *   A frozen one (runc: "container's cgroup unexpectedly frozen"): the init would stop as it joins, and create would
- *   wait for it forever.
- * - `stateWrite` (state.json naming the cgroup), then the directories (one request): a `delete` of a create killed
- *   at any moment finds the cgroup, and kills whatever runs in it, only once the check has passed.
+ * The check of a new container's cgroupsPath and the reads its making depends on (one request), begun as soon as the
+ * paths are known (before the id is reserved: its outcome is looked at only after, in setUpContainerCgroup, so a
+ * duplicate id is still reported as such, as runc does); undefined over no hierarchy. Never rejects unobserved.
+ */
+export function surveyContainerCgroup(cgroup: Cgroup): Promise<CgroupSurvey> | undefined {
+  if (managesNothing(cgroup)) return undefined;
+  const survey = cgroup.survey();
+  survey.catch(() => undefined); // observed by setUpContainerCgroup, or dropped with a create that failed before it
+  return survey;
+}
+
+/**
+ * A new container's cgroup, made while its init sets up; resolves with the init's join. In order:
+ * - the survey (surveyContainerCgroup) must find the cgroupsPath unused. One that holds processes: runc 1.1 only
+ *   warns, runc 1.2 refuses ("container's cgroup is not empty") and so do we, since `delete` and `kill --all` act on
+ *   every process in the container's cgroup and would reach ones that are not the container's. A frozen one (runc:
+ *   "container's cgroup unexpectedly frozen"): the init would stop as it joins, and create would wait for it forever.
+ * - `stateWrite()` (state.json naming the cgroup, built when the request is), then the directories (one request): a `delete` of a create killed
+ *   at any moment finds the cgroup, and kills whatever runs in it, only once the check has passed. `made` is called
+ *   once they exist (the init's cgroup mount binds them).
  * - the spec's resources are planned, and so validated, and v2 device rules installed;
  * - the join (once the init's pid is known): the resources' writes, then the move (one request).
  * On failure nothing this call made is left, but state.json (the caller's to remove).
  */
-export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrite: PendingWrite): Promise<(pid: number) => Promise<void>> {
-  if (managesNothing(cgroup)) {
-    await runPendingWrite(stateWrite);
+export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrite: () => PendingWrite, surveyed: Promise<CgroupSurvey> | undefined, made?: () => void): Promise<(pid: number) => Promise<void>> {
+  if (!surveyed) {
+    await runPendingWrite(stateWrite());
+    made?.();
     return async () => undefined;
   }
-  const survey = await cgroup.survey();
+  const survey = await surveyed;
   if (survey.processes > 0) throw new TsruncError(`container's cgroup is not empty: ${survey.processes} process(es) found`);
   if (survey.frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
-  await cgroup.create(survey, stateWrite);
+  await cgroup.create(survey, stateWrite());
+  made?.();
   let limits: PlannedResources;
   try {
     limits = cgroup.planResources(specResources(spec));

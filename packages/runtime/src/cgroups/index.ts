@@ -6,4 +6,4 @@ export { DEFAULT_DEVICE_RULES, type DeviceFilterInstaller, type DeviceRule } fro
 export type { EventfdNative } from './oom';
 export type { CgroupStats } from './stats';
 
-export { cgroupDirsByMountpoint, containerCgroup, nativeDeviceFilter, nativeEventfd, destroyContainerCgroup, setUpContainerCgroup, signalAll, specResources, thawIfFrozen } from './container';
+export { cgroupDirsByMountpoint, containerCgroup, nativeDeviceFilter, nativeEventfd, destroyContainerCgroup, setUpContainerCgroup, signalAll, surveyContainerCgroup, specResources, thawIfFrozen } from './container';

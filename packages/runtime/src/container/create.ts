@@ -5,13 +5,14 @@ import { ConfigError, Spec, TsruncError, parseSpec, readJsonFile } from '@tsrunc
 import { compileInitPlan, readHostFacts } from '../plan';
 import { unknownCapabilitiesWarning } from '../plan/process';
 import { ContainerDir, ContainerState, rfc3339Nano } from './state-dir';
+import type { PendingWrite } from '../pool-io';
 import type { Release } from './lock';
 import { pidFilePath, writePidFile } from './pid-file';
 import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
 import type { ProcessHandle } from '../process/handle';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
 import { HookState } from '../plan/hooks';
-import { containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup } from '../cgroups';
+import { containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup, surveyContainerCgroup } from '../cgroups';
 import type { Runtime } from '../runtime';
 import { Container } from './container';
 import { phaseLog } from '../process/phases';
@@ -71,6 +72,8 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
   const layout = runtime.cgroupLayout;
   const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout, nativeDeviceFilter(runtime.sys));
+  // On the thread pool while the plan is compiled and the id reserved.
+  const surveyed = surveyContainerCgroup(cgroup);
   const receiver = spec.process?.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
   const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
   let cgroupMade = false;
@@ -95,11 +98,22 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     phases.end('locked', 'id reserved');
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     // All of this runs while tsrunc-init is cloned (begun at startInit's first await, so the clone waits for none of
-    // it) and runs the ops that need no cgroup: the cgroupsPath checked unused (after the id, as runc: a duplicate id is
-    // reported as such), state.json (no process yet: it reads as stopped) written before the cgroup is made, so that
-    // if this process is killed at any later moment `delete` finds the cgroup and removes it with anything in it.
+    // it) and runs the ops that need no cgroup: the survey's verdict on the cgroupsPath (looked at after the id, as
+    // runc: a duplicate id is reported as such), state.json (no process yet: it reads as stopped) written before the
+    // cgroup is made, so that if this process is killed at any later moment `delete` finds the cgroup and removes it
+    // with anything in it. The init is told of the directories as soon as they exist, before the limits are planned.
+    let dirsMade!: () => void;
+    const cgroupDirsMade = new Promise<void>((resolve) => (dirsMade = resolve));
+    // The init as known when that state.json is built: an init cloned ahead is known at once, and is then named in
+    // it, which spares a second write (recordProcess) after the init is ready.
+    let known: ProcessHandle | undefined;
+    let stateBuilt = false;
+    const firstState = (): PendingWrite => {
+      stateBuilt = true;
+      return dir.writeOps({ ...state, pid: known?.pid ?? 0, pidStartTime: known?.startTime ?? '' });
+    };
     cgroupReady = Promise.resolve()
-      .then(() => setUpContainerCgroup(cgroup, spec, dir.writeOps(state)))
+      .then(() => setUpContainerCgroup(cgroup, spec, firstState, surveyed, dirsMade))
       .then((join) => {
         cgroupMade = true;
         return join;
@@ -111,7 +125,8 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     receiverPassed = true;
     init = await startInit(runtime, plan, io, dir.fifoPath, {
       cgroup: {
-        made: () => cgroupReady!.then(() => undefined),
+        // Settles with the directories, or fails as the set-up does.
+        made: () => Promise.race([cgroupDirsMade, cgroupReady!.then(() => undefined)]),
         join: async (pid) => {
           const join = await cgroupReady!;
           phases.end('cgroup', 'checked, state.json written and made while the init was cloned');
@@ -119,7 +134,13 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
         },
       },
       // state.json names the init while it sets up: a killed create's `delete` then also finds it by pid.
-      recordProcess: (p) => cgroupReady!.then(() => dir.write({ ...state, pid: p.pid, pidStartTime: p.startTime })),
+      recordProcess: (p) => {
+        if (!stateBuilt) {
+          known = p;
+          return Promise.resolve();
+        }
+        return cgroupReady!.then(() => dir.write({ ...state, pid: p.pid, pidStartTime: p.startTime }));
+      },
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
       console: receiver,
       phases,

@@ -40,15 +40,24 @@ export function readAll(stream: NodeJS.ReadableStream, slow?: { chunk: number; e
   });
 }
 
-/** Pids of `parent`'s children (default: this process's) that have exited and were never reaped. */
-export function zombieChildren(parent = process.pid): number[] {
+/** The children of `parent` whose state (/proc/PID/stat's third field) and comm pass `match`. */
+export function childrenOf(parent: number, match: (state: string, comm: string) => boolean): number[] {
   return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
     try {
       const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
       const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return state === 'Z' && Number(ppid) === parent ? [Number(p)] : [];
+      return Number(ppid) === parent && match(state, stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))) ? [Number(p)] : [];
     } catch {
       return [];
     }
   });
 }
+
+/** Pids of `parent`'s children (default: this process's) that have exited and were never reaped. */
+export const zombieChildren = (parent = process.pid): number[] => childrenOf(parent, (state) => state === 'Z');
+
+/**
+ * The live tsrunc-init processes of `parent` that have not exec'd the container's process yet: spares waiting for a
+ * plan (process/spare.ts) and inits setting up. They run from a memfd named tsrunc-init; comm keeps 15 characters.
+ */
+export const initChildren = (parent = process.pid): number[] => childrenOf(parent, (state, comm) => state !== 'Z' && comm === 'memfd:tsrunc-in');

@@ -8,25 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { Runtime } from '../../packages/runtime/src';
 import { describeAsRoot, makeBusyboxRootfs } from '../helpers/busybox';
 import { builtSkipReason, makeBundle, tmpStateRoot, uniqueId } from '../helpers/tsrunc';
-
-const INIT_COMM = 'memfd:tsrunc-in'; // tsrunc-init runs from its sealed memfd (SECURITY.md #1); comm keeps 15 characters
-
-/** Our children that are tsrunc-init still waiting for a plan or setting up (not yet the container's process). */
-function initChildren(): number[] {
-  const out: number[] = [];
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && comm === INIT_COMM) out.push(Number(p));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
+import { initChildren } from '../reliability/load';
 
 /** Polls until `probe` returns a value (the spare is cloned on the thread pool after the call that asked for it). */
 async function eventually<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {

@@ -39,9 +39,9 @@ export function surveyContainerCgroup(cgroup: Cgroup): Promise<CgroupSurvey> | u
  *   every process in the container's cgroup and would reach ones that are not the container's. A frozen one (runc:
  *   "container's cgroup unexpectedly frozen"): the init would stop as it joins, and create would wait for it forever.
  * - `stateWrite()` (state.json naming the cgroup, built when the request is), then the directories (one request): a `delete` of a create killed
- *   at any moment finds the cgroup, and kills whatever runs in it, only once the check has passed. `made` is called
- *   once they exist (the init's cgroup mount binds them).
- * - the spec's resources are planned, and so validated, and v2 device rules installed;
+ *   at any moment finds the cgroup, and kills whatever runs in it, only once the check has passed.
+ * - the spec's resources are planned, and so validated, and v2 device rules installed; then `made` is called (the
+ *   init's cgroup mount binds the directories: they stay from here on, unless the join fails and the create with it);
  * - the join (once the init's pid is known): the resources' writes, then the move (one request).
  * On failure nothing this call made is left, but state.json (the caller's to remove).
  */
@@ -55,7 +55,6 @@ export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrit
   if (survey.processes > 0) throw new TsruncError(`container's cgroup is not empty: ${survey.processes} process(es) found`);
   if (survey.frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
   await cgroup.create(survey, stateWrite());
-  made?.();
   let limits: PlannedResources;
   try {
     limits = cgroup.planResources(specResources(spec));
@@ -64,6 +63,7 @@ export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrit
     await cgroup.destroy().catch(() => undefined);
     throw e;
   }
+  made?.();
   return (pid) => cgroup.addProcess(pid, limits);
 }
 

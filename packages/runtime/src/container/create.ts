@@ -101,7 +101,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     // it) and runs the ops that need no cgroup: the survey's verdict on the cgroupsPath (looked at after the id, as
     // runc: a duplicate id is reported as such), state.json (no process yet: it reads as stopped) written before the
     // cgroup is made, so that if this process is killed at any later moment `delete` finds the cgroup and removes it
-    // with anything in it. The init is told of the directories as soon as they exist, before the limits are planned.
+    // with anything in it. The init is told of the directories once the limits are planned (a plan that fails removes them).
     let dirsMade!: () => void;
     const cgroupDirsMade = new Promise<void>((resolve) => (dirsMade = resolve));
     // The init as known when that state.json is built: an init cloned ahead is known at once, and is then named in
@@ -125,7 +125,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     receiverPassed = true;
     init = await startInit(runtime, plan, io, dir.fifoPath, {
       cgroup: {
-        // Settles with the directories, or fails as the set-up does.
+        // Settles with the directories (and the limits planned), or fails as the set-up does.
         made: () => Promise.race([cgroupDirsMade, cgroupReady!.then(() => undefined)]),
         join: async (pid) => {
           const join = await cgroupReady!;

@@ -29,7 +29,8 @@
 int sync_fd = -1;
 static struct op *plan_ops;
 static uint32_t plan_n_ops;
-static uint32_t current_op;
+/* The op running; none (UINT32_MAX) while the plan is read and placed: those errors name no op of it. */
+static uint32_t current_op = UINT32_MAX;
 static _Noreturn void run_plan_from(uint32_t first);
 /* Once ready is reported the parent no longer reads the sync socket (a `create` has returned). */
 static int ready_reported;

@@ -79,6 +79,22 @@ describeAsRoot('bad input: clear error, exit 1, nothing left behind', () => {
     expect(leftovers(root, dup, b.dir)).toEqual([]);
   });
 
+  // The limits are found invalid only once the cgroup's directories are made, while the init already runs and waits
+  // to bind them for its `cgroup` mount; refused, they are removed again. Told of them before that, the init raced
+  // their removal and create failed for a bind of a missing directory instead. Several creates: it was a race.
+  test('limits refused as the cgroup is made: the error names them, every time, and nothing is left', () => {
+    for (let i = 0; i < 10; i++) {
+      const b = makeBundle(['true'], (c) => (c.linux!.resources = { ...c.linux!.resources, cpu: { shares: 1 } }));
+      dirs.push(b.dir);
+      const id = uniqueId(`bad-shares-${i}`);
+      const r = tsrunc(root, ['create', '--bundle', b.dir, id]);
+      expect(r.stderr).toMatch(/linux\.resources\.cpu\.shares: /);
+      expect(r.status).toBe(1);
+      expect(leftovers(root, id, b.dir)).toEqual([]);
+    }
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
   test('commands on an unknown container say it does not exist', () => {
     for (const args of [['state', 'nope'], ['start', 'nope'], ['kill', 'nope'], ['delete', 'nope']]) {
       const r = tsrunc(root, args);

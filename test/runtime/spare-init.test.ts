@@ -31,6 +31,7 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
   let runtime: Runtime;
   let devNull: number;
   const dirs: string[] = [];
+  const log: string[] = [];
 
   beforeAll(() => {
     const why = builtSkipReason();
@@ -41,7 +42,8 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
     fs.mkdirSync(late);
     dirs.push(root, rootfs);
     devNull = fs.openSync('/dev/null', 'r+');
-    runtime = new Runtime({ root, cloneAhead: true });
+    // Its debug records name each spawn, and whether its init was cloned ahead.
+    runtime = new Runtime({ root, cloneAhead: true, logger: { debugEnabled: true, debug: (m) => log.push(m), info: () => {}, warn: (m) => log.push(m), error: (m) => log.push(m) } });
   });
 
   afterAll(async () => {
@@ -95,6 +97,39 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
     expect(pid).toBe(spare);
     // 0-2 are the container's stdio, 3 is ls's own: the spare's /dev/null and sync socket are gone.
     expect(output).toBe('mounted after the clone\n0 1 2 3 ');
+  }, 30_000);
+
+  test('an exec takes a spare too: its stdio and the container\'s namespace fds, sent with its plan, land where the plan expects them', async () => {
+    const b = makeBundle(['sleep', '1000'], (s) => (s.root = { path: rootfs, readonly: true }));
+    dirs.push(b.dir);
+    const id = uniqueId('spare-exec');
+    const c = await runtime.create(id, { bundle: b.dir, stdio: [devNull, devNull, devNull] });
+    const exec = async (script: string): Promise<string> => {
+      const outFile = path.join(b.dir, 'exec-out');
+      const out = fs.openSync(outFile, 'w');
+      try {
+        const p = await c.exec({ ...c.state.config.process!, args: ['sh', '-c', script] }, { stdio: [devNull, out, out] });
+        await p.wait();
+        p.close();
+      } finally {
+        fs.closeSync(out);
+      }
+      return fs.readFileSync(outFile, 'utf8');
+    };
+    try {
+      await c.start();
+      await exec('true');
+      // An exec's spare joins every namespace it needs: it is born in ours (the create's is in a pid namespace of its own).
+      const ownPidns = fs.readlinkSync('/proc/self/ns/pid');
+      const spare = await eventually('an exec\'s spare', () => initChildren().find((pid) => fs.readlinkSync(`/proc/${pid}/ns/pid`) === ownPidns));
+      // Its layout, stdio and the container's namespace fds, goes to 0, 1, … and its sync socket after them, past the
+      // spare's 3. A namespace fd placed wrong fails its setns, stdio placed wrong loses the output.
+      expect(await exec('echo "in $(readlink /proc/self/ns/mnt)"; ls /proc/self/fd | tr "\\n" " "')).toBe(`in ${fs.readlinkSync(`/proc/${c.init!.pid}/ns/mnt`)}\n0 1 2 3 `);
+      expect(log).toContainEqual(expect.stringMatching(new RegExp(`^exec ${id}: spawn \\(pid ${spare}, cloned ahead\\)`)));
+    } finally {
+      await c.delete({ force: true });
+      c.close();
+    }
   }, 30_000);
 
   test('a spare killed while it waits is dropped: the next create clones its own init', async () => {

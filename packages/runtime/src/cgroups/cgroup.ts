@@ -26,6 +26,8 @@ export interface CgroupOptions {
 
 /** What `survey` found: whether the cgroup is in use, and what `create` plans from. */
 export interface CgroupSurvey {
+  /** Whether it exists (its cgroup.procs could be read). */
+  exists: boolean;
   /** Processes in it and its children (none when it does not exist). */
   processes: number;
   frozen: boolean;
@@ -116,7 +118,8 @@ export class Cgroup {
     const read = await runFileOps(files.map((p) => ({ kind: FileOpKind.Read, path: p, tolerate: ENOENT })));
     const texts = new Map(files.map((f, i) => [f, typeof read[i] === 'string' ? (read[i] as string) : undefined]));
     const frozen = !!probe && probe.frozen(texts.get(path.join(probe.dir, probe.file)));
-    return { processes: texts.get(procs) === undefined ? 0 : (await this.pids()).length, frozen, texts };
+    const exists = texts.get(procs) !== undefined;
+    return { exists, processes: exists ? (await this.pids()).length : 0, frozen, texts };
   }
 
   /**

@@ -51,7 +51,10 @@ export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrit
     made?.();
     return async () => undefined;
   }
-  const survey = await surveyed;
+  let survey = await surveyed;
+  // Read before the id was ours: a `delete` of the same id may have removed that cgroup since (and a v1 cpuset dir
+  // read as made would then be left without cpus). What existed is looked at again.
+  if (survey.exists) survey = await cgroup.survey();
   if (survey.processes > 0) throw new TsruncError(`container's cgroup is not empty: ${survey.processes} process(es) found`);
   if (survey.frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
   await cgroup.create(survey, stateWrite());

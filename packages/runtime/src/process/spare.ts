@@ -4,6 +4,7 @@
 // sync socket on 3, our credentials, the daemon's cgroup; its MSG_PLAN brings the fds that become its layout
 // (proto.h). SECURITY.md #1.
 import * as fs from 'node:fs';
+import { waitReadable } from '@tsrunc/common';
 import type { Runtime } from '../runtime';
 import { ProcessHandle } from './handle';
 
@@ -12,6 +13,8 @@ const SPARE_SYNC_FD = 3;
 /** The clone flags a spare is kept for: those of the daemon's last creates and execs (two kinds, as a rule). */
 const KINDS_KEPT = 2;
 const SIGKILL = 9;
+/** How long a spare waits to be taken before it is dropped. */
+const SPARE_IDLE_MS = 60_000;
 
 export interface SpareInit {
   process: ProcessHandle;
@@ -19,8 +22,15 @@ export interface SpareInit {
   sock: number;
 }
 
+/** A spare not yet taken, with what drops it: its death, or SPARE_IDLE_MS unused. */
+interface Waiting {
+  spare: SpareInit;
+  /** Stops both watches (when it is taken or discarded). */
+  stop: AbortController;
+}
+
 export class SpareInits {
-  private readonly ready = new Map<number, SpareInit>();
+  private readonly ready = new Map<number, Waiting>();
   /** Clone flags asked for, least recently first; a spare is cloned for each. */
   private readonly wanted = new Set<number>();
   private readonly cloning = new Map<number, Promise<void>>();
@@ -32,9 +42,10 @@ export class SpareInits {
 
   /** The spare cloned with `cloneFlags`, when one is ready; the caller owns it (and discards it if it does not use it). */
   take(cloneFlags: number): SpareInit | undefined {
-    const spare = this.ready.get(cloneFlags);
+    const waiting = this.ready.get(cloneFlags);
     this.ready.delete(cloneFlags);
-    return spare;
+    waiting?.stop.abort();
+    return waiting?.spare;
   }
 
   /**
@@ -109,13 +120,15 @@ export class SpareInits {
       fs.closeSync(theirs);
     }
     if (this.closed || !this.wanted.has(cloneFlags) || this.ready.has(cloneFlags)) return this.discard(spare);
-    this.ready.set(cloneFlags, spare);
-    // One that dies unused (killed from outside) is dropped; the next is cloned when one is asked for again.
-    spare.process.wait().then(
-      () => {
-        if (this.ready.get(cloneFlags) === spare) void this.discard(this.take(cloneFlags));
-      },
-      () => undefined,
-    );
+    const stop = new AbortController();
+    this.ready.set(cloneFlags, { spare, stop });
+    // One that dies unused (killed from outside: its pidfd turns readable), or is not asked for within SPARE_IDLE_MS
+    // (a daemon of one container keeps none for long), is dropped; the next is cloned when one is asked for again.
+    const drop = (): void => {
+      if (this.ready.get(cloneFlags)?.spare === spare) void this.discard(this.take(cloneFlags));
+    };
+    waitReadable(spare.process.pidfd, stop.signal, sys).then(drop, () => undefined);
+    const idle = setTimeout(drop, SPARE_IDLE_MS).unref();
+    stop.signal.addEventListener('abort', () => clearTimeout(idle), { once: true });
   }
 }

@@ -84,8 +84,17 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
   test('a spare holds only /dev/null and its sync socket; the next container is born in it, with its own fds and the mounts of the moment', async () => {
     await run('true');
     const spare = await eventually('a spare init', () => initChildren()[0]);
-    // Nothing of the daemon's and nothing of any container: /dev/null on 0-2, the sync socket on 3.
-    expect(fdTargets(spare)).toEqual({ 0: '/dev/null', 1: '/dev/null', 2: '/dev/null', 3: 'socket:[N]' });
+    // Nothing of the daemon's and nothing of any container: /dev/null on 0-2, the sync socket on 3 (once it has closed
+    // what its exec left it: the fd list is read until it holds four).
+    const fds = await eventually('the spare waiting with four fds', () => {
+      try {
+        const now = fdTargets(spare);
+        return Object.keys(now).length === 4 ? now : undefined;
+      } catch {
+        return undefined; // an fd closed between the list and its readlink
+      }
+    });
+    expect(fds).toEqual({ 0: '/dev/null', 1: '/dev/null', 2: '/dev/null', 3: 'socket:[N]' });
     // Born in the namespaces made by clone (pid, network); the mount namespace is made when its plan comes.
     expect(fs.readlinkSync(`/proc/${spare}/ns/net`)).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
     expect(fs.readlinkSync(`/proc/${spare}/ns/mnt`)).toBe(fs.readlinkSync('/proc/self/ns/mnt'));

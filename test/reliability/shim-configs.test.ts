@@ -10,6 +10,8 @@ import { Code } from 'ttrpc-ts';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason, mountsUnder, processesInCgroupOf } from '../helpers/tsrunc';
 import { SHIM, alive, cgroupMounts, createTaskRequest, useFakeContainerd } from '../shim/harness';
+import { pollUntil } from '../e2e/containerd';
+import { initChildren } from './load';
 
 const built = builtSkipReason() ?? (fs.existsSync(SHIM) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
 
@@ -45,6 +47,8 @@ const BAD_CONFIGS: BadConfig[] = [
     const opts = fake().callOptions();
     await task.Create(createTaskRequest(neighbour), opts);
     await task.Start({ id: neighbour.id, exec_id: '' }, opts);
+    // The daemon clones a spare init a moment after each create (process/spare.ts): the baseline holds it.
+    expect(await pollUntil(() => initChildren(shimPid).length === 1, 5000)).toBe(true);
     const fdsBefore = fs.readdirSync(`/proc/${shimPid}/fd`).length;
 
     for (const [i, bad] of BAD_CONFIGS.entries()) {
@@ -69,6 +73,8 @@ const BAD_CONFIGS: BadConfig[] = [
     }
 
     expect(alive(shimPid)).toBe(true);
+    // A create that failed in its init had taken the spare; the next is cloned a moment later.
+    await pollUntil(() => fs.readdirSync(`/proc/${shimPid}/fd`).length === fdsBefore, 5000);
     expect(fs.readdirSync(`/proc/${shimPid}/fd`).length).toBe(fdsBefore);
     await task.Kill({ id: neighbour.id, exec_id: '', signal: 15, all: false }, opts);
     expect((await task.Wait({ id: neighbour.id, exec_id: '' }, opts)).exit_status).toBe(42);

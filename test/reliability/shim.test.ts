@@ -117,6 +117,8 @@ describeE2e(`reliability through the shim (ctr run --runtime ${RUNTIME}, a priva
       };
       // the first cycle loads what the daemon loads lazily (modules, protobuf types): the baseline is after it
       await cycle('rs-cycle-warmup');
+      // with the spare init the daemon clones a moment after each create (process/spare.ts)
+      expect(await pollUntil(() => initChildren(daemon).length === 1, 5000)).toBe(true);
       const fdsBefore = fdCount(daemon);
       const rssBefore = rssKiB(daemon);
 

@@ -40,15 +40,14 @@ export function surveyContainerCgroup(cgroup: Cgroup): Promise<CgroupSurvey> | u
  *   "container's cgroup unexpectedly frozen"): the init would stop as it joins, and create would wait for it forever.
  * - `stateWrite()` (state.json naming the cgroup, built when the request is), then the directories (one request): a `delete` of a create killed
  *   at any moment finds the cgroup, and kills whatever runs in it, only once the check has passed.
- * - the spec's resources are planned, and so validated, and v2 device rules installed; then `made` is called (the
- *   init's cgroup mount binds the directories: they stay from here on, unless the join fails and the create with it);
+ * - the spec's resources are planned, and so validated, and v2 device rules installed (only then may the init bind the
+ *   directories for its cgroup mount: a plan that fails removes them);
  * - the join (once the init's pid is known): the resources' writes, then the move (one request).
  * On failure nothing this call made is left, but state.json (the caller's to remove).
  */
-export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrite: () => PendingWrite, surveyed: Promise<CgroupSurvey> | undefined, made?: () => void): Promise<(pid: number) => Promise<void>> {
+export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrite: () => PendingWrite, surveyed: Promise<CgroupSurvey> | undefined): Promise<(pid: number) => Promise<void>> {
   if (!surveyed) {
     await runPendingWrite(stateWrite());
-    made?.();
     return async () => undefined;
   }
   let survey = await surveyed;
@@ -66,7 +65,6 @@ export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrit
     await cgroup.destroy().catch(() => undefined);
     throw e;
   }
-  made?.();
   return (pid) => cgroup.addProcess(pid, limits);
 }
 

@@ -102,8 +102,6 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     // runc: a duplicate id is reported as such), state.json (no process yet: it reads as stopped) written before the
     // cgroup is made, so that if this process is killed at any later moment `delete` finds the cgroup and removes it
     // with anything in it. The init is told of the directories once the limits are planned (a plan that fails removes them).
-    let dirsMade!: () => void;
-    const cgroupDirsMade = new Promise<void>((resolve) => (dirsMade = resolve));
     // The init as known when that state.json is built: an init cloned ahead is known at once, and is then named in
     // it, which spares a second write (recordProcess) after the init is ready.
     let known: ProcessHandle | undefined;
@@ -113,7 +111,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       return dir.writeOps({ ...state, pid: known?.pid ?? 0, pidStartTime: known?.startTime ?? '' });
     };
     cgroupReady = Promise.resolve()
-      .then(() => setUpContainerCgroup(cgroup, spec, firstState, surveyed, dirsMade))
+      .then(() => setUpContainerCgroup(cgroup, spec, firstState, surveyed))
       .then((join) => {
         cgroupMade = true;
         return join;
@@ -125,8 +123,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     receiverPassed = true;
     init = await startInit(runtime, plan, io, dir.fifoPath, {
       cgroup: {
-        // Settles with the directories (and the limits planned), or fails as the set-up does.
-        made: () => Promise.race([cgroupDirsMade, cgroupReady!.then(() => undefined)]),
+        made: () => cgroupReady!.then(() => undefined),
         join: async (pid) => {
           const join = await cgroupReady!;
           phases.end('cgroup', 'checked, state.json written and made while the init was cloned');

@@ -268,7 +268,8 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let extra: number[] = [];
   let parentEnd: number;
   let childEnd: number | undefined;
-  let passed: number[] = [];
+  /** Our fds that become the init's 0, 1, …: stdio, the passed ones, then the plan's (its sync socket comes after). */
+  let layout: number[] = [];
   let spare: SpareInit | undefined;
   let spawnAt = 0n;
   let initPhases: StampedPhase[] = [];
@@ -283,9 +284,9 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     early = !hooks.cgroup || planBytes.length <= EARLY_PLAN_MAX;
     initPhases = stamped?.phases ?? [];
     extra = openFdSources(runtime, plan, fifoPath);
-    passed = io.passFds ?? Array.from({ length: io.preserveFds }, (_, i) => 3 + i);
+    layout = [...io.stdio, ...(io.passFds ?? Array.from({ length: io.preserveFds }, (_, i) => 3 + i)), ...extra];
     spawnAt = hooks.phases?.now() ?? 0n;
-    spare = early && hooks.cloneAhead ? planSpare(runtime, plan, [...io.stdio, ...passed, ...extra], planBytes) : undefined;
+    spare = early && hooks.cloneAhead ? planSpare(runtime, plan, layout, planBytes) : undefined;
     if (spare) parentEnd = spare.sock;
     else {
       [parentEnd, childEnd] = sys.socketpair();
@@ -314,9 +315,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   try {
     if (spare) pid = spare.process.pid;
     else {
-      const src = [...io.stdio, ...passed, ...extra, childEnd!];
-      const dst = [0, 1, 2, ...passed.map((_, i) => 3 + i), ...extra.map((_, i) => 3 + passed.length + i), plan.syncFd];
-      pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, src, dst, plan.syncFd);
+      pid = await sys.spawnInit(runtime.initPath, plan.cloneFlags, [...layout, childEnd!], [...layout.keys(), plan.syncFd], plan.syncFd);
     }
     phases?.end('spawn', spare ? `pid ${pid}, cloned ahead` : `pid ${pid}`);
     // The cgroup join and the read of the start time are pool requests each: both go at once.

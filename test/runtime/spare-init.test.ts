@@ -57,6 +57,16 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
+  /**
+   * The spare init `find` names, once the runtime can hand it out: its debug record says so, which may be well after
+   * it shows in /proc (its start time is read once its exec has ended).
+   */
+  async function readySpare(find: () => number | undefined): Promise<number> {
+    const spare = await eventually('a spare init', find);
+    await eventually(`spare ${spare} ready`, () => log.find((m) => m.startsWith(`spare tsrunc-init ${spare} ready`)));
+    return spare;
+  }
+
   /** Creates, starts and deletes a container running `script`; its init's pid and its output. */
   async function run(script: string): Promise<{ pid: number; output: string }> {
     const b = makeBundle(['sh', '-c', script], (s) => (s.root = { path: rootfs, readonly: true }));
@@ -83,7 +93,7 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
 
   test('a spare holds only /dev/null and its sync socket; the next container is born in it, with its own fds and the mounts of the moment', async () => {
     await run('true');
-    const spare = await eventually('a spare init', () => initChildren()[0]);
+    const spare = await readySpare(() => initChildren()[0]);
     // Nothing of the daemon's and nothing of any container: /dev/null on 0-2, the sync socket on 3 (once it has closed
     // what its exec left it: the fd list is read until it holds four).
     const fds = await eventually('the spare waiting with four fds', () => {
@@ -130,7 +140,7 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
       await exec('true');
       // An exec's spare joins every namespace it needs: it is born in ours (the create's is in a pid namespace of its own).
       const ownPidns = fs.readlinkSync('/proc/self/ns/pid');
-      const spare = await eventually('an exec\'s spare', () => initChildren().find((pid) => fs.readlinkSync(`/proc/${pid}/ns/pid`) === ownPidns));
+      const spare = await readySpare(() => initChildren().find((pid) => fs.readlinkSync(`/proc/${pid}/ns/pid`) === ownPidns));
       // Its layout, stdio and the container's namespace fds, goes to 0, 1, … and its sync socket after them, past the
       // spare's 3. A namespace fd placed wrong fails its setns, stdio placed wrong loses the output.
       expect(await exec('echo "in $(readlink /proc/self/ns/mnt)"; ls /proc/self/fd | tr "\\n" " "')).toBe(`in ${fs.readlinkSync(`/proc/${c.init!.pid}/ns/mnt`)}\n0 1 2 3 `);
@@ -142,7 +152,7 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
   }, 30_000);
 
   test('a spare killed while it waits is dropped: the next create clones its own init', async () => {
-    const spare = await eventually('a spare init', () => initChildren()[0]);
+    const spare = await readySpare(() => initChildren()[0]);
     process.kill(spare, 'SIGKILL');
     await eventually('the killed spare gone', () => (initChildren().includes(spare) ? undefined : true));
     const { pid, output } = await run('echo ran');

@@ -133,6 +133,9 @@ export class SpareInits {
     if (this.closed || !this.wanted.has(cloneFlags) || this.ready.has(cloneFlags)) return this.discard(spare);
     const stop = new AbortController();
     this.ready.set(cloneFlags, { spare, stop });
+    // Takeable from now on, which is later than it shows in /proc: reading its start time waits for its exec to end.
+    const { logger } = this.runtime;
+    if (logger.debugEnabled) logger.debug(`spare tsrunc-init ${spare.process.pid} ready (clone flags 0x${cloneFlags.toString(16)})`);
     // One that dies unused (killed from outside: its pidfd turns readable), or is not asked for within SPARE_IDLE_MS
     // (a daemon of one container keeps none for long), is dropped; the next is cloned when one is asked for again.
     const drop = (): void => {

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { IDLE_EXIT_MS } from '@tsrunc/shim';
 import { REPO, builtSkipReason } from '../helpers/tsrunc';
+import { fdTargets } from '../helpers/procfs';
 
 export const IMAGE = 'docker.io/library/busybox-local:latest';
 /**
@@ -464,8 +465,8 @@ function isZombie(pid: number): boolean {
 function shimSockets(pid: number): string[] {
   const inodes = new Set<string>();
   try {
-    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+    for (const target of fdTargets(pid).values()) {
+      const m = /^socket:\[(\d+)\]$/.exec(target);
       if (m) inodes.add(m[1]);
     }
   } catch {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Hooks, Spec } from '@tsrunc/common';
 import { BUSYBOX } from './busybox';
 import { REPO } from './tsrunc';
+import { fdTargets } from './procfs';
 
 export const NETWORK_HOOK = path.join(REPO, 'examples/network-hook');
 /** The host ends' name prefix in these tests (the hook's default too). */
@@ -67,7 +68,7 @@ export function netnsHolders(ns: string): string[] {
   for (const p of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
       if (fs.readlinkSync(`/proc/${p}/ns/net`) === ns) found.push(`process ${p} (${fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim()}) in ${ns}`);
-      for (const fd of fs.readdirSync(`/proc/${p}/fd`)) if (fs.readlinkSync(`/proc/${p}/fd/${fd}`) === ns) found.push(`process ${p} holds ${ns}`);
+      if ([...fdTargets(Number(p)).values()].includes(ns)) found.push(`process ${p} holds ${ns}`);
     } catch {
       // exited meanwhile, or a kernel thread
     }

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Spec, defaultSpec } from '@tsrunc/common';
 import { sharedBusyboxRootfs } from './busybox';
+import { fdTargets } from './procfs';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const TSRUNC = path.join(REPO, 'bin/tsrunc');
@@ -84,7 +85,7 @@ export function processesUnder(...dirs: string[]): number[] {
   for (const p of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
     try {
-      const fds = fs.readdirSync(`/proc/${p}/fd`).map((fd) => fs.readlinkSync(`/proc/${p}/fd/${fd}`));
+      const fds = [...fdTargets(Number(p)).values()];
       if (under(fs.readlinkSync(`/proc/${p}/root`)) || fds.some(under)) out.push(Number(p));
     } catch {
       // exited meanwhile, or a kernel thread

@@ -9,6 +9,7 @@ import { Runtime } from '../../packages/runtime/src';
 import { describeAsRoot, makeBusyboxRootfs } from '../helpers/busybox';
 import { builtSkipReason, makeBundle, tmpStateRoot, uniqueId } from '../helpers/tsrunc';
 import { initChildren } from '../reliability/load';
+import { fdTargets } from '../helpers/procfs';
 
 /** Polls until `probe` returns a value (the spare is cloned on the thread pool after the call that asked for it). */
 async function eventually<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {
@@ -21,8 +22,8 @@ async function eventually<T>(what: string, probe: () => T | undefined, ms = 5000
   }
 }
 
-const fdTargets = (pid: number): Record<string, string> =>
-  Object.fromEntries(fs.readdirSync(`/proc/${pid}/fd`).map((fd) => [fd, fs.readlinkSync(`/proc/${pid}/fd/${fd}`).replace(/\d+/g, 'N')]));
+/** A process's fds and what they name, numbers in the names made N. */
+const fdShapes = (pid: number): Record<string, string> => Object.fromEntries([...fdTargets(pid)].map(([fd, target]) => [fd, target.replace(/\d+/g, 'N')]));
 
 describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
   let root: string;
@@ -97,12 +98,8 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
     // Nothing of the daemon's and nothing of any container: /dev/null on 0-2, the sync socket on 3 (once it has closed
     // what its exec left it: the fd list is read until it holds four).
     const fds = await eventually('the spare waiting with four fds', () => {
-      try {
-        const now = fdTargets(spare);
-        return Object.keys(now).length === 4 ? now : undefined;
-      } catch {
-        return undefined; // an fd closed between the list and its readlink
-      }
+      const now = fdShapes(spare);
+      return Object.keys(now).length === 4 ? now : undefined;
     });
     expect(fds).toEqual({ 0: '/dev/null', 1: '/dev/null', 2: '/dev/null', 3: 'socket:[N]' });
     // Born in the namespaces made by clone (pid, network); the mount namespace is made when its plan comes.

@@ -6,6 +6,7 @@ import { Code } from 'ttrpc-ts';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason } from '../helpers/tsrunc';
 import { alive, createTaskRequest, InputFifo, OutputFifo, until, useFakeContainerd, type FakeContainerd, type TestBundle } from './harness';
+import { fdTargets } from '../helpers/procfs';
 
 const built = builtSkipReason() ?? (fs.existsSync(path.join(__dirname, '../../bin/containerd-shim-tsrunc-v2')) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
 
@@ -209,7 +210,7 @@ while :; do sleep 1 & wait $!; done
       message: `OCI runtime create failed: open stdio FIFO ${file}: not a FIFO`,
     });
     expect(fs.existsSync(path.join(fake().runtimeRoot, b.id))).toBe(false);
-    const daemonFds = fs.readdirSync(`/proc/${shimPid}/fd`).map((fd) => fs.readlinkSync(`/proc/${shimPid}/fd/${fd}`, { encoding: 'utf8' }));
+    const daemonFds = [...fdTargets(shimPid).values()];
     expect(daemonFds).not.toContain(file);
   });
 });

@@ -60,7 +60,7 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
 
   /**
    * The spare init `find` names, once the runtime can hand it out: its debug record says so, which may be well after
-   * it shows in /proc (its start time is read once its exec has ended).
+   * it shows in /proc (its start time is read on the thread pool first).
    */
   async function readySpare(find: () => number | undefined): Promise<number> {
     const spare = await eventually('a spare init', find);

@@ -133,7 +133,7 @@ export class SpareInits {
     if (this.closed || !this.wanted.has(cloneFlags) || this.ready.has(cloneFlags)) return this.discard(spare);
     const stop = new AbortController();
     this.ready.set(cloneFlags, { spare, stop });
-    // Takeable from now on, which is later than it shows in /proc: reading its start time waits for its exec to end.
+    // Takeable from now on, which may be well after it shows in /proc: its start time is read on the pool first.
     const { logger } = this.runtime;
     if (logger.debugEnabled) logger.debug(`spare tsrunc-init ${spare.process.pid} ready (clone flags 0x${cloneFlags.toString(16)})`);
     // One that dies unused (killed from outside: its pidfd turns readable), or is not asked for within SPARE_IDLE_MS

@@ -31,7 +31,7 @@ interface StartResult {
 }
 
 let serial = 0;
-const made: { dirs: string[]; sockets: string[] } = { dirs: [], sockets: [] };
+const made: { dirs: string[]; sockets: string[]; socketDirs: string[] } = { dirs: [], sockets: [], socketDirs: [] };
 
 /** A namespace and containerd address no other test process uses. */
 function uniqueContainerd(): { namespace: string; address: string } {
@@ -110,8 +110,13 @@ async function connectPid(socket: string): Promise<number> {
   }
 }
 
+/** A listener where a group's daemon would be; its directory made as the shim makes it (a fresh host has none). */
 function listenAt(socket: string): Promise<net.Server> {
   made.sockets.push(socket);
+  const dir = path.dirname(socket);
+  const first = fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
+  // Every level this made, deepest first, to be removed after the tests (those a containerd uses meanwhile stay).
+  for (let d = dir; first && d.length >= first.length; d = path.dirname(d)) made.socketDirs.push(d);
   return new Promise((resolve, reject) => {
     const server = net.createServer((conn) => conn.destroy());
     server.once('error', reject);
@@ -132,6 +137,15 @@ const describeBuilt = skip ? (name: string, fn: () => void) => describe.skip(`${
 describeBuilt('containerd-shim-tsrunc-v2 start', () => {
   // Node starts (the slow path, the daemon) take seconds on a loaded 2-core host; each start has its own 20 s bound.
   jest.setTimeout(60_000);
+  afterAll(() => {
+    for (const dir of made.socketDirs.splice(0)) {
+      try {
+        fs.rmdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw e;
+      }
+    }
+  });
   afterEach(async () => {
     for (const socket of made.sockets.splice(0)) {
       for (const pid of daemonsOf(socket)) await stopDaemon(pid);

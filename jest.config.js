@@ -11,10 +11,11 @@ const base = {
   },
 };
 module.exports = {
+  // Real containers: a test of a few CLI calls takes seconds on a loaded 2-core machine, so 5 s (jest's default) is
+  // too tight; files with longer scenarios set their own. (A global option: jest ignores it in a project.)
+  testTimeout: 60_000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/packages/*/src/**/*.test.ts'] },
-    // Real containers: a test of a few CLI calls takes seconds on a loaded 2-core machine, so 5 s (jest's default) is
-    // too tight; files with longer scenarios set their own.
-    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.test.ts'], testTimeout: 60_000 },
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.test.ts'] },
   ],
 };

@@ -381,6 +381,8 @@ export class Containerd {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) rmdirQuiet(path.join(d, e.name));
       rmdirQuiet(d);
     }
+    // containerd-shim-runc-v2's state root for our namespace when it runs runc (its default root), empty by now
+    rmdirQuiet(path.join('/run/containerd/runc', this.namespace));
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -462,7 +464,7 @@ function isZombie(pid: number): boolean {
 }
 
 /** The listening socket paths under /run/containerd/s that `pid` holds (matched by inode in /proc/net/unix). */
-function shimSockets(pid: number): string[] {
+export function shimSockets(pid: number): string[] {
   const inodes = new Set<string>();
   try {
     for (const target of fdTargets(pid).values()) {
@@ -474,6 +476,22 @@ function shimSockets(pid: number): string[] {
   }
   return fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length >= 8 && inodes.has(f[6]) && f[7].startsWith('/run/containerd/s/')).map((f) => f[7]);
+}
+
+/** ctr's FIFOs for its tasks' stdio (cio, /run/containerd/fifo/RANDOM/ID-stdin …). */
+const CTR_FIFO_DIR = '/run/containerd/fifo';
+
+/**
+ * Removes the FIFO directories ctr made for the tasks `ids`. ctr removes them itself when the task is deleted through
+ * it; a task containerd dropped (its shim was killed) cannot be, and its FIFOs would stay.
+ */
+export function removeCtrFifos(ids: string[]): void {
+  if (!fs.existsSync(CTR_FIFO_DIR)) return;
+  const names = new Set(ids.flatMap((id) => ['stdin', 'stdout', 'stderr'].map((s) => `${id}-${s}`)));
+  for (const d of fs.readdirSync(CTR_FIFO_DIR)) {
+    const dir = path.join(CTR_FIFO_DIR, d);
+    if (fs.readdirSync(dir).some((f) => names.has(f))) fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Where each cgroup hierarchy (a v1 controller's, cgroup2) is mounted in our mount namespace. */

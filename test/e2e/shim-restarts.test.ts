@@ -4,7 +4,8 @@
 // reported, also as events to the new containerd (the daemon's publisher reconnects). `kill -9` of the daemon:
 // containerd reports its tasks as exited, and the `delete` action leaves no mount, cgroup, state or process.
 import { describeAsRoot } from '../helpers/busybox';
-import { IMAGE, containerdSkipReason, pollUntil, usePrivateContainerd } from './containerd';
+import * as fs from 'node:fs';
+import { IMAGE, containerdSkipReason, pollUntil, removeCtrFifos, shimSockets, usePrivateContainerd } from './containerd';
 import { BINARY, RUNTIME, containerdRestartKeepsOutputFlowing, containerdRestartKeepsTasks, exitOf, watchEvents } from './restarts';
 
 jest.setTimeout(120_000);
@@ -29,6 +30,8 @@ describeE2e(`${RUNTIME} across restarts, against a private containerd`, () => {
     { runtime: 'io.containerd.runc.v2', daemons: () => ctd().shimDaemonPids('containerd-shim-runc-v2') },
   ])('$runtime', ({ runtime, daemons: shimDaemons }) => {
     const tag = runtime === RUNTIME ? 'ours' : 'runc';
+    const cleanUps: Array<() => void> = [];
+    afterEach(() => cleanUps.splice(0).forEach((clean) => clean()));
     test('kill -9 of its daemon(s): containerd publishes the exits of the tasks (137) and drops them, ctr run fails, and the delete action leaves nothing', async () => {
       const fgId = `fg-${tag}`;
       const bgId = `bg-${tag}`;
@@ -39,6 +42,14 @@ describeE2e(`${RUNTIME} across restarts, against a private containerd`, () => {
         expect((await ctd().ctr(['task', 'exec', '--exec-id', `marker${n}`, bgId, 'true'])).status).toBe(0);
       }, /\/tasks\/exec-started/);
 
+      // A daemon killed leaves its socket (it removes it as it exits), and the tasks containerd then drops leave ctr's
+      // FIFOs: both are this test's to remove, once it is over.
+      const sockets = shimDaemons().flatMap((pid) => shimSockets(pid));
+      expect(sockets.length).toBeGreaterThan(0);
+      cleanUps.push(() => {
+        sockets.forEach((s) => fs.rmSync(s, { force: true }));
+        removeCtrFifos([fgId, bgId]);
+      });
       for (const pid of shimDaemons()) process.kill(pid, 'SIGKILL');
 
       // containerd sees the connection close, runs `delete` in each bundle, and publishes the exit it returned;

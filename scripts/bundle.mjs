@@ -1,5 +1,5 @@
-// Bundles the tsrunc CLI (dist/tsrunc.js) and the shim (dist/shim.js) into one file each: one read at start-up
-// instead of a module tree.
+// Bundles the tsrunc CLI (dist/tsrunc-cli.js, run by its loader dist/tsrunc.js) and the shim (dist/shim.js) into one
+// file each: one read at start-up instead of a module tree.
 import { execFileSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import * as fs from 'node:fs';
@@ -62,8 +62,11 @@ function escapeNonAscii(file) {
   if (ascii !== text) fs.writeFileSync(file, ascii);
 }
 
+// A new bundle makes the CLI's code caches stale (V8 would refuse them: packages/runtime/src/cli/load.ts).
+fs.rmSync('dist/code-cache', { recursive: true, force: true });
 await Promise.all([
-  build({ ...common, entryPoints: ['packages/runtime/src/cli/index.ts'], outfile: 'dist/tsrunc.js' }),
+  build({ ...common, entryPoints: ['packages/runtime/src/cli/index.ts'], outfile: 'dist/tsrunc-cli.js' }),
+  build({ ...common, entryPoints: ['packages/runtime/src/cli/load.ts'], outfile: 'dist/tsrunc.js', sourcemap: false }),
   build({ ...common, entryPoints: ['packages/shim/src/main.ts'], outfile: 'dist/shim.js' }),
 ]);
-for (const file of ['dist/tsrunc.js', 'dist/shim.js']) escapeNonAscii(file);
+for (const file of ['dist/tsrunc-cli.js', 'dist/shim.js']) escapeNonAscii(file);

@@ -1,0 +1,97 @@
+// The CLI's V8 code caches (packages/runtime/src/cli/load.ts): the first call after a build leaves one beside the
+// bundle, later calls use it (V8 accepts it: the loader would otherwise remove it and leave another), a cache V8
+// refuses or that someone else could have written is replaced, and where none can be written the CLI runs as it does
+// with one. On a copy of the built CLI in a temp dir (with the tree's native addon): the tree's own caches stay.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describeAsRoot } from '../helpers/busybox';
+import { Bundle, REPO, builtSkipReason, cleanup, makeBundle, spawnCaptured, tmpStateRoot, uniqueId } from '../helpers/tsrunc';
+
+describeAsRoot('the CLI code cache', () => {
+  let root: string;
+  let dist: string;
+  let b: Bundle;
+  const ids: string[] = [];
+  const cache = (kind: 'set-up' | 'other') => path.join(dist, 'code-cache', `tsrunc-cli.${kind}`);
+  /** The file's inode and bytes: a cache that was used is left as it was; one that was refused is replaced. */
+  const identity = (file: string) => ({ ino: fs.statSync(file).ino, bytes: fs.readFileSync(file).toString('base64') });
+
+  function cli(argv: string[]) {
+    const env = { PATH: process.env.PATH, TSRUNC_NATIVE_DIR: path.join(REPO, 'native/build/Release') };
+    return spawnCaptured(process.execPath, [path.join(dist, 'tsrunc.js'), '--root', root, ...argv], { env });
+  }
+
+  function run(name: string) {
+    const id = uniqueId(name);
+    ids.push(id);
+    const r = cli(['run', '--bundle', b.dir, id]);
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  const ran = { status: 3, stdout: 'ran\n', stderr: '' };
+
+  beforeAll(() => {
+    const why = builtSkipReason();
+    if (why) throw new Error(why);
+    b = makeBundle(['sh', '-c', 'echo ran; exit 3']);
+  });
+  beforeEach(() => {
+    root = tmpStateRoot();
+    dist = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-dist-'));
+    for (const f of ['tsrunc.js', 'tsrunc-cli.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(dist, f));
+  });
+  afterEach(() => cleanup(root, ids.splice(0), [root, dist]));
+  afterAll(() => fs.rmSync(b.dir, { recursive: true, force: true }));
+
+  test('a first call leaves a cache, a run leaves the set-up one, and later calls use them as they are', () => {
+    const version = cli(['--version']);
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^tsrunc version /);
+    expect(fs.readdirSync(path.join(dist, 'code-cache'))).toEqual(['tsrunc-cli.other']);
+
+    expect(run('cache-first')).toEqual(ran);
+    expect(fs.readdirSync(path.join(dist, 'code-cache')).sort()).toEqual(['tsrunc-cli.other', 'tsrunc-cli.set-up']);
+    const setUp = identity(cache('set-up'));
+    // It holds what a run compiled besides the bundle's top level.
+    expect(fs.statSync(cache('set-up')).size).toBeGreaterThan(fs.statSync(cache('other')).size);
+
+    expect(run('cache-second')).toEqual(ran);
+    expect(cli(['list', '-q'])).toMatchObject({ status: 0, stderr: '' });
+    expect(identity(cache('set-up'))).toEqual(setUp);
+    expect(fs.readdirSync(path.join(dist, 'code-cache')).sort()).toEqual(['tsrunc-cli.other', 'tsrunc-cli.set-up']);
+  });
+
+  test('a cache V8 refuses (not one of its caches) is replaced by the call, which runs as without it', () => {
+    fs.mkdirSync(path.join(dist, 'code-cache'));
+    fs.writeFileSync(cache('set-up'), Buffer.alloc(4096, 0x5a));
+    expect(run('cache-refused')).toEqual(ran);
+    const replaced = identity(cache('set-up'));
+    expect(Buffer.from(replaced.bytes, 'base64').equals(Buffer.alloc(4096, 0x5a))).toBe(false);
+    // The new one is one V8 takes.
+    expect(run('cache-replaced')).toEqual(ran);
+    expect(identity(cache('set-up'))).toEqual(replaced);
+  });
+
+  test('a cache someone else could have written (group- or world-writable, another owner) is not used, and is replaced', () => {
+    expect(run('cache-made')).toEqual(ran);
+    // A cache V8 would take (this bundle's), so only the loader's own check keeps it out.
+    fs.chmodSync(cache('set-up'), 0o666);
+    const planted = identity(cache('set-up'));
+    expect(run('cache-planted')).toEqual(ran);
+    expect(identity(cache('set-up')).ino).not.toBe(planted.ino);
+    expect(fs.statSync(cache('set-up')).mode & 0o777).toBe(0o644);
+
+    fs.chownSync(cache('set-up'), 1000, 1000);
+    const foreign = identity(cache('set-up'));
+    expect(run('cache-foreign')).toEqual(ran);
+    expect(identity(cache('set-up')).ino).not.toBe(foreign.ino);
+    expect(fs.statSync(cache('set-up')).uid).toBe(0);
+  });
+
+  test('where no cache can be written, the CLI runs and says nothing of it', () => {
+    fs.writeFileSync(path.join(dist, 'code-cache'), 'not a directory');
+    expect(run('cache-unwritable')).toEqual(ran);
+    expect(fs.readdirSync(dist).sort()).toEqual(['code-cache', 'tsrunc-cli.js', 'tsrunc.js']);
+  });
+});

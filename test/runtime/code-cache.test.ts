@@ -2,6 +2,7 @@
 // bundle, later calls use it (V8 accepts it: the loader would otherwise remove it and leave another), a cache V8
 // refuses or that someone else could have written is replaced, and where none can be written the CLI runs as it does
 // with one. On a copy of the built CLI in a temp dir (with the tree's native addon): the tree's own caches stay.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,19 +14,24 @@ describeAsRoot('the CLI code cache', () => {
   let dist: string;
   let b: Bundle;
   const ids: string[] = [];
-  const cache = (kind: 'set-up' | 'other') => path.join(dist, 'code-cache', `tsrunc-cli.${kind}`);
-  /** The file's inode and bytes: a cache that was used is left as it was; one that was refused is replaced. */
-  const identity = (file: string) => ({ ino: fs.statSync(file).ino, bytes: fs.readFileSync(file).toString('base64') });
+  /** The cache of `kind` (one per node version and flags: these tests run node one way). */
+  const cache = (kind: 'set-up' | 'other') => {
+    const file = fs.readdirSync(path.join(dist, 'code-cache')).find((f) => f.startsWith(`tsrunc-cli.${kind}.`));
+    return path.join(dist, 'code-cache', file ?? `tsrunc-cli.${kind}.(none)`);
+  };
+  const caches = () => fs.readdirSync(path.join(dist, 'code-cache')).map((f) => f.replace(/\.[^.]+$/, '')).sort();
+  /** The file's inode and a hash of its bytes: a cache that was used is left as it was; one that was refused is replaced. */
+  const identity = (file: string) => ({ ino: fs.statSync(file).ino, sha256: createHash('sha256').update(fs.readFileSync(file)).digest('hex') });
 
-  function cli(argv: string[]) {
+  function cli(argv: string[], nodeFlags: string[] = []) {
     const env = { PATH: process.env.PATH, TSRUNC_NATIVE_DIR: path.join(REPO, 'native/build/Release') };
-    return spawnCaptured(process.execPath, [path.join(dist, 'tsrunc.js'), '--root', root, ...argv], { env });
+    return spawnCaptured(process.execPath, [...nodeFlags, path.join(dist, 'tsrunc.js'), '--root', root, ...argv], { env });
   }
 
-  function run(name: string) {
+  function run(name: string, nodeFlags: string[] = []) {
     const id = uniqueId(name);
     ids.push(id);
-    const r = cli(['run', '--bundle', b.dir, id]);
+    const r = cli(['run', '--bundle', b.dir, id], nodeFlags);
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -48,10 +54,10 @@ describeAsRoot('the CLI code cache', () => {
     const version = cli(['--version']);
     expect(version.status).toBe(0);
     expect(version.stdout).toMatch(/^tsrunc version /);
-    expect(fs.readdirSync(path.join(dist, 'code-cache'))).toEqual(['tsrunc-cli.other']);
+    expect(caches()).toEqual(['tsrunc-cli.other']);
 
     expect(run('cache-first')).toEqual(ran);
-    expect(fs.readdirSync(path.join(dist, 'code-cache')).sort()).toEqual(['tsrunc-cli.other', 'tsrunc-cli.set-up']);
+    expect(caches()).toEqual(['tsrunc-cli.other', 'tsrunc-cli.set-up']);
     const setUp = identity(cache('set-up'));
     // It holds what a run compiled besides the bundle's top level.
     expect(fs.statSync(cache('set-up')).size).toBeGreaterThan(fs.statSync(cache('other')).size);
@@ -59,18 +65,29 @@ describeAsRoot('the CLI code cache', () => {
     expect(run('cache-second')).toEqual(ran);
     expect(cli(['list', '-q'])).toMatchObject({ status: 0, stderr: '' });
     expect(identity(cache('set-up'))).toEqual(setUp);
-    expect(fs.readdirSync(path.join(dist, 'code-cache')).sort()).toEqual(['tsrunc-cli.other', 'tsrunc-cli.set-up']);
+    expect(caches()).toEqual(['tsrunc-cli.other', 'tsrunc-cli.set-up']);
   });
 
   test('a cache V8 refuses (not one of its caches) is replaced by the call, which runs as without it', () => {
-    fs.mkdirSync(path.join(dist, 'code-cache'));
+    expect(run('cache-made')).toEqual(ran);
     fs.writeFileSync(cache('set-up'), Buffer.alloc(4096, 0x5a));
+    const garbage = identity(cache('set-up'));
     expect(run('cache-refused')).toEqual(ran);
     const replaced = identity(cache('set-up'));
-    expect(Buffer.from(replaced.bytes, 'base64').equals(Buffer.alloc(4096, 0x5a))).toBe(false);
+    expect(replaced.sha256).not.toBe(garbage.sha256);
     // The new one is one V8 takes.
     expect(run('cache-replaced')).toEqual(ran);
     expect(identity(cache('set-up'))).toEqual(replaced);
+  });
+
+  test('calls under other node flags keep a cache of their own and leave the other as it is', () => {
+    expect(run('flags-plain')).toEqual(ran);
+    const plainFile = cache('set-up');
+    const plain = identity(plainFile);
+    expect(run('flags-no-opt', ['--no-opt'])).toEqual(ran);
+    expect(caches()).toEqual(['tsrunc-cli.set-up', 'tsrunc-cli.set-up']);
+    expect(run('flags-plain-again')).toEqual(ran);
+    expect(identity(plainFile)).toEqual(plain);
   });
 
   test('a cache someone else could have written (group- or world-writable, another owner) is not used, and is replaced', () => {

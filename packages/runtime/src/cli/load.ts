@@ -16,7 +16,20 @@ const SET_UP = new Set(['create', 'run', 'exec']);
 
 type Kind = 'set-up' | 'other';
 
-const cacheFile = (kind: Kind): string => path.join(CACHE_DIR, `tsrunc-cli.${kind}`);
+/**
+ * V8 refuses a cache made by another node or under other V8 flags: one file per node version and flags, so that calls
+ * made both ways (NODE_OPTIONS, `node --flag dist/tsrunc.js`) do not replace each other's at every call.
+ */
+function nodeKey(): string {
+  let hash = 0x811c9dc5; // FNV-1a: node:crypto alone would cost a call more than the cache saves
+  for (const c of [process.version, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0')) {
+    hash = Math.imul(hash ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  }
+  return hash.toString(36);
+}
+
+const NODE_KEY = nodeKey();
+const cacheFile = (kind: Kind): string => path.join(CACHE_DIR, `tsrunc-cli.${kind}.${NODE_KEY}`);
 
 /**
  * Only what this user wrote and no one else can have changed is used: V8 checks a cache against its source's length,

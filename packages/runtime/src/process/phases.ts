@@ -6,7 +6,10 @@ import type { Logger } from '@tsrunc/common';
 export interface PhaseLog {
   /** Whether records are written (the init's plan then carries OP_TIMESTAMPs). */
   readonly enabled: boolean;
-  /** Ends the phase that began where the last one ended, now or at `atNs` (CLOCK_MONOTONIC, e.g. tsrunc-init's). */
+  /**
+   * Ends the phase that began where the last one ended, now or at `atNs` (CLOCK_MONOTONIC, e.g. tsrunc-init's). The
+   * next begins once its record is written: records written since `atNs` (the init's spans) are not counted in it.
+   */
   end(phase: string, detail?: string, atNs?: bigint): void;
   /** A phase that ran beside ours (tsrunc-init's), from `fromNs` to `toNs`; where the last phase ended stays. */
   span(phase: string, fromNs: bigint, toNs: bigint, detail?: string): void;
@@ -32,7 +35,7 @@ export function phaseLog(logger: Logger, what: string): PhaseLog {
     end(phase, detail, atNs) {
       record(phase, detail, (atNs ?? process.hrtime.bigint()) - last);
       // Writing the record (the first one loads winston) is not counted in the next phase.
-      last = atNs ?? process.hrtime.bigint();
+      last = process.hrtime.bigint();
     },
     span: (phase, fromNs, toNs, detail) => record(phase, detail, toNs - fromNs),
     now: () => process.hrtime.bigint(),

@@ -490,7 +490,13 @@ export function removeCtrFifos(ids: string[]): void {
   const names = new Set(ids.flatMap((id) => ['stdin', 'stdout', 'stderr'].map((s) => `${id}-${s}`)));
   for (const d of fs.readdirSync(CTR_FIFO_DIR)) {
     const dir = path.join(CTR_FIFO_DIR, d);
-    if (fs.readdirSync(dir).some((f) => names.has(f))) fs.rmSync(dir, { recursive: true, force: true });
+    let files: string[];
+    try {
+      files = fs.readdirSync(dir);
+    } catch {
+      continue; // another ctr's, removed meanwhile
+    }
+    if (files.some((f) => names.has(f))) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -3,8 +3,8 @@
 // through <bundle>/address (Connect), their output still flows, execs and kills reach them, and their exits are
 // reported, also as events to the new containerd (the daemon's publisher reconnects). `kill -9` of the daemon:
 // containerd reports its tasks as exited, and the `delete` action leaves no mount, cgroup, state or process.
-import { describeAsRoot } from '../helpers/busybox';
 import * as fs from 'node:fs';
+import { describeAsRoot } from '../helpers/busybox';
 import { IMAGE, containerdSkipReason, pollUntil, removeCtrFifos, shimSockets, usePrivateContainerd } from './containerd';
 import { BINARY, RUNTIME, containerdRestartKeepsOutputFlowing, containerdRestartKeepsTasks, exitOf, watchEvents } from './restarts';
 

@@ -1,4 +1,5 @@
 // `tsrunc features`: parses as the runtime-spec Features document and lists only what tsrunc does.
+import * as fs from 'node:fs';
 import { KNOWN_CAPABILITIES } from '@tsrunc/common';
 import { builtSkipReason, tmpStateRoot, tsrunc } from '../helpers/tsrunc';
 
@@ -6,7 +7,9 @@ const built = builtSkipReason();
 if (built) throw new Error(built);
 
 describe('tsrunc features', () => {
-  const r = tsrunc(tmpStateRoot(), ['features']);
+  const root = tmpStateRoot();
+  const r = tsrunc(root, ['features']);
+  fs.rmSync(root, { recursive: true, force: true });
   const f = JSON.parse(r.stdout);
 
   it('prints runc-style JSON (4-space indent, trailing newline) and exits 0', () => {

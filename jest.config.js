@@ -14,6 +14,9 @@ module.exports = {
   // Real containers: a test of a few CLI calls takes seconds on a loaded 2-core machine, so 5 s (jest's default) is
   // too tight; files with longer scenarios set their own. (A global option: jest ignores it in a project.)
   testTimeout: 60_000,
+  // One temp directory for the run's shared fixtures, removed after the last test file.
+  globalSetup: '<rootDir>/test/helpers/run-dir-setup.js',
+  globalTeardown: '<rootDir>/test/helpers/run-dir-teardown.js',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/packages/*/src/**/*.test.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.test.ts'] },

@@ -28,11 +28,24 @@ export function makeBusyboxRootfs(dir: string): string {
 
 let cachedRootfs: string | undefined;
 
-/** One busybox rootfs per test process, shared read-only by bundles (root.path points at it). */
+/**
+ * One busybox rootfs per test process, shared read-only by bundles (root.path points at it). Under jest it lives in
+ * the run's directory (test/helpers/run-dir-setup.js), made once per worker and removed after the last test file: jest
+ * gives each file its own module registry, and a test file's process.on('exit') never runs, so a rootfs per file
+ * stayed behind (~60 per run). Elsewhere (the benchmarks' containerd stand-in) it goes at the process's exit.
+ */
 export function sharedBusyboxRootfs(): string {
-  if (!cachedRootfs) {
-    cachedRootfs = makeBusyboxRootfs(fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-rootfs-')));
-    process.on('exit', () => fs.rmSync(cachedRootfs!, { recursive: true, force: true }));
+  if (cachedRootfs) return cachedRootfs;
+  const runDir = process.env.TSRUNC_TEST_RUN_DIR;
+  if (runDir) {
+    const dir = path.join(runDir, `rootfs-${process.pid}`);
+    if (!fs.existsSync(path.join(dir, 'bin/busybox'))) {
+      fs.mkdirSync(dir, { recursive: true });
+      makeBusyboxRootfs(dir);
+    }
+    return (cachedRootfs = dir);
   }
+  cachedRootfs = makeBusyboxRootfs(fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-rootfs-')));
+  process.on('exit', () => fs.rmSync(cachedRootfs!, { recursive: true, force: true }));
   return cachedRootfs;
 }

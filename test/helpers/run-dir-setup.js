@@ -1,0 +1,9 @@
+// jest globalSetup: one temp directory for the whole run (TSRUNC_TEST_RUN_DIR, inherited by every worker) for the
+// fixtures test files share (test/helpers/busybox.ts); run-dir-teardown.js removes it after the last file.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+module.exports = () => {
+  process.env.TSRUNC_TEST_RUN_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-test-run-'));
+};

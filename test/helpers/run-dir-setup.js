@@ -5,5 +5,8 @@ const os = require('node:os');
 const path = require('node:path');
 
 module.exports = () => {
-  process.env.TSRUNC_TEST_RUN_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-test-run-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-test-run-'));
+  // A user-namespace container's root (an unmapped uid on the host) must get through it to its rootfs.
+  fs.chmodSync(dir, 0o755);
+  process.env.TSRUNC_TEST_RUN_DIR = dir;
 };

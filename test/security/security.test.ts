@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { native } from '@tsrunc/common';
+import { native, type Spec } from '@tsrunc/common';
 import { describeAsRoot, makeBusyboxRootfs } from '../helpers/busybox';
 import { initBinaryPath } from '@tsrunc/common';
 import { tsrunc } from '../helpers/tsrunc';
@@ -87,13 +87,35 @@ describeAsRoot('SECURITY.md', () => {
     expect(fs.existsSync(path.join(path.dirname(c.root), 'escape'))).toBe(false);
   });
 
-  test('#8 without a cgroup namespace /sys/fs/cgroup is read-only', () => {
-    const b = c.bundle(['sh', '-c', 'mkdir /sys/fs/cgroup/x 2>&1; echo rc=$?; grep " /sys/fs/cgroup " /proc/self/mountinfo | grep -c " ro,"'], (s) => {
-      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
-    });
+  // Every mount of the tree, as the container's mountinfo lists it: mount point and per-mount options.
+  const CGROUP_MOUNTS = 'grep " /sys/fs/cgroup" /proc/self/mountinfo | cut -d" " -f5,6';
+  const noCgroupNs = (s: Spec) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+  };
+
+  test('#8 without a cgroup namespace /sys/fs/cgroup and every hierarchy bound under it are read-only, nosuid, nodev, noexec', () => {
+    const hierarchy = fs.existsSync('/sys/fs/cgroup/pids/cgroup.procs') ? 'pids' : 'unified';
+    const b = c.bundle(['sh', '-c', `mkdir /sys/fs/cgroup/x 2>&1; echo rc=$?; echo 1 > /sys/fs/cgroup/${hierarchy}/cgroup.procs; echo rc=$?; ${CGROUP_MOUNTS}`], noCgroupNs);
     const r = c.run('cgroupro', b);
     expect(r.output).toContain('Read-only file system');
-    expect(r.lines).toContain('rc=1');
+    expect(r.lines.filter((l) => l.startsWith('rc='))).toEqual(['rc=1', 'rc=1']);
+    const mounts = r.lines.filter((l) => l.startsWith('/sys/fs/cgroup'));
+    expect(mounts.length).toBeGreaterThan(0);
+    for (const line of mounts) expect(line.split(' ')[1].split(',')).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']));
+  });
+
+  test('#8 a read-write cgroup mount without a cgroup namespace: only its tmpfs is writable, every hierarchy stays read-only', () => {
+    const b = c.bundle(['sh', '-c', `mkdir /sys/fs/cgroup/x && echo made; ${CGROUP_MOUNTS}`], (s) => {
+      noCgroupNs(s);
+      s.mounts!.find((m) => m.type === 'cgroup')!.options = ['nosuid', 'noexec', 'nodev', 'rw'];
+    });
+    const r = c.run('cgrouprw', b);
+    expect(r.lines).toContain('made');
+    const opts = new Map(r.lines.filter((l) => l.startsWith('/sys/fs/cgroup')).map((l) => [l.split(' ')[0], l.split(' ')[1].split(',')]));
+    expect(opts.get('/sys/fs/cgroup')).toContain('rw');
+    const hierarchies = [...opts.keys()].filter((m) => m !== '/sys/fs/cgroup');
+    expect(hierarchies.length).toBeGreaterThan(0);
+    for (const m of hierarchies) expect({ m, opts: opts.get(m) }).toEqual({ m, opts: expect.arrayContaining(['ro']) });
   });
 
   test('#9 a malformed parent->init message is reported as an error, never a crash', async () => {

@@ -106,7 +106,7 @@ test('a new cgroup namespace is made by the init (after the parent placed it), n
   expect(p.ops.some((o) => o.code === Op.Unshare && o.args[0] === 0x02000000)).toBe(true);
 });
 
-test('type "cgroup" without a cgroup namespace: a tmpfs, each hierarchy bound read-only from the container\'s own dir', () => {
+test('type "cgroup" without a cgroup namespace: a tmpfs, each hierarchy bound from the container\'s own dir, then all read-only in one recursive mount_setattr', () => {
   const p = plan(spec(), { cgroupDirs: { '/sys/fs/cgroup/memory': '/sys/fs/cgroup/memory/ctr' } });
   const cg = p.ops.filter((o) => o.origin === 'mounts[6]');
   expect(cg.map((o) => [Op[o.code], o.args[0], o.args[1]])).toEqual([
@@ -116,10 +116,18 @@ test('type "cgroup" without a cgroup namespace: a tmpfs, each hierarchy bound re
     ['Mount', '/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/cpu,cpuacct'],
     ['Symlink', 'cpu,cpuacct', '/sys/fs/cgroup/cpu'],
     ['Symlink', 'cpu,cpuacct', '/sys/fs/cgroup/cpuacct'],
-    ['Mount', 'tmpfs', '/sys/fs/cgroup'],
+    ['MountSetattr', '/sys/fs/cgroup', MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC],
   ]);
-  for (const bind of cg.filter((o) => o.code === Op.Mount && (Number(o.args[3]) & MS.BIND))) expect(Number(bind.args[3]) & MS.RDONLY).toBe(MS.RDONLY);
-  expect(Number(cg[cg.length - 1].args[3]) & (MS.REMOUNT | MS.RDONLY)).toBe(MS.REMOUNT | MS.RDONLY);
+  expect(cg[cg.length - 1].args[2]).toBe(0);
+});
+
+test('a read-write cgroup mount without a cgroup namespace: the binds stay read-only, the tmpfs alone is made writable again', () => {
+  const p = plan(spec((s) => (s.mounts!.find((m) => m.type === 'cgroup')!.options = ['nosuid', 'rw'])));
+  const cg = p.ops.filter((o) => o.origin === 'mounts[6]');
+  expect(cg.slice(-2).map((o) => [Op[o.code], ...o.args])).toEqual([
+    ['MountSetattr', '/sys/fs/cgroup', MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, 0],
+    ['Remount', '/sys/fs/cgroup', MS.REMOUNT | MS.BIND | MS.NOSUID],
+  ]);
 });
 
 test('bind sources are relative to the bundle; a file source makes a file target', () => {
@@ -196,7 +204,8 @@ test('recursive options: one MountSetattr on the destination, after the mount an
     ['Mount', path.join(bundle, 'data'), '/data', ''],
     ['MountSetattr', '/data', MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, 0],
   ]);
-  expect(p.ops.filter((o) => o.code === Op.MountSetattr)).toHaveLength(1);
+  // The other is the cgroup mount's own (mounts[6]).
+  expect(p.ops.filter((o) => o.code === Op.MountSetattr && o.origin !== 'mounts[6]')).toHaveLength(1);
 });
 
 test('sysfs is mounted afresh; without its own network namespace the host\'s /sys is its fallback if the kernel refuses', () => {

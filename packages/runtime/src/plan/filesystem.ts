@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { ConfigError, LinuxDevice, Mount, Spec, strerror } from '@tsrunc/common';
 import { PlanOp } from './encode';
 import { CgroupMount, HostFacts } from './host';
-import { MS, PROPAGATION, ParsedMountOptions, parseMountOptions } from './mount-options';
+import { MOUNT_ATTR, MS, PROPAGATION, ParsedMountOptions, parseMountOptions } from './mount-options';
 import { NamespacePlan, idMapText } from './namespaces';
 import { Op } from './proto';
 
@@ -74,6 +74,11 @@ function cgroupMountOps(m: Mount, origin: string, ctx: FilesystemContext): PlanO
   return hierarchyMountOps(m, origin, ctx).map((op) => ({ ...op, inCgroup: true }));
 }
 
+/**
+ * Without a cgroup namespace the binds are made plain and then restricted in one recursive mount_setattr (read-only
+ * always, SECURITY.md #8, with the mount's nosuid/nodev/noexec), instead of a remount of each bind: on a hybrid host
+ * that spares ten remounts. A read-write cgroup mount then gets its tmpfs (only) back read-write.
+ */
 function hierarchyMountOps(m: Mount, origin: string, ctx: FilesystemContext): PlanOp[] {
   const { flags, propagation } = parseMountOptions(m.options ?? []);
   const dest = m.destination;
@@ -91,12 +96,20 @@ function hierarchyMountOps(m: Mount, origin: string, ctx: FilesystemContext): Pl
     const name = path.basename(cg.mountpoint);
     const target = path.posix.join(dest, name);
     ops.push(withNs ? mountOp(origin, 'cgroup', target, cg.fstype, flags, cgroupData(cg), 0, 0)
-      : mountOp(origin, ctx.cgroupDirs[cg.mountpoint] ?? cg.mountpoint, target, '', MS.BIND | MS.REC | base | MS.RDONLY, '', 0, 0));
+      : mountOp(origin, ctx.cgroupDirs[cg.mountpoint] ?? cg.mountpoint, target, '', MS.BIND | MS.REC, '', 0, 0));
     if (name.includes(',')) for (const c of cg.controllers) ops.push({ code: Op.Symlink, args: [name, path.posix.join(dest, c)], origin });
   }
-  if (flags & MS.RDONLY) ops.push(mountOp(origin, 'tmpfs', dest, 'tmpfs', MS.REMOUNT | base | MS.RDONLY, 'mode=755', 0, 0));
+  if (!withNs) {
+    ops.push({ code: Op.MountSetattr, args: [dest, MOUNT_ATTR.RDONLY | mountAttrs(base), 0], origin });
+    if (!(flags & MS.RDONLY)) ops.push({ code: Op.Remount, args: [dest, MS.REMOUNT | MS.BIND | base], origin });
+  } else if (flags & MS.RDONLY) ops.push(mountOp(origin, 'tmpfs', dest, 'tmpfs', MS.REMOUNT | base | MS.RDONLY, 'mode=755', 0, 0));
   if (propagation) ops.push({ code: Op.Remount, args: [dest, propagation], origin });
   return ops;
+}
+
+/** The nosuid/nodev/noexec of mount(2) flags as mount_setattr(2) attributes. */
+function mountAttrs(flags: number): number {
+  return (flags & MS.NOSUID ? MOUNT_ATTR.NOSUID : 0) | (flags & MS.NODEV ? MOUNT_ATTR.NODEV : 0) | (flags & MS.NOEXEC ? MOUNT_ATTR.NOEXEC : 0);
 }
 
 function cgroupData(cg: CgroupMount): string {

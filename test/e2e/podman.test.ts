@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
+import { waitFor } from '../cgroups/helpers';
 import { TSRUNC, builtSkipReason } from '../helpers/tsrunc';
 import {
   IMAGE,
@@ -41,6 +42,17 @@ const TSRUNC_ROOT = '/run/tsrunc';
 function libpodCgroups(): string[] {
   return cgroupMountPoints().map((m) => path.join(m, 'libpod_parent')).filter((parent) => fs.existsSync(parent)).flatMap((parent) =>
     [parent, ...fs.readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(parent, e.name))]);
+}
+
+/** rmdir of a cgroup: true once it is gone, false while a task is still in it (EBUSY). */
+function removedCgroup(dir: string): boolean {
+  try {
+    fs.rmdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EBUSY') return false;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  return true;
 }
 
 describeE2e('podman --runtime bin/tsrunc', () => {
@@ -101,15 +113,11 @@ describeE2e('podman --runtime bin/tsrunc', () => {
     await podman(['rmi', '-a', '-f']);
     for (const m of mountsUnder(dir).reverse()) await runAsync('/usr/bin/umount', ['-l', m]);
     fs.rmSync(dir, { recursive: true, force: true });
-    // podman's cgroupfs parents (libpod_parent, its conmon cgroup) when this suite made them
-    for (const c of libpodCgroups().reverse()) {
-      if (cgroupsBefore.has(c)) continue;
-      try {
-        fs.rmdirSync(c);
-      } catch {
-        // busy: reported by the tests
-      }
-    }
+    // podman's cgroupfs parents (libpod_parent, its conmon cgroup) when this suite made them. conmon, killed above,
+    // leaves its cgroup only once the kernel has seen it exit: until then rmdir is EBUSY. Left behind, libpod_parent
+    // keeps hugetlb enabled on cgroup2 and scripts/bench can no longer give that controller to v1.
+    const made = libpodCgroups().reverse().filter((c) => !cgroupsBefore.has(c));
+    await waitFor(`podman's cgroups ${made.join(' ')} to empty`, () => made.every(removedCgroup));
   });
 
   afterEach(async () => {

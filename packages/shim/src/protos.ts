@@ -1,5 +1,6 @@
-// The shim's protocol: containerd's task API, events and options, loaded from the repository's proto/ tree with the
-// proto field names kept (snake_case), and the TypeScript shapes of the messages the shim reads and writes.
+// The shim's protocol: containerd's task API, events and options, loaded from the repository's proto/ tree (the
+// descriptors scripts/proto-descriptors.mjs makes of its .proto files, proto field names kept: snake_case), and the
+// TypeScript shapes of the messages the shim reads and writes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
@@ -128,22 +129,14 @@ export type EventsMethods = {
   Forward: { request: { envelope: Envelope }; response: Empty };
 };
 
-const PROTO_FILES = [
-  'containerd/runtime/task/v2/shim.proto',
-  'containerd/runtime/task/v3/shim.proto',
-  'containerd/events/task.proto',
-  'containerd/services/ttrpc/events/v1/events.proto',
-  'containerd/runc/options/oci.proto',
-  'runtimeoptions/v1/api.proto',
-  'cgroups/v1/metrics.proto',
-  'cgroups/v2/metrics.proto',
-];
+/** Made from the .proto files by scripts/proto-descriptors.mjs: loaded in less than half the time parsing them takes. */
+const DESCRIPTORS = 'descriptors.json';
 
 // <repo>/proto, from dist/shim.js (the bundle), packages/shim/dist or packages/shim/src.
 function protoDir(): string {
   for (const up of ['../proto', '../../../proto']) {
     const dir = path.resolve(__dirname, up);
-    if (fs.existsSync(path.join(dir, PROTO_FILES[0]))) return dir;
+    if (fs.existsSync(path.join(dir, DESCRIPTORS))) return dir;
   }
   throw new Error(`containerd-shim-tsrunc-v2: cannot find the proto/ directory from ${__dirname}`);
 }
@@ -161,10 +154,7 @@ let loaded: Protocol | undefined;
 /** The protocol, loaded once per process. */
 export function protocol(): Protocol {
   if (loaded) return loaded;
-  const root = new protobuf.Root();
-  const dir = protoDir();
-  root.resolvePath = (_origin, target) => path.join(dir, target);
-  root.loadSync(PROTO_FILES, { keepCase: true });
+  const root = protobuf.Root.fromJSON(JSON.parse(fs.readFileSync(path.join(protoDir(), DESCRIPTORS), 'utf8')) as protobuf.INamespace);
   root.resolveAll();
   const codecs = new Map<string, MessageCodec<unknown>>();
   loaded = {

@@ -1,4 +1,5 @@
-// Bundles the tsrunc CLI (dist/tsrunc-cli.js, run by its loader dist/tsrunc.js) and the shim (dist/shim.js) into one
+// Bundles the tsrunc CLI (dist/tsrunc-cli.js, run by its loader dist/tsrunc.js) and the shim (dist/shim-main.js, run by
+// its loader dist/shim.js) into one
 // file each: one read at start-up instead of a module tree.
 import { execFileSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
@@ -62,11 +63,13 @@ function escapeNonAscii(file) {
   if (ascii !== text) fs.writeFileSync(file, ascii);
 }
 
-// A new bundle makes the CLI's code caches stale (V8 would refuse them: packages/runtime/src/cli/load.ts).
+// A new bundle makes the code caches stale (V8 would refuse them: packages/common/src/bundle-loader.ts).
 fs.rmSync('dist/code-cache', { recursive: true, force: true });
+const loader = { ...common, entryPoints: ['packages/common/src/bundle-loader.ts'], sourcemap: false };
 await Promise.all([
   build({ ...common, entryPoints: ['packages/runtime/src/cli/index.ts'], outfile: 'dist/tsrunc-cli.js' }),
-  build({ ...common, entryPoints: ['packages/runtime/src/cli/load.ts'], outfile: 'dist/tsrunc.js', sourcemap: false }),
-  build({ ...common, entryPoints: ['packages/shim/src/main.ts'], outfile: 'dist/shim.js' }),
+  build({ ...loader, outfile: 'dist/tsrunc.js' }),
+  build({ ...common, entryPoints: ['packages/shim/src/main.ts'], outfile: 'dist/shim-main.js' }),
+  build({ ...loader, outfile: 'dist/shim.js' }),
 ]);
-for (const file of ['dist/tsrunc-cli.js', 'dist/shim.js']) escapeNonAscii(file);
+for (const file of ['dist/tsrunc-cli.js', 'dist/shim-main.js']) escapeNonAscii(file);

@@ -1,5 +1,6 @@
-// containerd-shim-tsrunc-v2's node entry (dist/shim.js). native/shim execs it for every action its C fast path does
-// not answer: `start` when the group has no daemon yet, `delete`, and `serve` (the daemon, spawned by `start`).
+// containerd-shim-tsrunc-v2's node entry (dist/shim-main.js, run by its loader dist/shim.js). native/shim execs node
+// for every action its C fast path does not answer: `start` when the group has no daemon yet, `delete`, and `serve`
+// (the daemon, spawned by `start`).
 import { parseShimFlags } from './flags';
 import { runStart } from './start';
 import { runDelete } from './delete';

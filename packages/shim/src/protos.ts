@@ -132,7 +132,7 @@ export type EventsMethods = {
 /** Made from the .proto files by scripts/proto-descriptors.mjs: loaded in less than half the time parsing them takes. */
 const DESCRIPTORS = 'descriptors.json';
 
-// <repo>/proto, from dist/shim.js (the bundle), packages/shim/dist or packages/shim/src.
+// <repo>/proto, from dist/shim-main.js (the bundle), packages/shim/dist or packages/shim/src.
 function protoDir(): string {
   for (const up of ['../proto', '../../../proto']) {
     const dir = path.resolve(__dirname, up);

@@ -1,18 +1,26 @@
-// dist/tsrunc.js, what bin/tsrunc runs: the CLI bundle (dist/tsrunc-cli.js) compiled from V8's code cache when an
-// earlier call left one, and a cache left when it found none. Compiling the bundle and the functions a `run` calls
-// costs a CLI call about 12 of its 70 ms here, and node 20 keeps no compile cache of its own. The cache a create, run
-// or exec leaves holds a container's set-up besides the bundle's top level; another command's is used only until
-// one of those has left its own. The caches live beside the bundle and are trusted as it is: whoever can write there
-// can replace the bundle itself.
+// The loader of both bundles: dist/tsrunc.js, what bin/tsrunc runs, compiles the CLI bundle (dist/tsrunc-cli.js), and
+// dist/shim.js, what containerd-shim-tsrunc-v2 execs node on, the shim's (dist/shim-main.js): from V8's code cache
+// when an earlier call left one, and a cache left when it found none. Compiling a bundle and the functions a call
+// runs costs a CLI `run` about 12 of its 70 ms here, and each of the two node processes of a shim's cold start (its
+// `start` action, then the daemon) 12 ms; node 20 keeps no compile cache of its own. The cache a call that sets
+// containers up leaves (a create, run or exec; the daemon, `serve`) holds that set-up besides the bundle's top level;
+// another call's is used only until one of those has left its own. The caches live beside the bundles and are trusted
+// as they are: whoever can write there can replace a bundle itself. Not a module of the library: an entry point,
+// built by scripts/bundle.mjs once under each name.
 import * as fs from 'node:fs';
 import Module = require('node:module');
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 
-const BUNDLE = path.join(__dirname, 'tsrunc-cli.js');
+/** By the loader's own name: the bundle it runs, and the calls that set containers up (misread from an id or a flag's value, a call only picks another cache). */
+const TARGETS: Record<string, { bundle: string; setUp: string[] }> = {
+  'tsrunc.js': { bundle: 'tsrunc-cli.js', setUp: ['create', 'run', 'exec'] },
+  'shim.js': { bundle: 'shim-main.js', setUp: ['serve'] },
+};
+const target = TARGETS[path.basename(__filename)];
+if (!target) throw new Error(`${__filename}: not a tsrunc bundle loader (${Object.keys(TARGETS).join(', ')})`);
+const BUNDLE = path.join(__dirname, target.bundle);
 const CACHE_DIR = path.join(__dirname, 'code-cache');
-/** The commands that set a container up (misread from an id or a flag's value, a call only picks another cache). */
-const SET_UP = new Set(['create', 'run', 'exec']);
 
 type Kind = 'set-up' | 'other';
 
@@ -29,11 +37,11 @@ function nodeKey(): string {
 }
 
 const NODE_KEY = nodeKey();
-const cacheFile = (kind: Kind): string => path.join(CACHE_DIR, `tsrunc-cli.${kind}.${NODE_KEY}`);
+const cacheFile = (kind: Kind): string => path.join(CACHE_DIR, `${path.basename(BUNDLE, '.js')}.${kind}.${NODE_KEY}`);
 
 /**
  * Only what this user wrote and no one else can have changed is used: V8 checks a cache against its source's length,
- * not its text, so a cache is code, run as whoever runs the CLI.
+ * not its text, so a cache is code, run as whoever runs the bundle.
  */
 function ours(st: fs.Stats): boolean {
   return st.uid === process.geteuid!() && (st.mode & 0o022) === 0;
@@ -73,7 +81,7 @@ function writeCache(kind: Kind, data: () => Buffer): void {
   }
 }
 
-const setUp = process.argv.slice(2).some((arg) => SET_UP.has(arg));
+const setUp = process.argv.slice(2).some((arg) => target.setUp.includes(arg));
 let kind: Kind = 'set-up';
 let cachedData = readCache(kind);
 if (!cachedData) cachedData = readCache((kind = 'other'));
@@ -91,7 +99,7 @@ const leave: Kind | undefined = setUp ? (used && kind === 'set-up' ? undefined :
 // At exit the cache also holds every function this call compiled.
 if (leave) process.once('exit', () => writeCache(leave, () => script.createCachedData()));
 
-const cli = new Module(BUNDLE, module);
-cli.filename = BUNDLE;
-cli.paths = module.paths;
-(script.runInThisContext() as (...args: unknown[]) => void).call(cli.exports, cli.exports, Module.createRequire(BUNDLE), cli, BUNDLE, __dirname);
+const main = new Module(BUNDLE, module);
+main.filename = BUNDLE;
+main.paths = module.paths;
+(script.runInThisContext() as (...args: unknown[]) => void).call(main.exports, main.exports, Module.createRequire(BUNDLE), main, BUNDLE, __dirname);

@@ -116,6 +116,7 @@ describeE2e('podman --runtime bin/tsrunc', () => {
     // podman's cgroupfs parents (libpod_parent, its conmon cgroup) when this suite made them. conmon, killed above,
     // leaves its cgroup only once the kernel has seen it exit: until then rmdir is EBUSY. Left behind, libpod_parent
     // keeps hugetlb enabled on cgroup2 and scripts/bench can no longer give that controller to v1.
+    // (Any podman on this host shares libpod_parent: one that made a cgroup there meanwhile makes this wait, and fail.)
     const made = libpodCgroups().reverse().filter((c) => !cgroupsBefore.has(c));
     await waitFor(`podman's cgroups ${made.join(' ')} to empty`, () => made.every(removedCgroup));
   });

@@ -1,4 +1,4 @@
-// The CLI's V8 code caches (packages/runtime/src/cli/load.ts): the first call after a build leaves one beside the
+// The CLI's V8 code caches (packages/common/src/bundle-loader.ts, run as dist/tsrunc.js): the first call after a build leaves one beside the
 // bundle, later calls use it (V8 accepts it: the loader would otherwise remove it and leave another), a cache V8
 // refuses or that someone else could have written is replaced, and where none can be written the CLI runs as it does
 // with one. On a copy of the built CLI in a temp dir (with the tree's native addon): the tree's own caches stay.

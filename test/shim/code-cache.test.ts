@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
 import { REPO, builtSkipReason } from '../helpers/tsrunc';
+import { DAEMON_NODE_FLAGS } from '../../packages/shim/src/start';
 
 describeAsRoot('the shim code cache', () => {
   let top: string;
@@ -34,7 +35,7 @@ describeAsRoot('the shim code cache', () => {
   async function serve(): Promise<{ said: string; code: number | null }> {
     const socket = path.join(top, 'shim.sock');
     const env = { PATH: process.env.PATH, TSRUNC_NATIVE_DIR: path.join(REPO, 'native/build/Release'), TSRUNC_SHIM_READY_FD: '3', TTRPC_ADDRESS: path.join(top, 'none.ttrpc') };
-    const daemon = spawn(process.execPath, [path.join(dist, 'shim.js'), '-namespace', 'code-cache', '-address', path.join(top, 'none.sock'), '-id', 'c', '-socket', socket, 'serve'], {
+    const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, path.join(dist, 'shim.js'), '-namespace', 'code-cache', '-address', path.join(top, 'none.sock'), '-id', 'c', '-socket', socket, 'serve'], {
       cwd: '/', env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));

@@ -130,6 +130,16 @@ test('a read-write cgroup mount without a cgroup namespace: the binds stay read-
   ]);
 });
 
+test('rrw on a cgroup mount without a cgroup namespace cannot make the host\'s hierarchies writable; with one it applies', () => {
+  const rrw = (s: Spec) => (s.mounts!.find((m) => m.type === 'cgroup')!.options = ['nosuid', 'rrw']);
+  const setattrs = (p: ReturnType<typeof plan>) => p.ops.filter((o) => o.origin === 'mounts[6]' && o.code === Op.MountSetattr).map((o) => o.args.slice(1));
+  expect(setattrs(plan(spec(rrw)))).toEqual([[MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, 0]]);
+  expect(setattrs(plan(spec((s) => {
+    rrw(s);
+    s.linux!.namespaces!.push({ type: 'cgroup' });
+  })))).toEqual([[0, MOUNT_ATTR.RDONLY]]);
+});
+
 test('bind sources are relative to the bundle; a file source makes a file target', () => {
   fs.writeFileSync(path.join(bundle, 'hosts'), '');
   const p = plan(spec((s) => s.mounts!.push(

@@ -120,7 +120,9 @@ function configMountOps(m: Mount, index: number, ctx: FilesystemContext, sourceT
   const origin = `mounts[${index}]`;
   const ops = m.type === 'cgroup' ? cgroupMountOps(m, origin, ctx) : singleMountOps(m, origin, ctx, sourceTrees);
   // rro, rnosuid…: on every mount of the tree just made, after its flags and propagation (runc's setRecAttr).
-  const { attrSet, attrClear } = parseMountOptions(m.options ?? []);
+  const { attrSet, attrClear: asked } = parseMountOptions(m.options ?? []);
+  // The host's hierarchies, bound without a cgroup namespace, stay read-only whatever the options (SECURITY.md #8).
+  const attrClear = m.type === 'cgroup' && ctx.ns.has('cgroup') === undefined ? asked & ~MOUNT_ATTR.RDONLY : asked;
   if (attrSet || attrClear) ops.push({ code: Op.MountSetattr, args: [m.destination, attrSet, attrClear], origin });
   return ops;
 }

@@ -1,6 +1,5 @@
 // Bundles the tsrunc CLI (dist/tsrunc-cli.js, run by its loader dist/tsrunc.js) and the shim (dist/shim-main.js, run by
-// its loader dist/shim.js) into one
-// file each: one read at start-up instead of a module tree.
+// its loader dist/shim.js) into one file each: one read at start-up instead of a module tree.
 import { execFileSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import * as fs from 'node:fs';

@@ -90,7 +90,7 @@ describeAsRoot('cgroups through the tsrunc CLI (hybrid host: v1 controllers + cg
   });
   afterAll(() => cleanup(root, [], [root, ...dirs]));
 
-  test('cpu quota/period/shares, cpuset, memory and pids values are in the cgroup files, as the container sees them too', () => {
+  test('cpu quota/period/shares, cpuset, memory and pids values are in the cgroup files, as the container sees them too', async () => {
     const id = uniq('values');
     // A real block device for a blkio throttle (this kernel has no blkio weight files).
     const blockDev = fs.readdirSync('/sys/block').find((d) => !/^(loop|ram|zram)/.test(d));
@@ -119,7 +119,12 @@ describeAsRoot('cgroups through the tsrunc CLI (hybrid host: v1 controllers + cg
     expect(hostCgroupDir(pid, 'pids')).toBe(path.join(CGROUP_ROOT, 'pids', id));
     expect(hostCgroupDir(pid, '', 'unified')).toBe(path.join(CGROUP_ROOT, 'unified', id));
     // Inside, the read-only cgroup mount is the container's own cgroup: its limits, not the host's.
-    expect(output().trim().split('\n')).toEqual(['25000', String(96 << 20)]);
+    // `run -d` returns once the process is started, not once it has printed: wait for both lines.
+    const lines = await waitFor('the two values the container prints', () => {
+      const l = output().trim().split('\n');
+      return l.length >= 2 && l;
+    });
+    expect(lines).toEqual(['25000', String(96 << 20)]);
   });
 
   test('a fork loop stops at pids.limit', async () => {

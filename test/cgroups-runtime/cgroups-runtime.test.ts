@@ -285,6 +285,22 @@ describeAsRoot('cgroups through the tsrunc CLI (hybrid host: v1 controllers + cg
     expect(cgroupDirsNamed(id)).toEqual([]);
   });
 
+  test('delete of a stopped container without its own pid namespace kills what its init left running, then removes the cgroup', async () => {
+    const id = uniq('leftbehind');
+    // The init exits at once; its background sleep, reparented outside, stays in the container's cgroup.
+    const b = bundle(['sh', '-c', 'sleep 1003 & exit 0'], (c) => {
+      c.linux!.namespaces = c.linux!.namespaces!.filter((ns) => ns.type !== 'pid');
+    });
+    startDetached(id, b);
+    await waitFor('the init to exit', () => state(id).status === 'stopped');
+    const left = JSON.parse(ok(['ps', '--format', 'json', id])) as number[];
+    expect(left).toHaveLength(1);
+    expect(fs.readFileSync(`/proc/${left[0]}/cmdline`, 'utf8')).toBe('sleep\x001003\x00');
+    ok(['delete', id]);
+    expect(fs.existsSync(`/proc/${left[0]}`) && !/\) Z/.test(fs.readFileSync(`/proc/${left[0]}/stat`, 'utf8'))).toBe(false);
+    expect(cgroupDirsNamed(id)).toEqual([]);
+  });
+
   test('update changes a running container\'s limits (flags, --resources file and -)', () => {
     const id = uniq('update');
     const pid = startDetached(id, bundle(['sleep', '1000'], (c) => {

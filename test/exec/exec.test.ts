@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
 import { Bundle, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
+import { waitFor } from '../cgroups/helpers';
 
 const built = builtSkipReason();
 if (built) throw new Error(built);
@@ -119,7 +120,7 @@ describeAsRoot('tsrunc exec', () => {
     expect(e.stderr).toContain('cwd');
   });
 
-  it('--detach returns at once, writes the pid file, and the process is in the container\'s namespaces and cgroups', () => {
+  it('--detach returns at once, writes the pid file, and the process is in the container\'s namespaces and cgroups', async () => {
     const pidFile = path.join(tmp, 'exec.pid');
     const r = tsrunc(root, ['exec', '-d', '--pid-file', pidFile, id, 'sleep', '300'], { stdio: 'ignore' });
     expect(r.status).toBe(0);
@@ -127,6 +128,9 @@ describeAsRoot('tsrunc exec', () => {
     expect(text).toMatch(/^\d+$/);
     const pid = Number(text);
     try {
+      // exec -d returns once tsrunc-init is ready, before its execve: until then the process is still tsrunc-init
+      // (its sealed memfd), with the capabilities it set itself.
+      await waitFor(`exec'd process ${pid} to execve`, () => !fs.readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:tsrunc-init'));
       expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toBe('sleep\x00300\x00');
       for (const n of ['mnt', 'pid', 'net', 'uts', 'ipc']) expect(fs.readlinkSync(`/proc/${pid}/ns/${n}`)).toBe(fs.readlinkSync(`/proc/${initPid}/ns/${n}`));
       expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toBe(fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8'));

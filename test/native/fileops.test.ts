@@ -60,6 +60,24 @@ describeBuilt(`the addon's fileOps${skip ? ` [skipped: ${skip}]` : ''}`, () => {
     expect(fs.readFileSync(path.join(dir, 'taken'), 'utf8')).toBe('old');
   });
 
+  it('unlinks files, never a directory, so that an emptied directory can be removed in the same request', async () => {
+    const sub = path.join(dir, 'state');
+    fs.mkdirSync(sub);
+    fs.writeFileSync(path.join(sub, 'state.json'), '{}');
+    fs.mkdirSync(path.join(sub, 'child'));
+    const out = await fileOpOutcomes([
+      { kind: FileOpKind.Unlink, path: path.join(sub, 'state.json') },
+      { kind: FileOpKind.Unlink, path: path.join(sub, 'missing'), tolerate: errnos(['ENOENT']) },
+      { kind: FileOpKind.Unlink, path: path.join(sub, 'child'), tolerate: errnos(['EISDIR']) },
+      { kind: FileOpKind.Rmdir, path: path.join(sub, 'child') },
+      { kind: FileOpKind.Rmdir, path: sub },
+    ]);
+    expect(out.map((o) => (o instanceof Error ? `${(o as NodeJS.ErrnoException).code} ${(o as NodeJS.ErrnoException).syscall}` : o))).toEqual([
+      undefined, 'ENOENT unlink', 'EISDIR unlink', undefined, undefined,
+    ]);
+    expect(fs.existsSync(sub)).toBe(false);
+  });
+
   it('writes a cgroup file as the kernel takes it, one write(2), and refuses a value the kernel refuses', async () => {
     const cg = path.join('/sys/fs/cgroup/pids', `tsrunc-fileops-${process.pid}`);
     if (!fs.existsSync('/sys/fs/cgroup/pids/cgroup.procs')) throw new Error('this host mounts no v1 pids hierarchy');

@@ -100,9 +100,12 @@ describeAsRoot('container lifecycle', () => {
     expect(leftovers(root, ID.force, b.dir)).toEqual([]);
   });
 
-  test('delete of a created (never started) container kills its init', () => {
+  test('delete of a created (never started) container kills its init and removes its state dir, whatever is in it', () => {
     const b = create(ID.unstarted, ['true']);
     const { pid } = state(root, ID.unstarted) as { pid: number };
+    // Beside state.json and exec.fifo, what a write killed half-way leaves: its temp file.
+    fs.writeFileSync(path.join(root, ID.unstarted, '.state.json.1.killed'), '{');
+    expect(fs.readdirSync(path.join(root, ID.unstarted)).sort()).toEqual(['.state.json.1.killed', 'exec.fifo', 'state.json']);
     expect(tsrunc(root, ['delete', ID.unstarted]).status).toBe(0);
     expect(hasExited(pid)).toBe(true);
     expect(leftovers(root, ID.unstarted, b.dir)).toEqual([]);

@@ -22,7 +22,7 @@ export const fsAsync = {
 };
 
 const KIND_SYSCALL: Record<number, string> = {
-  [FileOpKind.Read]: 'read', [FileOpKind.Write]: 'write', [FileOpKind.Mkdir]: 'mkdir', [FileOpKind.Rmdir]: 'rmdir', [FileOpKind.Create]: 'open', [FileOpKind.Rename]: 'rename',
+  [FileOpKind.Read]: 'read', [FileOpKind.Write]: 'write', [FileOpKind.Mkdir]: 'mkdir', [FileOpKind.Rmdir]: 'rmdir', [FileOpKind.Create]: 'open', [FileOpKind.Rename]: 'rename', [FileOpKind.Unlink]: 'unlink',
 };
 
 let errorMap: Map<number, [string, string]> | undefined;
@@ -45,6 +45,11 @@ export type FileOpOutcome = string | NodeJS.ErrnoException | undefined;
 export async function fileOpOutcomes(ops: FileOp[]): Promise<FileOpOutcome[]> {
   const results = ops.length === 0 ? [] : await native().fileOps(ops);
   return results.map((r, i) => (typeof r === 'string' ? r : r === 0 ? undefined : fileOpError(ops[i], r)));
+}
+
+/** Whether an op was done or found nothing to act on (ENOENT): for removals, both leave the path gone. */
+export function goneOutcome(o: FileOpOutcome): boolean {
+  return o === undefined || (o instanceof Error && o.code === 'ENOENT');
 }
 
 /** The first untolerated failure of a runFileOps batch: fs's error, and which op it was. */

@@ -9,7 +9,7 @@ import {
   applyWrites, cgroupTree, currentReader, existsAsync, makeDirs, readCgroupFile, readCgroupFileAsync, removeCgroup, resourceError, resourceOps, sleep, writeCgroupFileAsync,
   type CgroupWrite,
 } from './fsexec';
-import { errnos, fileOpOutcomes, runFileOps, untoleratedFailure, type FileOpFailure, type PendingWrite } from '../pool-io';
+import { errnos, fileOpOutcomes, goneOutcome, runFileOps, untoleratedFailure, type FileOpFailure, type PendingWrite } from '../pool-io';
 import type { CgroupLayout } from './layout';
 import { readOomKills, watchOomV1, watchOomV2, type EventfdNative, type OomCounterFile } from './oom';
 import { cgroupPaths, UNIFIED, type CgroupPathOptions, type CgroupPaths } from './paths';
@@ -340,6 +340,16 @@ export class Cgroup {
     throw new TsruncError('no memory cgroup: OOM kills cannot be observed');
   }
 
+  /**
+   * Removes every directory in one thread-pool request when none holds a process or a child cgroup, the usual case
+   * once a container's processes are gone; false when any is left (then: destroy).
+   */
+  async removeIfEmpty(): Promise<boolean> {
+    const dirs = this.dirs();
+    const outcomes = await fileOpOutcomes(dirs.map((d) => ({ kind: FileOpKind.Rmdir, path: d, tolerate: ENOENT_EBUSY })));
+    return outcomes.length === dirs.length && outcomes.every(goneOutcome);
+  }
+
   /** Removes every directory (and child cgroups), waiting briefly for exiting tasks to leave. */
   async destroy(): Promise<void> {
     const failures: string[] = [];
@@ -359,6 +369,7 @@ function notAvailable(controller: string, r: LinuxResources): void {
 
 const ENOENT = errnos(['ENOENT']);
 const EEXIST = errnos(['EEXIST']);
+const ENOENT_EBUSY = errnos(['ENOENT', 'EBUSY']);
 const CPUSET_FILES = ['cpuset.cpus', 'cpuset.mems'];
 
 /** The directories above `dir`, nearest first, up to the root of the filesystem. */

@@ -165,6 +165,7 @@ export async function thawIfFrozen(paths: CgroupPaths | undefined): Promise<void
 export async function destroyContainerCgroup(paths: CgroupPaths | undefined): Promise<void> {
   if (!paths || Object.keys(paths).length === 0) return;
   const cg = fromPaths(paths);
+  if (await cg.removeIfEmpty()) return;
   if ((await cg.pids()).length > 0 || (await cg.isFrozenAsync())) await signalAll(cg, SIGKILL);
   await cg.destroy();
 }

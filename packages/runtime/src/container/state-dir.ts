@@ -1,8 +1,10 @@
 // <root>/<id>/: state.json (written atomically) and exec.fifo; the directory is what ContainerLocks flock.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError, Spec, TsruncError, errnoCode } from '@tsrunc/common';
-import { atomicWrite, fsAsync, runPendingWrite, type PendingWrite } from '../pool-io';
+import { FileOpKind, NotFoundError, Spec, TsruncError, errnoCode } from '@tsrunc/common';
+import { atomicWrite, errnos, fileOpOutcomes, fsAsync, goneOutcome, runPendingWrite, type PendingWrite } from '../pool-io';
+
+const ENOENT = errnos(['ENOENT']);
 
 /** SECURITY.md #7: no '/', no '..', nothing a path could be built from. */
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$/;
@@ -87,9 +89,17 @@ export class ContainerDir {
     return atomicWrite(this.statePath, JSON.stringify(state), 0o600);
   }
 
-  /** Removes the directory and what is in it (on the thread pool: unlinking waits for the filesystem). */
-  remove(): Promise<void> {
-    return fsAsync.rm(this.path, { recursive: true, force: true });
+  /**
+   * Removes the directory and what is in it, on the thread pool (unlinking waits for the filesystem): the files tsrunc
+   * keeps there and the directory in one request; anything else there (a killed write's temp file) by a recursive rm.
+   */
+  async remove(): Promise<void> {
+    const outcomes = await fileOpOutcomes([
+      { kind: FileOpKind.Unlink, path: this.statePath, tolerate: ENOENT },
+      { kind: FileOpKind.Unlink, path: this.fifoPath, tolerate: ENOENT },
+      { kind: FileOpKind.Rmdir, path: this.path, tolerate: ENOENT },
+    ]);
+    if (outcomes.length < 3 || !outcomes.every(goneOutcome)) await fsAsync.rm(this.path, { recursive: true, force: true });
   }
 }
 

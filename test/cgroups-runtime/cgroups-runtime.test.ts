@@ -295,7 +295,12 @@ describeAsRoot('cgroups through the tsrunc CLI (hybrid host: v1 controllers + cg
     await waitFor('the init to exit', () => state(id).status === 'stopped');
     const left = JSON.parse(ok(['ps', '--format', 'json', id])) as number[];
     expect(left).toHaveLength(1);
-    expect(fs.readFileSync(`/proc/${left[0]}/cmdline`, 'utf8')).toBe('sleep\x001003\x00');
+    // Forked by the shell, the background job runs its exec of sleep on its own time: until then it is the shell.
+    const cmdline = await waitFor('the background job to exec', () => {
+      const c = fs.readFileSync(`/proc/${left[0]}/cmdline`, 'utf8');
+      return c !== 'sh\x00-c\x00sleep 1003 & exit 0\x00' && c;
+    });
+    expect(cmdline).toBe('sleep\x001003\x00');
     ok(['delete', id]);
     expect(fs.existsSync(`/proc/${left[0]}`) && !/\) Z/.test(fs.readFileSync(`/proc/${left[0]}/stat`, 'utf8'))).toBe(false);
     expect(cgroupDirsNamed(id)).toEqual([]);

@@ -27,6 +27,8 @@ describeAsRoot(`pause and resume (${RUNTIME})`, () => {
     exec.stdout.on('data', (d: Buffer) => (output += d.toString()));
     exec.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = once(exec, 'exit');
+    // Its output is all read only once its pipes have closed, which may come after 'exit'.
+    const closed = once(exec, 'close');
     try {
       // The exec'd process (or the runtime's helper that becomes it) has joined the frozen cgroup beside the init.
       const procs = path.join(freezerHierarchy().mountpoint, cgroupsPath, 'cgroup.procs');
@@ -39,6 +41,7 @@ describeAsRoot(`pause and resume (${RUNTIME})`, () => {
       const resume = c.cli(['resume', id], { timeout: 10_000 });
       expect(resume).toMatchObject({ status: 0, signal: null, stderr: '' });
       const [code] = await exited;
+      await closed;
       expect(output).toBe('ran\n');
       expect(code).toBe(0);
       expect(status(id)).toBe('running');

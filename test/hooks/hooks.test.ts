@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Hook } from '@tsrunc/common';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
+import { waitFor } from '../cgroups/helpers';
 
 const built = builtSkipReason();
 if (built) throw new Error(built);
@@ -46,7 +47,7 @@ describeAsRoot('OCI hooks', () => {
     cleanup(root, ids.splice(0), dirs.splice(0));
   });
 
-  it('runs every phase at its moment, in its namespace, with the state on stdin', () => {
+  it('runs every phase at its moment, in its namespace, with the state on stdin', async () => {
     const id = uniqueId('hooks-all');
     ids.push(id);
     const hostScript = path.join(markers, 'hook.sh');
@@ -102,7 +103,9 @@ describeAsRoot('OCI hooks', () => {
     const ps = recorded(markers, 'poststart');
     expect(ps.state).toEqual({ ...base, status: 'running', pid: initPid });
     expect(ps.mnt).toBe(hostMnt);
-    // poststart ran after the user's program started: the init is sleep now.
+    // The user's program: start released the init, which goes on to its execve on its own (neither start's return
+    // nor the poststart hook waits for that): wait until it has left tsrunc-init's memfd, then it is sleep.
+    await waitFor(`init ${initPid} to execve`, () => !fs.readlinkSync(`/proc/${initPid}/exe`).startsWith('/memfd:tsrunc-init'));
     expect(fs.readFileSync(`/proc/${initPid}/cmdline`, 'utf8')).toBe('sleep\x001000\x00');
 
     expect(tsrunc(root, ['delete', '--force', id]).status).toBe(0);

@@ -111,7 +111,7 @@ describeAsRoot('container lifecycle', () => {
     expect(leftovers(root, ID.unstarted, b.dir)).toEqual([]);
   });
 
-  test('while the init waits on exec.fifo, /proc/PID/exe is a sealed memfd: a handle kept on it cannot be written later (CVE-2019-5736)', () => {
+  test('while the init waits on exec.fifo, /proc/PID/exe is a sealed memfd: a handle kept on it cannot be written later (CVE-2019-5736)', async () => {
     create(ID.memfd, ['sleep', '1000']);
     const { pid } = state(root, ID.memfd) as { pid: number };
     expect(fs.readlinkSync(`/proc/${pid}/exe`)).toBe('/memfd:tsrunc-init (deleted)');
@@ -120,6 +120,8 @@ describeAsRoot('container lifecycle', () => {
     const handle = fs.openSync(`/proc/${pid}/exe`, fs.constants.O_RDONLY | 0o10000000 /* O_PATH */);
     try {
       expect(tsrunc(root, ['start', ID.memfd]).status).toBe(0);
+      // start returns once the init has read exec.fifo's release, not once its execve is done: wait for that.
+      await waitFor(() => !fs.readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:'));
       expect(fs.readlinkSync(`/proc/${pid}/exe`)).toBe('/bin/busybox');
       let wrote = false;
       try {

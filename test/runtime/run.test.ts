@@ -128,7 +128,8 @@ describeAsRoot('tsrunc run', () => {
     );
     await ready;
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    // 'close', not 'exit': the output still in the pipe when run exits has been read only then.
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     expect(out).toBe('ready\ngot-term\n');
     expect(code).toBe(42);
     expect(leftovers(root, id, b.dir)).toEqual([]);

@@ -175,6 +175,8 @@ const execRequest = (id: string, execId: string, args: string[], io: { stdin?: s
     await expect(task.Start({ id, exec_id: 'noexec' }, opts())).rejects.toMatchObject({ code: Code.Unknown, message: expect.stringMatching(/^OCI runtime exec failed: .*\/no\/such\/binary/) });
     await task.Delete({ id, exec_id: 'noexec' }, opts());
     await removeTask(task, id);
+    // Events follow their replies: every one of the task's is in once its last (/tasks/delete) is.
+    await until(() => eventsOf(id).some((e) => e.topic === '/tasks/delete'));
     expect(eventsOf(id).filter((e) => e.topic.startsWith('/tasks/exec')).map((e) => [e.topic, e.exec_id])).toEqual([['/tasks/exec-added', 'noexec']]);
   });
 

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
-import { TSRUNC, builtSkipReason, cleanup, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
+import { TSRUNC, builtSkipReason, cleanup, hasExited, leftovers, makeBundle, tmpStateRoot, tsrunc, uniqueId } from '../helpers/tsrunc';
+import { waitFor } from '../cgroups/helpers';
 
 const built = builtSkipReason();
 if (built) throw new Error(built);
@@ -188,7 +189,7 @@ describeAsRoot('terminals in the foreground (run, exec -t): tsrunc proxies the p
     expect(leftovers(root, id, b.dir)).toEqual([]);
   }, 60_000);
 
-  it('exec -t: a pty of its own, sizes, cat, Ctrl-D at the prompt ends the shell; exit codes propagate', () => {
+  it('exec -t: a pty of its own, sizes, cat, Ctrl-D at the prompt ends the shell; exit codes propagate', async () => {
     const id = uniqueId('fg-exec');
     ids.push(id);
     const b = makeBundle(['sleep', '1000']);
@@ -233,6 +234,8 @@ describeAsRoot('terminals in the foreground (run, exec -t): tsrunc proxies the p
     const stray = (JSON.parse(tsrunc(root, ['ps', '--format', 'json', id]).stdout) as number[]).filter((p) => p !== initPid);
     expect(stray).toHaveLength(1); // the background sleep, left running as runc leaves it
     process.kill(stray[0], 'SIGKILL');
+    // kill returns once SIGKILL is queued, before the sleep has exited (and left the cgroup's process list).
+    await waitFor(`the stray sleep ${stray[0]} to exit`, () => hasExited(stray[0]));
 
     // The container's own process is untouched, and no exec'd process is left in it.
     const ps = tsrunc(root, ['ps', '--format', 'json', id]);

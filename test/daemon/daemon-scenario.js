@@ -128,7 +128,7 @@ async function main() {
   const sys = timedNative(native(), nativeTimes);
   const reaper = new Reaper(sys); // makes us a child subreaper
   // As the shim's daemon: each create's and exec's init cloned ahead (process/spare.ts).
-  const runtime = new Runtime({ root: opts.root, sys, exits: reaper, cloneAhead: true });
+  const runtime = new Runtime({ root: opts.root, sys, exits: reaper, cloneAhead: 'spares' });
   const devNull = fs.openSync('/dev/null', 'r+');
   const processes = []; // {pid, startTime} of every init and exec'd process, for the test to check they are gone
   const cgroupPaths = [];

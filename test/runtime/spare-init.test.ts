@@ -1,6 +1,6 @@
 // A daemon's inits cloned ahead (packages/runtime/src/process/spare.ts, SECURITY.md #1): what a spare holds while it
 // waits, what the container made from it gets, and that none outlives the runtime. The library is used as the shim's
-// daemon uses it (RuntimeOptions.cloneAhead), in this process: its exits are awaited by pidfd.
+// daemon uses it (RuntimeOptions.cloneAhead 'spares'), in this process: its exits are awaited by pidfd.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -44,7 +44,7 @@ describeAsRoot('inits cloned ahead (a daemon\'s runtime)', () => {
     dirs.push(root, rootfs);
     devNull = fs.openSync('/dev/null', 'r+');
     // Its debug records name each spawn, and whether its init was cloned ahead.
-    runtime = new Runtime({ root, cloneAhead: true, logger: { debugEnabled: true, debug: (m) => log.push(m), info: () => {}, warn: (m) => log.push(m), error: (m) => log.push(m) } });
+    runtime = new Runtime({ root, cloneAhead: 'spares', logger: { debugEnabled: true, debug: (m) => log.push(m), info: () => {}, warn: (m) => log.push(m), error: (m) => log.push(m) } });
   });
 
   afterAll(async () => {

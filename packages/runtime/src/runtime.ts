@@ -32,8 +32,12 @@ export interface RuntimeOptions {
   initPath?: string;
   /** The environment of a hook without `env` (runc passes its own; default: none, not the caller's by accident). */
   hookEnv?: string[];
-  /** Clone each create's and exec's tsrunc-init ahead of it (process/spare.ts): for a daemon, which makes many. */
-  cloneAhead?: boolean;
+  /**
+   * When tsrunc-init is cloned, with the namespaces it is born in (process/spare.ts). 'spares': before the create or
+   * exec that takes it, kept for the next one (a daemon, which makes many). 'each-create': at the start of each create,
+   * beside its planning (a CLI, which makes one). By default: once the plan is ready.
+   */
+  cloneAhead?: 'spares' | 'each-create';
 }
 
 const silent: Logger = { debugEnabled: false, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -45,8 +49,10 @@ export class Runtime implements ExitSource {
   readonly exits: Exits;
   readonly locks: ContainerLocks;
   readonly hookEnv: string[];
-  /** The inits cloned ahead, when the runtime keeps them (RuntimeOptions.cloneAhead). */
+  /** The inits cloned ahead, when the runtime keeps them (RuntimeOptions.cloneAhead 'spares'). */
   readonly spares: SpareInits | undefined;
+  /** Whether a create clones its init at its start (RuntimeOptions.cloneAhead 'each-create'). */
+  readonly cloneEachCreateAhead: boolean;
   private layout: CgroupLayout | undefined;
   private readonly initPathOption: string | undefined;
   /**
@@ -65,7 +71,8 @@ export class Runtime implements ExitSource {
     this.layout = options.cgroupLayout;
     this.initPathOption = options.initPath;
     this.hookEnv = options.hookEnv ?? [];
-    this.spares = options.cloneAhead ? new SpareInits(this) : undefined;
+    this.spares = options.cloneAhead === 'spares' ? new SpareInits(this) : undefined;
+    this.cloneEachCreateAhead = options.cloneAhead === 'each-create';
     // Every pending exit wait listens for the runtime's close: a daemon has many.
     setMaxListeners(0, this.closing.signal);
   }

@@ -39,7 +39,7 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
     log,
     runtime(root) {
       let r = runtimes.get(root);
-      if (!r) runtimes.set(root, (r = new Runtime({ root, sys, exits: reaper, logger: log.daemon, hookEnv, cloneAhead: true })));
+      if (!r) runtimes.set(root, (r = new Runtime({ root, sys, exits: reaper, logger: log.daemon, hookEnv, cloneAhead: 'spares' })));
       return r;
     },
   };

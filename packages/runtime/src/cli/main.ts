@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.globals['systemd-cgroup']) throw new TsruncError('--systemd-cgroup: systemd is not available on this host; tsrunc manages cgroupfs directly');
     // runc's hooks without `env` inherit runc's environment.
     const hookEnv = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-    const runtime = new Runtime({ root: parsed.globals.root as string, logger, hookEnv });
+    const runtime = new Runtime({ root: parsed.globals.root as string, logger, hookEnv, cloneAhead: 'each-create' });
     return await command.run({ runtime, flags: parsed.flags, args: parsed.args, out: write, logger });
   } catch (e) {
     if (e instanceof CommandLineError) {

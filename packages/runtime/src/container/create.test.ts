@@ -119,4 +119,48 @@ describe('create over the recording native layer', () => {
     expect(stateDirAtPoststop).toBe(false);
     await expectNothingLeft('c4', before);
   });
+
+  describe("with the CLI's cloneAhead 'each-create'", () => {
+    const CLONED_AHEAD = ['socketpair', 'spawnInit', 'pidfdOpen'];
+    /** new pid and network namespaces: what defaultSpec's namespaces are cloned with (the rest the init unshares). */
+    const PID_NET = 0x20000000 | 0x40000000;
+    beforeEach(async () => {
+      await h.cleanup();
+      h = makeHarness({ cloneAhead: 'each-create' });
+    });
+
+    it('the init is cloned before the id is reserved, as a spare; a create that fails before using it kills it and awaits its exit', async () => {
+      fs.mkdirSync(path.join(h.root, 'c5'), { recursive: true });
+      const pid = h.standIns.spawn();
+      h.sys.next('spawnInit', async () => pid);
+      const before = openFds();
+      await expect(h.runtime.create('c5', { bundle: h.bundle, spec: h.spec })).rejects.toThrow('container with given ID already exists');
+      expect(h.sys.names()).toEqual([...CLONED_AHEAD, 'pidfdSendSignal', 'dupCloexec', 'exits.wait']);
+      // A spare's layout: /dev/null on 0-2, its sync socket on 3.
+      const [, flags, src, dst, syncFd] = h.sys.callsOf('spawnInit')[0].args as [string, number, number[], number[], number];
+      expect([flags, dst, syncFd]).toEqual([PID_NET, [0, 1, 2, 3], 3]);
+      expect(src[3]).toBe((h.sys.callsOf('socketpair')[0].result as [number, number])[1]);
+      expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
+      // The directory that was there is not the failed create's to remove.
+      expect(fs.existsSync(path.join(h.root, 'c5'))).toBe(true);
+      expect(fdsOpenedSince(before)).toEqual([]);
+    });
+
+    it('the init cloned ahead gets the plan with its layout in one message, and is the one killed when it fails', async () => {
+      const pid = h.standIns.spawn();
+      h.sys.next('spawnInit', async () => pid).next('recvMsg', () => initError(0, 1, 'Operation not permitted'));
+      const before = openFds();
+      await expect(h.runtime.create('c6', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/Operation not permitted$/);
+      expect(callsBesidePlacement(h.sys)).toEqual({ names: [...CLONED_AHEAD, 'flock', 'mkfifo', 'sealedMemfd', 'sendMsg', 'recvMsg', 'pidfdSendSignal', 'dupCloexec', 'exits.wait'], told: 2 });
+      const [ours] = h.sys.callsOf('socketpair')[0].result as [number, number];
+      const [sock, , memfd, ...layout] = h.sys.callsOf('sendMsg')[0].args as number[];
+      expect(sock).toBe(ours);
+      expect(memfd).toBe(h.sys.callsOf('sealedMemfd')[0].result);
+      // The caller's stdio, then the plan's own fds (exec.fifo's, opened for the init).
+      expect(layout.slice(0, 3)).toEqual([0, 1, 2]);
+      expect(h.sys.callsOf('exits.wait')[0].args[0]).toBe(pid);
+      expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
+      await expectNothingLeft('c6', before);
+    });
+  });
 });

@@ -10,6 +10,7 @@ import type { Release } from './lock';
 import { pidFilePath, writePidFile } from './pid-file';
 import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
 import type { ProcessHandle } from '../process/handle';
+import { cloneInitAhead, discardSpareInit, type SpareInit } from '../process/spare';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
 import { HookState } from '../plan/hooks';
 import { containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup, surveyContainerCgroup } from '../cgroups';
@@ -82,7 +83,10 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   let reserved = false;
   let release: Release | undefined;
   let receiverPassed = false;
+  let ahead: Promise<SpareInit | undefined> | undefined;
   try {
+    // A CLI's: the init is cloned now, beside the planning, and handed to startInit.
+    ahead = runtime.cloneEachCreateAhead ? cloneInitAhead(runtime, spec) : undefined;
     const consoleSocket = !spec.process?.terminal ? undefined : receiver ? { fd: receiver.theirs } : { path: opts.consoleSocket };
     const plan = compileInitPlan(spec, {
       bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id,
@@ -121,6 +125,8 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     runtime.sys.mkfifo(dir.fifoPath, 0o622);
     fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     receiverPassed = true;
+    const handedOver = ahead;
+    ahead = undefined;
     init = await startInit(runtime, plan, io, dir.fifoPath, {
       cgroup: {
         made: () => cgroupReady!.then(() => undefined),
@@ -142,6 +148,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       console: receiver,
       phases,
       cloneAhead: true,
+      ahead: handedOver,
     });
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
     if (pidFile) await writePidFile(pidFile, init.pid);
@@ -151,6 +158,8 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   } catch (e) {
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.
     if (init) await killInit(init);
+    const unused = await ahead;
+    if (unused) await discardSpareInit(unused);
     await cgroupReady?.catch(() => undefined);
     const cgroupError = cgroupMade ? await destroyContainerCgroup(cgroup.paths).then(() => undefined, (err: Error) => err) : undefined;
     if (reserved) await dir.remove();

@@ -1,6 +1,6 @@
 // start: open exec.fifo for reading, which lets the blocked init exec the user's process.
 import * as fs from 'node:fs';
-import { TsruncError, firstReadable } from '@tsrunc/common';
+import { TsruncError, errnoCode, firstReadable } from '@tsrunc/common';
 import type { Container } from './container';
 import type { ContainerState } from './state-dir';
 import { isAliveAsync, openPidfd } from '../process/liveness';
@@ -20,7 +20,12 @@ export async function startContainer(container: Container): Promise<void> {
     const phases = phaseLog(container.runtime.logger, `start ${state.id}`);
     await releaseInit(container.runtime, container.dir.fifoPath, state);
     phases.end('exec', 'exec.fifo read: the init goes on to execve');
-    fs.rmSync(container.dir.fifoPath, { force: true });
+    // unlink, not rmSync: rmSync loads node's rimraf, a module a CLI `run` would load for this alone.
+    try {
+      fs.unlinkSync(container.dir.fifoPath);
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw e;
+    }
     container.runtime.logger.debug(`start ${state.id}: init ${state.pid} released to exec ${state.config.process?.args?.[0] ?? ''}`);
     try {
       await runHostHooks(container.runtime, state.config, ['poststart'], { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });

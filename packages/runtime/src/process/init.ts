@@ -9,7 +9,7 @@ import type { ConsoleSocketSource } from '../plan/exec';
 import { FDS_MAX, MSG_HEADER, MSG_MAX, PLAN_MAX } from '../plan/proto';
 import type { Runtime } from '../runtime';
 import { ProcessHandle } from './handle';
-import type { SpareInit } from './spare';
+import { discardSpareInit, type SpareInit } from './spare';
 import { stampPhases, type StampedPhase } from '../plan/phases';
 import type { PhaseLog } from './phases';
 
@@ -43,6 +43,8 @@ export interface InitHooks {
   phases?: PhaseLog;
   /** Takes an init cloned ahead when the runtime keeps them (a daemon's creates and execs), and has the next cloned. */
   cloneAhead?: boolean;
+  /** An init cloned for this call (cloneInitAhead); startInit owns it from the call on: it becomes the init, or is discarded. */
+  ahead?: Promise<SpareInit | undefined>;
 }
 
 export interface CgroupPlacement {
@@ -244,18 +246,28 @@ function sendPlan(runtime: Runtime, sock: number, bytes: Buffer, layout: number[
  * undefined when the runtime has none ready with the plan's clone flags, the layout does not fit one message, or the
  * spare is gone (then it is dropped, and the init is spawned as usual).
  */
-function planSpare(runtime: Runtime, plan: InitPlan, layout: number[], bytes: Buffer): SpareInit | undefined {
-  if (layout.length !== plan.syncFd || layout.length >= FDS_MAX) return undefined;
-  const spare = runtime.spares?.take(plan.cloneFlags);
+async function planSpare(runtime: Runtime, plan: InitPlan, layout: number[], bytes: Buffer, ahead: SpareInit | undefined): Promise<SpareInit | undefined> {
+  const fits = layout.length === plan.syncFd && layout.length < FDS_MAX;
+  const spare = ahead ?? (fits ? runtime.spares?.take(plan.cloneFlags) : undefined);
   if (!spare) return undefined;
+  const discard = (): Promise<void> => (ahead ? discardSpareInit(ahead) : runtime.spares!.discard(spare));
+  if (!fits || (ahead && ahead.cloneFlags !== plan.cloneFlags)) {
+    await discard();
+    return undefined;
+  }
   try {
     sendPlan(runtime, spare.sock, bytes, layout);
     return spare;
   } catch (e) {
-    void runtime.spares!.discard(spare);
+    await discard();
     if (!GONE.includes((e as NodeJS.ErrnoException).errno ?? 0)) throw e;
     return undefined;
   }
+}
+
+async function discardSpare(spare: SpareInit | undefined): Promise<undefined> {
+  if (spare) await discardSpareInit(spare);
+  return undefined;
 }
 
 /**
@@ -275,6 +287,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let initPhases: StampedPhase[] = [];
   // Queued before the clone: the init reads it as soon as it runs (a process we place in no cgroup: always).
   let early = true;
+  let unsettledAhead = hooks.ahead;
   try {
     if (hooks.cgroup) plan = { ...plan, ops: awaitCgroup(plan.ops) };
     // With timings on, OP_TIMESTAMPs end the init's phases; MSG_READY brings their times back.
@@ -286,7 +299,10 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     extra = openFdSources(runtime, plan, fifoPath);
     layout = [...io.stdio, ...(io.passFds ?? Array.from({ length: io.preserveFds }, (_, i) => 3 + i)), ...extra];
     spawnAt = hooks.phases?.now() ?? 0n;
-    spare = early && hooks.cloneAhead ? planSpare(runtime, plan, layout, planBytes) : undefined;
+    const ahead = await unsettledAhead;
+    unsettledAhead = undefined; // planSpare uses or discards it
+    // A plan sent after the join goes to a fresh clone (the spare would have to wait for it all the same).
+    spare = early && (ahead || hooks.cloneAhead) ? await planSpare(runtime, plan, layout, planBytes, ahead) : await discardSpare(ahead);
     if (spare) parentEnd = spare.sock;
     else {
       [parentEnd, childEnd] = sys.socketpair();
@@ -302,6 +318,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     // The console receiver is ours from the call on, whatever fails.
     extra.forEach((fd) => fs.closeSync(fd));
     closeConsoleReceiver(hooks.console);
+    await discardSpare(await unsettledAhead);
     throw e;
   }
   // A fork into a pid namespace may exec, run and exit before we read its MSG_PID: until it is

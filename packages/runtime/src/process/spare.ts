@@ -5,9 +5,10 @@
 // (proto.h). SECURITY.md #1.
 import * as fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { waitReadable } from '@tsrunc/common';
+import { waitReadable, type Spec } from '@tsrunc/common';
 import type { Runtime } from '../runtime';
 import { ProcessHandle } from './handle';
+import { planNamespaces } from '../plan/namespaces';
 
 /** A spare's sync socket, until its plan moves it above the layout. */
 const SPARE_SYNC_FD = 3;
@@ -27,6 +28,8 @@ export interface SpareInit {
   process: ProcessHandle;
   /** Our end of its sync socket. */
   sock: number;
+  /** The namespaces it was born in. */
+  cloneFlags: number;
 }
 
 /** A spare not yet taken, with what drops it: its death, or SPARE_IDLE_MS unused. */
@@ -93,43 +96,16 @@ export class SpareInits {
   /** Kills a spare that will not be used, and lets go of it once it is gone (reaped by the runtime's exits; close() awaits it). */
   discard(spare: SpareInit | undefined): Promise<void> {
     if (!spare) return Promise.resolve();
-    fs.closeSync(spare.sock);
-    try {
-      spare.process.kill(SIGKILL);
-    } catch {
-      // already gone
-    }
-    const gone = spare.process
-      .wait()
-      .catch(() => undefined)
-      .then(() => {
-        spare.process.close();
-        this.discarding.delete(gone);
-      });
+    const gone = discardSpareInit(spare).then(() => {
+      this.discarding.delete(gone);
+    });
     this.discarding.add(gone);
     return gone;
   }
 
   private async clone(cloneFlags: number): Promise<void> {
-    const { sys, exits } = this.runtime;
     this.devNull ??= fs.openSync('/dev/null', 'r+'); // O_CLOEXEC, as every fd libuv opens
-    const nul = this.devNull;
-    const [ours, theirs] = sys.socketpair();
-    // Until it is pinned, a daemon's reaper must leave it a zombie (as for any init: process/init.ts).
-    const releaseReaps = exits.holdReaps();
-    let pid: number | undefined;
-    let spare: SpareInit;
-    try {
-      pid = await sys.spawnInit(this.runtime.initPath, cloneFlags, [nul, nul, nul, theirs], [0, 1, 2, SPARE_SYNC_FD], SPARE_SYNC_FD);
-      spare = { process: await ProcessHandle.open(sys, this.runtime, pid, sys.pidfdOpen(pid)), sock: ours };
-    } catch (e) {
-      if (pid !== undefined) process.kill(pid, 'SIGKILL');
-      fs.closeSync(ours);
-      throw e;
-    } finally {
-      releaseReaps();
-      fs.closeSync(theirs);
-    }
+    const spare = await cloneSpareInit(this.runtime, cloneFlags, this.devNull);
     if (this.closed || !this.wanted.has(cloneFlags) || this.ready.has(cloneFlags)) return this.discard(spare);
     const stop = new AbortController();
     this.ready.set(cloneFlags, { spare, stop });
@@ -141,8 +117,60 @@ export class SpareInits {
     const drop = (): void => {
       if (this.ready.get(cloneFlags)?.spare === spare) void this.discard(this.take(cloneFlags));
     };
-    waitReadable(spare.process.pidfd, stop.signal, sys).then(drop, () => undefined);
+    waitReadable(spare.process.pidfd, stop.signal, this.runtime.sys).then(drop, () => undefined);
     const idle = setTimeout(drop, SPARE_IDLE_MS).unref();
     stop.signal.addEventListener('abort', () => clearTimeout(idle), { once: true });
   }
+}
+
+/**
+ * For a runtime that keeps no spares (a CLI's): the init of a create about to be planned, cloned at once so that its
+ * clone (~2 ms here, most of it the network namespace's making) runs on the pool while the plan is compiled and the id
+ * reserved. Undefined when the spec's namespaces do not plan (the compile reports why); a failed clone resolves
+ * undefined, and startInit clones as it would have (reporting its failure).
+ */
+export function cloneInitAhead(runtime: Runtime, spec: Spec): Promise<SpareInit | undefined> | undefined {
+  let cloneFlags: number;
+  try {
+    cloneFlags = planNamespaces(spec).cloneFlags;
+  } catch {
+    return undefined;
+  }
+  return cloneSpareInit(runtime, cloneFlags).catch(() => undefined);
+}
+
+/** Clones one spare init with `cloneFlags`: /dev/null (`devNull`, else opened for the clone) on 0-2, its sync socket on 3. */
+export async function cloneSpareInit(runtime: Runtime, cloneFlags: number, devNull?: number): Promise<SpareInit> {
+  const { sys, exits } = runtime;
+  const nul = devNull ?? fs.openSync('/dev/null', 'r+');
+  let ours: number | undefined;
+  let theirs: number | undefined;
+  // Until it is pinned, a daemon's reaper must leave it a zombie (as for any init: process/init.ts).
+  const releaseReaps = exits.holdReaps();
+  let pid: number | undefined;
+  try {
+    [ours, theirs] = sys.socketpair();
+    pid = await sys.spawnInit(runtime.initPath, cloneFlags, [nul, nul, nul, theirs], [0, 1, 2, SPARE_SYNC_FD], SPARE_SYNC_FD);
+    return { process: await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid)), sock: ours, cloneFlags };
+  } catch (e) {
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    if (ours !== undefined) fs.closeSync(ours);
+    throw e;
+  } finally {
+    releaseReaps();
+    if (theirs !== undefined) fs.closeSync(theirs);
+    if (devNull === undefined) fs.closeSync(nul);
+  }
+}
+
+/** Kills a spare that will not be used; resolves once it is gone (reaped by the runtime's exits) and let go of. */
+export async function discardSpareInit(spare: SpareInit): Promise<void> {
+  fs.closeSync(spare.sock);
+  try {
+    spare.process.kill(SIGKILL);
+  } catch {
+    // already gone
+  }
+  await spare.process.wait().catch(() => undefined);
+  spare.process.close();
 }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultSpec, type Spec } from '@tsrunc/common';
-import { Runtime } from '../runtime';
+import { Runtime, type RuntimeOptions } from '../runtime';
 import { readProcStat } from '../process/liveness';
 import type { ContainerState } from '../container/state-dir';
 import type { Status } from '../container/transitions';
@@ -26,7 +26,8 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-export function makeHarness(): Harness {
+/** `cloneAhead`: as RuntimeOptions' (by default the init is cloned once the plan is ready). */
+export function makeHarness(options: Pick<RuntimeOptions, 'cloneAhead'> = {}): Harness {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-double-'));
   const root = path.join(dir, 'root');
   const bundle = path.join(dir, 'bundle');
@@ -35,7 +36,7 @@ export function makeHarness(): Harness {
   spec.process!.terminal = false;
   const sys = new RecordingNative();
   const exits = new RecordingExits(sys);
-  const runtime = new Runtime({ root, sys, exits, cgroupLayout: { mode: 'v2', hierarchies: [] }, initPath: '/stand-in/tsrunc-init' });
+  const runtime = new Runtime({ root, sys, exits, cgroupLayout: { mode: 'v2', hierarchies: [] }, initPath: '/stand-in/tsrunc-init', ...options });
   const standIns = new StandIns(sys, exits);
   const cleanup = async (): Promise<void> => {
     await standIns.stopAll();

@@ -1,6 +1,6 @@
 // What a CLI `run` costs in Node modules (issue 15 goal 1): node:crypto, node:child_process, node:tty (with node:net),
 // fs.promises (with readline and the fs watchers) and node:stream each cost a plain `run /bin/true` milliseconds of
-// start-up, and none of them is needed there. The bundle is run with a preload that records
+// start-up, fs.rm's rimraf a fraction of one, and none of them is needed there. The bundle is run with a preload that records
 // process.moduleLoadList (every builtin Node loaded) when it exits.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describeAsRoot } from '../helpers/busybox';
 import { Bundle, REPO, builtSkipReason, cleanup, makeBundle, spawnCaptured, tmpStateRoot, uniqueId } from '../helpers/tsrunc';
 
-const UNNEEDED = ['crypto', 'child_process', 'tty', 'net', 'internal/fs/promises', 'stream'];
+const UNNEEDED = ['crypto', 'child_process', 'tty', 'net', 'internal/fs/promises', 'stream', 'internal/fs/rimraf'];
 
 describeAsRoot('modules a CLI run loads', () => {
   let root: string;

@@ -7,10 +7,11 @@
 // another call's is used only until one of those has left its own. The caches live beside the bundles and are trusted
 // as they are: whoever can write there can replace a bundle itself. Not a module of the library: an entry point,
 // built by scripts/bundle.mjs once under each name.
-import * as fs from 'node:fs';
+// `x = require()`: a plain require in the bundle, where `import * as` copies each builtin's exports (fs has ~100).
+import fs = require('node:fs');
 import Module = require('node:module');
-import * as path from 'node:path';
-import * as vm from 'node:vm';
+import path = require('node:path');
+import vm = require('node:vm');
 
 /** By the loader's own name: the bundle it runs, and the calls that set containers up (misread from an id or a flag's value, a call only picks another cache). */
 const TARGETS: Record<string, { bundle: string; setUp: string[] }> = {

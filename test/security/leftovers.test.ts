@@ -32,6 +32,20 @@ function fullTmpfs(c: Containers, pages: number, freePages: number): string {
 
 const mounted: string[] = [];
 
+/** /proc/PID/stat's comm, state and start time (clock ticks since boot); undefined once the process is gone. */
+function readStat(pid: number): { comm: string; state: string; startTime: number } | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), state: fields[0], startTime: Number(fields[19]) };
+}
+
+const startTime = (pid: number): number | undefined => readStat(pid)?.startTime;
+
 /** tsrunc under `ulimit -n n` (soft and hard: root here lacks CAP_SYS_RESOURCE to raise it back), output through files. */
 function tsruncWithNofile(n: number, root: string, args: string[]): CliResult {
   return spawnCaptured('bash', ['-c', 'ulimit -n "$1" && shift && exec "$@"', 'bash', String(n), TSRUNC, '--root', root, ...args]);
@@ -92,11 +106,28 @@ describeAsRoot('SECURITY.md #11: nothing half-made left behind', () => {
   });
 
   /** Starts `create`, SIGKILLs it when `killWhen` says so, and resolves once it has exited. */
-  function killedCreate(id: string, b: Bundle, killWhen: (child: ReturnType<typeof spawn>) => void): Promise<void> {
+  /** Resolves with the killed create's start time (/proc/PID/stat field 22) once it has exited. */
+  function killedCreate(id: string, b: Bundle, killWhen: (child: ReturnType<typeof spawn>) => void): Promise<number> {
     const child = spawn(TSRUNC, ['--root', c.root, 'create', '--bundle', b.dir, id], { stdio: 'ignore' });
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const started = startTime(child.pid!)!;
+    const exited = new Promise<number>((resolve) => child.on('exit', () => resolve(started)));
     killWhen(child);
     return exited;
+  }
+
+  /**
+   * The live tsrunc-inits started since `since` (a start time): a killed create's init cloned ahead of its plan (the
+   * CLI's, before the id is reserved: in no state dir nor cgroup) dies with the create. Tests run one at a time
+   * (--runInBand): no other create starts one meanwhile. It goes on its own (the parent-death signal): awaited.
+   */
+  async function expectNoInitSince(since: number, when: string): Promise<void> {
+    const live = (): number[] =>
+      fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+        const stat = readStat(pid);
+        return stat?.comm === 'memfd:tsrunc-in' && stat.state !== 'Z' && stat.startTime >= since;
+      });
+    for (const end = Date.now() + 2000; live().length > 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    expect({ when, inits: live() }).toEqual({ when, inits: [] });
   }
 
   function expectDeleteForceCleans(id: string, b: Bundle, when: string): void {
@@ -128,8 +159,9 @@ describeAsRoot('SECURITY.md #11: nothing half-made left behind', () => {
     for (let i = 0; i < 60; i++) {
       const delayMs = (i * createMs) / 60;
       const { id, b } = containerFor('kill');
-      await killedCreate(id, b, (child) => setTimeout(() => child.kill('SIGKILL'), delayMs));
+      const since = await killedCreate(id, b, (child) => setTimeout(() => child.kill('SIGKILL'), delayMs));
       expectDeleteForceCleans(id, b, `kill at ${delayMs.toFixed(1)} ms of ${createMs} ms`);
+      await expectNoInitSince(since, `kill at ${delayMs.toFixed(1)} ms of ${createMs} ms`);
       // The id is free again: a create of it succeeds, and goes as cleanly.
       expect({ delayMs, reuse: c.create(id, b).create.status }).toEqual({ delayMs, reuse: 0 });
       expectDeleteForceCleans(id, b, `the id reused after the kill at ${delayMs.toFixed(1)} ms`);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { awaitCgroup, compileInitPlan, encodeMessage, Msg, readHostFacts } from '../plan';
 import { callsBesidePlacement, fdsOpenedSince, lockIsFree, makeHarness, openFds, type Harness } from '../testing/harness';
+import { errnoError } from '../testing/recording-native';
 
 let h: Harness;
 beforeEach(() => {
@@ -144,6 +145,46 @@ describe('create over the recording native layer', () => {
       // The directory that was there is not the failed create's to remove.
       expect(fs.existsSync(path.join(h.root, 'c5'))).toBe(true);
       expect(fdsOpenedSince(before)).toEqual([]);
+    });
+
+    it('an init cloned ahead that could not be pinned (no fd for its pidfd) is killed and reaped, and create clones anew', async () => {
+      const unpinned = h.standIns.spawn();
+      const init = h.standIns.spawn();
+      h.sys
+        .next('spawnInit', async () => unpinned)
+        .next('pidfdOpen', () => {
+          throw errnoError('pidfd_open', 'EMFILE');
+        })
+        .next('spawnInit', async () => init)
+        .next('recvMsg', () => initError(0, 1, 'Operation not permitted'));
+      const before = openFds();
+      await expect(h.runtime.create('c7', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/Operation not permitted$/);
+      // The retry of its pidfd, once its socket's fd is free, then the wait that reaps it; then the usual clone.
+      expect(callsBesidePlacement(h.sys).names.slice(0, 6)).toEqual(['socketpair', 'spawnInit', 'pidfdOpen', 'pidfdOpen', 'exits.wait', 'flock']);
+      expect(h.sys.callsOf('exits.wait').map((c) => c.args[0])).toEqual([unpinned, init]);
+      expect(fs.existsSync(`/proc/${unpinned}`)).toBe(false);
+      await expectNothingLeft('c7', before);
+    });
+
+    it('an init cloned ahead that refuses the plan (its send fails) is killed and awaited, and the plan goes to a fresh clone', async () => {
+      const refused = h.standIns.spawn();
+      const init = h.standIns.spawn();
+      h.sys
+        .next('spawnInit', async () => refused)
+        .next('sendMsg', () => {
+          throw errnoError('sendmsg', 'EPERM');
+        })
+        .next('spawnInit', async () => init)
+        .next('recvMsg', () => initError(0, 1, 'Operation not permitted'));
+      const before = openFds();
+      await expect(h.runtime.create('c8', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/Operation not permitted$/);
+      expect(callsBesidePlacement(h.sys).names.slice(0, 14)).toEqual([
+        ...CLONED_AHEAD, 'flock', 'mkfifo', 'sealedMemfd', 'sendMsg', // refused
+        'pidfdSendSignal', 'dupCloexec', 'exits.wait', // killed and awaited
+        'socketpair', 'sealedMemfd', 'sendMsg', 'spawnInit', // the plan queued for a fresh clone
+      ]);
+      expect(h.sys.callsOf('exits.wait').map((c) => c.args[0])).toEqual([refused, init]);
+      await expectNothingLeft('c8', before);
     });
 
     it('the init cloned ahead gets the plan with its layout in one message, and is the one killed when it fails', async () => {

@@ -242,9 +242,10 @@ function sendPlan(runtime: Runtime, sock: number, bytes: Buffer, layout: number[
 }
 
 /**
- * A spare init (process/spare.ts) that has been sent this plan with `layout`, the fds that become its 0 … syncFd-1;
- * undefined when the runtime has none ready with the plan's clone flags, the layout does not fit one message, or the
- * spare is gone (then it is dropped, and the init is spawned as usual).
+ * A spare init (process/spare.ts) that has been sent this plan with `layout`, the fds that become its 0 … syncFd-1:
+ * `ahead`, the one cloned for this call, else one the runtime keeps. Undefined when there is none with the plan's
+ * clone flags, the layout does not fit one message, or the send fails: the spare is then dropped, and the init is
+ * spawned as usual (which reports a failure that is not the spare's own).
  */
 async function planSpare(runtime: Runtime, plan: InitPlan, layout: number[], bytes: Buffer, ahead: SpareInit | undefined): Promise<SpareInit | undefined> {
   const fits = layout.length === plan.syncFd && layout.length < FDS_MAX;
@@ -260,7 +261,8 @@ async function planSpare(runtime: Runtime, plan: InitPlan, layout: number[], byt
     return spare;
   } catch (e) {
     await discard();
-    if (!GONE.includes((e as NodeJS.ErrnoException).errno ?? 0)) throw e;
+    // A kept spare that is gone is only dropped; this call's own holds nothing yet, whatever refused it.
+    if (!ahead && !GONE.includes((e as NodeJS.ErrnoException).errno ?? 0)) throw e;
     return undefined;
   }
 }

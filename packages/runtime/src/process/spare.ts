@@ -1,8 +1,8 @@
-// Inits cloned ahead (a daemon's): tsrunc-init is cloned, with the namespaces it is born in, and exec'd before the
-// create or exec that will use it, so that the clone, the exec and the network namespace's making (about 3 ms here)
-// are not on that call's path. A spare holds nothing of any container until its plan comes: /dev/null on 0-2, its
-// sync socket on 3, our credentials, the daemon's cgroup; its MSG_PLAN brings the fds that become its layout
-// (proto.h). SECURITY.md #1.
+// Inits cloned ahead: tsrunc-init is cloned, with the namespaces it is born in, and exec'd before the create or exec
+// that will use it, so that the clone, the exec and the network namespace's making (about 3 ms here) are not on that
+// call's path: a daemon keeps spares (SpareInits), a CLI's create clones its one at its start (cloneInitAhead). A spare
+// holds nothing of any container until its plan comes: /dev/null on 0-2, its sync socket on 3, our credentials, our
+// cgroup; its MSG_PLAN brings the fds that become its layout (proto.h). SECURITY.md #1.
 import * as fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { waitReadable, type Spec } from '@tsrunc/common';
@@ -96,7 +96,7 @@ export class SpareInits {
   /** Kills a spare that will not be used, and lets go of it once it is gone (reaped by the runtime's exits; close() awaits it). */
   discard(spare: SpareInit | undefined): Promise<void> {
     if (!spare) return Promise.resolve();
-    const gone = discardSpareInit(spare).then(() => {
+    const gone = discardSpareInit(spare).finally(() => {
       this.discarding.delete(gone);
     });
     this.discarding.add(gone);
@@ -148,13 +148,15 @@ export async function cloneSpareInit(runtime: Runtime, cloneFlags: number, devNu
   // Until it is pinned, a daemon's reaper must leave it a zombie (as for any init: process/init.ts).
   const releaseReaps = exits.holdReaps();
   let pid: number | undefined;
+  let pidfd: number | undefined;
   try {
     [ours, theirs] = sys.socketpair();
     pid = await sys.spawnInit(runtime.initPath, cloneFlags, [nul, nul, nul, theirs], [0, 1, 2, SPARE_SYNC_FD], SPARE_SYNC_FD);
-    return { process: await ProcessHandle.open(sys, runtime, pid, sys.pidfdOpen(pid)), sock: ours, cloneFlags };
+    pidfd = sys.pidfdOpen(pid);
+    return { process: await ProcessHandle.open(sys, runtime, pid, pidfd), sock: ours, cloneFlags };
   } catch (e) {
-    if (pid !== undefined) process.kill(pid, 'SIGKILL');
     if (ours !== undefined) fs.closeSync(ours);
+    if (pid !== undefined) await endUnpinned(runtime, pid, pidfd);
     throw e;
   } finally {
     releaseReaps();
@@ -163,14 +165,44 @@ export async function cloneSpareInit(runtime: Runtime, cloneFlags: number, devNu
   }
 }
 
-/** Kills a spare that will not be used; resolves once it is gone (reaped by the runtime's exits) and let go of. */
+/**
+ * Kills a just-cloned init that got no handle (its pidfd failed: fds run out), and reaps it through a pidfd opened now
+ * that its socket's fd is free: a CLI has no reaper of any child, and would keep it a zombie for as long as it runs.
+ * One that cannot be pinned even now stays a zombie until we exit (its pid is ours until reaped, so the kill is safe).
+ */
+async function endUnpinned(runtime: Runtime, pid: number, pidfd: number | undefined): Promise<void> {
+  process.kill(pid, 'SIGKILL');
+  try {
+    pidfd ??= runtime.sys.pidfdOpen(pid);
+  } catch {
+    return;
+  }
+  try {
+    await runtime.exits.wait(pid, pidfd);
+  } finally {
+    fs.closeSync(pidfd);
+  }
+}
+
+/**
+ * Kills a spare that will not be used; resolves once it is gone (reaped by the runtime's exits) and let go of. Never
+ * rejects: it runs on failure paths, whose own cleanup and error come first.
+ */
 export async function discardSpareInit(spare: SpareInit): Promise<void> {
-  fs.closeSync(spare.sock);
+  try {
+    fs.closeSync(spare.sock);
+  } catch {
+    // closed already (a bug elsewhere): no reason to keep the process
+  }
   try {
     spare.process.kill(SIGKILL);
   } catch {
     // already gone
   }
   await spare.process.wait().catch(() => undefined);
-  spare.process.close();
+  try {
+    spare.process.close();
+  } catch {
+    // its pidfd closed already (a bug elsewhere)
+  }
 }

@@ -147,43 +147,39 @@ describe('create over the recording native layer', () => {
       expect(fdsOpenedSince(before)).toEqual([]);
     });
 
-    it('an init cloned ahead that could not be pinned (no fd for its pidfd) is killed and reaped, and create clones anew', async () => {
-      const unpinned = h.standIns.spawn();
+    /** A create whose init cloned ahead (a stand-in) fails at `failing`'s next call, and whose fresh clone then reports an init error. */
+    async function aheadFailing(id: string, failing: 'pidfdOpen' | 'sendMsg', error: Error): Promise<{ ahead: number; before: Map<number, string> }> {
+      const ahead = h.standIns.spawn();
       const init = h.standIns.spawn();
       h.sys
-        .next('spawnInit', async () => unpinned)
-        .next('pidfdOpen', () => {
-          throw errnoError('pidfd_open', 'EMFILE');
+        .next('spawnInit', async () => ahead)
+        .next(failing, () => {
+          throw error;
         })
         .next('spawnInit', async () => init)
         .next('recvMsg', () => initError(0, 1, 'Operation not permitted'));
       const before = openFds();
-      await expect(h.runtime.create('c7', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/Operation not permitted$/);
+      await expect(h.runtime.create(id, { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/Operation not permitted$/);
+      // Both are awaited (reaped): the one cloned ahead, then the fresh clone's init, killed on its error.
+      expect(h.sys.callsOf('exits.wait').map((c) => c.args[0])).toEqual([ahead, init]);
+      return { ahead, before };
+    }
+
+    it('an init cloned ahead that could not be pinned (no fd for its pidfd) is killed and reaped, and create clones anew', async () => {
+      const { ahead, before } = await aheadFailing('c7', 'pidfdOpen', errnoError('pidfd_open', 'EMFILE'));
       // The retry of its pidfd, once its socket's fd is free, then the wait that reaps it; then the usual clone.
       expect(callsBesidePlacement(h.sys).names.slice(0, 6)).toEqual(['socketpair', 'spawnInit', 'pidfdOpen', 'pidfdOpen', 'exits.wait', 'flock']);
-      expect(h.sys.callsOf('exits.wait').map((c) => c.args[0])).toEqual([unpinned, init]);
-      expect(fs.existsSync(`/proc/${unpinned}`)).toBe(false);
+      expect(fs.existsSync(`/proc/${ahead}`)).toBe(false);
       await expectNothingLeft('c7', before);
     });
 
     it('an init cloned ahead that refuses the plan (its send fails) is killed and awaited, and the plan goes to a fresh clone', async () => {
-      const refused = h.standIns.spawn();
-      const init = h.standIns.spawn();
-      h.sys
-        .next('spawnInit', async () => refused)
-        .next('sendMsg', () => {
-          throw errnoError('sendmsg', 'EPERM');
-        })
-        .next('spawnInit', async () => init)
-        .next('recvMsg', () => initError(0, 1, 'Operation not permitted'));
-      const before = openFds();
-      await expect(h.runtime.create('c8', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/Operation not permitted$/);
+      const { before } = await aheadFailing('c8', 'sendMsg', errnoError('sendmsg', 'EPERM'));
       expect(callsBesidePlacement(h.sys).names.slice(0, 14)).toEqual([
         ...CLONED_AHEAD, 'flock', 'mkfifo', 'sealedMemfd', 'sendMsg', // refused
         'pidfdSendSignal', 'dupCloexec', 'exits.wait', // killed and awaited
         'socketpair', 'sealedMemfd', 'sendMsg', 'spawnInit', // the plan queued for a fresh clone
       ]);
-      expect(h.sys.callsOf('exits.wait').map((c) => c.args[0])).toEqual([refused, init]);
       await expectNothingLeft('c8', before);
     });
 

@@ -345,9 +345,9 @@ export class Cgroup {
    * once a container's processes are gone; false when any is left (then: destroy).
    */
   async removeIfEmpty(): Promise<boolean> {
-    const dirs = this.dirs();
-    const outcomes = await fileOpOutcomes(dirs.map((d) => ({ kind: FileOpKind.Rmdir, path: d, tolerate: ENOENT_EBUSY })));
-    return outcomes.length === dirs.length && outcomes.every(goneOutcome);
+    // A failure it does not tolerate ends the batch, and is its last outcome.
+    const outcomes = await fileOpOutcomes(this.dirs().map((d) => ({ kind: FileOpKind.Rmdir, path: d, tolerate: ENOENT_EBUSY })));
+    return outcomes.every(goneOutcome);
   }
 
   /** Removes every directory (and child cgroups), waiting briefly for exiting tasks to leave. */

@@ -99,7 +99,7 @@ export class ContainerDir {
       { kind: FileOpKind.Unlink, path: this.fifoPath, tolerate: ENOENT },
       { kind: FileOpKind.Rmdir, path: this.path, tolerate: ENOENT },
     ]);
-    if (outcomes.length < 3 || !outcomes.every(goneOutcome)) await fsAsync.rm(this.path, { recursive: true, force: true });
+    if (!outcomes.every(goneOutcome)) await fsAsync.rm(this.path, { recursive: true, force: true });
   }
 }
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { setMaxListeners } from 'node:events';
 import { initBinaryPath, native, type ExitStatus, type Logger, type NativeLayer } from '@tsrunc/common';
-import { detectCgroupLayout, type CgroupLayout } from './cgroups';
+import { cleanCgroupsPath, detectCgroupLayout, type CgroupLayout } from './cgroups';
 import { ContainerLocks } from './container/lock';
 import { ContainerDir } from './container/state-dir';
 import { Container } from './container/container';
@@ -38,6 +38,11 @@ export interface RuntimeOptions {
    * beside its planning (a CLI, which makes one). By default: once the plan is ready.
    */
   cloneAhead?: 'spares' | 'each-create';
+  /**
+   * With 'spares': the cgroupsPath parent (absolute) of the creates whose spare inits wait in cgroups of their own,
+   * which those creates rename to theirs (cgroups/spare-cgroup.ts); a daemon's is ctr's /<namespace>.
+   */
+  spareCgroupParent?: string;
 }
 
 const silent: Logger = { debugEnabled: false, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -53,6 +58,8 @@ export class Runtime implements ExitSource {
   readonly spares: SpareInits | undefined;
   /** Whether a create clones its init at its start (RuntimeOptions.cloneAhead 'each-create'). */
   readonly cloneEachCreateAhead: boolean;
+  /** RuntimeOptions.spareCgroupParent, cleaned; undefined without spares. */
+  readonly spareCgroupParent: string | undefined;
   private layout: CgroupLayout | undefined;
   private readonly initPathOption: string | undefined;
   /**
@@ -73,6 +80,7 @@ export class Runtime implements ExitSource {
     this.hookEnv = options.hookEnv ?? [];
     this.spares = options.cloneAhead === 'spares' ? new SpareInits(this) : undefined;
     this.cloneEachCreateAhead = options.cloneAhead === 'each-create';
+    this.spareCgroupParent = this.spares && options.spareCgroupParent ? cleanCgroupsPath(options.spareCgroupParent) : undefined;
     // Every pending exit wait listens for the runtime's close: a daemon has many.
     setMaxListeners(0, this.closing.signal);
   }

@@ -39,7 +39,8 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
     log,
     runtime(root) {
       let r = runtimes.get(root);
-      if (!r) runtimes.set(root, (r = new Runtime({ root, sys, exits: reaper, logger: log.daemon, hookEnv, cloneAhead: 'spares' })));
+      // Spares wait in cgroups below /<namespace>, where ctr puts its containers' (cgroupsPath /<namespace>/<id>).
+      if (!r) runtimes.set(root, (r = new Runtime({ root, sys, exits: reaper, logger: log.daemon, hookEnv, cloneAhead: 'spares', spareCgroupParent: `/${flags.namespace}` })));
       return r;
     },
   };

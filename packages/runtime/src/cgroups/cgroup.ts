@@ -126,18 +126,22 @@ export class Cgroup {
    * Makes the directories, from what `survey` read (read here without one). v1 cpuset: every new (or empty) level gets its parent's cpus and
    * mems, or no task could join. v2: controllers are enabled down the ancestors, as far as the kernel allows (a
    * missing one surfaces as a resource error later). `first` (state.json naming this cgroup) runs at the head of the
-   * same thread-pool request, before the first directory. On failure, whatever this call made is removed again.
+   * same thread-pool request, before the first directory. `adopt`, a spare's cgroup below the same parent
+   * (spare-cgroup.ts), is renamed to this one where it has a hierarchy's directory, in place of the mkdir (its cpuset
+   * is filled already). On failure, whatever this call made is removed again, and what it renamed is renamed back.
    */
-  async create(survey?: CgroupSurvey, first?: PendingWrite): Promise<void> {
+  async create(survey?: CgroupSurvey, first?: PendingWrite, adopt?: CgroupPaths): Promise<void> {
     const { texts } = survey ?? (await this.survey());
     const text = (file: string): string | undefined => texts.get(file);
     const cpuset = this.v1('cpuset');
     const unified = this.unified;
     const made: string[] = [];
+    const renamed: [from: string, to: string][] = [];
     const head = first?.ops ?? [];
+    const adopted = new Map(Object.entries(adopt ?? {}).flatMap(([key, from]) => (this.paths[key] !== undefined ? [[this.paths[key], from]] : [])));
     try {
       const writes: FileOp[] = [];
-      if (cpuset) {
+      if (cpuset && !adopted.has(cpuset)) {
         const filled = (d: string) => CPUSET_FILES.every((f) => !!text(path.join(d, f))?.trim());
         if (!filled(path.dirname(cpuset))) {
           // The parent is new or empty too (a cgroupsPath two levels down): each level, top-down, on its own.
@@ -158,21 +162,32 @@ export class Cgroup {
       }
       // `first`, the directories, then the writes, in one request; a directory whose parent is missing stops it, is
       // made level by level, and the request goes on after it.
-      const ops: FileOp[] = [...head, ...this.dirs().map((d) => ({ kind: FileOpKind.Mkdir, path: d, mode: 0o755, tolerate: EEXIST })), ...writes];
+      const dirOp = (d: string): FileOp => {
+        const from = adopted.get(d);
+        return from ? { kind: FileOpKind.Rename, path: from, value: d } : { kind: FileOpKind.Mkdir, path: d, mode: 0o755, tolerate: EEXIST };
+      };
+      const ops: FileOp[] = [...head, ...this.dirs().map(dirOp), ...writes];
       for (let from = 0; from < ops.length; ) {
         const rest = ops.slice(from);
         const outcomes = await fileOpOutcomes(rest);
-        outcomes.forEach((o, i) => o === undefined && rest[i].kind === FileOpKind.Mkdir && made.push(rest[i].path));
+        outcomes.forEach((o, i) => {
+          const op = rest[i];
+          if (o === undefined && op.kind === FileOpKind.Mkdir) made.push(op.path);
+          if (o === undefined && op.kind === FileOpKind.Rename) renamed.push([op.path, op.value]);
+        });
         const failed = untoleratedFailure(rest, outcomes);
         if (failed < 0) break;
         if (from + failed < head.length) throw await first!.failed(outcomes[failed]);
+        // A spare's directory renamed onto one that exists now (made since the survey): named by the container's path.
+        if (rest[failed].kind === FileOpKind.Rename) throw Object.assign(outcomes[failed] as Error, { path: (rest[failed] as { value: string }).value });
         if (rest[failed].kind !== FileOpKind.Mkdir || errnoCode(outcomes[failed]) !== 'ENOENT') throw outcomes[failed];
         await makeDirs(rest[failed].path, made);
         from += failed + 1;
       }
     } catch (failure) {
-      // Nothing has joined yet, so each new directory is empty of tasks and children.
+      // Nothing has joined yet, so each new directory is empty of tasks and children; a spare's holds its init.
       for (const d of made.reverse()) fs.rmdirSync(d);
+      for (const [from, to] of renamed) fs.renameSync(to, from);
       throw failure instanceof TsruncError ? failure : new TsruncError(`cannot create cgroup: ${strerror(failure)} (${(failure as NodeJS.ErrnoException).path ?? ''})`);
     }
   }
@@ -180,11 +195,13 @@ export class Cgroup {
   /**
    * Moves `pid` into every hierarchy, as one thread-pool request (a migration waits for the kernel's cgroup lock,
    * which serialises the hierarchies anyway); `limits` (a new cgroup's, from planResources) are written first in the
-   * same request.
+   * same request. `joined`: where `pid` is already, as the spare whose cgroup `create` adopted (any other process is
+   * moved into every directory).
    */
-  async addProcess(pid: number, limits?: PlannedResources): Promise<void> {
+  async addProcess(pid: number, limits?: PlannedResources, joined?: { pid: number; paths: CgroupPaths }): Promise<void> {
     const head = limits ? resourceOps(limits.writes) : [];
-    const writes: FileOp[] = [...head, ...this.dirs().map((dir) => ({ kind: FileOpKind.Write, path: path.join(dir, 'cgroup.procs'), value: String(pid) }))];
+    const there = new Set(joined?.pid === pid ? Object.keys(joined.paths).map((key) => this.paths[key]) : []);
+    const writes: FileOp[] = [...head, ...this.dirs().filter((dir) => !there.has(dir)).map((dir) => ({ kind: FileOpKind.Write, path: path.join(dir, 'cgroup.procs'), value: String(pid) }))];
     // EINVAL: the task is still being forked (TASK_NEW); it can join a moment later.
     for (let attempt = 0, from = 0; from < writes.length; attempt++) {
       try {

@@ -1,11 +1,13 @@
 // What the container lifecycle needs around one Cgroup: the spec's resources as runc applies them, the per-mountpoint
 // directories the init binds for a `cgroup` mount, the native seams, and signalling every task in the cgroup.
+import * as fs from 'node:fs';
 import { native, type LinuxResources, type NativeLayer, type Spec } from '@tsrunc/common';
 import { TsruncError } from '@tsrunc/common';
 import { fromPaths, openCgroup, type Cgroup, type CgroupSurvey, type PlannedResources } from './cgroup';
 import { runPendingWrite, type PendingWrite } from '../pool-io';
 import type { DeviceFilterInstaller } from './devices';
 import type { CgroupLayout } from './layout';
+import type { SpareCgroup } from './spare-cgroup';
 import type { EventfdNative } from './oom';
 import { UNIFIED, type CgroupPaths } from './paths';
 
@@ -43,29 +45,41 @@ export function surveyContainerCgroup(cgroup: Cgroup): Promise<CgroupSurvey> | u
  * - the spec's resources are planned, and so validated, and v2 device rules installed (only then may the init bind the
  *   directories for its cgroup mount: a plan that fails removes them);
  * - the join (once the init's pid is known): the resources' writes, then the move (one request).
+ * `spare`: a spare init's cgroup below the same parent (spare-cgroup.ts), renamed to the container's in place of
+ * making those directories; that init, if it is the one that joins, is in them already.
  * On failure nothing this call made is left, but state.json (the caller's to remove).
  */
-export async function setUpContainerCgroup(cgroup: Cgroup, spec: Spec, stateWrite: () => PendingWrite, surveyed: Promise<CgroupSurvey> | undefined): Promise<(pid: number) => Promise<void>> {
+export async function setUpContainerCgroup(
+  cgroup: Cgroup, spec: Spec, stateWrite: () => PendingWrite, surveyed: CgroupSurvey | undefined, spare?: { pid: number; cgroup: SpareCgroup },
+): Promise<(pid: number) => Promise<void>> {
   if (!surveyed) {
     await runPendingWrite(stateWrite());
     return async () => undefined;
   }
-  let survey = await surveyed;
+  let survey = surveyed;
   // Read before the id was ours: a `delete` of the same id may have removed that cgroup since (and a v1 cpuset dir
   // read as made would then be left without cpus). What existed is looked at again.
   if (survey.exists) survey = await cgroup.survey();
   if (survey.processes > 0) throw new TsruncError(`container's cgroup is not empty: ${survey.processes} process(es) found`);
   if (survey.frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
-  await cgroup.create(survey, stateWrite());
+  await cgroup.create(survey, stateWrite(), spare?.cgroup.paths);
   let limits: PlannedResources;
   try {
     limits = cgroup.planResources(specResources(spec));
     limits.installDeviceFilter();
   } catch (e) {
+    // The spare's directories hold its init: they are its own again, for its discard to remove.
+    if (spare) for (const [to, from] of renames(cgroup, spare.cgroup)) fs.renameSync(to, from);
     await cgroup.destroy().catch(() => undefined);
     throw e;
   }
-  return (pid) => cgroup.addProcess(pid, limits);
+  const joined = spare && { pid: spare.pid, paths: spare.cgroup.paths };
+  return (pid) => cgroup.addProcess(pid, limits, joined);
+}
+
+/** Each directory of `cgroup` that `spare` has one for, with that one (co-mounted v1 controllers share a pair). */
+function renames(cgroup: Cgroup, spare: SpareCgroup): Map<string, string> {
+  return new Map(Object.entries(spare.paths).map(([key, from]) => [cgroup.paths[key], from]));
 }
 
 /**

@@ -10,10 +10,11 @@ import type { Release } from './lock';
 import { pidFilePath, writePidFile } from './pid-file';
 import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
 import type { ProcessHandle } from '../process/handle';
-import { cloneInitAhead, discardSpareInit, type SpareInit } from '../process/spare';
+import { discardSpareInit, initAhead, type InitAhead, type SpareInit } from '../process/spare';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
 import { HookState } from '../plan/hooks';
 import { containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup, surveyContainerCgroup } from '../cgroups';
+import { cgroupsPathParent, removeSpareCgroup } from '../cgroups/spare-cgroup';
 import type { Runtime } from '../runtime';
 import { Container } from './container';
 import { phaseLog } from '../process/phases';
@@ -82,11 +83,27 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   let init: ProcessHandle | undefined;
   let reserved = false;
   let release: Release | undefined;
+  let locked: Promise<void> | undefined;
   let receiverPassed = false;
   let ahead: Promise<SpareInit | undefined> | undefined;
+  let spare: InitAhead['cgroup'];
+  let taken: InitAhead | undefined;
+  // The parent below which the daemon's spares wait in cgroups of their own, when this container's cgroup is there.
+  const spareParent = runtime.spareCgroupParent !== undefined && cgroupsPathParent(spec.linux?.cgroupsPath) === runtime.spareCgroupParent ? runtime.spareCgroupParent : undefined;
   try {
-    // A CLI's: the init is cloned now, beside the planning, and handed to startInit.
-    ahead = runtime.cloneEachCreateAhead ? cloneInitAhead(runtime, spec) : undefined;
+    // A daemon's spare, or a CLI's clone begun now beside the planning: handed to startInit.
+    taken = initAhead(runtime, spec, spareParent);
+    ahead = taken?.init;
+    spare = taken?.cgroup;
+    // On the thread pool while the plan is compiled: the id reserved and exec.fifo made (the plan holds it), then the
+    // state dir's lock taken. A plan that fails removes the dir again.
+    const reservation = dir.create().then(() => {
+      reserved = true;
+    });
+    locked = reservation.then(async () => {
+      release = await runtime.locks.acquire(id, dir.path);
+    });
+    locked.catch(() => undefined); // awaited by the cgroup's set-up, or on failure below
     const consoleSocket = !spec.process?.terminal ? undefined : receiver ? { fd: receiver.theirs } : { path: opts.consoleSocket };
     const plan = compileInitPlan(spec, {
       bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id,
@@ -96,34 +113,30 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     const capWarning = unknownCapabilitiesWarning(spec.process?.capabilities);
     if (capWarning) runtime.logger.warn(capWarning);
     phases.end('plan', `${plan.ops.length} ops`);
-    dir.create();
-    reserved = true;
-    release = await runtime.locks.acquire(id, dir.path);
-    phases.end('locked', 'id reserved');
+    await reservation;
+    phases.end('reserved', 'id reserved, exec.fifo made');
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
-    // All of this runs while tsrunc-init is cloned (begun at startInit's first await, so the clone waits for none of
-    // it) and runs the ops that need no cgroup: the survey's verdict on the cgroupsPath (looked at after the id, as
-    // runc: a duplicate id is reported as such), state.json (no process yet: it reads as stopped) written before the
-    // cgroup is made, so that if this process is killed at any later moment `delete` finds the cgroup and removes it
-    // with anything in it. The init is told of the directories once the limits are planned (a plan that fails removes them).
-    // The init as known when that state.json is built: an init cloned ahead is known at once, and is then named in
-    // it, which spares a second write (recordProcess) after the init is ready.
-    let known: ProcessHandle | undefined;
+    // The init is sent its plan now, and runs the ops that need no cgroup while the lock is taken and, under it: the
+    // survey's verdict on the cgroupsPath (looked at after the id, as runc: a duplicate id is reported as such),
+    // state.json (no process yet: it reads as stopped) written before the cgroup is made, so that if this process is
+    // killed at any later moment `delete` finds the cgroup and removes it with anything in it. The init is told of the
+    // directories once the limits are planned (a plan that fails removes them).
+    // The init as known when that state.json is built (a spare or a clone ahead, as a rule) is named in it, which
+    // spares a second write (recordProcess) while the init sets up.
+    let known = taken?.spare?.process;
     let stateBuilt = false;
     const firstState = (): PendingWrite => {
       stateBuilt = true;
       return dir.writeOps({ ...state, pid: known?.pid ?? 0, pidStartTime: known?.startTime ?? '' });
     };
-    cgroupReady = Promise.resolve()
-      .then(() => setUpContainerCgroup(cgroup, spec, firstState, surveyed))
+    cgroupReady = locked
+      .then(async () => setUpContainerCgroup(cgroup, spec, firstState, await surveyed, spare))
       .then((join) => {
         cgroupMade = true;
         return join;
       });
     cgroupReady.catch(() => undefined); // awaited before the init is placed, or on failure below
     if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
-    runtime.sys.mkfifo(dir.fifoPath, 0o622);
-    fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     receiverPassed = true;
     const handedOver = ahead;
     ahead = undefined;
@@ -132,7 +145,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
         made: () => cgroupReady!.then(() => undefined),
         join: async (pid) => {
           const join = await cgroupReady!;
-          phases.end('cgroup', 'checked, state.json written and made while the init was cloned');
+          phases.end('cgroup', 'locked, checked, state.json written and made while the init set up');
           await join(pid);
         },
       },
@@ -142,6 +155,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
           known = p;
           return Promise.resolve();
         }
+        if (p === known) return Promise.resolve();
         return cgroupReady!.then(() => dir.write({ ...state, pid: p.pid, pidStartTime: p.startTime }));
       },
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
@@ -149,6 +163,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       phases,
       cloneAhead: true,
       ahead: handedOver,
+      spareCgroupParent: spareParent,
     });
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
     if (pidFile) await writePidFile(pidFile, init.pid);
@@ -157,11 +172,14 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     return new Container(runtime, dir, created, init);
   } catch (e) {
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.
+    await locked?.catch(() => undefined);
     if (init) await killInit(init);
     const unused = await ahead;
     if (unused) await discardSpareInit(unused);
     await cgroupReady?.catch(() => undefined);
     const cgroupError = cgroupMade ? await destroyContainerCgroup(cgroup.paths).then(() => undefined, (err: Error) => err) : undefined;
+    // Not adopted, or renamed back: its init is gone (killed above, or discarded by startInit).
+    if (spare) await removeSpareCgroup(spare.cgroup).catch(() => undefined);
     if (reserved) await dir.remove();
     // A failed hook phase continues at destroy, which runs the poststop hooks (runtime-spec).
     if (/^hooks\.(prestart|createRuntime|createContainer)/.test((e as Error).message)) {
@@ -170,6 +188,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     if (!cgroupError) throw e;
     throw new TsruncError(`${(e as Error).message}; then removing its cgroup failed: ${cgroupError.message}`, e instanceof TsruncError ? e.exitCode : 1);
   } finally {
+    await locked?.catch(() => undefined);
     await release?.();
     if (!receiverPassed) closeConsoleReceiver(receiver);
   }

@@ -43,8 +43,10 @@ export interface InitHooks {
   phases?: PhaseLog;
   /** Takes an init cloned ahead when the runtime keeps them (a daemon's creates and execs), and has the next cloned. */
   cloneAhead?: boolean;
-  /** An init cloned for this call (cloneInitAhead); startInit owns it from the call on: it becomes the init, or is discarded. */
+  /** An init cloned for this call, or a spare taken for it (initAhead); startInit owns it from the call on: it becomes the init, or is discarded. */
   ahead?: Promise<SpareInit | undefined>;
+  /** With cloneAhead: the parent below which the next spare of this kind waits in a cgroup of its own (a create's). */
+  spareCgroupParent?: string;
 }
 
 export interface CgroupPlacement {
@@ -451,7 +453,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
     releaseReaps();
     fs.closeSync(parentEnd);
     // The next create's or exec's, cloned once this one is over.
-    if (hooks.cloneAhead) runtime.spares?.refill(plan.cloneFlags);
+    if (hooks.cloneAhead) runtime.spares?.refill(plan.cloneFlags, hooks.spareCgroupParent);
     if (hooks.console) fs.closeSync(hooks.console.ours);
   }
 }

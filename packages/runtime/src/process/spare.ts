@@ -1,14 +1,16 @@
 // Inits cloned ahead: tsrunc-init is cloned, with the namespaces it is born in, and exec'd before the create or exec
 // that will use it, so that the clone, the exec and the network namespace's making (about 3 ms here) are not on that
-// call's path: a daemon keeps spares (SpareInits), a CLI's create clones its one at its start (cloneInitAhead). A spare
+// call's path: a daemon keeps spares (SpareInits), a CLI's create clones its one at its start (initAhead). A spare
 // holds nothing of any container until its plan comes: /dev/null on 0-2, its sync socket on 3, our credentials, our
-// cgroup; its MSG_PLAN brings the fds that become its layout (proto.h). SECURITY.md #1.
+// cgroup or a spare cgroup of its own (below the parent of the daemon's creates, which then adopt it:
+// cgroups/spare-cgroup.ts); its MSG_PLAN brings the fds that become its layout (proto.h). SECURITY.md #1.
 import * as fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { waitReadable, type Spec } from '@tsrunc/common';
 import type { Runtime } from '../runtime';
 import { ProcessHandle } from './handle';
 import { planNamespaces } from '../plan/namespaces';
+import { makeSpareCgroup, removeSpareCgroup, sweepSpareCgroups, type SpareCgroup } from '../cgroups/spare-cgroup';
 
 /** A spare's sync socket, until its plan moves it above the layout. */
 const SPARE_SYNC_FD = 3;
@@ -30,6 +32,8 @@ export interface SpareInit {
   sock: number;
   /** The namespaces it was born in. */
   cloneFlags: number;
+  /** The cgroup it waits in, when not ours: a create below the same parent adopts it. */
+  cgroup?: SpareCgroup;
 }
 
 /** A spare not yet taken, with what drops it: its death, or SPARE_IDLE_MS unused. */
@@ -41,8 +45,10 @@ interface Waiting {
 
 export class SpareInits {
   private readonly ready = new Map<number, Waiting>();
-  /** Clone flags asked for, least recently first; a spare is cloned for each. */
-  private readonly wanted = new Set<number>();
+  /** Clone flags asked for, least recently first, with the parent of the cgroup the spare waits in (none: ours). */
+  private readonly wanted = new Map<number, string | undefined>();
+  /** Parents whose leftover spare cgroups were swept (sweepSpareCgroups), once each. */
+  private readonly swept = new Set<string>();
   private readonly cloning = new Map<number, Promise<void>>();
   private readonly discarding = new Set<Promise<void>>();
   private devNull: number | undefined;
@@ -51,23 +57,31 @@ export class SpareInits {
 
   constructor(private readonly runtime: Runtime) {}
 
-  /** The spare cloned with `cloneFlags`, when one is ready; the caller owns it (and discards it if it does not use it). */
-  take(cloneFlags: number): SpareInit | undefined {
+  /**
+   * The spare cloned with `cloneFlags`, when one is ready; the caller owns it (and discards it if it does not use it).
+   * One waiting in a cgroup of its own is only for a create below the same `cgroupParent`, which adopts that cgroup:
+   * for any other caller it is discarded.
+   */
+  take(cloneFlags: number, cgroupParent?: string): SpareInit | undefined {
     const waiting = this.ready.get(cloneFlags);
     this.ready.delete(cloneFlags);
     waiting?.stop.abort();
+    if (waiting?.spare.cgroup && waiting.spare.cgroup.parent !== cgroupParent) {
+      void this.discard(waiting.spare);
+      return undefined;
+    }
     return waiting?.spare;
   }
 
   /**
-   * Clones the next spare with `cloneFlags` REFILL_DELAY_MS from now, unless one is ready or on its way. The least
-   * recently asked kind beyond KINDS_KEPT loses its spare.
+   * Clones the next spare with `cloneFlags` REFILL_DELAY_MS from now, unless one is ready or on its way; with
+   * `cgroupParent`, it waits in a spare cgroup below it. The least recently asked kind beyond KINDS_KEPT loses its spare.
    */
-  refill(cloneFlags: number): void {
+  refill(cloneFlags: number, cgroupParent?: string): void {
     if (this.closed) return;
     this.wanted.delete(cloneFlags);
-    this.wanted.add(cloneFlags);
-    for (const kind of this.wanted) {
+    this.wanted.set(cloneFlags, cgroupParent);
+    for (const kind of this.wanted.keys()) {
       if (this.wanted.size <= KINDS_KEPT) break;
       this.wanted.delete(kind);
       void this.discard(this.take(kind));
@@ -106,6 +120,8 @@ export class SpareInits {
   private async clone(cloneFlags: number): Promise<void> {
     this.devNull ??= fs.openSync('/dev/null', 'r+'); // O_CLOEXEC, as every fd libuv opens
     const spare = await cloneSpareInit(this.runtime, cloneFlags, this.devNull);
+    const parent = this.wanted.get(cloneFlags);
+    if (parent !== undefined) spare.cgroup = await this.spareCgroup(spare, parent);
     if (this.closed || !this.wanted.has(cloneFlags) || this.ready.has(cloneFlags)) return this.discard(spare);
     const stop = new AbortController();
     this.ready.set(cloneFlags, { spare, stop });
@@ -121,22 +137,56 @@ export class SpareInits {
     const idle = setTimeout(drop, SPARE_IDLE_MS).unref();
     stop.signal.addEventListener('abort', () => clearTimeout(idle), { once: true });
   }
+
+  /**
+   * Moves a new spare into a spare cgroup below `parent`, first sweeping what killed daemons left there; undefined
+   * (the spare waits in ours) on a host without v1 hierarchies, or when that fails (logged).
+   */
+  private async spareCgroup(spare: SpareInit, parent: string): Promise<SpareCgroup | undefined> {
+    const { logger, cgroupLayout } = this.runtime;
+    try {
+      if (!this.swept.has(parent)) {
+        this.swept.add(parent);
+        await sweepSpareCgroups(cgroupLayout, parent);
+      }
+      return await makeSpareCgroup(cgroupLayout, parent, spare.process.pid);
+    } catch (e) {
+      logger.warn(`a spare cgroup below ${parent}: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+}
+
+/** The init a create starts from before its plan (initAhead), and the spare cgroup it may adopt. */
+export interface InitAhead {
+  init: Promise<SpareInit | undefined>;
+  /** A daemon's spare, known at once (a CLI's clone only once init settles). */
+  spare?: SpareInit;
+  /** The spare's cgroup, the create's from now on: it adopts it, or removes it once it is done (startInit does not). */
+  cgroup?: { pid: number; cgroup: SpareCgroup };
 }
 
 /**
- * For a runtime that keeps no spares (a CLI's): the init of a create about to be planned, cloned at once so that its
- * clone (~2 ms here, most of it the network namespace's making) runs on the pool while the plan is compiled and the id
- * reserved. Undefined when the spec's namespaces do not plan (the compile reports why); a failed clone resolves
- * undefined, and startInit clones as it would have (reporting its failure).
+ * The init of a create about to be planned: a daemon's spare (RuntimeOptions.cloneAhead 'spares'), taken with the
+ * spare cgroup it waits in when that is below `cgroupParent`; or a CLI's ('each-create'), cloned at once so that its
+ * clone (~2 ms here, most of it the network namespace's making) runs on the pool while the plan is compiled and the
+ * id reserved. Undefined when there is none, or the spec's namespaces do not plan (the compile reports why); a failed
+ * clone resolves undefined, and startInit clones as it would have (reporting its failure).
  */
-export function cloneInitAhead(runtime: Runtime, spec: Spec): Promise<SpareInit | undefined> | undefined {
+export function initAhead(runtime: Runtime, spec: Spec, cgroupParent: string | undefined): InitAhead | undefined {
+  if (!runtime.spares && !runtime.cloneEachCreateAhead) return undefined;
   let cloneFlags: number;
   try {
     cloneFlags = planNamespaces(spec).cloneFlags;
   } catch {
     return undefined;
   }
-  return cloneSpareInit(runtime, cloneFlags).catch(() => undefined);
+  if (!runtime.spares) return { init: cloneSpareInit(runtime, cloneFlags).catch(() => undefined) };
+  const spare = runtime.spares.take(cloneFlags, cgroupParent);
+  if (!spare) return undefined;
+  const cgroup = spare.cgroup && { pid: spare.process.pid, cgroup: spare.cgroup };
+  spare.cgroup = undefined;
+  return { init: Promise.resolve(spare), spare, cgroup };
 }
 
 /** Clones one spare init with `cloneFlags`: /dev/null (`devNull`, else opened for the clone) on 0-2, its sync socket on 3. */
@@ -205,4 +255,6 @@ export async function discardSpareInit(spare: SpareInit): Promise<void> {
   } catch {
     // its pidfd closed already (a bug elsewhere)
   }
+  // Left (busy: only if something else joined it) for a later daemon's sweep.
+  if (spare.cgroup) await removeSpareCgroup(spare.cgroup).catch(() => undefined);
 }

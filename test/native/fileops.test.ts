@@ -78,24 +78,6 @@ describeBuilt(`the addon's fileOps${skip ? ` [skipped: ${skip}]` : ''}`, () => {
     expect(fs.existsSync(sub)).toBe(false);
   });
 
-  it('makes a FIFO with exactly its mode, whatever the umask, and refuses one where something is', async () => {
-    const fifo = path.join(dir, 'exec.fifo');
-    const umask = process.umask(0o077);
-    let out;
-    try {
-      out = await fileOpOutcomes([
-        { kind: FileOpKind.Mkfifo, path: fifo, mode: 0o622 },
-        { kind: FileOpKind.Mkfifo, path: fifo, mode: 0o622 },
-      ]);
-    } finally {
-      process.umask(umask);
-    }
-    expect(out.map((o) => (o instanceof Error ? `${(o as NodeJS.ErrnoException).code} ${(o as NodeJS.ErrnoException).syscall}` : o))).toEqual([undefined, 'EEXIST mkfifo']);
-    const st = fs.statSync(fifo);
-    expect(st.isFIFO()).toBe(true);
-    expect((st.mode & 0o777).toString(8)).toBe('622');
-  });
-
   it('writes a cgroup file as the kernel takes it, one write(2), and refuses a value the kernel refuses', async () => {
     const cg = path.join('/sys/fs/cgroup/pids', `tsrunc-fileops-${process.pid}`);
     if (!fs.existsSync('/sys/fs/cgroup/pids/cgroup.procs')) throw new Error('this host mounts no v1 pids hierarchy');

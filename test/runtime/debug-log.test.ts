@@ -52,7 +52,7 @@ describeAsRoot('tsrunc --debug', () => {
     // The default config's order (docs/architecture.md §3): the library's steps, then tsrunc-init's (which ran beside
     // the cgroup's: the init waited for its directories before the cgroup mount, for the join before the hooks), then
     // ready.
-    const library = ['parse', 'plan', 'reserved', 'spawn', 'cgroup', 'cgroup-join'];
+    const library = ['parse', 'plan', 'locked', 'spawn', 'cgroup', 'cgroup-join'];
     const init = ['rootfs', 'process', 'mounts', 'placement', 'mounts', 'devices', 'masks', 'placement', 'hooks', 'pivot', 'process'];
     const expected = [...library, ...init, 'ready', 'recorded'];
     expect(phases.filter((p, i) => p !== phases[i - 1] && expected.includes(p as string))).toEqual(expected);

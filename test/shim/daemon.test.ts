@@ -4,13 +4,24 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Code } from 'ttrpc-ts';
-import { TaskStatus } from '@tsrunc/shim';
+import { Code, type Stub } from 'ttrpc-ts';
+import { TaskStatus, type TaskMethods } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason } from '../helpers/tsrunc';
 import { alive, createTaskRequest, InputFifo, OutputFifo, until, useFakeContainerd } from './harness';
 
 const built = builtSkipReason() ?? (fs.existsSync(path.join(__dirname, '../../bin/containerd-shim-tsrunc-v2')) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
+
+/**
+ * Resolves once the container's `sh -c 'trap … TERM; sleep 1000 & wait'` has started its sleep, and so set its trap:
+ * a SIGTERM before that would meet a PID 1 without a handler, which ignores it.
+ */
+async function trapSet(task: Stub<TaskMethods>, id: string, opts: { metadata: Record<string, string>; timeout: number }): Promise<void> {
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) {
+    if ((await task.Pids({ id }, opts)).processes.length >= 2) return;
+  }
+  throw new Error(`${id}: its sleep never started`);
+}
 
 (built ? describe.skip : describeAsRoot)(`containerd-shim-tsrunc-v2 daemon${built ? ` [skipped: ${built}]` : ''}`, () => {
   jest.setTimeout(60_000);
@@ -125,6 +136,7 @@ const built = builtSkipReason() ?? (fs.existsSync(path.join(__dirname, '../../bi
     const opts = fake().callOptions();
     await task.Create(createTaskRequest(b), opts);
     await task.Start({ id: b.id, exec_id: '' }, opts);
+    await trapSet(task, b.id, opts);
     const garbage = [
       Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), // a header claiming a 1.1 GB message
       Buffer.concat([Buffer.from([0, 0, 0, 8, 0, 0, 0, 1, 1, 0]), Buffer.from('\xff\xff\xff\xff\xff\xff\xff\xff', 'latin1')]), // a request that is not protobuf
@@ -156,6 +168,7 @@ const built = builtSkipReason() ?? (fs.existsSync(path.join(__dirname, '../../bi
     const opts = fake().callOptions();
     await first.task.Create(createTaskRequest(a), opts);
     await first.task.Start({ id: a.id, exec_id: '' }, opts);
+    await trapSet(first.task, a.id, opts);
     const index = JSON.parse(fs.readFileSync(path.join(bad.dir, 'config.json'), 'utf8')).linux.namespaces.length - 1;
     await expect(second.task.Create(createTaskRequest(bad), opts)).rejects.toMatchObject({
       code: Code.Unknown,

@@ -11,7 +11,7 @@ import { builtSkipReason } from '../helpers/tsrunc';
 import { alive, cgroupMounts, createTaskRequest, FakeContainerd, until, type TestBundle } from './harness';
 
 const built = builtSkipReason() ?? (fs.existsSync(path.join(__dirname, '../../bin/containerd-shim-tsrunc-v2')) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
-const SPARE = /^\.tsrunc-spare\.\d+\.\d+$/;
+const SPARE = /^\.tsrunc-spare\.\d+\.[0-9a-z]+$/;
 
 /** Mount points of the v1 hierarchies that hold spare directories: all but devices (and cgroup2). */
 function spareHierarchies(): string[] {
@@ -121,6 +121,24 @@ async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
     await stopDaemon(ctd, daemon);
     expect(alive(next.pid)).toBe(false);
     expect(spareDirs(`/${ctd.namespace}`)).toEqual([]);
+  });
+
+  it('a spare moved out of its cgroup before the create (as the kernel moves the tasks of a cpuset whose cpus go offline) is moved back in as its init joins', async () => {
+    await runOnce(ctd, ctd.bundle('first', ['true']));
+    const spare = await waitingSpare(ctd);
+    const moved = spare.dirs.find((d) => d.includes('/pids/')) ?? spare.dirs[0];
+    fs.writeFileSync(path.join(path.dirname(moved), 'cgroup.procs'), String(spare.pid));
+    expect(sparePids([moved])).toEqual([]);
+    const b = ctd.bundle('moved', ['true']);
+    const { task } = await ctd.connect(b);
+    const opts = ctd.callOptions();
+    const { pid } = await task.Create(createTaskRequest(b), opts);
+    expect(pid).toBe(spare.pid);
+    expect(cgroupsOf(pid).filter((c) => c.path !== `/${ctd.namespace}/${b.id}`)).toEqual([]);
+    const exited = task.Wait({ id: b.id, exec_id: '' }, opts);
+    await task.Start({ id: b.id, exec_id: '' }, opts);
+    await exited;
+    await task.Delete({ id: b.id, exec_id: '' }, opts);
   });
 
   it('a create whose cgroup is elsewhere leaves the spare: its init joins its own cgroup, and the spare is killed and its directories removed', async () => {

@@ -9,7 +9,7 @@ import {
   applyWrites, cgroupTree, currentReader, existsAsync, makeDirs, readCgroupFile, readCgroupFileAsync, removeCgroup, resourceError, resourceOps, sleep, writeCgroupFileAsync,
   type CgroupWrite,
 } from './fsexec';
-import { errnos, fileOpOutcomes, goneOutcome, runFileOps, untoleratedFailure, type FileOpFailure, type PendingWrite } from '../pool-io';
+import { errnos, fileOpOutcomes, goneOutcome, runFileOps, untoleratedFailure, type FileOpFailure, type FileOpOutcome, type PendingWrite } from '../pool-io';
 import type { CgroupLayout } from './layout';
 import { readOomKills, watchOomV1, watchOomV2, type EventfdNative, type OomCounterFile } from './oom';
 import { cgroupPaths, UNIFIED, type CgroupPathOptions, type CgroupPaths } from './paths';
@@ -185,9 +185,10 @@ export class Cgroup {
         from += failed + 1;
       }
     } catch (failure) {
-      // Nothing has joined yet, so each new directory is empty of tasks and children; a spare's holds its init.
-      for (const d of made.reverse()) fs.rmdirSync(d);
-      for (const [from, to] of renamed) fs.renameSync(to, from);
+      // A spare's directories (holding its init) are its own again first, for its discard to remove; nothing has
+      // joined the new ones, so each is empty of tasks and children. One that cannot be undone does not stop the rest.
+      for (const [from, to] of renamed) tryUndo(() => fs.renameSync(to, from));
+      for (const d of made.reverse()) tryUndo(() => fs.rmdirSync(d));
       throw failure instanceof TsruncError ? failure : new TsruncError(`cannot create cgroup: ${strerror(failure)} (${(failure as NodeJS.ErrnoException).path ?? ''})`);
     }
   }
@@ -196,21 +197,30 @@ export class Cgroup {
    * Moves `pid` into every hierarchy, as one thread-pool request (a migration waits for the kernel's cgroup lock,
    * which serialises the hierarchies anyway); `limits` (a new cgroup's, from planResources) are written first in the
    * same request. `joined`: where `pid` is already, as the spare whose cgroup `create` adopted (any other process is
-   * moved into every directory).
+   * moved into every directory); the request reads those directories' cgroup.procs, and moves it back into any it
+   * left since (the kernel moves the tasks of a cpuset whose cpus go offline; root may move any).
    */
   async addProcess(pid: number, limits?: PlannedResources, joined?: { pid: number; paths: CgroupPaths }): Promise<void> {
+    const there = [...new Set(joined?.pid === pid ? Object.keys(joined.paths).map((key) => this.paths[key]) : [])];
+    const checks: FileOp[] = there.map((dir) => ({ kind: FileOpKind.Read, path: path.join(dir, 'cgroup.procs') }));
+    const outcomes = await this.join(pid, this.dirs().filter((dir) => !there.includes(dir)), limits, checks);
+    const read = outcomes.slice(outcomes.length - checks.length);
+    const left = there.filter((_, i) => !String(read[i]).split('\n').includes(String(pid)));
+    if (left.length > 0) await this.join(pid, left);
+  }
+
+  /** The writes of `limits`, then of `pid` into each of `dirs`' cgroup.procs, then `after`: the outcomes of the last attempt. */
+  private async join(pid: number, dirs: string[], limits?: PlannedResources, after: FileOp[] = []): Promise<FileOpOutcome[]> {
     const head = limits ? resourceOps(limits.writes) : [];
-    const there = new Set(joined?.pid === pid ? Object.keys(joined.paths).map((key) => this.paths[key]) : []);
-    const writes: FileOp[] = [...head, ...this.dirs().filter((dir) => !there.has(dir)).map((dir) => ({ kind: FileOpKind.Write, path: path.join(dir, 'cgroup.procs'), value: String(pid) }))];
+    const ops: FileOp[] = [...head, ...dirs.map((dir) => ({ kind: FileOpKind.Write, path: path.join(dir, 'cgroup.procs'), value: String(pid) })), ...after];
     // EINVAL: the task is still being forked (TASK_NEW); it can join a moment later.
-    for (let attempt = 0, from = 0; from < writes.length; attempt++) {
+    for (let attempt = 0, from = 0; ; attempt++) {
       try {
-        await runFileOps(writes.slice(from));
-        return;
+        return await runFileOps(ops.slice(from));
       } catch (e) {
         const failed = from + (e as FileOpFailure).opIndex;
         if (failed < head.length) throw resourceError(limits!.writes[failed], e);
-        if (errnoCode(e) !== 'EINVAL' || attempt >= 5) throw new TsruncError(`cannot add process ${pid} to cgroup ${path.dirname(writes[failed].path)}: ${strerror(e)}`);
+        if (errnoCode(e) !== 'EINVAL' || attempt >= 5) throw new TsruncError(`cannot add process ${pid} to cgroup ${path.dirname(ops[failed].path)}: ${strerror(e)}`);
         from = failed;
         await sleep(30);
       }
@@ -375,6 +385,15 @@ export class Cgroup {
       await removeCgroup(dir).catch((e: Error) => failures.push(e.message));
     }
     if (failures.length > 0) throw new TsruncError(failures.join('; '));
+  }
+}
+
+/** One step of undoing a failed create: what it cannot undo is left, and the failure that led here is reported. */
+function tryUndo(step: () => void): void {
+  try {
+    step();
+  } catch {
+    // left behind: `delete` of the container removes its cgroup, a daemon's sweep a spare's
   }
 }
 

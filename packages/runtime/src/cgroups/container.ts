@@ -68,9 +68,12 @@ export async function setUpContainerCgroup(
     limits = cgroup.planResources(specResources(spec));
     limits.installDeviceFilter();
   } catch (e) {
-    // The spare's directories hold its init: they are its own again, for its discard to remove.
-    if (spare) for (const [to, from] of renames(cgroup, spare.cgroup)) fs.renameSync(to, from);
-    await cgroup.destroy().catch(() => undefined);
+    try {
+      // The spare's directories hold its init: they are its own again, for its discard to remove.
+      if (spare) for (const [to, from] of renames(cgroup, spare.cgroup)) fs.renameSync(to, from);
+    } finally {
+      await cgroup.destroy().catch(() => undefined);
+    }
     throw e;
   }
   const joined = spare && { pid: spare.pid, paths: spare.cgroup.paths };

@@ -144,4 +144,12 @@ describe('cgroupPaths (runc cgroupfs semantics)', () => {
     expect(() => cgroupPaths(hybrid, { cgroupsPath: deep, id: 'c1' })).toThrow(/^linux\.cgroupsPath: is too long: the cgroup directory in \/sys\/fs\/cgroup\/\S+ would be \d+ bytes \(PATH_MAX is 4096\)$/);
     expect(cgroupPaths(hybrid, { cgroupsPath: `/${'a'.repeat(255)}`, id: 'c1' }).memory).toBe(`/sys/fs/cgroup/memory/${'a'.repeat(255)}`);
   });
+
+  it("refuses a path through a daemon's spare cgroup (.tsrunc-spare.*), whatever else it names; a name that only contains it is fine", () => {
+    const refused = "names a cgroup of the runtime's own (.tsrunc-spare.*: a daemon's spare init waits there)";
+    expect(() => cgroupPaths(hybrid, { cgroupsPath: '/default/.tsrunc-spare.123.abc', id: 'c1' })).toThrow(`linux.cgroupsPath: ${refused}`);
+    expect(() => cgroupPaths(hybrid, { cgroupsPath: 'default/.tsrunc-spare.1.x/inner', id: 'c1' })).toThrow(refused);
+    expect(() => cgroupPaths(hybrid, { id: '.tsrunc-spare.9.z' })).toThrow(`id: ${refused}`);
+    expect(cgroupPaths(hybrid, { cgroupsPath: '/default/x.tsrunc-spare.1', id: 'c1' }).pids).toBe('/sys/fs/cgroup/pids/default/x.tsrunc-spare.1');
+  });
 });

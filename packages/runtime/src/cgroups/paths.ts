@@ -10,6 +10,9 @@ import type { CgroupLayout } from './layout';
 /** Key of the cgroup2 hierarchy in a paths map, as in runc's state.json. */
 export const UNIFIED = '';
 
+/** The name of a daemon's spare cgroups begins so (spare-cgroup.ts): no cgroupsPath may name one. */
+export const SPARE_PREFIX = '.tsrunc-spare.';
+
 /** Hierarchy key → absolute cgroup directory. v1 keys are controller names (co-mounted ones share a directory). */
 export type CgroupPaths = Record<string, string>;
 
@@ -39,6 +42,9 @@ export function cgroupPaths(layout: CgroupLayout, { cgroupsPath, id }: CgroupPat
   }
   if (inner.split('/').some((name) => Buffer.byteLength(name) > NAME_MAX)) {
     throw new ConfigError(field, `has a path component longer than ${NAME_MAX} bytes (NAME_MAX)`);
+  }
+  if (inner.split('/').some((name) => name.startsWith(SPARE_PREFIX))) {
+    throw new ConfigError(field, `names a cgroup of the runtime's own (${SPARE_PREFIX}*: a daemon's spare init waits there)`);
   }
   const paths: CgroupPaths = {};
   for (const h of layout.hierarchies) {

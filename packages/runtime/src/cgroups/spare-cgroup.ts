@@ -6,12 +6,12 @@
 // since v1 device rules are written one by one from "deny all" (devices.ts), and an init in the directory meanwhile
 // would be refused the mknod of its device nodes; it joins once they are all there.
 import * as path from 'node:path';
-import { FileOpKind, errnoCode } from '@tsrunc/common';
+import { FileOpKind, errnoCode, type FileOp } from '@tsrunc/common';
 import { fromPaths } from './cgroup';
-import { fsAsync, errnos, fileOpOutcomes } from '../pool-io';
+import { fsAsync, errnos, fileOpOutcomes, runFileOps, untoleratedFailure } from '../pool-io';
 import type { CgroupLayout } from './layout';
 import { readProcStat } from '../process/liveness';
-import { cgroupPaths, cleanCgroupsPath, UNIFIED, type CgroupPaths } from './paths';
+import { cgroupPaths, cleanCgroupsPath, SPARE_PREFIX, UNIFIED, type CgroupPaths } from './paths';
 
 /** A spare's cgroup: its directory per v1 hierarchy key, below `parent` (a cgroupsPath). */
 export interface SpareCgroup {
@@ -20,11 +20,11 @@ export interface SpareCgroup {
 }
 
 /**
- * `.tsrunc-spare.<daemon pid>.<n>`: a containerd id cannot start with a dot, so no container of containerd's is
- * named so; the daemon's pid tells a sweep whose it is.
+ * `.tsrunc-spare.<daemon pid>.<random>`: the daemon's pid tells a sweep whose it is; the random part, that nobody
+ * made it ahead of us (the mkdir is exclusive too). No `linux.cgroupsPath` may name such a directory (cgroupPaths).
  */
-const NAME = /^\.tsrunc-spare\.(\d+)\.\d+$/;
-let made = 0;
+const NAME = /^\.tsrunc-spare\.(\d+)\.[0-9a-z]+$/;
+const CPUSET_FILES = ['cpuset.cpus', 'cpuset.mems'];
 
 /** The parent of an absolute `linux.cgroupsPath`, cleaned; undefined for a relative one or none (not fixed ahead). */
 export function cgroupsPathParent(cgroupsPath: string | undefined): string | undefined {
@@ -33,23 +33,36 @@ export function cgroupsPathParent(cgroupsPath: string | undefined): string | und
 }
 
 /**
- * Makes a spare cgroup below `parent` in every v1 hierarchy and moves `pid` into it; undefined on a host without v1
- * hierarchies. On failure nothing it made is left.
+ * Makes a spare cgroup below `parent` (which exists: a create made a cgroup there) in every v1 hierarchy but devices,
+ * each directory new (mkdir without EEXIST) and its cpuset filled from the parent's; undefined on a host without
+ * such a hierarchy. On failure nothing it made is left.
  */
-export async function makeSpareCgroup(layout: CgroupLayout, parent: string, pid: number): Promise<SpareCgroup | undefined> {
-  const name = `.tsrunc-spare.${process.pid}.${++made}`;
-  const all = cgroupPaths(layout, { cgroupsPath: path.posix.join(parent, name), id: name });
-  const paths = Object.fromEntries(Object.entries(all).filter(([key]) => adoptable(key)));
-  if (Object.keys(paths).length === 0) return undefined;
-  const cgroup = fromPaths(paths);
-  await cgroup.create();
+export async function makeSpareCgroup(layout: CgroupLayout, parent: string): Promise<SpareCgroup | undefined> {
+  const name = `${SPARE_PREFIX}${process.pid}.${Math.random().toString(36).slice(2, 12)}`;
+  const parents = parentDirs(layout, parent);
+  const paths = Object.fromEntries(Object.entries(parents).map(([key, dir]) => [key, path.join(dir, name)]));
+  const dirs = [...new Set(Object.values(paths))];
+  if (dirs.length === 0) return undefined;
+  const ops: FileOp[] = [
+    ...dirs.map((d): FileOp => ({ kind: FileOpKind.Mkdir, path: d, mode: 0o755 })),
+    ...(parents.cpuset ? CPUSET_FILES.map((f): FileOp => ({ kind: FileOpKind.Read, path: path.join(parents.cpuset, f) })) : []),
+  ];
+  const outcomes = await fileOpOutcomes(ops);
+  const made = dirs.filter((_, i) => i < outcomes.length && outcomes[i] === undefined);
   try {
-    await cgroup.addProcess(pid);
+    const failed = untoleratedFailure(ops, outcomes);
+    if (failed >= 0) throw outcomes[failed];
+    if (parents.cpuset) await runFileOps(CPUSET_FILES.map((f, i) => ({ kind: FileOpKind.Write, path: path.join(paths.cpuset, f), value: (outcomes[dirs.length + i] as string).trim() })));
   } catch (e) {
-    await cgroup.destroy().catch(() => undefined);
+    await fileOpOutcomes(made.map((d) => ({ kind: FileOpKind.Rmdir, path: d })));
     throw e;
   }
   return { parent, paths };
+}
+
+/** Moves `pid` into a spare cgroup: one request, a write of its pid into each directory's cgroup.procs. */
+export async function joinSpareCgroup(spare: SpareCgroup, pid: number): Promise<void> {
+  await runFileOps([...new Set(Object.values(spare.paths))].map((d) => ({ kind: FileOpKind.Write, path: path.join(d, 'cgroup.procs'), value: String(pid) })));
 }
 
 /** Removes a spare's cgroup once its init is gone; what a create adopted (renamed) is not there any more. */
@@ -63,9 +76,8 @@ export async function removeSpareCgroup(spare: SpareCgroup): Promise<void> {
  * parent-death signal), their directories stay. A live daemon's are left alone, as is any that holds a process.
  */
 export async function sweepSpareCgroups(layout: CgroupLayout, parent: string): Promise<void> {
-  const dirs = new Set(Object.entries(cgroupPaths(layout, { cgroupsPath: path.posix.join(parent, 'x'), id: 'x' })).filter(([key]) => adoptable(key)).map(([, d]) => path.dirname(d)));
   const stale: string[] = [];
-  for (const dir of dirs) {
+  for (const dir of new Set(Object.values(parentDirs(layout, parent)))) {
     let names: string[];
     try {
       names = await fsAsync.readdir(dir);
@@ -81,9 +93,10 @@ export async function sweepSpareCgroups(layout: CgroupLayout, parent: string): P
   await fileOpOutcomes(stale.map((d) => ({ kind: FileOpKind.Rmdir, path: d, tolerate: ENOENT_EBUSY })));
 }
 
-/** Whether a hierarchy (its key in CgroupPaths) has a spare directory. */
-function adoptable(key: string): boolean {
-  return key !== UNIFIED && key !== 'devices';
+/** `parent`'s directory in each hierarchy (key) that has spare directories: every v1 one but devices. */
+function parentDirs(layout: CgroupLayout, parent: string): CgroupPaths {
+  const below = cgroupPaths(layout, { cgroupsPath: path.posix.join(parent, 'x'), id: 'x' });
+  return Object.fromEntries(Object.entries(below).filter(([key]) => key !== UNIFIED && key !== 'devices').map(([key, d]) => [key, path.dirname(d)]));
 }
 
 /** A daemon not yet reaped (a zombie, as one killed is until its reaper gets to it) is gone too. */
@@ -93,4 +106,3 @@ function alive(pid: number): boolean {
 }
 
 const ENOENT_EBUSY = errnos(['ENOENT', 'EBUSY']);
-

@@ -83,7 +83,6 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   let init: ProcessHandle | undefined;
   let reserved = false;
   let release: Release | undefined;
-  let locked: Promise<void> | undefined;
   let receiverPassed = false;
   let ahead: Promise<SpareInit | undefined> | undefined;
   let spare: InitAhead['cgroup'];
@@ -95,15 +94,6 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     taken = initAhead(runtime, spec, spareParent);
     ahead = taken?.init;
     spare = taken?.cgroup;
-    // On the thread pool while the plan is compiled: the id reserved and exec.fifo made (the plan holds it), then the
-    // state dir's lock taken. A plan that fails removes the dir again.
-    const reservation = dir.create().then(() => {
-      reserved = true;
-    });
-    locked = reservation.then(async () => {
-      release = await runtime.locks.acquire(id, dir.path);
-    });
-    locked.catch(() => undefined); // awaited by the cgroup's set-up, or on failure below
     const consoleSocket = !spec.process?.terminal ? undefined : receiver ? { fd: receiver.theirs } : { path: opts.consoleSocket };
     const plan = compileInitPlan(spec, {
       bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id,
@@ -113,29 +103,31 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     const capWarning = unknownCapabilitiesWarning(spec.process?.capabilities);
     if (capWarning) runtime.logger.warn(capWarning);
     phases.end('plan', `${plan.ops.length} ops`);
-    await reservation;
-    phases.end('reserved', 'id reserved, exec.fifo made');
+    dir.create();
+    reserved = true;
+    release = await runtime.locks.acquire(id, dir.path);
+    phases.end('locked', 'id reserved');
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
-    // The init is sent its plan now, and runs the ops that need no cgroup while the lock is taken and, under it: the
-    // survey's verdict on the cgroupsPath (looked at after the id, as runc: a duplicate id is reported as such),
-    // state.json (no process yet: it reads as stopped) written before the cgroup is made, so that if this process is
-    // killed at any later moment `delete` finds the cgroup and removes it with anything in it. The init is told of the
-    // directories once the limits are planned (a plan that fails removes them).
-    // The init as known when that state.json is built (a spare or a clone ahead, as a rule) is named in it, which
-    // spares a second write (recordProcess) while the init sets up.
+    // All of this runs while tsrunc-init runs the ops that need no cgroup; its first request goes to the pool now,
+    // before exec.fifo is made and the plan sent: the survey's verdict on the cgroupsPath (looked at after the id, as
+    // runc: a duplicate id is reported as such), state.json (no process yet: it reads as stopped) written before the
+    // cgroup is made, so that if this process is killed at any later moment `delete` finds the cgroup and removes it
+    // with anything in it. The init is told of the directories once the limits are planned (a plan that fails removes
+    // them). The init as known when that state.json is built (a daemon's spare) is named in it, which spares a second
+    // write (recordProcess) while the init sets up.
     let known = taken?.spare?.process;
     let stateBuilt = false;
     const firstState = (): PendingWrite => {
       stateBuilt = true;
       return dir.writeOps({ ...state, pid: known?.pid ?? 0, pidStartTime: known?.startTime ?? '' });
     };
-    cgroupReady = locked
-      .then(async () => setUpContainerCgroup(cgroup, spec, firstState, await surveyed, spare))
-      .then((join) => {
-        cgroupMade = true;
-        return join;
-      });
+    cgroupReady = setUpContainerCgroup(cgroup, spec, firstState, await surveyed, spare).then((join) => {
+      cgroupMade = true;
+      return join;
+    });
     cgroupReady.catch(() => undefined); // awaited before the init is placed, or on failure below
+    runtime.sys.mkfifo(dir.fifoPath, 0o622);
+    fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
     receiverPassed = true;
     const handedOver = ahead;
@@ -145,7 +137,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
         made: () => cgroupReady!.then(() => undefined),
         join: async (pid) => {
           const join = await cgroupReady!;
-          phases.end('cgroup', 'locked, checked, state.json written and made while the init set up');
+          phases.end('cgroup', 'checked, state.json written and made while the init set up');
           await join(pid);
         },
       },
@@ -172,10 +164,12 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     return new Container(runtime, dir, created, init);
   } catch (e) {
     // SECURITY.md #11: nothing half-made stays. startInit kills its init when it fails itself.
-    await locked?.catch(() => undefined);
     if (init) await killInit(init);
     const unused = await ahead;
-    if (unused) await discardSpareInit(unused);
+    if (unused) {
+      await discardSpareInit(unused);
+      runtime.spares?.refill(unused.cloneFlags, spareParent); // as startInit would have
+    }
     await cgroupReady?.catch(() => undefined);
     const cgroupError = cgroupMade ? await destroyContainerCgroup(cgroup.paths).then(() => undefined, (err: Error) => err) : undefined;
     // Not adopted, or renamed back: its init is gone (killed above, or discarded by startInit).
@@ -188,7 +182,6 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     if (!cgroupError) throw e;
     throw new TsruncError(`${(e as Error).message}; then removing its cgroup failed: ${cgroupError.message}`, e instanceof TsruncError ? e.exitCode : 1);
   } finally {
-    await locked?.catch(() => undefined);
     await release?.();
     if (!receiverPassed) closeConsoleReceiver(receiver);
   }

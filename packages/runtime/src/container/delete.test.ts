@@ -17,7 +17,7 @@ async function createReady(id: string, pid: number): Promise<Container> {
   h.sys.next('spawnInit', async () => pid).next('recvMsg', () => encodeMessage(Msg.Ready));
   const container = await h.runtime.create(id, { bundle: h.bundle, spec: h.spec });
   // The plan queued before the clone, MSG_CGROUP_MADE and MSG_PLACED as the cgroup is made and joined.
-  expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'socketpair', 'sealedMemfd', 'sendMsg', 'spawnInit', 'pidfdOpen', 'recvMsg'], told: 2 });
+  expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', 'socketpair', 'sealedMemfd', 'sendMsg', 'spawnInit', 'pidfdOpen', 'recvMsg'], told: 2 });
   expect(container.init?.pid).toBe(pid);
   expect(container.status()).toBe('created');
   h.sys.calls.length = 0;

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileOpKind, NotFoundError, Spec, TsruncError, errnoCode } from '@tsrunc/common';
-import { atomicWrite, errnos, fileOpOutcomes, fsAsync, goneOutcome, runFileOps, runPendingWrite, type FileOpFailure, type PendingWrite } from '../pool-io';
+import { atomicWrite, errnos, fileOpOutcomes, fsAsync, goneOutcome, runPendingWrite, type PendingWrite } from '../pool-io';
 
 const ENOENT = errnos(['ENOENT']);
 
@@ -57,23 +57,13 @@ export class ContainerDir {
     return fs.existsSync(this.path);
   }
 
-  /**
-   * Reserves the id (mkdir is the atomic test-and-set) and makes exec.fifo in it, as one thread-pool request: on a
-   * disk filesystem each is a tenth of a millisecond or more, which a create spends planning meanwhile.
-   */
-  async create(): Promise<void> {
+  /** Reserves the id: mkdir is the atomic test-and-set. */
+  create(): void {
     makeParents(this.root, 0o700);
     try {
-      await runFileOps([
-        { kind: FileOpKind.Mkdir, path: this.path, mode: 0o711 },
-        { kind: FileOpKind.Mkfifo, path: this.fifoPath, mode: 0o622 },
-      ]);
+      fs.mkdirSync(this.path, { mode: 0o711 });
     } catch (e) {
-      if ((e as FileOpFailure).opIndex === 0) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TsruncError('container with given ID already exists');
-      } else {
-        fs.rmdirSync(this.path); // the id is not ours after all
-      }
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TsruncError('container with given ID already exists');
       throw e;
     }
   }

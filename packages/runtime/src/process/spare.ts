@@ -10,7 +10,7 @@ import { waitReadable, type Spec } from '@tsrunc/common';
 import type { Runtime } from '../runtime';
 import { ProcessHandle } from './handle';
 import { planNamespaces } from '../plan/namespaces';
-import { makeSpareCgroup, removeSpareCgroup, sweepSpareCgroups, type SpareCgroup } from '../cgroups/spare-cgroup';
+import { joinSpareCgroup, makeSpareCgroup, removeSpareCgroup, sweepSpareCgroups, type SpareCgroup } from '../cgroups/spare-cgroup';
 
 /** A spare's sync socket, until its plan moves it above the layout. */
 const SPARE_SYNC_FD = 3;
@@ -49,6 +49,8 @@ export class SpareInits {
   private readonly wanted = new Map<number, string | undefined>();
   /** Parents whose leftover spare cgroups were swept (sweepSpareCgroups), once each. */
   private readonly swept = new Set<string>();
+  /** Parents where making a spare cgroup failed (logged once): their spares wait in ours. */
+  private readonly refused = new Set<string>();
   private readonly cloning = new Map<number, Promise<void>>();
   private readonly discarding = new Set<Promise<void>>();
   private devNull: number | undefined;
@@ -121,7 +123,7 @@ export class SpareInits {
     this.devNull ??= fs.openSync('/dev/null', 'r+'); // O_CLOEXEC, as every fd libuv opens
     const spare = await cloneSpareInit(this.runtime, cloneFlags, this.devNull);
     const parent = this.wanted.get(cloneFlags);
-    if (parent !== undefined) spare.cgroup = await this.spareCgroup(spare, parent);
+    if (parent !== undefined && !this.refused.has(parent) && !(await this.placeInCgroup(spare, parent))) return this.discard(spare);
     if (this.closed || !this.wanted.has(cloneFlags) || this.ready.has(cloneFlags)) return this.discard(spare);
     const stop = new AbortController();
     this.ready.set(cloneFlags, { spare, stop });
@@ -139,20 +141,24 @@ export class SpareInits {
   }
 
   /**
-   * Moves a new spare into a spare cgroup below `parent`, first sweeping what killed daemons left there; undefined
-   * (the spare waits in ours) on a host without v1 hierarchies, or when that fails (logged).
+   * Moves a new spare into a spare cgroup below `parent`, first sweeping what killed daemons left there. False when
+   * that fails (logged, and not tried again below that parent): the caller discards the spare, with whatever of its
+   * cgroup was made.
    */
-  private async spareCgroup(spare: SpareInit, parent: string): Promise<SpareCgroup | undefined> {
+  private async placeInCgroup(spare: SpareInit, parent: string): Promise<boolean> {
     const { logger, cgroupLayout } = this.runtime;
     try {
       if (!this.swept.has(parent)) {
         this.swept.add(parent);
         await sweepSpareCgroups(cgroupLayout, parent);
       }
-      return await makeSpareCgroup(cgroupLayout, parent, spare.process.pid);
+      spare.cgroup = await makeSpareCgroup(cgroupLayout, parent);
+      if (spare.cgroup) await joinSpareCgroup(spare.cgroup, spare.process.pid);
+      return true;
     } catch (e) {
-      logger.warn(`a spare cgroup below ${parent}: ${(e as Error).message}`);
-      return undefined;
+      this.refused.add(parent);
+      logger.warn(`spare inits wait in the daemon's cgroup: making one's own below ${parent} failed: ${(e as Error).message}`);
+      return false;
     }
   }
 }

@@ -202,6 +202,8 @@ export class FakeContainerd {
     for (const id of left) tsrunc(this.runtimeRoot, ['delete', '--force', id]);
     for (const dir of cgroupMounts()) {
       try {
+        // Spare cgroups of daemons killed by a test (the next daemon's sweep, or a delete action, would remove them).
+        for (const spare of fs.readdirSync(path.join(dir, this.namespace)).filter((n) => n.startsWith('.tsrunc-spare.'))) fs.rmdirSync(path.join(dir, this.namespace, spare));
         fs.rmdirSync(path.join(dir, this.namespace));
       } catch {
         // not there, or a container of a failed test still in it: leftovers of the test, reported by it

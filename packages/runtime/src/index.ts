@@ -8,3 +8,4 @@ export type { SpawnOptions } from './process/spawn';
 export { PidfdExits, Reaper, type Exits } from './process/exits';
 export * from './plan';
 export { detectCgroupLayout, type CgroupLayout, type CgroupStats } from './cgroups';
+export { sweepSpareCgroups } from './cgroups/spare-cgroup';

@@ -1,14 +1,16 @@
 // The `delete` action: containerd runs it in the bundle whenever its connection to the daemon closes, after every
 // normal task deletion and when the daemon died (shim-v2.md §5). Whatever is left of the task goes: its processes,
 // cgroup and state through the runtime library's force-delete (or, for a binary_name task, `<binary> delete
-// --force`), then the rootfs mounts. stdout carries exactly one DeleteResponse (the runc shim's: the init's pid, 137
-// as if SIGKILLed, now); warnings go to stderr. In the usual case (no options.json naming another root or a binary,
+// --force`), then the rootfs mounts, and the spare cgroups of gone daemons below /<namespace> (the runtime's
+// cgroups/spare-cgroup.ts: a killed daemon leaves them; the C front, which answers when no task is left, does not
+// look). stdout carries exactly one DeleteResponse (the runc shim's: the init's pid, 137 as if SIGKILLed, now);
+// warnings go to stderr. In the usual case (no options.json naming another root or a binary,
 // no state dir, nothing mounted under rootfs) native/shim/delete.c answers without node, with the same bytes: a
 // change to what this file looks at or prints is a change there too.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotFoundError, createLogger, errorLine, type Logger } from '@tsrunc/common';
-import { Runtime, validateId } from '@tsrunc/runtime';
+import { Runtime, sweepSpareCgroups, validateId } from '@tsrunc/runtime';
 import { savedBinaryName, savedRoot } from './bundle-options';
 import type { ShimFlags } from './flags';
 import { externalRuntimeRoot, runtimeRoot } from './paths';
@@ -51,6 +53,12 @@ export async function cleanUpTask(id: string, bundle: string, namespace: string,
     unmountRootfs(path.join(bundle, 'rootfs'));
   } catch (e) {
     logger.warn(`unmounting the rootfs of ${id}: ${errorLine(e)}`);
+  }
+  // The daemon that held the task may be gone, with its spares: their cgroups go too (a live daemon's stay).
+  try {
+    await sweepSpareCgroups(runtime.cgroupLayout, `/${namespace}`);
+  } catch (e) {
+    logger.warn(`removing the spare cgroups of gone daemons below /${namespace}: ${errorLine(e)}`);
   }
   return { pid, exit_status: KILLED_STATUS, exited_at: timestamp() };
 }

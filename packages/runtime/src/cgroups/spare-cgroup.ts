@@ -8,7 +8,8 @@
 import * as path from 'node:path';
 import { FileOpKind, errnoCode, type FileOp } from '@tsrunc/common';
 import { fromPaths } from './cgroup';
-import { fsAsync, errnos, fileOpOutcomes, runFileOps, untoleratedFailure } from '../pool-io';
+import { fsAsync, fileOpOutcomes, runFileOps, untoleratedFailure } from '../pool-io';
+import { removeCgroup } from './fsexec';
 import type { CgroupLayout } from './layout';
 import { readProcStat } from '../process/liveness';
 import { cgroupPaths, cleanCgroupsPath, SPARE_PREFIX, UNIFIED, type CgroupPaths } from './paths';
@@ -73,7 +74,8 @@ export async function removeSpareCgroup(spare: SpareCgroup): Promise<void> {
 
 /**
  * Removes the spare cgroups below `parent` of daemons that are gone: a killed daemon's spares die with it (their
- * parent-death signal), their directories stay. A live daemon's are left alone, as is any that holds a process.
+ * parent-death signal), their directories stay. A live daemon's are left alone; one still busy a second on (a spare
+ * still exiting is gone sooner) is left too.
  */
 export async function sweepSpareCgroups(layout: CgroupLayout, parent: string): Promise<void> {
   const stale: string[] = [];
@@ -90,7 +92,7 @@ export async function sweepSpareCgroups(layout: CgroupLayout, parent: string): P
       if (owner !== undefined && !alive(Number(owner))) stale.push(path.join(dir, name));
     }
   }
-  await fileOpOutcomes(stale.map((d) => ({ kind: FileOpKind.Rmdir, path: d, tolerate: ENOENT_EBUSY })));
+  for (const dir of stale) await removeCgroup(dir, STALE_BUSY_MS).catch(() => undefined);
 }
 
 /** `parent`'s directory in each hierarchy (key) that has spare directories: every v1 one but devices. */
@@ -105,4 +107,4 @@ function alive(pid: number): boolean {
   return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
-const ENOENT_EBUSY = errnos(['ENOENT', 'EBUSY']);
+const STALE_BUSY_MS = 1000;

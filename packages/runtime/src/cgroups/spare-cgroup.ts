@@ -61,11 +61,6 @@ export async function makeSpareCgroup(layout: CgroupLayout, parent: string): Pro
   return { parent, paths };
 }
 
-/** Moves `pid` into a spare cgroup: one request, a write of its pid into each directory's cgroup.procs. */
-export async function joinSpareCgroup(spare: SpareCgroup, pid: number): Promise<void> {
-  await runFileOps([...new Set(Object.values(spare.paths))].map((d) => ({ kind: FileOpKind.Write, path: path.join(d, 'cgroup.procs'), value: String(pid) })));
-}
-
 /** Removes a spare's cgroup once its init is gone; what a create adopted (renamed) is not there any more. */
 export async function removeSpareCgroup(spare: SpareCgroup): Promise<void> {
   const cgroup = fromPaths(spare.paths);

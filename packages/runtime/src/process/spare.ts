@@ -10,7 +10,8 @@ import { waitReadable, type Spec } from '@tsrunc/common';
 import type { Runtime } from '../runtime';
 import { ProcessHandle } from './handle';
 import { planNamespaces } from '../plan/namespaces';
-import { joinSpareCgroup, makeSpareCgroup, removeSpareCgroup, sweepSpareCgroups, type SpareCgroup } from '../cgroups/spare-cgroup';
+import { makeSpareCgroup, removeSpareCgroup, sweepSpareCgroups, type SpareCgroup } from '../cgroups/spare-cgroup';
+import { fromPaths } from '../cgroups';
 
 /** A spare's sync socket, until its plan moves it above the layout. */
 const SPARE_SYNC_FD = 3;
@@ -153,7 +154,7 @@ export class SpareInits {
         await sweepSpareCgroups(cgroupLayout, parent);
       }
       spare.cgroup = await makeSpareCgroup(cgroupLayout, parent);
-      if (spare.cgroup) await joinSpareCgroup(spare.cgroup, spare.process.pid);
+      if (spare.cgroup) await fromPaths(spare.cgroup.paths).addProcess(spare.process.pid);
       return true;
     } catch (e) {
       this.refused.add(parent);

@@ -125,8 +125,10 @@ describeE2e(`reliability through the shim (ctr run --runtime ${RUNTIME}, a priva
       for (let i = 0; i < CYCLES; i++) await cycle(`rs-cycle${i}`);
 
       expect(daemons()).toEqual([daemon]);
-      // runtime state, mounts under containerd's dirs, cgroups in every hierarchy, container processes, other shims
-      const leftByCycles = () => ctd().leftovers().filter((l) => !l.includes(keeper) && l !== `container process ${keeperPid}` && l !== `shim process ${daemon}`);
+      // runtime state, mounts under containerd's dirs, cgroups in every hierarchy, container processes, other shims;
+      // not the daemon's own: itself, and the cgroup its spare init waits in (shim/spare-cgroup tests its removal)
+      const spareOfDaemon = `/.tsrunc-spare.${daemon}.`;
+      const leftByCycles = () => ctd().leftovers().filter((l) => !l.includes(keeper) && l !== `container process ${keeperPid}` && l !== `shim process ${daemon}` && !l.includes(spareOfDaemon));
       await pollUntil(() => leftByCycles().length === 0);
       expect(leftByCycles()).toEqual([]);
       expect(zombieChildren(daemon)).toEqual([]);

@@ -47,7 +47,10 @@ static int mkdir_in_root(const char *path) {
   char prefix[PATH_MAX];
   size_t n = strlen(path);
   if (n >= sizeof prefix) fail(ENAMETOOLONG, "%s", path);
-  int fd = open_in_root("/", O_DIRECTORY);
+  /* Usually there already (a node's /dev): one lookup instead of one per component. */
+  int fd = open_in_root(path, O_DIRECTORY);
+  if (fd >= 0) return fd;
+  fd = open_in_root("/", O_DIRECTORY);
   if (fd < 0) fail(errno, "open rootfs");
   size_t i = 0;
   while (i < n) {
@@ -145,12 +148,60 @@ static void resolve_in_root(const char *path, char out[PATH_MAX]) {
   if (!outlen) strcpy(out, "/");
 }
 
+/* A single component below `parent` that nothing can turn into a way out: no symlink, no "..". */
+static int open_beneath(int parent, const char *name) {
+  struct open_how how = {
+    .flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  int fd;
+  do fd = (int)syscall(SYS_openat2, parent, name, &how, sizeof how);
+  while (fd < 0 && errno == EAGAIN);
+  return fd;
+}
+
+/*
+ * make_target's common case: the parent exists and the last component is missing and no symlink. It is then made
+ * beside the opened parent (5 syscalls, where the general path below resolves each component from the root, twice).
+ * -1 with errno ENOENT when it does not apply.
+ */
+static int make_target_in_parent(const char *path, int64_t kind) {
+  char name[NAME_MAX + 1];
+  const char *slash = strrchr(path, '/');
+  if (!slash || !slash[1] || strlen(slash + 1) > NAME_MAX || (size_t)(slash - path) >= PATH_MAX) return errno = ENOENT, -1;
+  strcpy(name, slash + 1);
+  if (!strcmp(name, ".") || !strcmp(name, "..")) return errno = ENOENT, -1;
+  char parent_path[PATH_MAX];
+  memcpy(parent_path, path, (size_t)(slash - path));
+  parent_path[slash - path] = 0;
+  int parent = open_in_root(slash == path ? "/" : parent_path, O_DIRECTORY);
+  if (parent < 0) return errno = ENOENT, -1;
+  char link[1];
+  if (readlinkat(parent, name, link, sizeof link) >= 0 || errno != ENOENT) {
+    close(parent);
+    return errno = ENOENT, -1; /* a dangling symlink (the general path follows it), or there after all */
+  }
+  if (kind == 0) {
+    if (mkdirat(parent, name, 0755) != 0 && errno != EEXIST) fail(errno, "mkdir %s", path);
+  } else {
+    int f = openat(parent, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+    if (f < 0 && errno != EEXIST) fail(errno, "create %s", path);
+    if (f >= 0) close(f);
+  }
+  int fd = open_beneath(parent, name);
+  if (fd < 0) fail(errno, "open %s", path);
+  close(parent);
+  return fd;
+}
+
 /* The mount target: an existing path, or a new directory (kind 0) or empty file (kind 1) where the
  * path, or the dangling symlink it names, leads in the root. */
 static int make_target(const char *path, int64_t kind) {
   int fd = open_in_root(path, 0);
   if (fd >= 0) return fd;
   if (errno != ENOENT) fail(errno, "open %s", path);
+  fd = make_target_in_parent(path, kind);
+  if (fd >= 0) return fd;
   char resolved[PATH_MAX];
   resolve_in_root(path, resolved);
   if (kind == 0) return mkdir_in_root(resolved);

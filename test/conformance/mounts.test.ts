@@ -204,6 +204,30 @@ describeAsRoot(`mounts (${RUNTIME})`, () => {
       expect(mountsUnder(host)).toEqual([]);
       expect(fs.readdirSync(host)).toEqual([]);
     });
+
+    test('attack: a missing destination below a symlink to a host directory (absolute, and by ../..) is made in the rootfs\'s copy of that directory; the host\'s stays empty', () => {
+      const rootfs = c.ownRootfs();
+      const dir = source();
+      const host = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-conf-host-'));
+      sources.push(dir, host);
+      fs.mkdirSync(path.join(host, 'dir'));
+      // The directory the links name exists in the rootfs too: the target's parent resolves, only its last component is made.
+      fs.mkdirSync(path.join(rootfs, host, 'dir'), { recursive: true });
+      fs.symlinkSync(path.join(host, 'dir'), path.join(rootfs, 'abslink'));
+      fs.symlinkSync(`../../../../../../..${host}/dir`, path.join(rootfs, 'tmp/uplink'));
+      const b = c.bundle(['sh', '-c', `cat /abslink/a/marker /tmp/uplink/b/marker; ls ${host}/dir`], (s) => {
+        s.root = { path: rootfs, readonly: true };
+        s.mounts!.push({ destination: '/abslink/a', type: 'bind', source: dir, options: ['rbind'] });
+        s.mounts!.push({ destination: '/tmp/uplink/b', type: 'bind', source: dir, options: ['rbind'] });
+      });
+      const r = c.run('dest-parent-link', b);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`${'from the source\n'.repeat(2)}a\nb\n`);
+      expect(r.status).toBe(0);
+      expect(fs.readdirSync(path.join(rootfs, host, 'dir')).sort()).toEqual(['a', 'b']);
+      expect(mountsUnder(host)).toEqual([]);
+      expect(fs.readdirSync(path.join(host, 'dir'))).toEqual([]);
+    });
   });
 
   describe('bind mounts in a user-namespace container', () => {

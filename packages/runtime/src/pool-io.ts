@@ -27,12 +27,21 @@ const KIND_SYSCALL: Record<number, string> = {
 
 let errorMap: Map<number, [string, string]> | undefined;
 
-/** A failed op as fs reports one: .code (ENOENT ...), .errno (negative, as libuv's), .syscall, .path. */
+/**
+ * A failed op as fs reports one: .code (ENOENT ...), .errno (negative, as libuv's), .syscall, .path. Without a stack:
+ * most are tolerated (a create's survey reads a dozen missing files), and one that is thrown is reported by its message.
+ */
 export function fileOpError(op: FileOp, errno: number): NodeJS.ErrnoException {
   const syscall = KIND_SYSCALL[op.kind];
   errorMap ??= getSystemErrorMap(); // a new Map at each call
   const [code, text] = errorMap.get(-errno) ?? [`E${errno}`, `errno ${errno}`];
-  return Object.assign(new Error(`${code}: ${text}, ${syscall} '${op.path}'`), { code, errno: -errno, syscall, path: op.path });
+  const frames = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return Object.assign(new Error(`${code}: ${text}, ${syscall} '${op.path}'`), { code, errno: -errno, syscall, path: op.path });
+  } finally {
+    Error.stackTraceLimit = frames;
+  }
 }
 
 /** An op's outcome: undefined when it was done, a Read's text, or its error (fs's form, fileOpError). */

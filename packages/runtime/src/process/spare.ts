@@ -26,6 +26,8 @@ const SIGKILL = 9;
 const REFILL_DELAY_MS = 50;
 /** How long a spare waits to be taken before it is dropped. */
 const SPARE_IDLE_MS = 60_000;
+/** Why a taken spare's watch ends (no one sees it): an abort without a reason makes a DOMException, at every create. */
+const TAKEN = new Error('taken');
 
 export interface SpareInit {
   process: ProcessHandle;
@@ -68,7 +70,7 @@ export class SpareInits {
   take(cloneFlags: number, cgroupParent?: string): SpareInit | undefined {
     const waiting = this.ready.get(cloneFlags);
     this.ready.delete(cloneFlags);
-    waiting?.stop.abort();
+    waiting?.stop.abort(TAKEN);
     if (waiting?.spare.cgroup && waiting.spare.cgroup.parent !== cgroupParent) {
       void this.discard(waiting.spare);
       return undefined;

@@ -1,5 +1,5 @@
 // The shim bundle's V8 code cache (packages/common/src/bundle-loader.ts, run as dist/shim.js): a daemon leaves the
-// set-up cache when it stops, and the next daemon starts from it as it is (V8 accepted it: the loader would otherwise
+// `serve` cache when it stops, and the next daemon starts from it as it is (V8 accepted it: the loader would otherwise
 // remove it and leave another). On a copy of the built shim in a temp dir beside a link to the tree's proto/ (with the
 // tree's native addon): the tree's own caches stay.
 import { spawn } from 'node:child_process';
@@ -53,9 +53,9 @@ describeAsRoot('the shim code cache', () => {
     return { said, code: await exited };
   }
 
-  test('a daemon leaves the set-up cache at its exit, and the next daemon starts from it as it is', async () => {
+  test('a daemon leaves the serve cache at its exit, and the next daemon starts from it as it is', async () => {
     expect(await serve()).toEqual({ said: 'ok', code: 0 });
-    expect(caches().map((f) => f.replace(/\.[^.]+$/, ''))).toEqual(['shim-main.set-up']);
+    expect(caches().map((f) => f.replace(/\.[^.]+$/, ''))).toEqual(['shim-main.serve']);
     const file = path.join(dist, 'code-cache', caches()[0]);
     const before = identity(file);
     expect(await serve()).toEqual({ said: 'ok', code: 0 });

@@ -2,11 +2,13 @@
 // dist/shim.js, what containerd-shim-tsrunc-v2 execs node on, the shim's (dist/shim-main.js): from V8's code cache
 // when an earlier call left one, and a cache left when it found none. Compiling a bundle and the functions a call
 // runs costs a CLI `run` about 12 of its 70 ms here, and each of the two node processes of a shim's cold start (its
-// `start` action, then the daemon) 12 ms; node 20 keeps no compile cache of its own. The cache a call that sets
-// containers up leaves (a create, run or exec; the daemon, `serve`) holds that set-up besides the bundle's top level;
-// another call's is used only until one of those has left its own. The caches live beside the bundles and are trusted
-// as they are: whoever can write there can replace a bundle itself. Not a module of the library: an entry point,
-// built by scripts/bundle.mjs once under each name.
+// `start` action, then the daemon) 12 ms; node 20 keeps no compile cache of its own. Each command that sets containers
+// up (create, run, exec; the daemon, `serve`) keeps a cache of its own, which holds what it compiled besides the
+// bundle's top level; a call of it that failed leaves none (one that stopped at a bad config compiled little of the
+// set-up, and a cache once used is kept: a run left after such a first call was 6.8 ms slower, every time). Other calls
+// share one, which a set-up call uses until its own is there. The caches live beside the bundles and are trusted as
+// they are: whoever can write there can replace a bundle itself. Not a module of the library: an entry point, built by
+// scripts/bundle.mjs once under each name.
 // `x = require()`: a plain require in the bundle, where `import * as` copies each builtin's exports (fs has ~100).
 import fs = require('node:fs');
 import Module = require('node:module');
@@ -23,7 +25,8 @@ if (!target) throw new Error(`${__filename}: not a tsrunc bundle loader (${Objec
 const BUNDLE = path.join(__dirname, target.bundle);
 const CACHE_DIR = path.join(__dirname, 'code-cache');
 
-type Kind = 'set-up' | 'other';
+/** A set-up command's name, or 'other'. */
+type Kind = string;
 
 /**
  * V8 refuses a cache made by another node or under other V8 flags: one file per node version and flags, so that calls
@@ -82,10 +85,11 @@ function writeCache(kind: Kind, data: () => Buffer): void {
   }
 }
 
-const setUp = process.argv.slice(2).some((arg) => target.setUp.includes(arg));
-let kind: Kind = 'set-up';
+const setUp = process.argv.slice(2).find((arg) => target.setUp.includes(arg));
+const own: Kind = setUp ?? 'other';
+let kind = own;
 let cachedData = readCache(kind);
-if (!cachedData) cachedData = readCache((kind = 'other'));
+if (!cachedData && setUp) cachedData = readCache((kind = 'other'));
 const script = new vm.Script(Module.wrap(fs.readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
 // V8 refuses a cache of another bundle or another node: it is dropped, and this call leaves a new one.
 const used = cachedData !== undefined && !script.cachedDataRejected;
@@ -96,9 +100,12 @@ if (cachedData && !used) {
     // replaced meanwhile, or a read-only install
   }
 }
-const leave: Kind | undefined = setUp ? (used && kind === 'set-up' ? undefined : 'set-up') : used ? undefined : 'other';
 // At exit the cache also holds every function this call compiled.
-if (leave) process.once('exit', () => writeCache(leave, () => script.createCachedData()));
+if (!(used && kind === own)) {
+  process.once('exit', (code) => {
+    if (code === 0 || !setUp) writeCache(own, () => script.createCachedData());
+  });
+}
 
 const main = new Module(BUNDLE, module);
 main.filename = BUNDLE;

@@ -50,16 +50,18 @@ void send_msg(uint16_t type, const void *payload, uint32_t len) {
 /* How far the parent has set up our cgroup: 1 once MSG_CGROUP_MADE came, 2 once MSG_PLACED came. It sends them
  * whenever they are done, so they may arrive while we wait for another answer. */
 static int cgroup_stage;
+/* The fd MSG_PLACED brought (the exec.fifo), until OP_AWAIT_CGROUP moves it to its slot. */
+static int placed_fd = -1;
 
 /* Blocks until the parent sends the empty message `answer`, noting the cgroup's messages on the way; an EOF means the
  * parent gave up (it kills us anyway). */
 static void await_parent(uint16_t answer, const char *what) {
   for (;;) {
     uint8_t buf[TSRUNC_MSG_HEADER + 1];
-    ssize_t n;
-    do n = recv(sync_fd, buf, sizeof buf, MSG_TRUNC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) fail(errno, "%s", what);
+    int fd = -1;
+    size_t nfds;
+    ssize_t n = tsrunc_recv_fds(sync_fd, buf, sizeof buf, &fd, 1, &nfds);
+    if (n < 0) fail((int)-n, "%s", what);
     if (n == 0) _exit(1);
     uint32_t magic, got, len;
     if (n != TSRUNC_MSG_HEADER) fail(EBADMSG, "malformed message of %zd bytes while %s", n, what);
@@ -67,6 +69,10 @@ static void await_parent(uint16_t answer, const char *what) {
     memcpy(&got, buf + 4, 4);
     memcpy(&len, buf + 8, 4);
     if (magic != TSRUNC_MSG_MAGIC || len != 0) fail(EBADMSG, "malformed message while %s", what);
+    if (nfds) {
+      if (got != MSG_PLACED || placed_fd >= 0) fail(EBADMSG, "unexpected fd with message %u while %s", got, what);
+      placed_fd = fd;
+    }
     int stage = got == MSG_CGROUP_MADE ? 1 : got == MSG_PLACED ? 2 : 0;
     if (stage == cgroup_stage + 1) {
       cgroup_stage = stage;
@@ -86,9 +92,14 @@ void ask_parent(uint16_t type, uint16_t answer, const char *what) {
 
 /* The ops before this one needed no cgroup, or only its directories: they ran while the parent made it and moved us. */
 static void op_await_cgroup(const struct op *op) {
-  int64_t stage = arg_int(op, 0);
-  if (stage < 1 || stage > 2) fail(EBADMSG, "malformed plan: cgroup stage %lld", (long long)stage);
+  int64_t stage = arg_int(op, 0), slot = arg_int(op, 1);
+  if (stage < 1 || stage > 2 || slot < -1 || slot > INT32_MAX || (slot >= 0 && stage != 2)) fail(EBADMSG, "malformed plan: cgroup stage %lld, slot %lld", (long long)stage, (long long)slot);
   while (cgroup_stage < stage) await_parent(cgroup_stage == 0 ? MSG_CGROUP_MADE : MSG_PLACED, "waiting for the container's cgroup");
+  if (slot < 0) return;
+  if (placed_fd < 0) fail(EBADMSG, "the parent placed us without the exec.fifo");
+  if (dup3(placed_fd, (int)slot, O_CLOEXEC) < 0) fail(errno, "move the exec.fifo to fd %lld", (long long)slot);
+  close(placed_fd);
+  placed_fd = -1;
 }
 
 /* One sendmsg of `data` with `fd` attached (SCM_RIGHTS), as a console-socket receiver expects it. */

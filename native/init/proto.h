@@ -38,7 +38,8 @@ enum tsrunc_msg {
   /* 5-9: the cgroup, made and joined beside our set-up (OP_AWAIT_CGROUP); each may arrive while we wait for
      another answer */
   MSG_CGROUP_MADE = 5, /* parent -> init: empty, the container's cgroup directories exist */
-  MSG_PLACED = 6,      /* parent -> init: empty, we are in the container's cgroup (after MSG_CGROUP_MADE) */
+  MSG_PLACED = 6,      /* parent -> init: empty, we are in the container's cgroup (after MSG_CGROUP_MADE); may carry
+                          one fd (SCM_RIGHTS): the exec.fifo, made once the container's id was reserved */
   /* 10-19: seccomp (issue 3) */
   MSG_SECCOMP_FD = 10, /* init -> parent: empty, the seccomp listener fd as SCM_RIGHTS */
   MSG_USERNS_MAPS = 11,   /* init -> parent: empty, write my uid/gid maps now             */
@@ -113,7 +114,8 @@ enum tsrunc_op {
   OP_CREATE_CWD = 51,       /* path (in the root): mkdir -p when missing, 0755, after the root switch (process.cwd, as runc) */
   OP_ENTER_CWD = 52,        /* path: chdir while still root; a permission refusal leaves it to OP_PREPARE_EXEC (as runc) */
   /* 60-69: the cgroup */
-  OP_AWAIT_CGROUP = 60,     /* stage: wait until the parent has made the cgroup (1, MSG_CGROUP_MADE) or put us in it (2, MSG_PLACED) */
+  OP_AWAIT_CGROUP = 60,     /* stage, slot: wait until the parent has made the cgroup (1, MSG_CGROUP_MADE) or put us in it (2,
+                               MSG_PLACED); slot >= 0 (stage 2): the fd MSG_PLACED brought goes there, replacing a placeholder */
 };
 
 #endif

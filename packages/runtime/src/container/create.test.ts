@@ -38,7 +38,8 @@ describe('create over the recording native layer', () => {
     });
     const before = openFds();
     await expect(h.runtime.create('c1', { bundle: h.bundle, spec: h.spec })).rejects.toThrow('unable to start container process: clone3: Operation not permitted');
-    expect(h.sys.names()).toEqual(['flock', 'mkfifo', ...PLAN_QUEUED, 'spawnInit']);
+    // exec.fifo is made only for an init that is placed.
+    expect(h.sys.names()).toEqual(['flock', ...PLAN_QUEUED, 'spawnInit']);
     // The child's end of the pair is what spawnInit was to hand over as the sync fd.
     const [, childEnd] = h.sys.callsOf('socketpair')[0].result as [number, number];
     const [, , src, dst, syncFd] = h.sys.callsOf('spawnInit')[0].args as [string, number, number[], number[], number];
@@ -59,7 +60,7 @@ describe('create over the recording native layer', () => {
     h.sys.next('spawnInit', async () => pid).next('recvMsg', () => initError(hostnameOp, 1, 'sethostname: Operation not permitted'));
     const before = openFds();
     await expect(h.runtime.create('c2', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^hostname: sethostname: Operation not permitted$/);
-    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, 'pidfdSendSignal', 'dupCloexec', 'exits.wait'], told: 2 });
+    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', ...PLAN_QUEUED, ...STARTED, 'pidfdSendSignal', 'dupCloexec', 'exits.wait'], told: 2 });
     const pidfd = h.sys.callsOf('pidfdOpen')[0].result;
     expect(h.sys.callsOf('pidfdOpen')[0].args).toEqual([pid]);
     expect(h.sys.callsOf('pidfdSendSignal')[0].args).toEqual([pidfd, 9]);
@@ -78,7 +79,7 @@ describe('create over the recording native layer', () => {
     const before = openFds();
     await expect(h.runtime.create('c3', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/^container init exited before it was ready \(exit status 3\)$/);
     // The kill after the exit finds it reaped (ESRCH, ignored); the exit already awaited is not awaited again.
-    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, 'dupCloexec', 'exits.wait', 'pidfdSendSignal'], told: 2 });
+    expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', ...PLAN_QUEUED, ...STARTED, 'dupCloexec', 'exits.wait', 'pidfdSendSignal'], told: 2 });
     await expectNothingLeft('c3', before);
   });
 
@@ -106,7 +107,7 @@ describe('create over the recording native layer', () => {
     const killAndWait = ['pidfdSendSignal', 'dupCloexec', 'exits.wait'];
     expect(callsBesidePlacement(h.sys)).toEqual({
       names: [
-        'flock', 'mkfifo', ...PLAN_QUEUED, ...STARTED, // the init, up to MSG_HOOKS
+        'flock', ...PLAN_QUEUED, ...STARTED, // the init, up to MSG_HOOKS
         ...PLAN_QUEUED, ...STARTED, ...killAndWait, // the prestart hook's runner fails and is killed
         ...killAndWait, // then the init
         ...PLAN_QUEUED, ...STARTED, 'dupCloexec', 'exits.wait', // the poststop runner, to its exit
@@ -175,8 +176,8 @@ describe('create over the recording native layer', () => {
 
     it('an init cloned ahead that refuses the plan (its send fails) is killed and awaited, and the plan goes to a fresh clone', async () => {
       const { before } = await aheadFailing('c8', 'sendMsg', errnoError('sendmsg', 'EPERM'));
-      expect(callsBesidePlacement(h.sys).names.slice(0, 14)).toEqual([
-        ...CLONED_AHEAD, 'flock', 'mkfifo', 'sealedMemfd', 'sendMsg', // refused
+      expect(callsBesidePlacement(h.sys).names.slice(0, 13)).toEqual([
+        ...CLONED_AHEAD, 'flock', 'sealedMemfd', 'sendMsg', // refused
         'pidfdSendSignal', 'dupCloexec', 'exits.wait', // killed and awaited
         'socketpair', 'sealedMemfd', 'sendMsg', 'spawnInit', // the plan queued for a fresh clone
       ]);
@@ -188,7 +189,7 @@ describe('create over the recording native layer', () => {
       h.sys.next('spawnInit', async () => pid).next('recvMsg', () => initError(0, 1, 'Operation not permitted'));
       const before = openFds();
       await expect(h.runtime.create('c6', { bundle: h.bundle, spec: h.spec })).rejects.toThrow(/Operation not permitted$/);
-      expect(callsBesidePlacement(h.sys)).toEqual({ names: [...CLONED_AHEAD, 'flock', 'mkfifo', 'sealedMemfd', 'sendMsg', 'recvMsg', 'pidfdSendSignal', 'dupCloexec', 'exits.wait'], told: 2 });
+      expect(callsBesidePlacement(h.sys)).toEqual({ names: [...CLONED_AHEAD, 'flock', 'sealedMemfd', 'sendMsg', 'recvMsg', 'pidfdSendSignal', 'dupCloexec', 'exits.wait'], told: 2 });
       const [ours] = h.sys.callsOf('socketpair')[0].result as [number, number];
       const [sock, , memfd, ...layout] = h.sys.callsOf('sendMsg')[0].args as number[];
       expect(sock).toBe(ours);

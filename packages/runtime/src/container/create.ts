@@ -16,6 +16,8 @@ import { HookState } from '../plan/hooks';
 import { containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup, surveyContainerCgroup } from '../cgroups';
 import { cgroupsPathParent, removeSpareCgroup } from '../cgroups/spare-cgroup';
 import type { Runtime } from '../runtime';
+
+const O_PATH = 0o10000000;
 import { Container } from './container';
 import { phaseLog } from '../process/phases';
 
@@ -109,10 +111,9 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     phases.end('locked', 'id reserved');
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     // All of this runs while tsrunc-init runs the ops that need no cgroup; its first request goes to the pool now,
-    // before exec.fifo is made and the plan sent: the survey's verdict on the cgroupsPath (looked at after the id, as
-    // runc: a duplicate id is reported as such), state.json (no process yet: it reads as stopped) written before the
-    // cgroup is made, so that if this process is killed at any later moment `delete` finds the cgroup and removes it
-    // with anything in it. The init is told of the directories once the limits are planned (a plan that fails removes
+    // before the plan is sent: the survey's verdict on the cgroupsPath (looked at after the id, as runc: a duplicate id
+    // is reported as such), state.json (no process yet: it reads as stopped) written before the cgroup is made, so
+    // that if this process is killed at any later moment `delete` finds the cgroup and removes it with anything in it. The init is told of the directories once the limits are planned (a plan that fails removes
     // them). The init as known when that state.json is built (a daemon's spare) is named in it, which spares a second
     // write (recordProcess) while the init sets up.
     let known = taken?.spare?.process;
@@ -126,13 +127,11 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       return join;
     });
     cgroupReady.catch(() => undefined); // awaited before the init is placed, or on failure below
-    runtime.sys.mkfifo(dir.fifoPath, 0o622);
-    fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
     if (runtime.logger.debugEnabled) runtime.logger.debug(`create ${id}: bundle ${bundle}, cgroup ${Object.values(cgroup.paths).join(' ') || '(none)'}`);
     receiverPassed = true;
     const handedOver = ahead;
     ahead = undefined;
-    init = await startInit(runtime, plan, io, dir.fifoPath, {
+    init = await startInit(runtime, plan, io, {
       cgroup: {
         made: () => cgroupReady!.then(() => undefined),
         join: async (pid) => {
@@ -149,6 +148,12 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
         }
         if (p === known) return Promise.resolve();
         return cgroupReady!.then(() => dir.write({ ...state, pid: p.pid, pidStartTime: p.startTime }));
+      },
+      // Made while the init sets up, after its join: it goes with MSG_PLACED, which the init waits for anyway.
+      execFifo: async () => {
+        runtime.sys.mkfifo(dir.fifoPath, 0o622);
+        fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
+        return fs.openSync(dir.fifoPath, O_PATH);
       },
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
       console: receiver,

@@ -55,7 +55,7 @@ export async function execInContainer(container: Container, proc: Process, opts:
         await cgroup.addProcess(pid);
         await unlock();
       };
-      started = await startInit(runtime, plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, undefined, { cgroup: { join }, console: receiver, phases, cloneAhead: true });
+      started = await startInit(runtime, plan, { stdio: opts.stdio ?? [0, 1, 2], preserveFds }, { cgroup: { join }, console: receiver, phases, cloneAhead: true });
     } catch (e) {
       if (!receiverPassed) closeConsoleReceiver(receiver);
       throw e;

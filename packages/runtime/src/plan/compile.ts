@@ -21,6 +21,8 @@ export interface InitPlan {
   fds: FdSource[];
   /** The sync socket's number inside the init (above every other fd it gets). */
   syncFd: number;
+  /** The exec.fifo's number inside the init (its `execFifo` fd source), where OP_WAIT_FIFO finds it. */
+  execFifoFd?: number;
   ops: PlanOp[];
   /** uid/gid maps the parent writes before sending the plan (new user namespace). */
   uidMappings: string;
@@ -175,6 +177,7 @@ export function compileInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     rootfs,
     fds,
     syncFd: 3 + opts.preserveFds + fds.length,
+    execFifoFd,
     ops,
     uidMappings: containerIdMaps.uid,
     gidMappings: containerIdMaps.gid,

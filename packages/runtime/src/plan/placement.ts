@@ -37,12 +37,15 @@ function mayRunBeforePlacement(op: PlanOp): boolean {
 const MADE = 1;
 const PLACED = 2;
 
-/** `ops` with OP_AWAIT_CGROUP before the first op that needs the cgroup's directories, and before the first that must run in it. */
-export function awaitCgroup(ops: PlanOp[]): PlanOp[] {
+/**
+ * `ops` with OP_AWAIT_CGROUP before the first op that needs the cgroup's directories, and before the first that must
+ * run in it. `placedFd`: the init's fd that MSG_PLACED's fd replaces (the exec.fifo, made while the init sets up).
+ */
+export function awaitCgroup(ops: PlanOp[], placedFd?: number): PlanOp[] {
   let placed = ops.findIndex((op) => !mayRunBeforePlacement(op));
   if (placed < 0) placed = ops.length;
   const made = ops.findIndex((op) => op.inCgroup);
-  const wait = (stage: number): PlanOp => ({ code: Op.AwaitCgroup, args: [stage], origin: 'the cgroup (made and joined by the runtime)' });
+  const wait = (stage: number): PlanOp => ({ code: Op.AwaitCgroup, args: [stage, stage === PLACED ? (placedFd ?? -1) : -1], origin: 'the cgroup (made and joined by the runtime)' });
   const out = [...ops.slice(0, placed), wait(PLACED), ...ops.slice(placed)];
   if (made >= 0 && made < placed) out.splice(made, 0, wait(MADE));
   return out;

@@ -37,7 +37,7 @@ async function runHookOps(runtime: Runtime, ops: PlanOp[]): Promise<void> {
     gidMappings: '',
   };
   // The hook's own stdio is a pipe; the runner's is ours (it writes nothing).
-  const runner = await startInit(runtime, plan, { stdio: [0, 1, 2], preserveFds: 0 }, undefined);
+  const runner = await startInit(runtime, plan, { stdio: [0, 1, 2], preserveFds: 0 });
   try {
     await runner.wait();
   } finally {

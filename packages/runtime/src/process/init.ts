@@ -1,7 +1,6 @@
 // Runs an InitPlan: opens the fds it names, starts tsrunc-init with them, writes id maps, sends the
 // plan and follows the init until it reports ready, or fails naming the config field at fault.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { TsruncError, exitCodeOf, strerror, waitReadable } from '@tsrunc/common';
 import { InitPlan, Msg, awaitCgroup, decodeMessage, encodeMessage, encodePlan, encodePlanMessage, type InitMessage } from '../plan';
@@ -47,6 +46,12 @@ export interface InitHooks {
   ahead?: Promise<SpareInit | undefined>;
   /** With cloneAhead: the parent below which the next spare of this kind waits in a cgroup of its own (a create's). */
   spareCgroupParent?: string;
+  /**
+   * With a plan that waits on an exec.fifo: makes the fifo and opens it (O_PATH; closed here) once the init is in its
+   * cgroup, to go with MSG_PLACED to the plan's execFifoFd, which holds a placeholder until then. So its making is not
+   * on the way to the plan's sending, and runs while the init sets up.
+   */
+  execFifo?: () => Promise<number>;
 }
 
 export interface CgroupPlacement {
@@ -92,11 +97,12 @@ function openConsoleSocket(runtime: Runtime, src: ConsoleSocketSource): number {
   }
 }
 
-function openFdSources(runtime: Runtime, plan: InitPlan, fifoPath: string | undefined): number[] {
+function openFdSources(runtime: Runtime, plan: InitPlan): number[] {
   const opened: number[] = [];
   try {
     for (const src of plan.fds) {
-      if (src.kind === 'execFifo') opened.push(fs.openSync(fifoPath!, O_PATH));
+      // Holds the slot until MSG_PLACED brings the fifo (InitHooks.execFifo).
+      if (src.kind === 'execFifo') opened.push(fs.openSync('/dev/null', O_PATH));
       else if (src.kind === 'consoleSocket') opened.push(openConsoleSocket(runtime, src));
       else {
         try {
@@ -181,10 +187,9 @@ function writeIdMaps(pid: number, plan: InitPlan): void {
 }
 
 /** Hands the seccomp listener fd to the agent at listenerPath with the runtime-spec state message. */
-function forwardSeccompListener(runtime: Runtime, plan: InitPlan, pid: number, listenerFd: number, fifoPath: string | undefined): void {
+function forwardSeccompListener(runtime: Runtime, plan: InitPlan, pid: number, listenerFd: number): void {
   const n = plan.seccompNotify!;
-  // The id: the plan's, or the name of the container's state dir (<root>/<id>/exec.fifo).
-  const id = n.id || (fifoPath ? path.basename(path.dirname(fifoPath)) : '');
+  const id = n.id ?? '';
   const message = {
     ociVersion: n.ociVersion,
     fds: ['seccompFd'],
@@ -219,10 +224,11 @@ function encodeInitPlan(plan: InitPlan): Buffer {
  */
 const EARLY_PLAN_MAX = 256 << 10;
 
-/** Sends an empty message to the init; a gone init (its end closed or reset) is left for the receive to report. */
-function tell(sys: Runtime['sys'], sock: number, type: Msg): void {
+/** Sends an empty message to the init, with `fd`; a gone init (its end closed or reset) is left for the receive to report. */
+function tell(sys: Runtime['sys'], sock: number, type: Msg, fd?: number): void {
   try {
-    sys.sendMsg(sock, encodeMessage(type));
+    if (fd === undefined) sys.sendMsg(sock, encodeMessage(type));
+    else sys.sendMsg(sock, encodeMessage(type), fd);
   } catch (e) {
     if (!GONE.includes((e as NodeJS.ErrnoException).errno ?? 0)) throw e;
   }
@@ -278,7 +284,7 @@ async function discardSpare(spare: SpareInit | undefined): Promise<undefined> {
  * Starts the init and drives it to MSG_READY. On failure the init is killed, and its exit awaited
  * (reaped, through the runtime's exits), before the error is thrown.
  */
-export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio, fifoPath: string | undefined, hooks: InitHooks = {}): Promise<ProcessHandle> {
+export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio, hooks: InitHooks = {}): Promise<ProcessHandle> {
   const sys = runtime.sys;
   let planBytes: Buffer;
   let extra: number[] = [];
@@ -293,14 +299,15 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let early = true;
   let unsettledAhead = hooks.ahead;
   try {
-    if (hooks.cgroup) plan = { ...plan, ops: awaitCgroup(plan.ops) };
+    if (plan.execFifoFd !== undefined && !(hooks.cgroup && hooks.execFifo)) throw new TsruncError('an exec.fifo is sent with MSG_PLACED: it needs the cgroup placement');
+    if (hooks.cgroup) plan = { ...plan, ops: awaitCgroup(plan.ops, plan.execFifoFd) };
     // With timings on, OP_TIMESTAMPs end the init's phases; MSG_READY brings their times back.
     const stamped = hooks.phases?.enabled ? stampPhases(plan.ops) : undefined;
     if (stamped) plan = { ...plan, ops: stamped.ops };
     planBytes = encodeInitPlan(plan);
     early = !hooks.cgroup || planBytes.length <= EARLY_PLAN_MAX;
     initPhases = stamped?.phases ?? [];
-    extra = openFdSources(runtime, plan, fifoPath);
+    extra = openFdSources(runtime, plan);
     layout = [...io.stdio, ...(io.passFds ?? Array.from({ length: io.preserveFds }, (_, i) => 3 + i)), ...extra];
     spawnAt = hooks.phases?.now() ?? 0n;
     const ahead = await unsettledAhead;
@@ -352,7 +359,12 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
           sendPlan(runtime, parentEnd, planBytes);
           tell(sys, parentEnd, Msg.CgroupMade);
         }
-        tell(sys, parentEnd, Msg.Placed);
+        const fifo = await hooks.execFifo?.();
+        try {
+          tell(sys, parentEnd, Msg.Placed, fifo);
+        } finally {
+          if (fifo !== undefined) fs.closeSync(fifo);
+        }
       })();
       placed.catch(() => undefined); // awaited below, or here on failure
     }
@@ -416,7 +428,7 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
       }
       if (msg.type === Msg.SeccompFd) {
         if (msg.fd === undefined) throw new InitFailedError('linux.seccomp: tsrunc-init sent no listener fd');
-        forwardSeccompListener(runtime, plan, current(), msg.fd, fifoPath);
+        forwardSeccompListener(runtime, plan, current(), msg.fd);
         continue;
       }
       if (msg.type === Msg.Hooks) {

@@ -40,5 +40,5 @@ export async function spawnHostProcess(runtime: Runtime, opts: SpawnOptions): Pr
     uidMappings: '',
     gidMappings: '',
   };
-  return startInit(runtime, plan, { stdio: opts.stdio, preserveFds: 0, passFds: fds }, undefined);
+  return startInit(runtime, plan, { stdio: opts.stdio, preserveFds: 0, passFds: fds });
 }

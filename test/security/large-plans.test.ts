@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBinaryPath, native } from '@tsrunc/common';
-import { encodePlan, encodePlanMessage } from '../../packages/runtime/src/plan/encode';
+import { encodeMessage, encodePlan, encodePlanMessage } from '../../packages/runtime/src/plan/encode';
 import { Msg, Op, PLAN_MAX } from '../../packages/runtime/src/plan/proto';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason, tsrunc } from '../helpers/tsrunc';
@@ -118,13 +118,20 @@ describeAsRoot('SECURITY.md #9: tsrunc-init refuses a plan memfd it cannot trust
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
   /** Starts a bare tsrunc-init, sends it `msg` with `fd` attached, and returns its exit code and the error text it sent. */
-  async function refused(msg: Buffer, fd?: number): Promise<{ code: number | null; error: string }> {
+  function refused(msg: Buffer, fd?: number): Promise<{ code: number | null; error: string }> {
+    return refusedAfter([{ msg, fd }]);
+  }
+
+  /** refused, for the messages `sent` in order. */
+  async function refusedAfter(sent: { msg: Buffer; fd?: number }[]): Promise<{ code: number | null; error: string }> {
     const [ours, theirs] = native().socketpair();
     const child = spawn(initBinaryPath(), ['3'], { stdio: ['ignore', 'ignore', 'pipe', theirs] });
     fs.closeSync(theirs);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code, sig) => resolve(sig ? -1 : code)));
-    if (fd === undefined) native().sendMsg(ours, msg);
-    else native().sendMsg(ours, msg, fd);
+    for (const { msg, fd } of sent) {
+      if (fd === undefined) native().sendMsg(ours, msg);
+      else native().sendMsg(ours, msg, fd);
+    }
     const code = await exited;
     const reply = native().recvMsg(ours, 65536);
     fs.closeSync(ours);
@@ -161,6 +168,34 @@ describeAsRoot('SECURITY.md #9: tsrunc-init refuses a plan memfd it cannot trust
     } finally {
       fs.closeSync(fd);
     }
+  });
+
+  describe('the exec.fifo comes with MSG_PLACED only (the parent makes it while the init sets up)', () => {
+    // A plan whose stage 2 wait moves the fd MSG_PLACED brings to fd 5, then would run `id`.
+    const placed = encodePlan([
+      { code: Op.AwaitCgroup, args: [1, -1], origin: 'cgroup' },
+      { code: Op.AwaitCgroup, args: [2, 5], origin: 'cgroup' },
+      { code: Op.PrepareExec, args: ['/', ['/bin/id'], [], 0], origin: 'process' },
+      { code: Op.Exec, args: [], origin: 'process' },
+    ]);
+    const withPlan = async (then: { msg: Buffer; fd?: number }[]) => {
+      const memfd = native().sealedMemfd('test-plan', placed);
+      const devNull = fs.openSync('/dev/null', 'r');
+      try {
+        return await refusedAfter([{ msg: encodePlanMessage(placed.length), fd: memfd }, ...then.map((m) => ({ ...m, fd: m.fd === undefined ? undefined : devNull }))]);
+      } finally {
+        fs.closeSync(memfd);
+        fs.closeSync(devNull);
+      }
+    };
+
+    test('an fd with MSG_CGROUP_MADE', async () => {
+      expect(await withPlan([{ msg: encodeMessage(Msg.CgroupMade), fd: 1 }])).toEqual({ code: 1, error: "unexpected fd with message 5 while waiting for the container's cgroup: Bad message" });
+    });
+
+    test('MSG_PLACED without it, where the plan has a slot for it', async () => {
+      expect(await withPlan([{ msg: encodeMessage(Msg.CgroupMade) }, { msg: encodeMessage(Msg.Placed) }])).toEqual({ code: 1, error: 'the parent placed us without the exec.fifo: Bad message' });
+    });
   });
 
   test('an empty plan', async () => {

@@ -16,8 +16,6 @@ import { HookState } from '../plan/hooks';
 import { containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup, surveyContainerCgroup } from '../cgroups';
 import { cgroupsPathParent, removeSpareCgroup } from '../cgroups/spare-cgroup';
 import type { Runtime } from '../runtime';
-
-const O_PATH = 0o10000000;
 import { Container } from './container';
 import { phaseLog } from '../process/phases';
 
@@ -153,7 +151,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       execFifo: async () => {
         runtime.sys.mkfifo(dir.fifoPath, 0o622);
         fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
-        return fs.openSync(dir.fifoPath, O_PATH);
+        return dir.fifoPath;
       },
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),
       console: receiver,

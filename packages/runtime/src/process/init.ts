@@ -47,11 +47,11 @@ export interface InitHooks {
   /** With cloneAhead: the parent below which the next spare of this kind waits in a cgroup of its own (a create's). */
   spareCgroupParent?: string;
   /**
-   * With a plan that waits on an exec.fifo: makes the fifo and opens it (O_PATH; closed here) once the init is in its
-   * cgroup, to go with MSG_PLACED to the plan's execFifoFd, which holds a placeholder until then. So its making is not
-   * on the way to the plan's sending, and runs while the init sets up.
+   * With a plan that waits on an exec.fifo: makes the fifo once the init is in its cgroup, and resolves with its path.
+   * startInit sends it (O_PATH) with MSG_PLACED to the plan's execFifoFd, which holds a placeholder until then. So its
+   * making is not on the way to the plan's sending, and runs while the init sets up.
    */
-  execFifo?: () => Promise<number>;
+  execFifo?: () => Promise<string>;
 }
 
 export interface CgroupPlacement {
@@ -359,7 +359,8 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
           sendPlan(runtime, parentEnd, planBytes);
           tell(sys, parentEnd, Msg.CgroupMade);
         }
-        const fifo = await hooks.execFifo?.();
+        const fifoPath = await hooks.execFifo?.();
+        const fifo = fifoPath === undefined ? undefined : fs.openSync(fifoPath, O_PATH);
         try {
           tell(sys, parentEnd, Msg.Placed, fifo);
         } finally {

@@ -189,9 +189,9 @@ static const uint8_t *read_plan(uint32_t *len_out) {
   memcpy(&layout, msg + TSRUNC_MSG_HEADER + 8, 4);
   if (memfd < 0) fail(EBADMSG, "malformed plan: no memfd attached");
   if (layout != n_layout) fail(EBADMSG, "malformed plan: a layout of %u fds, %u attached", layout, n_layout);
-  int want = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+  int want = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW;
   int seals = fcntl(memfd, F_GET_SEALS);
-  if (seals < 0 || (seals & want) != want) fail(EBADMSG, "malformed plan: its fd is not a memfd sealed against writes and resizing");
+  if (seals < 0 || (seals & want) != want || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) fail(EBADMSG, "malformed plan: its fd is not a memfd sealed against writes and resizing");
   struct stat st;
   if (fstat(memfd, &st) != 0) fail(errno, "fstat the plan's memfd");
   if ((uint64_t)st.st_size != size) fail(EBADMSG, "malformed plan: the message says %llu bytes, the memfd holds %lld", (unsigned long long)size, (long long)st.st_size);

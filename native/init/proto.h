@@ -8,9 +8,10 @@
  *
  * The plan does not fit in a message (one is bounded by the socket buffer, ~208 KiB, which env,
  * args or 10,000 mounts exceed): MSG_PLAN carries its size, and the plan itself travels as the
- * message's one fd (SCM_RIGHTS), a memfd sealed F_SEAL_SEAL|SHRINK|GROW|WRITE that holds exactly
- * that many bytes, at most TSRUNC_PLAN_MAX. The init checks all of it, then maps the memfd
- * read-only: nothing can change the plan under it.
+ * message's one fd (SCM_RIGHTS), a memfd sealed F_SEAL_SEAL|SHRINK|GROW and FUTURE_WRITE (or WRITE)
+ * that holds exactly that many bytes, at most TSRUNC_PLAN_MAX. The parent writes it with write(2)
+ * and never maps it, so FUTURE_WRITE leaves no way to write it. The init checks all of it, then maps
+ * the memfd read-only: nothing can change the plan under it.
  */
 #ifndef TSRUNC_PROTO_H
 #define TSRUNC_PROTO_H

@@ -114,6 +114,10 @@ Napi::Value SendMsg(const Napi::CallbackInfo &info) {
 
 // sealedMemfd(name, buffer) -> fd (O_CLOEXEC): an in-memory file holding exactly `buffer`, sealed
 // so that neither its size nor its content can change again (how the plan reaches tsrunc-init).
+// F_SEAL_FUTURE_WRITE, not F_SEAL_WRITE: with no writable mapping of it anywhere (it is only ever written
+// by write(2), here) the two refuse the same writes, but F_SEAL_WRITE waits for the pages just written to
+// leave every CPU's LRU batch (lru_add_drain_all: work queued on each CPU and waited for), which stalled a
+// daemon's event loop for 28 ms while the other CPU was busy.
 Napi::Value SealedMemfd(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>();
@@ -133,7 +137,7 @@ Napi::Value SealedMemfd(const Napi::CallbackInfo &info) {
     if (n < 0) throw failed("write memfd");
     off += static_cast<size_t>(n);
   }
-  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) throw failed("seal memfd");
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE) != 0) throw failed("seal memfd");
   return Napi::Number::New(env, fd);
 }
 

@@ -277,13 +277,6 @@ Napi::Value ReapPidfd(const Napi::CallbackInfo &info) {
   return out;
 }
 
-// mkfifo(path, mode)
-Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
-  std::string path = info[0].As<Napi::String>();
-  if (mkfifo(path.c_str(), static_cast<mode_t>(IntArg(info, 1))) != 0) throw ErrnoError(info.Env(), errno, "mkfifo " + path);
-  return info.Env().Undefined();
-}
-
 // flock(fd, exclusive, nonblocking) -> true when taken (false only when nonblocking and held elsewhere)
 Napi::Value Flock(const Napi::CallbackInfo &info) {
   int op = info[1].As<Napi::Boolean>() ? LOCK_EX : LOCK_SH;
@@ -445,7 +438,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal));
   exports.Set("reapPidfd", Napi::Function::New(env, ReapPidfd));
-  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("reapAny", Napi::Function::New(env, ReapAny));

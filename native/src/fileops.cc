@@ -16,7 +16,7 @@
 namespace {
 
 // The kinds, as FileOpKind in packages/common/src/native.ts.
-enum Kind { kRead = 0, kWrite = 1, kMkdir = 2, kRmdir = 3, kCreate = 4, kRename = 5, kUnlink = 6 };
+enum Kind { kRead = 0, kWrite = 1, kMkdir = 2, kRmdir = 3, kCreate = 4, kRename = 5, kUnlink = 6, kMkfifo = 7 };
 
 constexpr size_t kReadChunk = 8192;
 // A cgroup file's text is small; a larger one is a mistake of the caller, not a file to buffer whole.
@@ -26,7 +26,7 @@ struct Op {
   int kind;
   std::string path;
   std::string value;  // kWrite, kCreate: the bytes; kRename: the new path
-  int mode;           // kMkdir, kCreate
+  int mode;           // kMkdir, kCreate, kMkfifo
   bool sync;          // kCreate: O_SYNC
   std::vector<int> tolerate;
   // Results: errno (0: done); kRead: the text.
@@ -87,6 +87,12 @@ int CreateWhole(const std::string &path, const std::string &value, int mode, boo
   return close(fd) == 0 || errno == EINTR ? 0 : errno;
 }
 
+// A FIFO with exactly `mode`: mknod leaves out the umask's bits, chmod puts them back.
+int MakeFifo(const std::string &path, int mode) {
+  if (mknod(path.c_str(), S_IFIFO | static_cast<mode_t>(mode & 07777), 0) != 0) return errno;
+  return chmod(path.c_str(), static_cast<mode_t>(mode & 07777)) == 0 ? 0 : errno;
+}
+
 int Run(Op &op) {
   switch (op.kind) {
     case kRead: return ReadWhole(op.path, op.text);
@@ -96,6 +102,7 @@ int Run(Op &op) {
     case kCreate: return CreateWhole(op.path, op.value, op.mode, op.sync);
     case kRename: return rename(op.path.c_str(), op.value.c_str()) == 0 ? 0 : errno;
     case kUnlink: return unlink(op.path.c_str()) == 0 ? 0 : errno;
+    case kMkfifo: return MakeFifo(op.path, op.mode);
   }
   return EINVAL;
 }
@@ -145,10 +152,10 @@ Napi::Value FileOps(const Napi::CallbackInfo &info) {
     auto o = arr.Get(i).As<Napi::Object>();
     Op op;
     op.kind = o.Get("kind").As<Napi::Number>().Int32Value();
-    if (op.kind < kRead || op.kind > kUnlink) throw Napi::TypeError::New(env, "fileOps: unknown kind");
+    if (op.kind < kRead || op.kind > kMkfifo) throw Napi::TypeError::New(env, "fileOps: unknown kind");
     op.path = o.Get("path").As<Napi::String>();
     if (op.kind == kWrite || op.kind == kCreate || op.kind == kRename) op.value = o.Get("value").As<Napi::String>();
-    op.mode = op.kind == kMkdir || op.kind == kCreate ? o.Get("mode").As<Napi::Number>().Int32Value() : 0;
+    op.mode = op.kind == kMkdir || op.kind == kCreate || op.kind == kMkfifo ? o.Get("mode").As<Napi::Number>().Int32Value() : 0;
     op.sync = op.kind == kCreate && o.Get("sync").ToBoolean();
     Napi::Value tolerate = o.Get("tolerate");
     if (tolerate.IsArray()) {

@@ -78,6 +78,27 @@ describeBuilt(`the addon's fileOps${skip ? ` [skipped: ${skip}]` : ''}`, () => {
     expect(fs.existsSync(sub)).toBe(false);
   });
 
+  it('makes a FIFO with exactly the mode asked, whatever the umask, and never over anything already there', async () => {
+    const fifo = path.join(dir, 'exec.fifo');
+    const umask = process.umask(0o077);
+    try {
+      await runFileOps([{ kind: FileOpKind.Mkfifo, path: fifo, mode: 0o622 }]);
+    } finally {
+      process.umask(umask);
+    }
+    const st = fs.statSync(fifo);
+    expect(st.isFIFO()).toBe(true);
+    expect((st.mode & 0o7777).toString(8)).toBe('622');
+    const target = path.join(dir, 'target');
+    fs.symlinkSync(target, path.join(dir, 'link'));
+    const out = await fileOpOutcomes([
+      { kind: FileOpKind.Mkfifo, path: fifo, mode: 0o622, tolerate: errnos(['EEXIST']) },
+      { kind: FileOpKind.Mkfifo, path: path.join(dir, 'link'), mode: 0o622 },
+    ]);
+    expect(out.map((o) => (o instanceof Error ? `${(o as NodeJS.ErrnoException).code} ${(o as NodeJS.ErrnoException).syscall}` : o))).toEqual(['EEXIST mkfifo', 'EEXIST mkfifo']);
+    expect(fs.existsSync(target)).toBe(false); // a dangling symlink is not followed
+  });
+
   it('writes a cgroup file as the kernel takes it, one write(2), and refuses a value the kernel refuses', async () => {
     const cg = path.join('/sys/fs/cgroup/pids', `tsrunc-fileops-${process.pid}`);
     if (!fs.existsSync('/sys/fs/cgroup/pids/cgroup.procs')) throw new Error('this host mounts no v1 pids hierarchy');

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { native, waitReadable } from '@tsrunc/common';
+import { makeFifo } from '../helpers/fifo';
 import { builtSkipReason } from '../helpers/tsrunc';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
@@ -69,7 +70,7 @@ describeBuilt(`the addon's spliceCopy${skip ? ` [skipped: ${skip}]` : ''}`, () =
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-splice-'));
     fifo = path.join(dir, 'stdout');
-    native().mkfifo(fifo, 0o600);
+    makeFifo(fifo, 0o600);
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { native, type NativeLayer } from '../../packages/common/src';
 import { RecordingNative } from '../../packages/runtime/src/testing/recording-native';
 
-const { EEXIST, ESRCH } = os.constants.errno;
+const { ESRCH } = os.constants.errno;
 
 let dir: string;
 beforeEach(() => {
@@ -111,16 +111,5 @@ describe.each([
     fs.closeSync(holder);
     expect(sys.flock(other, true, true)).toBe(true);
     fs.closeSync(other);
-  });
-
-  it('mkfifo: a FIFO with the mode asked (less the umask); EEXIST when the path exists', () => {
-    const sys = make();
-    const fifo = path.join(dir, 'exec.fifo');
-    sys.mkfifo(fifo, 0o622);
-    const st = fs.statSync(fifo);
-    expect(st.isFIFO()).toBe(true);
-    const umask = process.umask();
-    expect(st.mode & 0o777).toBe(0o622 & ~umask);
-    expect(errnoOf(() => sys.mkfifo(fifo, 0o622))).toBe(EEXIST);
   });
 });

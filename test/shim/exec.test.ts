@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Code, type Stub } from 'ttrpc-ts';
-import { defaultSpec, native } from '@tsrunc/common';
+import { defaultSpec } from '@tsrunc/common';
 import { protocol, TaskStatus, type TaskMethods } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
+import { makeFifo } from '../helpers/fifo';
 import { builtSkipReason } from '../helpers/tsrunc';
 import { alive, createTaskRequest, InputFifo, OutputFifo, until, useFakeContainerd } from './harness';
 
@@ -201,7 +202,7 @@ const execRequest = (id: string, execId: string, args: string[], io: { stdin?: s
     const { task, pid: initPid } = await runningTask(id, ['sleep', '1000']);
     // The exec's output is not read at first: its exit cannot be recorded until it is, the init's could be at once.
     const slow = fifo('slow-stdout');
-    native().mkfifo(slow, 0o600);
+    makeFifo(slow, 0o600);
     const reader = fs.openSync(slow, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     await task.Exec(execRequest(id, 'writer', ['sh', '-c', 'head -c 100000 /dev/zero; touch /dev/shm/written; sleep 1000'], { stdout: slow }), opts());
     const { pid } = await task.Start({ id, exec_id: 'writer' }, opts());

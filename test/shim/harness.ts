@@ -7,10 +7,11 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultSpec, native, type Spec } from '@tsrunc/common';
+import { defaultSpec, type Spec } from '@tsrunc/common';
 import { protocol, type Envelope, type TaskMethods } from '@tsrunc/shim';
 import { CallContext, Client, implement, Server, stub, type Stub } from 'ttrpc-ts';
 import { sharedBusyboxRootfs } from '../helpers/busybox';
+import { makeFifo } from '../helpers/fifo';
 import { REPO, tsrunc } from '../helpers/tsrunc';
 
 export const SHIM = path.join(REPO, 'bin/containerd-shim-tsrunc-v2');
@@ -47,7 +48,7 @@ export class OutputFifo {
   readonly ended: Promise<void>;
 
   constructor(readonly path: string) {
-    native().mkfifo(path, 0o600);
+    makeFifo(path, 0o600);
     this.reader = new net.Socket({ fd: fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK), readable: true, writable: false });
     this.reader.on('data', (b: Buffer) => this.chunks.push(b));
     this.ended = new Promise((resolve) => this.reader.once('end', () => resolve()));
@@ -71,7 +72,7 @@ export class InputFifo {
   private readonly writer: net.Socket;
 
   constructor(readonly path: string) {
-    native().mkfifo(path, 0o600);
+    makeFifo(path, 0o600);
     this.writer = new net.Socket({ fd: fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: false, writable: true });
   }
 
@@ -137,7 +138,7 @@ export class FakeContainerd {
     spec.linux!.cgroupsPath = `/${this.namespace}/${id}`;
     edit?.(spec);
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec));
-    native().mkfifo(path.join(dir, 'log'), 0o700);
+    makeFifo(path.join(dir, 'log'), 0o700);
     let log = '';
     const reader = new net.Socket({ fd: fs.openSync(path.join(dir, 'log'), fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
     reader.on('data', (b: Buffer) => (log += b.toString()));

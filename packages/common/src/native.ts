@@ -8,18 +8,18 @@ export interface ExitStatus {
 }
 
 /** The kinds of NativeLayer.fileOps' operations (native/src/fileops.cc). */
-export const FileOpKind = { Read: 0, Write: 1, Mkdir: 2, Rmdir: 3, Create: 4, Rename: 5, Unlink: 6 } as const;
+export const FileOpKind = { Read: 0, Write: 1, Mkdir: 2, Rmdir: 3, Create: 4, Rename: 5, Unlink: 6, Mkfifo: 7 } as const;
 
 /**
  * One file operation of a fileOps batch. Read: the whole file. Write: one write(2) of `value` to an existing file
  * (O_TRUNC, never O_CREAT). Mkdir/Rmdir: of `path`, with `mode`. Create: a new file (O_EXCL) holding `value`, with
- * `mode`, O_SYNC when `sync`. Rename: `path` to `value`. Unlink: of `path` (never a directory). `tolerate`: errnos
- * that do not stop the batch.
+ * `mode`, O_SYNC when `sync`. Rename: `path` to `value`. Unlink: of `path` (never a directory). Mkfifo: a FIFO at `path`
+ * with exactly `mode` (the umask left out). `tolerate`: errnos that do not stop the batch.
  */
 export type FileOp =
   | { kind: typeof FileOpKind.Read | typeof FileOpKind.Rmdir | typeof FileOpKind.Unlink; path: string; tolerate?: number[] }
   | { kind: typeof FileOpKind.Write | typeof FileOpKind.Rename; path: string; value: string; tolerate?: number[] }
-  | { kind: typeof FileOpKind.Mkdir; path: string; mode: number; tolerate?: number[] }
+  | { kind: typeof FileOpKind.Mkdir | typeof FileOpKind.Mkfifo; path: string; mode: number; tolerate?: number[] }
   | { kind: typeof FileOpKind.Create; path: string; value: string; mode: number; sync?: boolean; tolerate?: number[] };
 
 /** The native addon (native/src/addon.cc): the syscalls Node lacks. The runtime takes it as a parameter, so tests can pass a recording double. */
@@ -40,7 +40,6 @@ export interface NativeLayer {
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   reapPidfd(pidfd: number): ExitStatus | null;
-  mkfifo(path: string, mode: number): void;
   flock(fd: number, exclusive: boolean, nonblocking: boolean): boolean;
   setChildSubreaper(): void;
   reapAny(): Array<ExitStatus & { pid: number }>;

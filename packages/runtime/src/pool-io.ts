@@ -22,7 +22,7 @@ export const fsAsync = {
 };
 
 const KIND_SYSCALL: Record<number, string> = {
-  [FileOpKind.Read]: 'read', [FileOpKind.Write]: 'write', [FileOpKind.Mkdir]: 'mkdir', [FileOpKind.Rmdir]: 'rmdir', [FileOpKind.Create]: 'open', [FileOpKind.Rename]: 'rename', [FileOpKind.Unlink]: 'unlink',
+  [FileOpKind.Read]: 'read', [FileOpKind.Write]: 'write', [FileOpKind.Mkdir]: 'mkdir', [FileOpKind.Rmdir]: 'rmdir', [FileOpKind.Create]: 'open', [FileOpKind.Rename]: 'rename', [FileOpKind.Unlink]: 'unlink', [FileOpKind.Mkfifo]: 'mkfifo',
 };
 
 let errorMap: Map<number, [string, string]> | undefined;

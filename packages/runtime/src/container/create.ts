@@ -110,8 +110,8 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     // All of this runs while tsrunc-init runs the ops that need no cgroup; its first request goes to the pool now,
     // before the plan is sent: the survey's verdict on the cgroupsPath (looked at after the id, as runc: a duplicate id
-    // is reported as such), state.json (no process yet: it reads as stopped) written before the cgroup is made, so
-    // that if this process is killed at any later moment `delete` finds the cgroup and removes it with anything in it.
+    // is reported as such), state.json (no process yet: it reads as stopped) and exec.fifo made before the cgroup is,
+    // so that if this process is killed at any later moment `delete` finds the cgroup and removes it with anything in it.
     // The init is told of the directories once the limits are planned (a plan that fails removes them). The init as
     // known when that state.json is built (a daemon's spare) is named in it, which spares a second write
     // (recordProcess) while the init sets up.
@@ -119,7 +119,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     let stateBuilt = false;
     const firstState = (): PendingWrite => {
       stateBuilt = true;
-      return dir.writeOps({ ...state, pid: known?.pid ?? 0, pidStartTime: known?.startTime ?? '' });
+      return dir.createOps({ ...state, pid: known?.pid ?? 0, pidStartTime: known?.startTime ?? '' });
     };
     cgroupReady = setUpContainerCgroup(cgroup, spec, firstState, await surveyed, spare).then((join) => {
       cgroupMade = true;
@@ -148,10 +148,9 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
         if (p === known) return Promise.resolve();
         return cgroupReady!.then(() => dir.write({ ...state, pid: p.pid, pidStartTime: p.startTime }));
       },
-      // Made while the init sets up, after its join: it goes with MSG_PLACED, which the init waits for anyway.
+      // Made with state.json, at the head of the cgroup's request; it goes with MSG_PLACED.
       execFifo: async () => {
-        runtime.sys.mkfifo(dir.fifoPath, 0o622);
-        fs.chmodSync(dir.fifoPath, 0o622); // mkfifo obeys our umask
+        await cgroupReady;
         return dir.fifoPath;
       },
       onHooks: (pid) => runHostHooks(runtime, spec, ['prestart', 'createRuntime'], { ...hookState, pid }),

@@ -16,12 +16,14 @@ afterEach(() => h.cleanup());
 async function createReady(id: string, pid: number): Promise<Container> {
   h.sys.next('spawnInit', async () => pid).next('recvMsg', () => encodeMessage(Msg.Ready));
   const container = await h.runtime.create(id, { bundle: h.bundle, spec: h.spec });
-  // The plan queued before the clone, MSG_CGROUP_MADE and MSG_PLACED as the cgroup is made and joined, with exec.fifo
-  // made after the join, and sent with MSG_PLACED.
+  // The plan queued before the clone, MSG_CGROUP_MADE and MSG_PLACED as the cgroup is made and joined; exec.fifo goes
+  // with MSG_PLACED, made by then.
   expect(callsBesidePlacement(h.sys)).toEqual({ names: ['flock', 'socketpair', 'sealedMemfd', 'sendMsg', 'spawnInit', 'pidfdOpen', 'recvMsg'], told: 2 });
   const placed = h.sys.calls.findIndex((c) => c.name === 'sendMsg' && (c.args[1] as Buffer).readUInt32LE(4) === Msg.Placed);
-  expect(h.sys.calls.findIndex((c) => c.name === 'mkfifo')).toBeLessThan(placed);
   expect(h.sys.calls[placed].args.length).toBe(3); // the socket, the message, exec.fifo's fd
+  const fifo = fs.statSync(path.join(h.root, id, 'exec.fifo'));
+  expect(fifo.isFIFO()).toBe(true);
+  expect(fifo.mode & 0o777).toBe(0o622); // not less the umask
   expect(container.init?.pid).toBe(pid);
   expect(container.status()).toBe('created');
   h.sys.calls.length = 0;

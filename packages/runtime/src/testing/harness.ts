@@ -124,14 +124,13 @@ export class StandIns {
 
 /**
  * The native calls in order, the placement's apart: the cgroup's messages to the init (MSG_CGROUP_MADE, MSG_PLACED),
- * counted in `told`, and the making of the exec.fifo that goes with MSG_PLACED. They happen whenever the cgroup is made
- * and joined, which falls between the init's reads as the event loop has it.
+ * counted in `told`. They are sent whenever the cgroup is made and joined, which falls between the init's reads as the
+ * event loop has it.
  */
 export function callsBesidePlacement(sys: RecordingNative): { names: string[]; told: number } {
   const isCgroupMessage = (c: { name: string; args: unknown[] }) =>
     c.name === 'sendMsg' && [Msg.CgroupMade, Msg.Placed].includes((c.args[1] as Buffer).readUInt32LE(4)); // proto.h: magic, type, length
-  const isPlacement = (c: { name: string; args: unknown[] }) => isCgroupMessage(c) || c.name === 'mkfifo';
-  return { names: sys.calls.filter((c) => !isPlacement(c)).map((c) => c.name), told: sys.calls.filter(isCgroupMessage).length };
+  return { names: sys.calls.filter((c) => !isCgroupMessage(c)).map((c) => c.name), told: sys.calls.filter(isCgroupMessage).length };
 }
 
 /** This process's open fds and what each names. */

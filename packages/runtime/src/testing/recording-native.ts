@@ -6,7 +6,6 @@
 // FIFOs) wherever the verbs close or stat what they get, so a leak shows in /proc/self/fd. Every
 // default's assumption about the addon is checked against the real one in
 // test/runtime/recording-native.test.ts (the same contract, run on both).
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import type { ExitStatus, FileOp, NativeLayer } from '@tsrunc/common';
@@ -146,15 +145,6 @@ export class RecordingNative implements NativeLayer {
 
   reapPidfd(pidfd: number): ExitStatus | null {
     return this.call('reapPidfd', [pidfd]);
-  }
-
-  /** A real FIFO (coreutils mkfifo), its mode less our umask and EEXIST when the path exists, as mkfifo(3). */
-  mkfifo(path: string, mode: number): void {
-    return this.call('mkfifo', [path, mode], () => {
-      if (fs.existsSync(path)) throw errnoError('mkfifo', 'EEXIST');
-      // mkfifo(1) -m sets the mode exactly; mkfifo(3) leaves out the umask's bits.
-      execFileSync('mkfifo', ['-m', (mode & ~process.umask()).toString(8), path]);
-    });
   }
 
   /**

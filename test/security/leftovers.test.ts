@@ -21,10 +21,10 @@ function expectOneLineError(stderr: string, message: RegExp): void {
   expect(lines[0]).toMatch(message);
 }
 
-/** A tmpfs of `pages` pages with all but `freePages` filled. */
-function fullTmpfs(c: Containers, pages: number, freePages: number): string {
+/** A tmpfs of `pages` pages with all but `freePages` filled; of `inodes` inodes when given (its root and the fill take two). */
+function fullTmpfs(c: Containers, pages: number, freePages: number, inodes?: number): string {
   const dir = c.dir(fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-full-')));
-  expect(spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${pages * PAGE},mode=0755`, 'tmpfs', dir]).status).toBe(0);
+  expect(spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${pages * PAGE},mode=0755${inodes ? `,nr_inodes=${inodes}` : ''}`, 'tmpfs', dir]).status).toBe(0);
   mounted.push(dir);
   fs.writeFileSync(path.join(dir, 'fill'), Buffer.alloc((pages - freePages) * PAGE));
   return dir;
@@ -101,6 +101,18 @@ describeAsRoot('SECURITY.md #11: nothing half-made left behind', () => {
     expect(r.status).toBe(1);
     expect(Date.now() - started).toBeLessThan(FAST_FAILURE_MS);
     expectOneLineError(r.stderr, new RegExp(`write ${root}/${id}/state.json: no space left on device`));
+    expect(fs.readdirSync(root)).toEqual(['fill']);
+    expect([...leftBehind(c, id, b), ...processesInCgroupOf(id)]).toEqual([]);
+  });
+
+  test('#9 a --root with inodes for the state dir and state.json but not exec.fifo: fails at once, one line naming it, nothing left', () => {
+    const root = fullTmpfs(c, 16, 16, 4);
+    const { id, b } = containerFor('fifofull');
+    const started = Date.now();
+    const r = tsrunc(root, ['create', '--bundle', b.dir, id]);
+    expect(r.status).toBe(1);
+    expect(Date.now() - started).toBeLessThan(FAST_FAILURE_MS);
+    expectOneLineError(r.stderr, new RegExp(`cannot make ${root}/${id}/exec.fifo: no space left on device`));
     expect(fs.readdirSync(root)).toEqual(['fill']);
     expect([...leftBehind(c, id, b), ...processesInCgroupOf(id)]).toEqual([]);
   });

@@ -130,7 +130,7 @@ describeAsRoot('container lifecycle', () => {
           fs.writeSync(w, 'pwned', 0);
           wrote = true;
         } catch (e) {
-          expect((e as NodeJS.ErrnoException).code).toBe('EPERM'); // F_SEAL_WRITE
+          expect((e as NodeJS.ErrnoException).code).toBe('EPERM'); // F_SEAL_FUTURE_WRITE
         } finally {
           fs.closeSync(w);
         }

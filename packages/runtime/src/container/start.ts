@@ -1,15 +1,12 @@
 // start: open exec.fifo for reading, which lets the blocked init exec the user's process.
 import * as fs from 'node:fs';
-import { FileOpKind, TsruncError, firstReadable } from '@tsrunc/common';
+import { TsruncError, firstReadable } from '@tsrunc/common';
 import type { Container } from './container';
 import type { ContainerState } from './state-dir';
 import { isAliveAsync, openPidfd } from '../process/liveness';
 import { runHostHooks } from '../process/hooks';
 import type { Runtime } from '../runtime';
 import { phaseLog } from '../process/phases';
-import { errnos, runFileOps } from '../pool-io';
-
-const ENOENT = errnos(['ENOENT']);
 
 /**
  * Lets a created container's init exec the user's process (removing exec.fifo makes it `running`),
@@ -23,8 +20,7 @@ export async function startContainer(container: Container): Promise<void> {
     const phases = phaseLog(container.runtime.logger, `start ${state.id}`);
     await releaseInit(container.runtime, container.dir.fifoPath, state);
     phases.end('exec', 'exec.fifo read: the init goes on to execve');
-    // On the thread pool, as its making (ContainerDir.createOps): a daemon's loop does not wait for that filesystem.
-    await runFileOps([{ kind: FileOpKind.Unlink, path: container.dir.fifoPath, tolerate: ENOENT }]);
+    await container.dir.removeFifo();
     container.runtime.logger.debug(`start ${state.id}: init ${state.pid} released to exec ${state.config.process?.args?.[0] ?? ''}`);
     try {
       await runHostHooks(container.runtime, state.config, ['poststart'], { ociVersion: state.ociVersion, id: state.id, status: 'running', pid: state.pid, bundle: state.bundle, annotations: state.annotations });

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileOpKind, NotFoundError, Spec, TsruncError, errnoCode, strerror } from '@tsrunc/common';
-import { atomicWrite, errnos, fileOpOutcomes, fsAsync, goneOutcome, runPendingWrite, type PendingWrite } from '../pool-io';
+import { atomicWrite, errnos, fileOpOutcomes, fsAsync, goneOutcome, runFileOps, runPendingWrite, type PendingWrite } from '../pool-io';
 
 const ENOENT = errnos(['ENOENT']);
 
@@ -95,6 +95,11 @@ export class ContainerDir {
       ops: [...write.ops, { kind: FileOpKind.Mkfifo, path: this.fifoPath, mode: 0o622 }],
       failed: async (e) => ((e as NodeJS.ErrnoException).path === this.fifoPath ? new TsruncError(`cannot make ${this.fifoPath}: ${strerror(e)}`) : write.failed(e)),
     };
+  }
+
+  /** Removes exec.fifo (the container is `running` from then on), on the thread pool as its making. */
+  async removeFifo(): Promise<void> {
+    await runFileOps([{ kind: FileOpKind.Unlink, path: this.fifoPath, tolerate: ENOENT }]);
   }
 
   /**

@@ -47,9 +47,9 @@ export interface InitHooks {
   /** With cloneAhead: the parent below which the next spare of this kind waits in a cgroup of its own (a create's). */
   spareCgroupParent?: string;
   /**
-   * With a plan that waits on an exec.fifo: makes the fifo once the init is in its cgroup, and resolves with its path.
-   * startInit sends it (O_PATH) with MSG_PLACED to the plan's execFifoFd, which holds a placeholder until then. So its
-   * making is not on the way to the plan's sending, and runs while the init sets up.
+   * With a plan that waits on an exec.fifo: resolves with the fifo's path once it exists (a create makes it with
+   * state.json, on the pool, while the init sets up). startInit sends it (O_PATH) with MSG_PLACED, once the init is in
+   * its cgroup, to the plan's execFifoFd, which holds a placeholder until then: the plan's sending never waits for it.
    */
   execFifo?: () => Promise<string>;
 }

@@ -8,12 +8,12 @@ import { ContainerDir, ContainerState, rfc3339Nano } from './state-dir';
 import type { PendingWrite } from '../pool-io';
 import type { Release } from './lock';
 import { pidFilePath, writePidFile } from './pid-file';
-import { InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
+import { ConsoleReceiver, InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
 import type { ProcessHandle } from '../process/handle';
 import { discardSpareInit, initAhead, type InitAhead, type SpareInit } from '../process/spare';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
 import { HookState } from '../plan/hooks';
-import { containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup, surveyContainerCgroup } from '../cgroups';
+import { Cgroup, containerCgroup, destroyContainerCgroup, nativeDeviceFilter, setUpContainerCgroup, surveyContainerCgroup } from '../cgroups';
 import { cgroupsPathParent, removeSpareCgroup } from '../cgroups/spare-cgroup';
 import type { Runtime } from '../runtime';
 import { Container } from './container';
@@ -68,36 +68,40 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
   const bundle = path.resolve(opts.bundle);
   const spec = opts.spec ?? readBundleSpec(bundle);
   phases.end('parse');
-  if (opts.consoleSocket && !spec.process?.terminal) throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty');
-  const io: InitStdio = { stdio: opts.stdio ?? [0, 1, 2], preserveFds: opts.preserveFds ?? 0 };
-  // Everything that can be checked without side effects is checked before the id is reserved.
-  const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
-  const layout = runtime.cgroupLayout;
-  const { cgroup, cgroupDirs } = containerCgroup(spec, id, layout, nativeDeviceFilter(runtime.sys));
-  // On the thread pool while the plan is compiled and the id reserved.
-  const surveyed = surveyContainerCgroup(cgroup);
-  const receiver = spec.process?.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
   const hookState: HookState = { ociVersion: spec.ociVersion, id, status: 'creating', bundle, annotations: spec.annotations };
+  // The parent below which the daemon's spares wait in cgroups of their own, when this container's cgroup is there.
+  const spareParent = runtime.spareCgroupParent !== undefined && cgroupsPathParent(spec.linux?.cgroupsPath) === runtime.spareCgroupParent ? runtime.spareCgroupParent : undefined;
+  let cgroup: Cgroup | undefined;
   let cgroupMade = false;
   let cgroupReady: Promise<(pid: number) => Promise<void>> | undefined;
   let init: ProcessHandle | undefined;
   let reserved = false;
   let release: Release | undefined;
+  let receiver: ConsoleReceiver | undefined;
   let receiverPassed = false;
   let ahead: Promise<SpareInit | undefined> | undefined;
   let spare: InitAhead['cgroup'];
   let taken: InitAhead | undefined;
-  // The parent below which the daemon's spares wait in cgroups of their own, when this container's cgroup is there.
-  const spareParent = runtime.spareCgroupParent !== undefined && cgroupsPathParent(spec.linux?.cgroupsPath) === runtime.spareCgroupParent ? runtime.spareCgroupParent : undefined;
   try {
-    // A daemon's spare, or a CLI's clone begun now beside the planning: handed to startInit.
+    // First, as the init's clone is what a CLI create waits for longest: a daemon's spare, or a CLI's clone begun now
+    // beside the checks and the planning; handed to startInit.
     taken = initAhead(runtime, spec, spareParent);
     ahead = taken?.init;
     spare = taken?.cgroup;
+    if (opts.consoleSocket && !spec.process?.terminal) throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty');
+    const io: InitStdio = { stdio: opts.stdio ?? [0, 1, 2], preserveFds: opts.preserveFds ?? 0 };
+    // Everything that can be checked without side effects is checked before the id is reserved.
+    const pidFile = opts.pidFile ? pidFilePath(opts.pidFile) : undefined;
+    const layout = runtime.cgroupLayout;
+    const made = containerCgroup(spec, id, layout, nativeDeviceFilter(runtime.sys));
+    cgroup = made.cgroup;
+    // On the thread pool while the plan is compiled and the id reserved.
+    const surveyed = surveyContainerCgroup(cgroup);
+    receiver = spec.process?.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
     const consoleSocket = !spec.process?.terminal ? undefined : receiver ? { fd: receiver.theirs } : { path: opts.consoleSocket };
     const plan = compileInitPlan(spec, {
       bundle, preserveFds: io.preserveFds, noPivot: !!opts.noPivot, execFifo: true, host: readHostFacts(layout), id,
-      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, hookEnv: runtime.hookEnv, consoleSocket, cgroupDirs, seccompCompiler: (p) => runtime.sys.compileSeccomp(p),
+      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`, hookEnv: runtime.hookEnv, consoleSocket, cgroupDirs: made.cgroupDirs, seccompCompiler: (p) => runtime.sys.compileSeccomp(p),
     });
     checkRootfs(plan.rootfs);
     const capWarning = unknownCapabilitiesWarning(spec.process?.capabilities);
@@ -174,7 +178,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       runtime.spares?.refill(unused.cloneFlags, spareParent); // as startInit would have
     }
     await cgroupReady?.catch(() => undefined);
-    const cgroupError = cgroupMade ? await destroyContainerCgroup(cgroup.paths).then(() => undefined, (err: Error) => err) : undefined;
+    const cgroupError = cgroupMade && cgroup ? await destroyContainerCgroup(cgroup.paths).then(() => undefined, (err: Error) => err) : undefined;
     // Not adopted, or renamed back: its init is gone (killed above, or discarded by startInit).
     if (spare) await removeSpareCgroup(spare.cgroup).catch(() => undefined);
     if (reserved) await dir.remove();

@@ -5,6 +5,7 @@
 // Then execs: into one running task of each way, timed Exec (the exec is set up), Start until Wait returns, Delete.
 // Run by scripts/bench through ts-register.cjs.
 import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultSpec } from '@tsrunc/common';
 import type { TaskMethods } from '@tsrunc/shim';
@@ -101,10 +102,12 @@ async function removeTask(ctd: FakeContainerd, way: Way, task: Stub<TaskMethods>
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Where the bundles, the state dirs and the rootfs are (FakeContainerd's base, under TMPDIR), and on what. */
+const STATE_FS = `state under ${os.tmpdir()}, ${execFileSync('stat', ['-f', '-c', '%T', os.tmpdir()], { encoding: 'utf8' }).trim()}`;
 
 /** Each way's median per phase, and its ratio to ours of the total (median of the pairs of one turn). */
 function report(title: string, phases: string[], times: Map<string, number[][]>): void {
-  console.log(`## ${title} (${RUNS} runs each, in turns)`);
+  console.log(`## ${title} (${RUNS} runs each, in turns; ${STATE_FS})`);
   console.log(`  ${'shim'.padEnd(16)} ${phases.map((p) => `${p} ms`.padStart(16)).join('')}   ratio ${WAYS[0].label}/x of total (median of pairs)`);
   const ours = times.get(WAYS[0].label)!;
   const last = phases.length - 1;

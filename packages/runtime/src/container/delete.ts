@@ -60,19 +60,33 @@ async function endInit(runtime: Runtime, held: ProcessHandle | undefined, state:
     init = new ProcessHandle(runtime.sys, runtime, state.pid, pidfd, state.pidStartTime);
   }
   try {
-    if (status !== 'stopped') {
-      try {
-        init.kill(SIGKILL);
-      } catch {
-        // exited meanwhile
-      }
-      await thawIfFrozen(state.cgroupPaths); // a paused container: SIGKILL lands once thawed (runc)
+    if (status === 'stopped') {
+      // It has exited (gone, or a zombie): the wait returns at once, and reaps it when it is our child.
+      await init.wait();
+      return;
     }
-    await init.wait(AbortSignal.timeout(KILL_WAIT_MS)).catch((e: Error) => {
-      throw e.name === 'TimeoutError' ? new TsruncError('container init still running') : e;
-    });
+    try {
+      init.kill(SIGKILL);
+    } catch {
+      // exited meanwhile
+    }
+    await thawIfFrozen(state.cgroupPaths); // a paused container: SIGKILL lands once thawed (runc)
+    await waitAtMost(init, KILL_WAIT_MS);
   } finally {
     init.close();
+  }
+}
+
+/** The init's exit, or an error after `ms` (a plain timer: AbortSignal.timeout would load node's EventTarget for it). */
+async function waitAtMost(init: ProcessHandle, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TsruncError('container init still running')), ms);
+  });
+  try {
+    await Promise.race([init.wait(), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -3,3 +3,4 @@ export * from './native';
 export * from './oci';
 export * from './signals';
 export * from './log';
+export * from './stop';

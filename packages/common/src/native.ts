@@ -1,6 +1,7 @@
 // The typed wrapper over tsrunc.node (native/src/addon.cc) and the location of tsrunc-init.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { StopSignal } from './stop';
 
 export interface ExitStatus {
   exitCode: number | null;
@@ -150,7 +151,7 @@ function pollFailed(status: number): boolean {
  * Resolves once `fd` is readable, its peer hung up or an error is pending on it. An abort rejects with the signal's reason and stops the
  * poll first, so the caller may close `fd` right after (libuv forbids closing a polled fd).
  */
-export function waitReadable(fd: number, signal?: AbortSignal, sys: NativeLayer = native()): Promise<void> {
+export function waitReadable(fd: number, signal?: StopSignal, sys: NativeLayer = native()): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = (): void => {

@@ -3,8 +3,7 @@
 // makes one per command; the shim keeps one for its lifetime and the Containers it returns.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { setMaxListeners } from 'node:events';
-import { initBinaryPath, native, type ExitStatus, type Logger, type NativeLayer } from '@tsrunc/common';
+import { Stopper, initBinaryPath, native, type ExitStatus, type Logger, type NativeLayer } from '@tsrunc/common';
 import { cleanCgroupsPath, detectCgroupLayout, type CgroupLayout } from './cgroups';
 import { ContainerLocks } from './container/lock';
 import { ContainerDir } from './container/state-dir';
@@ -67,7 +66,7 @@ export class Runtime implements ExitSource {
    * any handle of the process is open.
    */
   private readonly exitWaits = new Map<string, { exited?: Promise<ExitStatus | undefined>; handles: number }>();
-  private readonly closing = new AbortController();
+  private readonly closing = new Stopper();
 
   constructor(options: RuntimeOptions) {
     this.root = options.root;
@@ -81,8 +80,6 @@ export class Runtime implements ExitSource {
     this.spares = options.cloneAhead === 'spares' ? new SpareInits(this) : undefined;
     this.cloneEachCreateAhead = options.cloneAhead === 'each-create';
     this.spareCgroupParent = this.spares && options.spareCgroupParent ? cleanCgroupsPath(options.spareCgroupParent) : undefined;
-    // Every pending exit wait listens for the runtime's close: a daemon has many.
-    setMaxListeners(0, this.closing.signal);
   }
 
   get cgroupLayout(): CgroupLayout {
@@ -140,7 +137,7 @@ export class Runtime implements ExitSource {
     if (!entry.exited) {
       // Its own pidfd: the handle may close its own while this wait still polls.
       const pidfd = this.sys.dupCloexec(proc.pidfd);
-      entry.exited = this.exits.wait(proc.pid, pidfd, this.closing.signal).finally(() => fs.closeSync(pidfd));
+      entry.exited = this.exits.wait(proc.pid, pidfd, this.closing).finally(() => fs.closeSync(pidfd));
     }
     return entry.exited;
   }
@@ -167,7 +164,7 @@ export class Runtime implements ExitSource {
   /** Kills the spare inits (awaiting their exits), then stops every wait still pending; for a daemon that shuts down. */
   async close(): Promise<void> {
     await this.spares?.close();
-    this.closing.abort(new Error('runtime closed'));
+    this.closing.stop(new Error('runtime closed'));
   }
 }
 

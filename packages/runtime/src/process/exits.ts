@@ -2,7 +2,7 @@
 // CLI can reap by pidfd while a daemon's single reaper collects every child (its own and the
 // orphans a subreaper inherits) without the library racing it.
 import { constants } from 'node:os';
-import { waitReadable, type ExitStatus, type NativeLayer } from '@tsrunc/common';
+import { waitReadable, type ExitStatus, type NativeLayer, type StopSignal } from '@tsrunc/common';
 
 export interface Exits {
   /**
@@ -10,7 +10,7 @@ export interface Exits {
    * (and it is then reaped, leaving no zombie), undefined when it was another process's child.
    * An abort rejects with the signal's reason and leaves nothing polling `pidfd`.
    */
-  wait(pid: number, pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined>;
+  wait(pid: number, pidfd: number, signal?: StopSignal): Promise<ExitStatus | undefined>;
   /**
    * Until the returned function is called, nothing but wait() reaps: a child whose pid we have yet
    * to learn (the init's fork into a pid namespace, reported by message) stays a zombie we can pin.
@@ -22,7 +22,7 @@ export interface Exits {
  * Waits until the process behind `pidfd` has exited (the pidfd becomes readable), then reaps it with
  * waitid(P_PIDFD) if it is our child; undefined when it is not (or was reaped already).
  */
-async function waitAndReap(sys: NativeLayer, pidfd: number, signal: AbortSignal | undefined): Promise<ExitStatus | undefined> {
+async function waitAndReap(sys: NativeLayer, pidfd: number, signal: StopSignal | undefined): Promise<ExitStatus | undefined> {
   await waitReadable(pidfd, signal, sys);
   try {
     return sys.reapPidfd(pidfd) ?? undefined;
@@ -36,7 +36,7 @@ async function waitAndReap(sys: NativeLayer, pidfd: number, signal: AbortSignal 
 export class PidfdExits implements Exits {
   constructor(private readonly sys: NativeLayer) {}
 
-  wait(_pid: number, pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
+  wait(_pid: number, pidfd: number, signal?: StopSignal): Promise<ExitStatus | undefined> {
     return waitAndReap(this.sys, pidfd, signal);
   }
 
@@ -73,7 +73,7 @@ export class Reaper implements Exits {
     process.on('SIGCHLD', this.onSigchld);
   }
 
-  async wait(pid: number, pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
+  async wait(pid: number, pidfd: number, signal?: StopSignal): Promise<ExitStatus | undefined> {
     const reaped = await waitAndReap(this.sys, pidfd, signal);
     if (reaped) return reaped;
     // Reaped on SIGCHLD before this wait, or not our child (undefined).

@@ -1,6 +1,6 @@
 // A process the runtime started and still holds: the container's init, or a process exec'd into it.
 import * as fs from 'node:fs';
-import type { ExitStatus, NativeLayer } from '@tsrunc/common';
+import type { ExitStatus, NativeLayer, StopSignal } from '@tsrunc/common';
 import { readProcStatAsync } from './liveness';
 
 /** Where the exits of every process a Runtime started are awaited, once each (see Runtime.exitOf). */
@@ -39,7 +39,7 @@ export class ProcessHandle {
   }
 
   /** Resolves once the process has exited: its status when the runtime could reap it (its child), else undefined. */
-  wait(signal?: AbortSignal): Promise<ExitStatus | undefined> {
+  wait(signal?: StopSignal): Promise<ExitStatus | undefined> {
     // Its pidfd's number may name another fd by now.
     if (this.isClosed) return Promise.reject(this.closedError());
     const exited = this.exits.exitOf(this);

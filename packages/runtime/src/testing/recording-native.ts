@@ -8,7 +8,7 @@
 // test/runtime/recording-native.test.ts (the same contract, run on both).
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
-import type { ExitStatus, FileOp, NativeLayer } from '@tsrunc/common';
+import type { ExitStatus, FileOp, NativeLayer, StopSignal } from '@tsrunc/common';
 import type { Exits } from '../process/exits';
 
 export interface RecordedCall {
@@ -321,7 +321,7 @@ export class RecordingExits implements Exits {
 
   constructor(private readonly log: RecordingNative) {}
 
-  wait(pid: number, pidfd: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
+  wait(pid: number, pidfd: number, signal?: StopSignal): Promise<ExitStatus | undefined> {
     this.log.record('exits.wait', [pid, pidfd]);
     if (this.settled.has(pid)) return Promise.resolve(this.settled.get(pid));
     if (signal?.aborted) return Promise.reject(signal.reason);

@@ -122,9 +122,11 @@ let loaded: { addon: NativeLayer; dir: string } | undefined;
 function load(): { addon: NativeLayer; dir: string } {
   if (!loaded) {
     const dir = findNativeDir();
-    // A computed require: the bundler must leave the .node file to be loaded at run time.
-    const addon = module.require(path.join(dir, 'tsrunc.node')) as NativeLayer;
-    loaded = { addon, dir };
+    // process.dlopen, not require: the module loader's resolution and first compile cost a CLI call ~1 ms more, and
+    // the bundler leaves it alone. A node-addon-api module initialises again for each caller (Jest's registries).
+    const addon = { exports: {} as NativeLayer };
+    process.dlopen(addon, path.join(dir, 'tsrunc.node'));
+    loaded = { addon: addon.exports, dir };
   }
   return loaded;
 }

@@ -1,5 +1,7 @@
-// Bundles the tsrunc CLI (dist/tsrunc-cli.js, run by its loader dist/tsrunc.js) and the shim (dist/shim-main.js, run by
-// its loader dist/shim.js) into one file each: one read at start-up instead of a module tree.
+// Bundles the tsrunc CLI (dist/tsrunc-cli.js, run by its loader dist/tsrunc.cjs) and the shim (dist/shim-main.js, run by
+// its loader dist/shim.cjs) into one file each: one read at start-up instead of a module tree. The loaders are node's
+// main scripts: a .cjs one is CommonJS by its name, where for a .js one node first reads the nearest package.json
+// (~1 ms of every call).
 import { execFileSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import * as fs from 'node:fs';
@@ -84,9 +86,9 @@ fs.rmSync('dist/code-cache', { recursive: true, force: true });
 const loader = { ...common, entryPoints: ['packages/common/src/bundle-loader.ts'], sourcemap: false };
 await Promise.all([
   build({ ...common, entryPoints: ['packages/runtime/src/cli/index.ts'], outfile: 'dist/tsrunc-cli.js' }),
-  build({ ...loader, outfile: 'dist/tsrunc.js' }),
+  build({ ...loader, outfile: 'dist/tsrunc.cjs' }),
   build({ ...common, entryPoints: ['packages/shim/src/main.ts'], outfile: 'dist/shim-main.js' }),
-  build({ ...loader, outfile: 'dist/shim.js' }),
+  build({ ...loader, outfile: 'dist/shim.cjs' }),
 ]);
 for (const file of ['dist/tsrunc-cli.js', 'dist/shim-main.js']) {
   builtinsAsModules(file);

@@ -1,5 +1,5 @@
 /*
- * tsrunc: the command's launcher. It runs node on the CLI bundle (<repo>/dist/tsrunc.js), after raising the file
+ * tsrunc: the command's launcher. It runs node on the CLI bundle (<repo>/dist/tsrunc.cjs), after raising the file
  * descriptor limit node cannot raise for itself (shared/launch.c). It costs one small exec, as the
  * `#!/usr/bin/env node` it replaces did.
  */
@@ -7,5 +7,5 @@
 
 int main(int argc, char **argv) {
   tsrunc_raise_nofile("tsrunc");
-  tsrunc_exec_node("tsrunc", "dist/tsrunc.js", argc, argv);
+  tsrunc_exec_node("tsrunc", "dist/tsrunc.cjs", argc, argv);
 }

@@ -11,7 +11,7 @@ void tsrunc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noret
  * what node and a create need is refused in one line naming `prog`. */
 void tsrunc_raise_nofile(const char *prog);
 
-/* Execs `node <repo>/<bundle> argv[1..]`; <repo> is four components above /proc/self/exe
+/* Execs `node --preserve-symlinks-main <repo>/<bundle> argv[1..]`; <repo> is four components above /proc/self/exe
  * (<repo>/native/build/Release/<binary>; bin/ holds symlinks to us). Dies naming `prog` when it cannot. */
 void tsrunc_exec_node(const char *prog, const char *bundle, int argc, char **argv) __attribute__((noreturn));
 

@@ -4,7 +4,7 @@
  * daemon this program answers on its own: it decides the group as packages/shim/src/{options,group}.ts do (the
  * options Any on stdin, config.json's sandbox id for pod groups), hashes it into the socket path, connects, writes
  * <bundle>/address and prints the address, in a few milliseconds. In every other case (no daemon, another action,
- * anything it is unsure of) it execs node on dist/shim.js with the same argv and the same stdin bytes, and node
+ * anything it is unsure of) it execs node on dist/shim.cjs with the same argv and the same stdin bytes, and node
  * gives the real answer or the one-line error. `delete` is answered here too when node would find nothing to clean
  * up (delete.c).
  */
@@ -256,5 +256,5 @@ int main(int argc, char **argv) {
     if (write(1, response, response_len) != (ssize_t)response_len) tsrunc_die(PROG ": write the DeleteResponse to stdout: %s\n", strerror(errno));
     return 0;
   }
-  tsrunc_exec_node(PROG, "dist/shim.js", argc, argv);
+  tsrunc_exec_node(PROG, "dist/shim.cjs", argc, argv);
 }

@@ -387,9 +387,9 @@ export class Containerd {
   }
 }
 
-/** A tsrunc CLI process: bin/tsrunc (its launcher) as the program, or node whose script is dist/tsrunc.js. */
+/** A tsrunc CLI process: bin/tsrunc (its launcher) as the program, or node whose script (after its flags) is dist/tsrunc.cjs. */
 function isTsruncCli(argv: string[]): boolean {
-  return /(^|\/)tsrunc$/.test(argv[0]) || /\/dist\/tsrunc\.js$/.test(argv[1] ?? '');
+  return /(^|\/)tsrunc$/.test(argv[0]) || /\/dist\/tsrunc\.cjs$/.test(argv.slice(1).find((a) => !a.startsWith('-')) ?? '');
 }
 
 export function parentPid(pid: number): number | undefined {

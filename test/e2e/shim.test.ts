@@ -249,7 +249,7 @@ describe.each(SHIMS)('shim v2 runtime $runtime', (shim) => {
       });
     });
 
-    test('no shim ran the tsrunc CLI (bin/tsrunc or dist/tsrunc.js) during the suite', () => {
+    test('no shim ran the tsrunc CLI (bin/tsrunc or dist/tsrunc.cjs) during the suite', () => {
       expect(watch.stop()).toEqual([]);
     });
   });

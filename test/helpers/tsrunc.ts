@@ -12,7 +12,7 @@ export const REPO = path.resolve(__dirname, '../..');
 export const TSRUNC = path.join(REPO, 'bin/tsrunc');
 
 export function builtSkipReason(): string | undefined {
-  for (const f of ['dist/tsrunc.js', 'native/build/Release/tsrunc.node', 'native/build/Release/tsrunc-init', 'native/build/Release/tsrunc-launcher']) {
+  for (const f of ['dist/tsrunc.cjs', 'native/build/Release/tsrunc.node', 'native/build/Release/tsrunc-init', 'native/build/Release/tsrunc-launcher']) {
     if (!fs.existsSync(path.join(REPO, f))) return `needs a built tree (npm run build): ${f} is missing`;
   }
   return undefined;

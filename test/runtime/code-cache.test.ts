@@ -1,4 +1,4 @@
-// The CLI's V8 code caches (packages/common/src/bundle-loader.ts, run as dist/tsrunc.js): the first call after a build leaves one beside the
+// The CLI's V8 code caches (packages/common/src/bundle-loader.ts, run as dist/tsrunc.cjs): the first call after a build leaves one beside the
 // bundle, later calls use it (V8 accepts it: the loader would otherwise remove it and leave another), each set-up
 // command keeps its own, which a failed call does not leave, a cache V8 refuses or that someone else could have written
 // is replaced, and where none can be written the CLI runs as it does with one. On a copy of the built CLI in a temp dir (with the tree's native addon): the tree's own caches stay.
@@ -25,7 +25,7 @@ describeAsRoot('the CLI code cache', () => {
 
   function cli(argv: string[], nodeFlags: string[] = []) {
     const env = { PATH: process.env.PATH, TSRUNC_NATIVE_DIR: path.join(REPO, 'native/build/Release') };
-    return spawnCaptured(process.execPath, [...nodeFlags, path.join(dist, 'tsrunc.js'), '--root', root, ...argv], { env });
+    return spawnCaptured(process.execPath, [...nodeFlags, path.join(dist, 'tsrunc.cjs'), '--root', root, ...argv], { env });
   }
 
   function run(name: string, nodeFlags: string[] = []) {
@@ -45,7 +45,7 @@ describeAsRoot('the CLI code cache', () => {
   beforeEach(() => {
     root = tmpStateRoot();
     dist = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-dist-'));
-    for (const f of ['tsrunc.js', 'tsrunc-cli.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(dist, f));
+    for (const f of ['tsrunc.cjs', 'tsrunc-cli.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(dist, f));
   });
   afterEach(() => cleanup(root, ids.splice(0), [root, dist]));
   afterAll(() => fs.rmSync(b.dir, { recursive: true, force: true }));
@@ -121,6 +121,6 @@ describeAsRoot('the CLI code cache', () => {
   test('where no cache can be written, the CLI runs and says nothing of it', () => {
     fs.writeFileSync(path.join(dist, 'code-cache'), 'not a directory');
     expect(run('cache-unwritable')).toEqual(ran);
-    expect(fs.readdirSync(dist).sort()).toEqual(['code-cache', 'tsrunc-cli.js', 'tsrunc.js']);
+    expect(fs.readdirSync(dist).sort()).toEqual(['code-cache', 'tsrunc-cli.js', 'tsrunc.cjs']);
   });
 });

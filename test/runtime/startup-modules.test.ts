@@ -31,7 +31,7 @@ describeAsRoot('modules a CLI run loads', () => {
     fs.writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`);
     const id = uniqueId('modules');
     ids.push(id);
-    const r = spawnCaptured(process.execPath, ['-r', preload, path.join(REPO, 'dist/tsrunc.js'), '--root', root, 'run', '--bundle', b.dir, id]);
+    const r = spawnCaptured(process.execPath, ['-r', preload, path.join(REPO, 'dist/tsrunc.cjs'), '--root', root, 'run', '--bundle', b.dir, id]);
     expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 3, stdout: 'ran\n', stderr: '' });
     const loaded = fs.readFileSync(list, 'utf8').split('\n');
     expect(UNNEEDED.filter((m) => loaded.includes(`NativeModule ${m}`))).toEqual([]);

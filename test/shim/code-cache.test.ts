@@ -1,4 +1,4 @@
-// The shim bundle's V8 code cache (packages/common/src/bundle-loader.ts, run as dist/shim.js): a daemon leaves the
+// The shim bundle's V8 code cache (packages/common/src/bundle-loader.ts, run as dist/shim.cjs): a daemon leaves the
 // `serve` cache when it stops, and the next daemon starts from it as it is (V8 accepted it: the loader would otherwise
 // remove it and leave another). On a copy of the built shim in a temp dir beside a link to the tree's proto/ (with the
 // tree's native addon): the tree's own caches stay.
@@ -23,7 +23,7 @@ describeAsRoot('the shim code cache', () => {
     top = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-shim-dist-'));
     dist = path.join(top, 'dist');
     fs.mkdirSync(dist);
-    for (const f of ['shim.js', 'shim-main.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(dist, f));
+    for (const f of ['shim.cjs', 'shim-main.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(dist, f));
     fs.symlinkSync(path.join(REPO, 'proto'), path.join(top, 'proto'));
   });
   afterEach(() => fs.rmSync(top, { recursive: true, force: true }));
@@ -35,7 +35,7 @@ describeAsRoot('the shim code cache', () => {
   async function serve(): Promise<{ said: string; code: number | null }> {
     const socket = path.join(top, 'shim.sock');
     const env = { PATH: process.env.PATH, TSRUNC_NATIVE_DIR: path.join(REPO, 'native/build/Release'), TSRUNC_SHIM_READY_FD: '3', TTRPC_ADDRESS: path.join(top, 'none.ttrpc') };
-    const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, path.join(dist, 'shim.js'), '-namespace', 'code-cache', '-address', path.join(top, 'none.sock'), '-id', 'c', '-socket', socket, 'serve'], {
+    const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, path.join(dist, 'shim.cjs'), '-namespace', 'code-cache', '-address', path.join(top, 'none.sock'), '-id', 'c', '-socket', socket, 'serve'], {
       cwd: '/', env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));

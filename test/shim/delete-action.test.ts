@@ -29,7 +29,7 @@ const SHIM = path.join(REPO, 'bin/containerd-shim-tsrunc-v2');
 const RUNTIME_DIST = path.join(REPO, 'packages/runtime/dist/index.js');
 const codec = () => protocol().codec<DeleteResponse>('containerd.task.v2.DeleteResponse');
 
-const SHIM_JS = path.join(REPO, 'dist/shim.js');
+const SHIM_JS = path.join(REPO, 'dist/shim.cjs');
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** A PATH with no node on it: a delete that succeeds under it was answered by the C front alone. */
 const NO_NODE_PATH = '/nonexistent';
@@ -45,7 +45,7 @@ interface ActionResult {
 
 /**
  * Runs the delete action as containerd does: its argv, cwd = bundle (when it exists), -bundle given; through the
- * binary (with `PATH`), or `via: 'node'` straight through dist/shim.js, the path the C front falls back to.
+ * binary (with `PATH`), or `via: 'node'` straight through dist/shim.cjs, the path the C front falls back to.
  */
 function runDeleteAction(flags: ShimFlags, { PATH = SYSTEM_PATH, via = 'binary' }: { PATH?: string; via?: 'binary' | 'node' } = {}): ActionResult {
   const argv = ['-namespace', flags.namespace, '-address', flags.address, '-publish-binary', '/usr/bin/containerd', '-id', flags.id, '-bundle', flags.bundle, 'delete'];

@@ -131,7 +131,7 @@ function expectAddress(r: StartResult, bundle: string, socket: string): void {
   expect(fs.readdirSync(bundle).sort()).toEqual(['address', 'config.json']);
 }
 
-const skip = builtSkipReason() ?? (fs.existsSync(path.join(REPO, 'dist/shim.js')) ? undefined : 'needs dist/shim.js (npm run build)');
+const skip = builtSkipReason() ?? (fs.existsSync(path.join(REPO, 'dist/shim.cjs')) ? undefined : 'needs dist/shim.cjs (npm run build)');
 const describeBuilt = skip ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${skip}]`, fn) : describeAsRoot;
 
 describeBuilt('containerd-shim-tsrunc-v2 start', () => {
@@ -296,7 +296,7 @@ describeBuilt('containerd-shim-tsrunc-v2 start', () => {
     expectAddress(await start(bundle, c, 'task-1', Buffer.alloc(0)), bundle, socket);
     const pid = await connectPid(socket);
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    expect(argv.slice(0, DAEMON_NODE_FLAGS.length + 2)).toEqual(['containerd-shim-tsrunc-v2', ...DAEMON_NODE_FLAGS, path.join(REPO, 'dist/shim.js')]);
+    expect(argv.slice(0, DAEMON_NODE_FLAGS.length + 2)).toEqual(['containerd-shim-tsrunc-v2', ...DAEMON_NODE_FLAGS, path.join(REPO, 'dist/shim.cjs')]);
 
     // Resident KiB of the mappings of the daemon's executable (node), from its smaps.
     const exe = fs.readlinkSync(`/proc/${pid}/exe`);

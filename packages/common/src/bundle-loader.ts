@@ -1,5 +1,5 @@
-// The loader of both bundles: dist/tsrunc.js, what bin/tsrunc runs, compiles the CLI bundle (dist/tsrunc-cli.js), and
-// dist/shim.js, what containerd-shim-tsrunc-v2 execs node on, the shim's (dist/shim-main.js): from V8's code cache
+// The loader of both bundles: dist/tsrunc.cjs, what bin/tsrunc runs, compiles the CLI bundle (dist/tsrunc-cli.js), and
+// dist/shim.cjs, what containerd-shim-tsrunc-v2 execs node on, the shim's (dist/shim-main.js): from V8's code cache
 // when an earlier call left one, and a cache left when it found none. Compiling a bundle and the functions a call
 // runs costs a CLI `run` about 12 of its 70 ms here, and each of the two node processes of a shim's cold start (its
 // `start` action, then the daemon) 12 ms; node 20 keeps no compile cache of its own. Each command that sets containers
@@ -17,8 +17,8 @@ import vm = require('node:vm');
 
 /** By the loader's own name: the bundle it runs, and the calls that set containers up (misread from an id or a flag's value, a call only picks another cache). */
 const TARGETS: Record<string, { bundle: string; setUp: string[] }> = {
-  'tsrunc.js': { bundle: 'tsrunc-cli.js', setUp: ['create', 'run', 'exec'] },
-  'shim.js': { bundle: 'shim-main.js', setUp: ['serve'] },
+  'tsrunc.cjs': { bundle: 'tsrunc-cli.js', setUp: ['create', 'run', 'exec'] },
+  'shim.cjs': { bundle: 'shim-main.js', setUp: ['serve'] },
 };
 const target = TARGETS[path.basename(__filename)];
 if (!target) throw new Error(`${__filename}: not a tsrunc bundle loader (${Object.keys(TARGETS).join(', ')})`);
@@ -30,7 +30,7 @@ type Kind = string;
 
 /**
  * V8 refuses a cache made by another node or under other V8 flags: one file per node version and flags, so that calls
- * made both ways (NODE_OPTIONS, `node --flag dist/tsrunc.js`) do not replace each other's at every call.
+ * made both ways (NODE_OPTIONS, `node --flag dist/tsrunc.cjs`) do not replace each other's at every call.
  */
 function nodeKey(): string {
   let hash = 0x811c9dc5; // FNV-1a: node:crypto alone would cost a call more than the cache saves

@@ -1,4 +1,4 @@
-// containerd-shim-tsrunc-v2's node entry (dist/shim-main.js, run by its loader dist/shim.js). native/shim execs node
+// containerd-shim-tsrunc-v2's node entry (dist/shim-main.js, run by its loader dist/shim.cjs). native/shim execs node
 // for every action its C fast path does not answer: `start` when the group has no daemon yet, `delete`, and `serve`
 // (the daemon, spawned by `start`).
 import { parseShimFlags } from './flags';

@@ -81,21 +81,30 @@ export function encodePlan(ops: PlanOp[]): Buffer {
   return buf;
 }
 
-export function encodeMessage(type: Msg, payload: Buffer = Buffer.alloc(0)): Buffer {
-  if (payload.length > MSG_MAX) throw new Error(`message of ${payload.length} bytes exceeds ${MSG_MAX}`);
-  const head = Buffer.alloc(MSG_HEADER);
-  head.writeUInt32LE(MSG_MAGIC, 0);
-  head.writeUInt32LE(type, 4);
-  head.writeUInt32LE(payload.length, 8);
-  return Buffer.concat([head, payload]);
+/**
+ * Messages are read and written through a DataView too: its getters and setters are V8 builtins, where Buffer's
+ * readUInt32LE, writeBigUInt64LE, concat and the like are node's JS, compiled at their first use in every CLI call.
+ */
+const viewOf = (buf: Buffer): DataView => new DataView(buf.buffer, buf.byteOffset, buf.length);
+
+export function encodeMessage(type: Msg, payload?: Buffer): Buffer {
+  const len = payload?.length ?? 0;
+  if (len > MSG_MAX) throw new Error(`message of ${len} bytes exceeds ${MSG_MAX}`);
+  const msg = Buffer.alloc(MSG_HEADER + len);
+  const view = viewOf(msg);
+  view.setUint32(0, MSG_MAGIC, true);
+  view.setUint32(4, type, true);
+  view.setUint32(8, len, true);
+  if (payload) msg.set(payload, MSG_HEADER);
+  return msg;
 }
 
-/** MSG_PLAN: the plan's size (u64); the plan itself goes with it as a sealed memfd (proto.h). */
-/** MSG_PLAN: the plan's size, and how many fds after its memfd make the init's layout (a spare init's; proto.h). */
+/** MSG_PLAN: the plan's size, and how many fds after its memfd make the init's layout (a spare init's; proto.h); the plan itself goes with it as a sealed memfd. */
 export function encodePlanMessage(planSize: number, layoutFds = 0): Buffer {
   const payload = Buffer.alloc(PLAN_PAYLOAD);
-  payload.writeBigUInt64LE(BigInt(planSize));
-  payload.writeUInt32LE(layoutFds, 8);
+  const view = viewOf(payload);
+  view.setBigUint64(0, BigInt(planSize), true);
+  view.setUint32(8, layoutFds, true);
   return encodeMessage(Msg.Plan, payload);
 }
 
@@ -111,16 +120,17 @@ export type InitMessage =
 /** Decodes a message from tsrunc-init, checking every length (SECURITY.md #9). */
 export function decodeMessage(buf: Buffer): InitMessage {
   if (buf.length < MSG_HEADER) throw new Error(`malformed message from tsrunc-init: ${buf.length} bytes`);
-  const magic = buf.readUInt32LE(0);
-  const type = buf.readUInt32LE(4);
-  const len = buf.readUInt32LE(8);
+  const view = viewOf(buf);
+  const magic = view.getUint32(0, true);
+  const type = view.getUint32(4, true);
+  const len = view.getUint32(8, true);
   if (magic !== MSG_MAGIC) throw new Error('malformed message from tsrunc-init: bad magic');
   if (len !== buf.length - MSG_HEADER) throw new Error(`malformed message from tsrunc-init: header says ${len} bytes, got ${buf.length - MSG_HEADER}`);
-  const payload = buf.subarray(MSG_HEADER);
+  const at = (off: number): number => MSG_HEADER + off;
   switch (type) {
     case Msg.Ready:
       if (len % 8 !== 0 || len > MAX_TIMESTAMPS * 8) break;
-      return { type, timestamps: Array.from({ length: len / 8 }, (_, i) => payload.readBigUInt64LE(i * 8)) };
+      return { type, timestamps: Array.from({ length: len / 8 }, (_, i) => view.getBigUint64(at(i * 8), true)) };
     case Msg.SeccompFd:
     case Msg.UsernsMaps:
     case Msg.Hooks:
@@ -128,10 +138,10 @@ export function decodeMessage(buf: Buffer): InitMessage {
       return { type };
     case Msg.Pid:
       if (len !== 8) break;
-      return { type, pid: Number(payload.readBigInt64LE(0)) };
+      return { type, pid: Number(view.getBigInt64(at(0), true)) };
     case Msg.Error:
       if (len < 8) break;
-      return { type, opIndex: payload.readUInt32LE(0), errno: payload.readInt32LE(4), text: payload.subarray(8).toString('utf8') };
+      return { type, opIndex: view.getUint32(at(0), true), errno: view.getInt32(at(4), true), text: buf.subarray(at(8)).toString('utf8') };
   }
   throw new Error(`malformed message from tsrunc-init: type ${type} with ${len} bytes`);
 }

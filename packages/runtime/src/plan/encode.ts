@@ -54,10 +54,13 @@ function writeString(buf: Buffer, off: number, s: string): number {
 }
 
 /**
- * Encoded on every create in the daemon's main thread, mostly by code not yet optimized: one buffer sized in a first
- * pass, and integers written through a DataView (its setters are builtins; Buffer's writeUInt32LE and
- * writeBigInt64LE are JS, slow until optimized).
+ * Plans and messages are read and written through a DataView: its getters and setters are V8 builtins, where Buffer's
+ * readUInt32LE, writeBigInt64LE, concat and the like are node's JS, compiled at their first use in every CLI call and
+ * slow in a daemon until optimized.
  */
+const viewOf = (buf: Buffer): DataView => new DataView(buf.buffer, buf.byteOffset, buf.length);
+
+/** Encoded on every create in the daemon's main thread, mostly by code not yet optimized: one buffer sized in a first pass. */
 export function encodePlan(ops: PlanOp[]): Buffer {
   let size = 0;
   for (const op of ops) {
@@ -66,7 +69,7 @@ export function encodePlan(ops: PlanOp[]): Buffer {
     for (const arg of op.args) size += argSize(arg);
   }
   const buf = Buffer.allocUnsafe(size);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  const view = viewOf(buf);
   let off = 0;
   for (const op of ops) {
     view.setUint32(off, op.code, true);
@@ -81,12 +84,6 @@ export function encodePlan(ops: PlanOp[]): Buffer {
   return buf;
 }
 
-/**
- * Messages are read and written through a DataView too: its getters and setters are V8 builtins, where Buffer's
- * readUInt32LE, writeBigUInt64LE, concat and the like are node's JS, compiled at their first use in every CLI call.
- */
-const viewOf = (buf: Buffer): DataView => new DataView(buf.buffer, buf.byteOffset, buf.length);
-
 export function encodeMessage(type: Msg, payload?: Buffer): Buffer {
   const len = payload?.length ?? 0;
   if (len > MSG_MAX) throw new Error(`message of ${len} bytes exceeds ${MSG_MAX}`);
@@ -99,7 +96,10 @@ export function encodeMessage(type: Msg, payload?: Buffer): Buffer {
   return msg;
 }
 
-/** MSG_PLAN: the plan's size, and how many fds after its memfd make the init's layout (a spare init's; proto.h); the plan itself goes with it as a sealed memfd. */
+/**
+ * MSG_PLAN: the plan's size, and how many fds after its memfd make the init's layout (a spare init's; proto.h). The
+ * plan itself goes with it as a sealed memfd.
+ */
 export function encodePlanMessage(planSize: number, layoutFds = 0): Buffer {
   const payload = Buffer.alloc(PLAN_PAYLOAD);
   const view = viewOf(payload);

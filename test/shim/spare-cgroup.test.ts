@@ -141,6 +141,30 @@ async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
     await task.Delete({ id: b.id, exec_id: '' }, opts);
   });
 
+  it('a create whose cgroup exists already (empty) joins it, as runc does: the spare\'s init moves into it in every hierarchy, and the spare\'s directories are removed', async () => {
+    await runOnce(ctd, ctd.bundle('first', ['true']));
+    const spare = await waitingSpare(ctd);
+    const own = `/${ctd.namespace}/existing`;
+    const made = cgroupMounts().map((m) => path.join(m, own)).filter((d) => fs.existsSync(path.dirname(d)));
+    made.forEach((d) => fs.mkdirSync(d));
+    try {
+      const b = ctd.bundle('existing', ['true']);
+      const { task } = await ctd.connect(b);
+      const opts = ctd.callOptions();
+      const { pid } = await task.Create(createTaskRequest(b), opts);
+      expect(pid).toBe(spare.pid);
+      expect(cgroupsOf(pid).filter((c) => c.path !== own)).toEqual([]);
+      expect(spare.dirs.filter((d) => fs.existsSync(d))).toEqual([]);
+      const exited = task.Wait({ id: b.id, exec_id: '' }, opts);
+      await task.Start({ id: b.id, exec_id: '' }, opts);
+      expect((await exited).exit_status).toBe(0);
+      await task.Delete({ id: b.id, exec_id: '' }, opts);
+      expect(made.filter((d) => fs.existsSync(d))).toEqual([]); // delete removes the container's cgroup, as runc's
+    } finally {
+      for (const d of made) if (fs.existsSync(d)) fs.rmdirSync(d);
+    }
+  });
+
   it('a create whose cgroup is elsewhere leaves the spare: its init joins its own cgroup, and the spare is killed and its directories removed', async () => {
     await runOnce(ctd, ctd.bundle('first', ['true']));
     const spare = await waitingSpare(ctd);

@@ -7,7 +7,7 @@ import { fromPaths, openCgroup, type Cgroup, type CgroupSurvey, type PlannedReso
 import { runPendingWrite, type PendingWrite } from '../pool-io';
 import type { DeviceFilterInstaller } from './devices';
 import type { CgroupLayout } from './layout';
-import type { SpareCgroup } from './spare-cgroup';
+import { removeSpareCgroup, type SpareCgroup } from './spare-cgroup';
 import type { EventfdNative } from './oom';
 import { UNIFIED, type CgroupPaths } from './paths';
 
@@ -46,7 +46,9 @@ export function surveyContainerCgroup(cgroup: Cgroup): Promise<CgroupSurvey> | u
  *   directories for its cgroup mount: a plan that fails removes them);
  * - the join (once the init's pid is known): the resources' writes, then the move (one request).
  * `spare`: a spare init's cgroup below the same parent (spare-cgroup.ts), renamed to the container's in place of
- * making those directories; that init, if it is the one that joins, is in them already.
+ * making those directories; that init, if it is the one that joins, is in them already. A cgroupsPath that exists
+ * (empty) is joined as runc joins it: nothing can be renamed onto it, so the init moves in as any other, and the
+ * spare's directories are removed once it has.
  * On failure nothing this call made is left, but state.json (the caller's to remove).
  */
 export async function setUpContainerCgroup(
@@ -62,7 +64,8 @@ export async function setUpContainerCgroup(
   if (survey.exists) survey = await cgroup.survey();
   if (survey.processes > 0) throw new TsruncError(`container's cgroup is not empty: ${survey.processes} process(es) found`);
   if (survey.frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
-  await cgroup.create(survey, stateWrite(), spare?.cgroup.paths);
+  const adopted = survey.exists ? undefined : spare;
+  await cgroup.create(survey, stateWrite(), adopted?.cgroup.paths);
   let limits: PlannedResources;
   try {
     limits = cgroup.planResources(specResources(spec));
@@ -70,13 +73,19 @@ export async function setUpContainerCgroup(
   } catch (e) {
     try {
       // The spare's directories hold its init: they are its own again, for its discard to remove.
-      if (spare) for (const [to, from] of renames(cgroup, spare.cgroup)) fs.renameSync(to, from);
+      if (adopted) for (const [to, from] of renames(cgroup, adopted.cgroup)) fs.renameSync(to, from);
     } finally {
       await cgroup.destroy().catch(() => undefined);
     }
     throw e;
   }
-  const joined = spare && { pid: spare.pid, paths: spare.cgroup.paths };
+  if (spare && !adopted) {
+    return async (pid) => {
+      await cgroup.addProcess(pid, limits);
+      await removeSpareCgroup(spare.cgroup);
+    };
+  }
+  const joined = adopted && { pid: adopted.pid, paths: adopted.cgroup.paths };
   return (pid) => cgroup.addProcess(pid, limits, joined);
 }
 

@@ -126,22 +126,18 @@ export class Cgroup {
    * Makes the directories, from what `survey` read (read here without one). v1 cpuset: every new (or empty) level gets its parent's cpus and
    * mems, or no task could join. v2: controllers are enabled down the ancestors, as far as the kernel allows (a
    * missing one surfaces as a resource error later). `first` (state.json naming this cgroup) runs at the head of the
-   * same thread-pool request, before the first directory. `adopt`, a spare's cgroup below the same parent
-   * (spare-cgroup.ts), is renamed to this one where it has a hierarchy's directory, in place of the mkdir (its cpuset
-   * is filled already). On failure, whatever this call made is removed again, and what it renamed is renamed back.
+   * same thread-pool request, before the first directory. On failure, whatever this call made is removed again.
    */
-  async create(survey?: CgroupSurvey, first?: PendingWrite, adopt?: CgroupPaths): Promise<void> {
+  async create(survey?: CgroupSurvey, first?: PendingWrite): Promise<void> {
     const { texts } = survey ?? (await this.survey());
     const text = (file: string): string | undefined => texts.get(file);
     const cpuset = this.v1('cpuset');
     const unified = this.unified;
     const made: string[] = [];
-    const renamed: [from: string, to: string][] = [];
     const head = first?.ops ?? [];
-    const adopted = new Map(Object.entries(adopt ?? {}).flatMap(([key, from]) => (this.paths[key] !== undefined ? [[this.paths[key], from]] : [])));
     try {
       const writes: FileOp[] = [];
-      if (cpuset && !adopted.has(cpuset)) {
+      if (cpuset) {
         const filled = (d: string) => CPUSET_FILES.every((f) => !!text(path.join(d, f))?.trim());
         if (!filled(path.dirname(cpuset))) {
           // The parent is new or empty too (a cgroupsPath two levels down): each level, top-down, on its own.
@@ -162,41 +158,86 @@ export class Cgroup {
       }
       // `first`, the directories, then the writes, in one request; a directory whose parent is missing stops it, is
       // made level by level, and the request goes on after it.
-      const dirOp = (d: string): FileOp => {
-        const from = adopted.get(d);
-        return from ? { kind: FileOpKind.Rename, path: from, value: d } : { kind: FileOpKind.Mkdir, path: d, mode: 0o755, tolerate: EEXIST };
-      };
-      const ops: FileOp[] = [...head, ...this.dirs().map(dirOp), ...writes];
+      const ops: FileOp[] = [...head, ...this.dirs().map((d): FileOp => ({ kind: FileOpKind.Mkdir, path: d, mode: 0o755, tolerate: EEXIST })), ...writes];
       for (let from = 0; from < ops.length; ) {
         const rest = ops.slice(from);
         const outcomes = await fileOpOutcomes(rest);
         outcomes.forEach((o, i) => {
-          const op = rest[i];
-          if (o === undefined && op.kind === FileOpKind.Mkdir) made.push(op.path);
-          if (o === undefined && op.kind === FileOpKind.Rename) renamed.push([op.path, op.value]);
+          if (o === undefined && rest[i].kind === FileOpKind.Mkdir) made.push(rest[i].path);
         });
         const failed = untoleratedFailure(rest, outcomes);
         if (failed < 0) break;
         if (from + failed < head.length) throw await first!.failed(outcomes[failed]);
-        // A spare's directory renamed onto one that exists now (made since the survey): named by the container's path.
-        if (rest[failed].kind === FileOpKind.Rename) throw Object.assign(outcomes[failed] as Error, { path: (rest[failed] as { value: string }).value });
         if (rest[failed].kind !== FileOpKind.Mkdir || errnoCode(outcomes[failed]) !== 'ENOENT') throw outcomes[failed];
         await makeDirs(rest[failed].path, made);
         from += failed + 1;
       }
     } catch (failure) {
-      // A spare's directories (holding its init) are its own again first, for its discard to remove; nothing has
-      // joined the new ones, so each is empty of tasks and children. One that cannot be undone does not stop the rest.
-      for (const [from, to] of renamed) tryUndo(() => fs.renameSync(to, from));
+      // Nothing has joined the new directories, so each is empty of tasks and children. One that cannot be removed
+      // does not stop the rest.
       for (const d of made.reverse()) tryUndo(() => fs.rmdirSync(d));
       throw failure instanceof TsruncError ? failure : new TsruncError(`cannot create cgroup: ${strerror(failure)} (${(failure as NodeJS.ErrnoException).path ?? ''})`);
     }
   }
 
   /**
+   * Makes this cgroup from `spare`, a spare's cgroup below the same parent (spare-cgroup.ts; its cpuset is filled):
+   * each of its directories is renamed to this one's, the other hierarchies' are made, and the cgroup2 ancestors'
+   * controllers read, in one request with `first` (state.json), where create would have a survey's request before.
+   * A new container's cgroupsPath does not exist; one that does stops the request at its first op, that of the
+   * directory a survey looks in (EEXIST), before `first`: state.json never names a cgroup that was there before
+   * (setUpContainerCgroup). When any directory could not be had so, every rename is undone and nothing made is left,
+   * for the caller to survey and create as without a spare: 'exists' when the first op found the cgroupsPath there
+   * (nothing was done), else 'stopped' (`first` stays written). Once adopted, the controllers are enabled as create
+   * enables them.
+   */
+  async adopt(first: PendingWrite, spare: CgroupPaths): Promise<'adopted' | 'exists' | 'stopped'> {
+    const from = new Map(Object.entries(spare).flatMap(([key, dir]) => (this.paths[key] !== undefined ? [[this.paths[key], dir]] : [])));
+    const guard = this.procsDir();
+    const dirs = [guard, ...this.dirs().filter((d) => d !== guard)];
+    const dirOp = (d: string): FileOp => {
+      const src = from.get(d);
+      return src ? { kind: FileOpKind.Rename, path: src, value: d } : { kind: FileOpKind.Mkdir, path: d, mode: 0o755 };
+    };
+    const ancestors = this.unified ? ancestorsOf(this.unified) : [];
+    const reads = ancestors.flatMap((d) => ['cgroup.controllers', 'cgroup.subtree_control'].map((f): FileOp => ({ kind: FileOpKind.Read, path: path.join(d, f), tolerate: ENOENT })));
+    const ops = [dirOp(dirs[0]), ...first.ops, ...dirs.slice(1).map(dirOp), ...reads];
+    const outcomes = await fileOpOutcomes(ops);
+    const failed = untoleratedFailure(ops, outcomes);
+    const opOf = (i: number): number => (i === 0 ? 0 : first.ops.length + i);
+    // The spare's directories hold its init: renamed back, they are its own again, for its discard to remove.
+    const undo = (): void => {
+      dirs.forEach((d, i) => {
+        if (opOf(i) >= outcomes.length || outcomes[opOf(i)] !== undefined) return;
+        const src = from.get(d);
+        tryUndo(() => (src ? fs.renameSync(d, src) : fs.rmdirSync(d)));
+      });
+    };
+    if (failed > 0 && failed <= first.ops.length) {
+      undo();
+      throw await first.failed(outcomes[failed]);
+    }
+    if (failed >= 0) {
+      undo();
+      return failed === 0 ? 'exists' : 'stopped';
+    }
+    const text = (i: number): string | undefined => {
+      const o = outcomes[ops.length - reads.length + i];
+      return typeof o === 'string' ? o : undefined;
+    };
+    try {
+      await runFileOps(controllerWrites(ancestors, (i) => text(2 * i), (i) => text(2 * i + 1)));
+    } catch (e) {
+      undo();
+      throw new TsruncError(`cannot create cgroup: ${strerror(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`);
+    }
+    return 'adopted';
+  }
+
+  /**
    * Moves `pid` into every hierarchy, as one thread-pool request (a migration waits for the kernel's cgroup lock,
    * which serialises the hierarchies anyway); `limits` (a new cgroup's, from planResources) are written first in the
-   * same request. `joined`: where `pid` is already, as the spare whose cgroup `create` adopted (any other process is
+   * same request. `joined`: where `pid` is already, as the spare whose cgroup was adopted (any other process is
    * moved into every directory); the request reads those directories' cgroup.procs, and moves it back into any it
    * left since (the kernel moves the tasks of a cpuset whose cpus go offline; root may move any).
    */

@@ -36,36 +36,41 @@ export function surveyContainerCgroup(cgroup: Cgroup): Promise<CgroupSurvey> | u
 
 /**
  * A new container's cgroup, made while its init sets up; resolves with the init's join. In order:
- * - the survey (surveyContainerCgroup) must find the cgroupsPath unused. One that holds processes: runc 1.1 only
- *   warns, runc 1.2 refuses ("container's cgroup is not empty") and so do we, since `delete` and `kill --all` act on
- *   every process in the container's cgroup and would reach ones that are not the container's. A frozen one (runc:
- *   "container's cgroup unexpectedly frozen"): the init would stop as it joins, and create would wait for it forever.
- * - `stateWrite()` (state.json naming the cgroup, built when the request is), then the directories (one request): a `delete` of a create killed
- *   at any moment finds the cgroup, and kills whatever runs in it, only once the check has passed.
+ * - the survey (`surveyed`, begun by surveyContainerCgroup, or now) must find the cgroupsPath unused. One that holds
+ *   processes: runc 1.1 only warns, runc 1.2 refuses ("container's cgroup is not empty") and so do we, since `delete`
+ *   and `kill --all` act on every process in the container's cgroup and would reach ones that are not the
+ *   container's. A frozen one (runc: "container's cgroup unexpectedly frozen"): the init would stop as it joins, and
+ *   create would wait for it forever.
+ * - `stateWrite()` (state.json naming the cgroup, built when the request is), then the directories (one request): a
+ *   `delete` of a create killed at any moment finds the cgroup, and kills whatever runs in it, only once the check
+ *   has passed.
  * - the spec's resources are planned, and so validated, and v2 device rules installed (only then may the init bind the
  *   directories for its cgroup mount: a plan that fails removes them);
  * - the join (once the init's pid is known): the resources' writes, then the move (one request).
- * `spare`: a spare init's cgroup below the same parent (spare-cgroup.ts), renamed to the container's in place of
- * making those directories; that init, if it is the one that joins, is in them already. A cgroupsPath that exists
- * (empty) is joined as runc joins it: nothing can be renamed onto it, so the init moves in as any other, and the
- * spare's directories are removed once it has.
+ * `spare`: a spare init's cgroup below the same parent (spare-cgroup.ts), adopted (Cgroup.adopt) without a survey:
+ * its directories renamed to the container's, with state.json in the same request; that init, if it is the one that
+ * joins, is in them already. A cgroupsPath that exists (empty) is joined as runc joins it: nothing can be renamed
+ * onto it, so it is surveyed and the init moves in as any other, and the spare's directories are removed once it has.
  * On failure nothing this call made is left, but state.json (the caller's to remove).
  */
 export async function setUpContainerCgroup(
-  cgroup: Cgroup, spec: Spec, stateWrite: () => PendingWrite, surveyed: CgroupSurvey | undefined, spare?: { pid: number; cgroup: SpareCgroup },
+  cgroup: Cgroup, spec: Spec, stateWrite: () => PendingWrite, surveyed: Promise<CgroupSurvey> | undefined, spare?: { pid: number; cgroup: SpareCgroup },
 ): Promise<(pid: number) => Promise<void>> {
-  if (!surveyed) {
+  if (managesNothing(cgroup)) {
     await runPendingWrite(stateWrite());
     return async () => undefined;
   }
-  let survey = surveyed;
-  // Read before the id was ours: a `delete` of the same id may have removed that cgroup since (and a v1 cpuset dir
-  // read as made would then be left without cpus). What existed is looked at again.
-  if (survey.exists) survey = await cgroup.survey();
-  if (survey.processes > 0) throw new TsruncError(`container's cgroup is not empty: ${survey.processes} process(es) found`);
-  if (survey.frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
-  const adopted = survey.exists ? undefined : spare;
-  await cgroup.create(survey, stateWrite(), adopted?.cgroup.paths);
+  const adoption = spare && (await cgroup.adopt(stateWrite(), spare.cgroup.paths));
+  const adopted = adoption === 'adopted' ? spare : undefined;
+  if (!adopted) {
+    let survey = await (surveyed ?? cgroup.survey());
+    // One read before the id was ours: a `delete` of the same id may have removed that cgroup since (and a v1 cpuset
+    // dir read as made would then be left without cpus). What existed is looked at again.
+    if (survey.exists && surveyed) survey = await cgroup.survey();
+    if (survey.processes > 0) throw new TsruncError(`container's cgroup is not empty: ${survey.processes} process(es) found`);
+    if (survey.frozen) throw new TsruncError('container\'s cgroup unexpectedly frozen');
+    await cgroup.create(survey, adoption === 'stopped' ? undefined : stateWrite());
+  }
   let limits: PlannedResources;
   try {
     limits = cgroup.planResources(specResources(spec));

@@ -95,8 +95,9 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     const layout = runtime.cgroupLayout;
     const made = containerCgroup(spec, id, layout, nativeDeviceFilter(runtime.sys));
     cgroup = made.cgroup;
-    // On the thread pool while the plan is compiled and the id reserved.
-    const surveyed = surveyContainerCgroup(cgroup);
+    // On the thread pool while the plan is compiled and the id reserved; none when a spare's cgroup is to be adopted
+    // (Cgroup.adopt finds out in its own request).
+    const surveyed = spare ? undefined : surveyContainerCgroup(cgroup);
     receiver = spec.process?.terminal && !opts.consoleSocket ? consoleReceiver(runtime) : undefined;
     const consoleSocket = !spec.process?.terminal ? undefined : receiver ? { fd: receiver.theirs } : { path: opts.consoleSocket };
     const plan = compileInitPlan(spec, {
@@ -125,7 +126,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       stateBuilt = true;
       return dir.createOps({ ...state, pid: known?.pid ?? 0, pidStartTime: known?.startTime ?? '' });
     };
-    cgroupReady = setUpContainerCgroup(cgroup, spec, firstState, await surveyed, spare).then((join) => {
+    cgroupReady = setUpContainerCgroup(cgroup, spec, firstState, surveyed, spare).then((join) => {
       cgroupMade = true;
       return join;
     });

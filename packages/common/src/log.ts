@@ -12,8 +12,8 @@ export interface LoggerOptions {
   format: LogFormat;
   /** `--debug`: also write debug records (logrus' default level is info). */
   debug: boolean;
-  /** Write records here instead (a daemon's log FIFO); `file` is then ignored. */
-  stream?: Stream.Writable;
+  /** Write records here instead (a daemon's log FIFO), made at the first record; `file` is then ignored. */
+  stream?: () => Stream.Writable;
 }
 
 /** logrus fields of a record: JSON keys beside level/msg/time, or `key=value` after msg in text. */
@@ -46,7 +46,7 @@ export function createLogger(options: LoggerOptions): Logger {
   // synchronously for files, pipes and TTYs on Linux and which keeps our records in order with the CLI's own output.
   // The file is opened now; the stream (and process.stderr, whose getter loads node:stream) only with winston.
   const fileFd = options.stream === undefined && options.file !== undefined ? openLogFile(options.file) : undefined;
-  const stream = (): Stream.Writable => options.stream ?? (fileFd === undefined ? process.stderr : syncFileStream(fileFd));
+  const stream = (): Stream.Writable => options.stream?.() ?? (fileFd === undefined ? process.stderr : syncFileStream(fileFd));
   let winston: Winston.Logger | undefined;
 
   const write = (level: Level, msg: string, fields?: LogFields): void => {

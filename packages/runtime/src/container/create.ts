@@ -115,11 +115,11 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
     const state: ContainerState = { ociVersion: spec.ociVersion, id, pid: 0, pidStartTime: '', bundle, rootfs: plan.rootfs, created: rfc3339Nano(), annotations: spec.annotations, config: spec, cgroupPaths: cgroup.paths };
     // All of this runs while tsrunc-init runs the ops that need no cgroup; its first request goes to the pool now,
     // before the plan is sent: the survey's verdict on the cgroupsPath (looked at after the id, as runc: a duplicate id
-    // is reported as such), state.json (no process yet: it reads as stopped) and exec.fifo made before the cgroup is,
-    // so that if this process is killed at any later moment `delete` finds the cgroup and removes it with anything in it.
-    // The init is told of the directories once the limits are planned (a plan that fails removes them). The init as
-    // known when that state.json is built (a daemon's spare) is named in it, which spares a second write
-    // (recordProcess) while the init sets up.
+    // is reported as such; a spare's cgroup is adopted without one), state.json (no process yet: it reads as stopped)
+    // and exec.fifo made before the cgroup is, so that if this process is killed at any later moment `delete` finds the
+    // cgroup and removes it with anything in it. The init is told of the directories once the limits are planned (a
+    // plan that fails removes them). The init as known when that state.json is built (a daemon's spare) is named in it,
+    // which spares a second write (recordProcess) while the init sets up.
     let known = taken?.spare?.process;
     let stateBuilt = false;
     const firstState = (): PendingWrite => {

@@ -3,6 +3,7 @@
 // parent renames them to its own. Checked on the real kernel's cgroups, through the daemon as containerd drives it:
 // the container's init is in the container's cgroup in every hierarchy with its limits, whichever way it got there;
 // no spare directory outlives its daemon, or a killed daemon's successor.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Spec } from '@tsrunc/common';
@@ -162,6 +163,40 @@ async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
       expect(made.filter((d) => fs.existsSync(d))).toEqual([]); // delete removes the container's cgroup, as runc's
     } finally {
       for (const d of made) if (fs.existsSync(d)) fs.rmdirSync(d);
+    }
+  });
+
+  it('a create whose cgroup exists and holds a process of someone else\'s is refused: that process lives on in its cgroup, and the spare\'s directories are removed', async () => {
+    await runOnce(ctd, ctd.bundle('first', ['true']));
+    const spare = await waitingSpare(ctd);
+    const own = `/${ctd.namespace}/occupied`;
+    const made = cgroupMounts().map((m) => path.join(m, own)).filter((d) => fs.existsSync(path.dirname(d)));
+    made.forEach((d) => fs.mkdirSync(d));
+    const cpuset = made.find((d) => d.startsWith('/sys/fs/cgroup/cpuset/'));
+    for (const f of cpuset ? ['cpuset.cpus', 'cpuset.mems'] : []) fs.writeFileSync(path.join(cpuset!, f), fs.readFileSync(path.join(path.dirname(cpuset!), f)));
+    const other = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    try {
+      made.forEach((d) => fs.writeFileSync(path.join(d, 'cgroup.procs'), String(other.pid)));
+      const b = ctd.bundle('occupied', ['true']);
+      const { task } = await ctd.connect(b);
+      await expect(task.Create(createTaskRequest(b), ctd.callOptions())).rejects.toMatchObject({ message: expect.stringContaining("container's cgroup is not empty") });
+      expect(alive(other.pid!)).toBe(true);
+      expect(cgroupsOf(other.pid!).filter((c) => c.path !== own)).toEqual([]);
+      expect(made.filter((d) => !fs.existsSync(d))).toEqual([]);
+      expect(await until(() => !alive(spare.pid) && spare.dirs.every((d) => !fs.existsSync(d)))).toBe(true);
+    } finally {
+      other.kill('SIGKILL');
+      await new Promise((resolve) => other.once('exit', resolve));
+      // A killed task leaves its cgroup a moment after its exit is reported.
+      const removed = (d: string): boolean => {
+        try {
+          fs.rmdirSync(d);
+          return true;
+        } catch {
+          return !fs.existsSync(d);
+        }
+      };
+      for (const d of made) await until(() => removed(d));
     }
   });
 

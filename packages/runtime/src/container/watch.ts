@@ -34,11 +34,16 @@ const SIGKILL = 9;
 
 export async function watchContainer(container: Container, onEvent: (event: ContainerEvent) => void, options: WatchOptions): Promise<void> {
   const runtime = container.runtime;
-  // Set up under the lock, then let go of it: a watch must not block other verbs on the container.
-  const { cgroup, pidfd } = await container.locked('watch', async (state) => ({
-    cgroup: stateCgroup(runtime, state),
-    pidfd: await openPidfd(runtime.sys, state.pid, state.pidStartTime),
-  }));
+  // Set up under the lock, then let go of it: a watch must not block other verbs on the container. The container this
+  // process created needs neither the lock nor the reads: its state is at hand, and its init's pidfd pins the init (a
+  // dup is the watch's own). A daemon's watch begins as its Create answers, and those reads ran beside the answer.
+  const { cgroup, pidfd } =
+    container.init && !container.init.closed
+      ? { cgroup: stateCgroup(runtime, container.state), pidfd: runtime.sys.dupCloexec(container.init.pidfd) }
+      : await container.locked('watch', async (state) => ({
+          cgroup: stateCgroup(runtime, state),
+          pidfd: await openPidfd(runtime.sys, state.pid, state.pidStartTime),
+        }));
   if (pidfd === undefined) return; // exited since
   const stopOom = new AbortController();
   let reported = 0;

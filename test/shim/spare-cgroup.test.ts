@@ -70,6 +70,19 @@ async function waitingSpare(ctd: FakeContainerd): Promise<{ dirs: string[]; pid:
   return { dirs, pid: sparePids(dirs)[0] };
 }
 
+/**
+ * A spare waiting below /<namespace> (a first task asked for one) and, made ahead by someone else, the cgroup
+ * /<namespace>/<id> in every hierarchy: the spare, that cgroupsPath, and its directories.
+ */
+async function spareBesideCgroupMadeAhead(ctd: FakeContainerd, id: string): Promise<{ spare: { dirs: string[]; pid: number }; own: string; made: string[] }> {
+  await runOnce(ctd, ctd.bundle('first', ['true']));
+  const spare = await waitingSpare(ctd);
+  const own = `/${ctd.namespace}/${id}`;
+  const made = cgroupMounts().map((m) => path.join(m, own)).filter((d) => fs.existsSync(path.dirname(d)));
+  made.forEach((d) => fs.mkdirSync(d));
+  return { spare, own, made };
+}
+
 /** SIGTERM to the daemon, as containerd's shutdown of a shim; resolves once it is gone. */
 async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
   process.kill(pid, 'SIGTERM');
@@ -143,11 +156,7 @@ async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
   });
 
   it('a create whose cgroup exists already (empty) joins it, as runc does: the spare\'s init moves into it in every hierarchy, and the spare\'s directories are removed', async () => {
-    await runOnce(ctd, ctd.bundle('first', ['true']));
-    const spare = await waitingSpare(ctd);
-    const own = `/${ctd.namespace}/existing`;
-    const made = cgroupMounts().map((m) => path.join(m, own)).filter((d) => fs.existsSync(path.dirname(d)));
-    made.forEach((d) => fs.mkdirSync(d));
+    const { spare, own, made } = await spareBesideCgroupMadeAhead(ctd, 'existing');
     try {
       const b = ctd.bundle('existing', ['true']);
       const { task } = await ctd.connect(b);
@@ -167,11 +176,7 @@ async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
   });
 
   it('a create whose cgroup exists and holds a process of someone else\'s is refused: that process lives on in its cgroup, and the spare\'s directories are removed', async () => {
-    await runOnce(ctd, ctd.bundle('first', ['true']));
-    const spare = await waitingSpare(ctd);
-    const own = `/${ctd.namespace}/occupied`;
-    const made = cgroupMounts().map((m) => path.join(m, own)).filter((d) => fs.existsSync(path.dirname(d)));
-    made.forEach((d) => fs.mkdirSync(d));
+    const { spare, own, made } = await spareBesideCgroupMadeAhead(ctd, 'occupied');
     const cpuset = made.find((d) => d.startsWith('/sys/fs/cgroup/cpuset/'));
     for (const f of cpuset ? ['cpuset.cpus', 'cpuset.mems'] : []) fs.writeFileSync(path.join(cpuset!, f), fs.readFileSync(path.join(path.dirname(cpuset!), f)));
     const other = spawn('sleep', ['1000'], { stdio: 'ignore' });

@@ -72,13 +72,16 @@ async function waitingSpare(ctd: FakeContainerd): Promise<{ dirs: string[]; pid:
 
 /**
  * A spare waiting below /<namespace> (a first task asked for one) and, made ahead by someone else, the cgroup
- * /<namespace>/<id> in every hierarchy: the spare, that cgroupsPath, and its directories.
+ * /<namespace>/<id> in every hierarchy (or those `where` picks by mount point): the spare, that cgroupsPath, and the
+ * directories made.
  */
-async function spareBesideCgroupMadeAhead(ctd: FakeContainerd, id: string): Promise<{ spare: { dirs: string[]; pid: number }; own: string; made: string[] }> {
+async function spareBesideCgroupMadeAhead(
+  ctd: FakeContainerd, id: string, where: (mountpoint: string) => boolean = () => true,
+): Promise<{ spare: { dirs: string[]; pid: number }; own: string; made: string[] }> {
   await runOnce(ctd, ctd.bundle('first', ['true']));
   const spare = await waitingSpare(ctd);
   const own = `/${ctd.namespace}/${id}`;
-  const made = cgroupMounts().map((m) => path.join(m, own)).filter((d) => fs.existsSync(path.dirname(d)));
+  const made = cgroupMounts().filter(where).map((m) => path.join(m, own)).filter((d) => fs.existsSync(path.dirname(d)));
   made.forEach((d) => fs.mkdirSync(d));
   return { spare, own, made };
 }
@@ -170,6 +173,27 @@ async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
       expect((await exited).exit_status).toBe(0);
       await task.Delete({ id: b.id, exec_id: '' }, opts);
       expect(made.filter((d) => fs.existsSync(d))).toEqual([]); // delete removes the container's cgroup, as runc's
+    } finally {
+      for (const d of made) if (fs.existsSync(d)) fs.rmdirSync(d);
+    }
+  });
+
+  it('a create whose cgroup exists in one hierarchy only (not the one a survey looks in) undoes its adoption and makes the rest: its init is in it everywhere, and the spare\'s directories are removed', async () => {
+    const { spare, own, made } = await spareBesideCgroupMadeAhead(ctd, 'partial', (m) => m === '/sys/fs/cgroup/freezer');
+    expect(made).toHaveLength(1);
+    try {
+      const b = ctd.bundle('partial', ['true']);
+      const { task } = await ctd.connect(b);
+      const opts = ctd.callOptions();
+      const { pid } = await task.Create(createTaskRequest(b), opts);
+      expect(pid).toBe(spare.pid);
+      expect(cgroupsOf(pid).filter((c) => c.path !== own)).toEqual([]);
+      expect(spare.dirs.filter((d) => fs.existsSync(d))).toEqual([]);
+      const exited = task.Wait({ id: b.id, exec_id: '' }, opts);
+      await task.Start({ id: b.id, exec_id: '' }, opts);
+      expect((await exited).exit_status).toBe(0);
+      await task.Delete({ id: b.id, exec_id: '' }, opts);
+      expect(cgroupMounts().filter((m) => fs.existsSync(path.join(m, own)))).toEqual([]);
     } finally {
       for (const d of made) if (fs.existsSync(d)) fs.rmdirSync(d);
     }

@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '@tsrunc/common';
 
 // libuv opens every fd close-on-exec.
@@ -69,6 +70,7 @@ export class ShimLog {
     if (!log) return;
     this.tasks.delete(id);
     if (log.fd !== undefined) fs.closeSync(log.fd);
+    log.fd = undefined;
     log.stream?.end();
   }
 
@@ -79,7 +81,9 @@ export class ShimLog {
 }
 
 /** The task log's FIFO as a stream, made of its fd (which it owns from then on). */
-function openStream(log: TaskLog): net.Socket {
+function openStream(log: TaskLog): Writable {
+  // A first record after closeTask closed the fd: dropped, as an ended stream drops it.
+  if (log.fd === undefined) return new Writable({ write: (_chunk, _encoding, done) => done() });
   const stream = new net.Socket({ fd: log.fd, readable: false, writable: true });
   log.fd = undefined;
   log.stream = stream;

@@ -26,12 +26,21 @@ async function readFifo(fd: number, done: (text: string) => boolean): Promise<{ 
   throw new Error(`the FIFO said only ${JSON.stringify(text)} in 5 s`);
 }
 
-test("a task's records reach its log FIFO; one after closeTask is dropped and the FIFO ends", async () => {
+/** Runs `body` with a bundle dir holding the FIFO `log`, and our non-blocking read end of it. */
+async function withLogFifo(body: (bundle: string, reader: number) => Promise<void>): Promise<void> {
   const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'shim-log-'));
-  const fifo = path.join(bundle, 'log');
-  execFileSync('mkfifo', [fifo]);
-  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  execFileSync('mkfifo', [path.join(bundle, 'log')]);
+  const reader = fs.openSync(path.join(bundle, 'log'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
+    await body(bundle, reader);
+  } finally {
+    fs.closeSync(reader);
+    fs.rmSync(bundle, { recursive: true, force: true });
+  }
+}
+
+test("a task's records reach its log FIFO; one after closeTask is dropped and the FIFO ends", () =>
+  withLogFifo(async (bundle, reader) => {
     const log = new ShimLog(false);
     const logger = log.openTask('t', bundle);
     logger.debug('not at info level');
@@ -41,25 +50,13 @@ test("a task's records reach its log FIFO; one after closeTask is dropped and th
     log.closeTask('t');
     expect(() => logger.error('after the task closed')).not.toThrow();
     expect(await readFifo(reader, () => false)).toEqual({ text: '', eof: true });
-  } finally {
-    fs.closeSync(reader);
-    fs.rmSync(bundle, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a task logger whose first record comes after closeTask drops it; the FIFO ends', async () => {
-  const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'shim-log-'));
-  const fifo = path.join(bundle, 'log');
-  execFileSync('mkfifo', [fifo]);
-  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  try {
+test('a task logger whose first record comes after closeTask drops it; the FIFO ends', () =>
+  withLogFifo(async (bundle, reader) => {
     const log = new ShimLog(false);
     const logger = log.openTask('t', bundle);
     log.closeTask('t');
     expect(() => logger.error('after the task closed')).not.toThrow();
     expect(await readFifo(reader, () => false)).toEqual({ text: '', eof: true });
-  } finally {
-    fs.closeSync(reader);
-    fs.rmSync(bundle, { recursive: true, force: true });
-  }
-});
+  }));

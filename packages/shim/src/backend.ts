@@ -21,6 +21,8 @@ export interface BackendCreateOptions {
 
 /** A container's OOM watch (ContainerBackend.watchOom). */
 export interface OomWatch {
+  /** Resolves once kills are counted from here on: the container must not run before. */
+  readonly armed: Promise<void>;
   /** Resolves once the init has exited and a kill that ended it was reported. */
   readonly settled: Promise<void>;
   /** For a process of the container that died of SIGKILL: resolves once a kill that took it was reported. */

@@ -15,6 +15,7 @@ describe('ExecProcess and OOM kills', () => {
     const events = { publish: (topic: string) => void topics.push(topic) };
     // The exec dies of SIGKILL at once; its kill is counted 50 ms later, as the watch reads it after a SIGKILL death.
     const oom: OomWatch = {
+      armed: Promise.resolve(),
       settled: new Promise(() => {}),
       afterKill: () => new Promise((resolve) => setTimeout(() => resolve(events.publish('/tasks/oom')), 50)),
     };

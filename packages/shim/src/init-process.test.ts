@@ -16,6 +16,7 @@ function oomKilledContainer(lateMs: number): ContainerBackend {
   return {
     init: { pid: 4242, wait: () => initExit.then(() => SIGKILLED) },
     watchOom: (onOom: (kills: number) => void) => ({
+      armed: Promise.resolve(),
       settled: (async () => {
         setImmediate(exited);
         await initExit;

@@ -64,6 +64,7 @@ export class InitProcess {
   }
 
   async start(): Promise<number> {
+    await this.oom.armed;
     await this.exit.starting(this.state.start(this).then(() => this.events.publish('/tasks/start', { container_id: this.id, pid: this.pid })));
     return this.pid;
   }

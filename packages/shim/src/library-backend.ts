@@ -59,14 +59,22 @@ export class LibraryBackend implements ContainerBackend {
 
   watchOom(onOom: (kills: number) => void): OomWatch {
     let checkAfterKill: (() => Promise<void>) | undefined;
-    const settled = this.container.watch(
-      (event) => {
-        if (event.type === 'oom') onOom(event.kills);
-      },
-      { onOomCheck: (check) => (checkAfterKill = check) },
-    );
+    let armed!: () => void;
+    // Set up once the I/O callback that asked for it is done: the watch's first steps (the kill counter's baseline,
+    // the eventfd's registration) take ~0.4 ms on cgroup v1, which a daemon's Create would otherwise wait for before it
+    // answers. The container runs only after `armed` (InitProcess.start), so no kill comes before the baseline.
+    const settled = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const watching = this.container.watch(
+        (event) => {
+          if (event.type === 'oom') onOom(event.kills);
+        },
+        { onOomCheck: (check) => (checkAfterKill = check) },
+      );
+      armed();
+      return watching;
+    });
     // Not set up (yet, or no memory cgroup): nothing could report the kill.
-    return { settled, afterKill: () => checkAfterKill?.() ?? Promise.resolve() };
+    return { settled, armed: new Promise((resolve) => (armed = resolve)), afterKill: () => checkAfterKill?.() ?? Promise.resolve() };
   }
 
   close(): void {

@@ -14,6 +14,7 @@ export function watchOom(id: string, container: ContainerBackend, events: EventS
     events.publish('/tasks/oom', { container_id: id });
   });
   return {
+    armed: watch.armed,
     settled: watch.settled.catch((err: Error) => logger.warn(`${id}: no OOM events: ${err.message}`)),
     afterKill: () => watch.afterKill().catch((err: Error) => logger.warn(`${id}: OOM kill check: ${err.message}`)),
   };

@@ -217,7 +217,8 @@ export class RuncBackend implements ContainerBackend {
    * SIGKILL waits OOM_SETTLE_MS for it.
    */
   watchOom(onOom: (kills: number) => void): OomWatch {
-    return { settled: this.followEvents(onOom), afterKill: () => new Promise((resolve) => setTimeout(resolve, OOM_SETTLE_MS)) };
+    // `<binary> events` says nothing once it counts: kills that come before it does are not reported.
+    return { settled: this.followEvents(onOom), armed: Promise.resolve(), afterKill: () => new Promise((resolve) => setTimeout(resolve, OOM_SETTLE_MS)) };
   }
 
   private async followEvents(onOom: (kills: number) => void): Promise<void> {

@@ -36,7 +36,7 @@ export async function watchContainer(container: Container, onEvent: (event: Cont
   const runtime = container.runtime;
   // Set up under the lock, then let go of it: a watch must not block other verbs on the container. The container this
   // process created needs neither the lock nor the reads: its state is at hand, and its init's pidfd pins the init (a
-  // dup is the watch's own). A daemon's watch begins as its Create answers, and those reads ran beside the answer.
+  // dup is the watch's own). A daemon's watch begins once its Create has answered (library-backend.ts).
   const { cgroup, pidfd } =
     container.init && !container.init.closed
       ? { cgroup: stateCgroup(runtime, container.state), pidfd: runtime.sys.dupCloexec(container.init.pidfd) }

@@ -125,7 +125,7 @@ describe('create over the recording native layer', () => {
   describe("with the CLI's cloneAhead 'each-create'", () => {
     const CLONED_AHEAD = ['socketpair', 'spawnInit', 'pidfdOpen'];
     /** new pid and network namespaces: what defaultSpec's namespaces are cloned with (the rest the init unshares). */
-    const PID_NET = 0x20000000 | 0x40000000;
+    const BY_CLONE = 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000; // pid, network, ipc, uts
     beforeEach(async () => {
       await h.cleanup();
       h = makeHarness({ cloneAhead: 'each-create' });
@@ -140,7 +140,7 @@ describe('create over the recording native layer', () => {
       expect(h.sys.names()).toEqual([...CLONED_AHEAD, 'pidfdSendSignal', 'dupCloexec', 'exits.wait']);
       // A spare's layout: /dev/null on 0-2, its sync socket on 3.
       const [, flags, src, dst, syncFd] = h.sys.callsOf('spawnInit')[0].args as [string, number, number[], number[], number];
-      expect([flags, dst, syncFd]).toEqual([PID_NET, [0, 1, 2, 3], 3]);
+      expect([flags, dst, syncFd]).toEqual([BY_CLONE, [0, 1, 2, 3], 3]);
       expect(src[3]).toBe((h.sys.callsOf('socketpair')[0].result as [number, number])[1]);
       expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
       // The directory that was there is not the failed create's to remove.

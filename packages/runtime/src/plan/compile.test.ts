@@ -62,11 +62,11 @@ test('parseMountOptions: the recursive options become mount_setattr attributes, 
   expect(parseMountOptions(['rbind', 'rro'])).toMatchObject({ flags: MS.BIND | MS.REC, data: '' });
 });
 
-test('the default spec: pid and network namespaces by clone, the others unshared first, then rootfs, root switch after the masks, exec last', () => {
+test('the default spec: pid, network, ipc and uts namespaces by clone, the mount one unshared first, then rootfs, root switch after the masks, exec last', () => {
   const p = plan(spec());
   const CLONE_NEWNS = 0x20000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000, CLONE_NEWIPC = 0x08000000, CLONE_NEWUTS = 0x04000000;
-  expect(p.cloneFlags).toBe(CLONE_NEWPID | CLONE_NEWNET);
-  expect(p.ops[0]).toMatchObject({ code: Op.Unshare, args: [CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS] });
+  expect(p.cloneFlags).toBe(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS);
+  expect(p.ops[0]).toMatchObject({ code: Op.Unshare, args: [CLONE_NEWNS] });
   const c = p.ops.map((o) => Op[o.code]);
   expect(c[1]).toBe('Rootfs');
   const at = (name: string) => c.indexOf(name);

@@ -104,7 +104,7 @@ async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
     await ctd.stop();
   });
 
-  it('a create below /<namespace> adopts the waiting spare\'s cgroup: its init is in the container\'s cgroup in every hierarchy, with its limits; none is left with the daemon', async () => {
+  it('a create below /<namespace> adopts the waiting spare\'s cgroup: its init is in the container\'s cgroup in every hierarchy, with its limits (hugetlb\'s where this host has it, cgroup2 or v1); none is left with the daemon', async () => {
     expect(spareHierarchies().length).toBeGreaterThan(0); // this host is v1 or hybrid: otherwise there is nothing to adopt
     await runOnce(ctd, ctd.bundle('first', ['true']));
     // Creates in a row, each taking the spare that waits; device rules are written as each one's init joins.
@@ -112,7 +112,7 @@ async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
     for (let i = 0; i < 5; i++) {
       const spare = await waitingSpare(ctd);
       const b = ctd.bundle(`adopted-${i}`, ['sleep', '1000'], (spec: Spec) => {
-        spec.linux!.resources = { ...spec.linux!.resources, memory: { limit: 64 << 20 }, pids: { limit: 50 } };
+        spec.linux!.resources = { ...spec.linux!.resources, memory: { limit: 64 << 20 }, pids: { limit: 50 }, hugepageLimits: [{ pageSize: '2MB', limit: 4 << 20 }] };
       });
       const { task, shimPid } = await ctd.connect(b);
       daemon = shimPid;
@@ -128,6 +128,9 @@ async function stopDaemon(ctd: FakeContainerd, pid: number): Promise<void> {
       expect(fs.readFileSync(path.join(memory!, own, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(64 << 20));
       const pids = spareHierarchies().find((m) => fs.existsSync(path.join(m, own, 'pids.max')));
       expect(fs.readFileSync(path.join(pids!, own, 'pids.max'), 'utf8').trim()).toBe('50');
+      // On cgroup2 the limit needs hugetlb among the container directory's controllers, which the adopting request read.
+      const hugetlb = [path.join('/sys/fs/cgroup/unified', own, 'hugetlb.2MB.max'), ...spareHierarchies().map((m) => path.join(m, own, 'hugetlb.2MB.limit_in_bytes'))];
+      expect(hugetlb.filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f, 'utf8').trim())).toEqual([String(4 << 20)]);
       await task.Start({ id: b.id, exec_id: '' }, opts);
       await task.Kill({ id: b.id, exec_id: '', signal: 9, all: false }, opts);
       await task.Wait({ id: b.id, exec_id: '' }, opts);

@@ -35,6 +35,11 @@ export interface CgroupSurvey {
   texts: Map<string, string | undefined>;
 }
 
+/** A spare's cgroup adopted (Cgroup.adopt): its cgroup2 directory's cgroup.controllers, read in the same request. */
+export interface Adopted {
+  unifiedControllers: string | undefined;
+}
+
 /** `linux.resources` planned for one cgroup (planResources): its writes, and its v2 device rules' installation. */
 export interface PlannedResources {
   writes: CgroupWrite[];
@@ -189,9 +194,9 @@ export class Cgroup {
    * (setUpContainerCgroup). When any directory could not be had so, every rename is undone and nothing made is left,
    * for the caller to survey and create as without a spare: 'exists' when the first op found the cgroupsPath there
    * (nothing was done), else 'stopped' (`first` stays written). Once adopted, the controllers are enabled as create
-   * enables them.
+   * enables them, and the cgroup2 directory's own are read last, for planResources (that read is on the init's path).
    */
-  async adopt(first: PendingWrite, spare: CgroupPaths): Promise<'adopted' | 'exists' | 'stopped'> {
+  async adopt(first: PendingWrite, spare: CgroupPaths): Promise<Adopted | 'exists' | 'stopped'> {
     const from = new Map(Object.entries(spare).flatMap(([key, dir]) => (this.paths[key] !== undefined ? [[this.paths[key], dir]] : [])));
     const guard = this.procsDir();
     const dirs = [guard, ...this.dirs().filter((d) => d !== guard)];
@@ -201,7 +206,8 @@ export class Cgroup {
     };
     const ancestors = this.unified ? ancestorsOf(this.unified) : [];
     const reads = ancestors.flatMap((d) => ['cgroup.controllers', 'cgroup.subtree_control'].map((f): FileOp => ({ kind: FileOpKind.Read, path: path.join(d, f), tolerate: ENOENT })));
-    const ops = [dirOp(dirs[0]), ...first.ops, ...dirs.slice(1).map(dirOp), ...reads];
+    const own: FileOp[] = this.unified ? [{ kind: FileOpKind.Read, path: path.join(this.unified, 'cgroup.controllers') }] : [];
+    const ops = [dirOp(dirs[0]), ...first.ops, ...dirs.slice(1).map(dirOp), ...reads, ...own];
     const outcomes = await fileOpOutcomes(ops);
     const failed = untoleratedFailure(ops, outcomes);
     const opOf = (i: number): number => (i === 0 ? 0 : first.ops.length + i);
@@ -222,16 +228,19 @@ export class Cgroup {
       return failed === 0 ? 'exists' : 'stopped';
     }
     const text = (i: number): string | undefined => {
-      const o = outcomes[ops.length - reads.length + i];
+      const o = outcomes[ops.length - own.length - reads.length + i];
       return typeof o === 'string' ? o : undefined;
     };
+    const ownText = (read: FileOpOutcome[]): string | undefined => (own.length > 0 ? (read[read.length - 1] as string) : undefined);
+    const writes = controllerWrites(ancestors, (i) => text(2 * i), (i) => text(2 * i + 1));
+    if (writes.length === 0) return { unifiedControllers: ownText(outcomes) };
     try {
-      await runFileOps(controllerWrites(ancestors, (i) => text(2 * i), (i) => text(2 * i + 1)));
+      // The directory's own controllers are those its parent's writes enabled: read again after them.
+      return { unifiedControllers: ownText(await runFileOps([...writes, ...own])) };
     } catch (e) {
       undo();
       throw new TsruncError(`cannot create cgroup: ${strerror(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`);
     }
-    return 'adopted';
   }
 
   /**
@@ -280,12 +289,13 @@ export class Cgroup {
 
   /**
    * `linux.resources` as the writes that set them, each in its directory, planned from the current files (so after
-   * create), and so validated; and the v2 device rules' installation.
+   * create), and so validated; and the v2 device rules' installation. `unifiedControllers`: the cgroup2 directory's
+   * cgroup.controllers when read already (Cgroup.adopt), else read here.
    */
-  planResources(r: LinuxResources): PlannedResources {
+  planResources(r: LinuxResources, unifiedControllers?: string): PlannedResources {
     const plan: [string, FileWrite[]][] = [];
     const u = this.unified;
-    const v2Available = new Set(u ? (readCgroupFile(u, 'cgroup.controllers') ?? '').split(/\s+/) : []);
+    const v2Available = new Set(u ? (unifiedControllers ?? readCgroupFile(u, 'cgroup.controllers') ?? '').split(/\s+/) : []);
     for (const { v1, v2 } of CONCERNS) {
       const d1 = this.v1(v1);
       if (d1) plan.push([d1, V1_PLANNERS[v1](r, currentReader(d1))]);

@@ -61,7 +61,7 @@ export async function setUpContainerCgroup(
     return async () => undefined;
   }
   const adoption = spare && (await cgroup.adopt(stateWrite(), spare.cgroup.paths));
-  const adopted = adoption === 'adopted' ? spare : undefined;
+  const adopted = typeof adoption === 'object' ? spare : undefined;
   if (!adopted) {
     let survey = await (surveyed ?? cgroup.survey());
     // One read before the id was ours: a `delete` of the same id may have removed that cgroup since (and a v1 cpuset
@@ -73,7 +73,7 @@ export async function setUpContainerCgroup(
   }
   let limits: PlannedResources;
   try {
-    limits = cgroup.planResources(specResources(spec));
+    limits = cgroup.planResources(specResources(spec), typeof adoption === 'object' ? adoption.unifiedControllers : undefined);
     limits.installDeviceFilter();
   } catch (e) {
     try {

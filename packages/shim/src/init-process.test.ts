@@ -41,3 +41,24 @@ describe('InitProcess and OOM kills', () => {
     expect(topics).toEqual(['/tasks/oom', '/tasks/exit']);
   });
 });
+
+describe('InitProcess and its OOM watch', () => {
+  it('runs the container at Start only once the watch is armed: no kill can come before the counter\'s baseline', async () => {
+    let arm!: () => void;
+    const armed = new Promise<void>((resolve) => (arm = resolve));
+    const calls: string[] = [];
+    const container = {
+      init: { pid: 4244, wait: () => new Promise(() => {}) },
+      watchOom: () => ({ armed, settled: new Promise(() => {}), afterKill: async () => {} }),
+      start: async () => void calls.push('container started'),
+    } as unknown as ContainerBackend;
+    const events = { publish: (topic: string) => void calls.push(topic) };
+    const init = new InitProcess('armed1', container, io, events, quiet, true);
+    const started = init.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toEqual([]);
+    arm();
+    expect(await started).toBe(4244);
+    expect(calls).toEqual(['container started', '/tasks/start']);
+  });
+});

@@ -124,7 +124,7 @@ describe('create over the recording native layer', () => {
 
   describe("with the CLI's cloneAhead 'each-create'", () => {
     const CLONED_AHEAD = ['socketpair', 'spawnInit', 'pidfdOpen'];
-    /** new pid and network namespaces: what defaultSpec's namespaces are cloned with (the rest the init unshares). */
+    /** new pid, network, ipc and uts namespaces: what defaultSpec's namespaces are cloned with (the init unshares the mount one). */
     const BY_CLONE = 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000; // pid, network, ipc, uts
     beforeEach(async () => {
       await h.cleanup();

@@ -52,8 +52,9 @@ def pump(timeout):
     for _ in range(d.count(b'\x1b[6n')):
         os.write(master, b'\x1b[1;1R')
     return True
+at_exit = None
 def finish(**kw):
-    attrs = termios.tcgetattr(slave)
+    attrs = at_exit or termios.tcgetattr(slave)
     kw.update(output=out.decode('utf8', 'replace'), echo=bool(attrs[3] & termios.ECHO),
               icanon=bool(attrs[3] & termios.ICANON), opost=bool(attrs[1] & termios.OPOST))
     print(json.dumps(kw))
@@ -89,7 +90,11 @@ deadline = time.time() + 20
 while time.time() < deadline:
     p, st = os.waitpid(pid, os.WNOHANG)
     if p:
-        while pump(0.1):
+        # What tsrunc wrote before it exited is all in the pty: with our slave fd closed too, it is read to the end
+        # (EIO), not until a quiet moment, which a busy machine's late tty flush could outlast.
+        at_exit = termios.tcgetattr(slave)
+        os.close(slave)
+        while time.time() < deadline and pump(1) is not None:
             pass
         finish(exitCode=os.waitstatus_to_exitcode(st))
     pump(0.1)

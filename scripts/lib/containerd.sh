@@ -68,6 +68,13 @@ ctd_running() {
   state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$state" ] && [ "$state" != Z ]
 }
 
+# Whether any of the pids given runs.
+ctd_any_running() {
+  local p
+  for p in "$@"; do ctd_running "$p" && return 0; done
+  return 1
+}
+
 ctd_stop() {
   [ -n "${CTD_PID:-}" ] || return 0
   local p m i
@@ -75,7 +82,13 @@ ctd_stop() {
   for i in $(seq 100); do ctd_running "$CTD_PID" || break; sleep 0.1; done
   kill -KILL "$CTD_PID" 2>/dev/null || true
   wait "$CTD_PID" 2>/dev/null || true
-  for p in $(ctd_shim_pids); do kill -KILL "$p" 2>/dev/null || true; done
+  # SIGTERM first, as containerd stops a shim: ours then kills its spare inits and removes their cgroups below NS (after
+  # a SIGKILL they stay until a daemon of NS runs again); a shim still running 2 s later is killed.
+  local shims
+  shims=$(ctd_shim_pids)
+  for p in $shims; do kill "$p" 2>/dev/null || true; done
+  for i in $(seq 20); do ctd_any_running $shims || break; sleep 0.1; done
+  for p in $shims; do kill -KILL "$p" 2>/dev/null || true; done
   for m in $(awk -v d="$CTD_DIR" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m"; done
   for m in $(awk '$(NF-2) ~ /^cgroup2?$/ {print $5}' /proc/self/mountinfo); do rmdir "$m/$CTD_NS" 2>/dev/null || true; done
   rm -rf "$CTD_DIR"

@@ -150,14 +150,59 @@ static int socket_path(const struct flags *f, const char *key, char *out, size_t
   return FAST_OK;
 }
 
-/* Whether a daemon accepts on `path` now; a full backlog (EAGAIN) counts as no, and node looks again, patiently. */
-static int daemon_listens(const char *path) {
+/* Appends protobuf field `field` (length-delimited) holding `len` bytes of `data`. */
+static uint8_t *put_bytes(uint8_t *out, unsigned field, const void *data, size_t len) {
+  *out++ = (uint8_t)(field << 3 | 2);
+  for (size_t v = len; ; v >>= 7) {
+    *out++ = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+    if (v <= 0x7f) break;
+  }
+  memcpy(out, data, len);
+  return out + len;
+}
+
+#define PREPARE_SERVICE "tsrunc.shim.v1.Prepare" /* packages/shim/src/prepare.ts */
+#define TTRPC_REQUEST 1
+
+/*
+ * Tells the daemon on `fd` of the create that containerd's Create will bring (prepare.ts): one ttrpc request, never
+ * answered here, of a CreateTaskRequest with the id, the bundle (our working directory, as containerd runs `start`)
+ * and the options as read from stdin. Best effort: a daemon that does not get it does the work at the Create.
+ */
+static void announce_create(int fd, const struct flags *f, const unsigned char *options, size_t options_len) {
+  char cwd[4096];
+  const char *bundle = *f->bundle ? f->bundle : getcwd(cwd, sizeof cwd);
+  if (!bundle) return;
+  size_t id_len = strlen(f->id), bundle_len = strlen(bundle);
+  /* Each field: a tag byte, a varint length of at most 10 bytes, the bytes. */
+  size_t create_cap = 3 * 11 + id_len + bundle_len + options_len;
+  size_t cap = 10 + 3 * 11 + sizeof PREPARE_SERVICE + sizeof "Create" + create_cap;
+  uint8_t *frame = malloc(cap + create_cap), *create = frame + cap;
+  if (!frame) return;
+  uint8_t *c = put_bytes(create, 1, f->id, id_len);
+  c = put_bytes(c, 2, bundle, bundle_len);
+  if (options_len) c = put_bytes(c, 10, options, options_len);
+  uint8_t *p = put_bytes(frame + 10, 1, PREPARE_SERVICE, strlen(PREPARE_SERVICE));
+  p = put_bytes(p, 2, "Create", strlen("Create"));
+  p = put_bytes(p, 3, create, (size_t)(c - create));
+  uint32_t len = (uint32_t)(p - frame - 10), stream = 1;
+  for (int i = 0; i < 4; i++) frame[i] = (uint8_t)(len >> (24 - 8 * i)), frame[4 + i] = (uint8_t)(stream >> (24 - 8 * i));
+  frame[8] = TTRPC_REQUEST;
+  frame[9] = 0;
+  (void)!write(fd, frame, (size_t)(p - frame));
+  free(frame);
+}
+
+/* Whether a daemon accepts on `path` now (a full backlog, EAGAIN, counts as no: node looks again, patiently); if so,
+ * it is told of the create first. */
+static int daemon_listens(const char *path, const struct flags *f, const unsigned char *options, size_t options_len) {
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   if (strlen(path) >= sizeof addr.sun_path) return 0;
   strcpy(addr.sun_path, path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return 0;
   int ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+  if (ok) announce_create(fd, f, options, options_len);
   close(fd);
   return ok;
 }
@@ -231,7 +276,7 @@ static int start_fast(const struct flags *f, const unsigned char *options, size_
     snprintf(key, sizeof key, "tsrunc:pod:%s", found ? sandbox : f->id);
   }
   char path[sizeof SOCKET_DIR + 66], address[sizeof path + 8];
-  if (socket_path(f, key, path, sizeof path) != FAST_OK || !daemon_listens(path)) return FAST_UNSURE;
+  if (socket_path(f, key, path, sizeof path) != FAST_OK || !daemon_listens(path, f, options, options_len)) return FAST_UNSURE;
   snprintf(address, sizeof address, "unix://%s", path);
   if (write_address(address) != FAST_OK) return FAST_UNSURE;
   size_t len = strlen(address);

@@ -3,7 +3,7 @@
 // the task's options (`binary_name`, runc-backend.ts). Either way the daemon's reaper owns every wait: the processes
 // are ProcessHandles whose exits the daemon's Runtime awaits.
 import type { LinuxResources, Process, Spec } from '@tsrunc/common';
-import type { ProcessHandle, Runtime } from '@tsrunc/runtime';
+import type { PreparedCreate, ProcessHandle, Runtime } from '@tsrunc/runtime';
 import type { AnyMessage } from './protos';
 
 /** How a task's container is created, the same for both backends. */
@@ -11,6 +11,8 @@ export interface BackendCreateOptions {
   bundle: string;
   /** The bundle's config.json, read and checked by the task. */
   spec: Spec;
+  /** The create as worked out at `start`, if it was (the library uses it only if it fits). */
+  prepared?: PreparedCreate;
   /** The init's fds 0, 1, 2 (ours; the backend does not close them). */
   stdio: [number, number, number];
   /** process.terminal: the init's ProcessHandle carries the pty master (`console`). */

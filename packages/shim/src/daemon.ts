@@ -10,7 +10,8 @@ import type { ShimFlags } from './flags';
 import { IdleTrim } from './idle-trim';
 import { ShimLog } from './log';
 import { sameUidOnly } from './peer';
-import { protocol } from './protos';
+import { PREPARE_SERVICE, PreparedCreates } from './prepare';
+import { protocol, type CreateTaskRequest } from './protos';
 import { TaskService } from './service';
 import type { ShimContext } from './task';
 
@@ -37,6 +38,7 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
     sys,
     events,
     log,
+    prepared: new PreparedCreates(flags.namespace, (root) => runtimes.get(root), log.daemon),
     runtime(root) {
       let r = runtimes.get(root);
       // Spares wait in cgroups below /<namespace>, where ctr puts its containers' (cgroupsPath /<namespace>/<id>).
@@ -61,6 +63,9 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
     const handlers = trim.around(implement(protocol().task, log.routeCalls(service, Object.keys(protocol().task.methods))));
     server.register('containerd.task.v2.Task', handlers);
     server.register('containerd.task.v3.Task', handlers);
+    // One way: the C front closes its connection once it has written the request; the answer goes nowhere.
+    const createRequest = protocol().codec<CreateTaskRequest>('containerd.task.v2.CreateTaskRequest');
+    server.register(PREPARE_SERVICE, trim.around({ Create: (payload: Buffer) => (ctx.prepared.prepare(createRequest.decode(payload)), new Uint8Array()) }));
     service.onStop(async () => {
       fs.rmSync(flags.socket, { force: true });
       await Promise.race([Promise.all([server.shutdown(), events.close()]), new Promise((r) => setTimeout(r, EVENTS_DRAIN_MS).unref())]);

@@ -10,7 +10,7 @@ export class LibraryBackend implements ContainerBackend {
 
   /** Creates the container under `runtime`'s root; without a console socket the library receives the pty master itself. */
   static async create(runtime: Runtime, id: string, opts: BackendCreateOptions): Promise<LibraryBackend> {
-    return new LibraryBackend(await runtime.create(id, { bundle: opts.bundle, spec: opts.spec, stdio: opts.stdio, noPivot: opts.noPivot, noNewKeyring: opts.noNewKeyring }));
+    return new LibraryBackend(await runtime.create(id, { bundle: opts.bundle, spec: opts.spec, prepared: opts.prepared, stdio: opts.stdio, noPivot: opts.noPivot, noNewKeyring: opts.noNewKeyring }));
   }
 
   get init(): ProcessHandle {

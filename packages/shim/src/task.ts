@@ -15,6 +15,7 @@ import type { ShimLog } from './log';
 import { decodeOptions } from './options';
 import { externalRuntimeRoot, runtimeRoot } from './paths';
 import type { CreateTaskRequest, ExitResult, StateResponse } from './protos';
+import type { PreparedCreates } from './prepare';
 import { mountRootfs, unmountRootfs } from './rootfs';
 import { RuncBackend, RuncBinary } from './runc-backend';
 import { ProcessIO } from './stdio';
@@ -25,6 +26,8 @@ export interface ShimContext {
   readonly sys: NativeLayer;
   readonly events: EventSink;
   readonly log: ShimLog;
+  /** Creates worked out at `start` (prepare.ts). */
+  readonly prepared: PreparedCreates;
   /** The runtime library for one state root (one per root, sharing the daemon's reaper). */
   runtime(root: string): Runtime;
 }
@@ -66,13 +69,14 @@ export class Task {
         mounted = true;
       }
       phases.end('options', `${req.rootfs.length} rootfs mounts`);
-      const spec = readBundleSpec(req.bundle);
+      const prepared = ctx.prepared.take(req.id);
+      const spec = readBundleSpec(req.bundle, prepared);
       checkTerminal(req.terminal, !!spec.process?.terminal);
       const runtime = ctx.runtime(runtimeRoot(req.bundle, ctx.flags.namespace, options.root || undefined));
       const runc = options.binaryName ? RuncBinary.open(runtime, options.binaryName, externalRuntimeRoot(ctx.flags.namespace, options.root), req.bundle) : undefined;
       io = await ProcessIO.open({ runtime, id: req.id, namespace: ctx.flags.namespace }, req);
       phases.end('stdio', 'spec read, FIFOs opened');
-      const createOptions: BackendCreateOptions = { bundle: req.bundle, spec, stdio: io.childFds, terminal: req.terminal, noPivot: options.noPivotRoot, noNewKeyring: options.noNewKeyring };
+      const createOptions: BackendCreateOptions = { bundle: req.bundle, spec, prepared, stdio: io.childFds, terminal: req.terminal, noPivot: options.noPivotRoot, noNewKeyring: options.noNewKeyring };
       container = runc ? await RuncBackend.create(runtime, runc, req.id, createOptions) : await LibraryBackend.create(runtime, req.id, createOptions);
       io.releaseChildEnds();
       phases.end('container');

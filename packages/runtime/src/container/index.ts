@@ -1,5 +1,5 @@
 export { Container } from './container';
-export { readBundleSpec, type CreateOptions } from './create';
+export { prepareCreate, readBundleSpec, type CreateOptions, type PreparedCreate } from './create';
 export type { ExecOptions } from './exec';
 export type { KillOptions } from './kill';
 export type { DeleteOptions } from './delete';

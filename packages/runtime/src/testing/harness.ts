@@ -27,7 +27,7 @@ export interface Harness {
 }
 
 /** `cloneAhead`: as RuntimeOptions' (by default the init is cloned once the plan is ready). */
-export function makeHarness(options: Pick<RuntimeOptions, 'cloneAhead'> = {}): Harness {
+export function makeHarness(options: Pick<RuntimeOptions, 'cloneAhead' | 'logger'> = {}): Harness {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-double-'));
   const root = path.join(dir, 'root');
   const bundle = path.join(dir, 'bundle');

@@ -9,7 +9,7 @@ import { ContainerDir, ContainerState, rfc3339Nano } from './state-dir';
 import type { PendingWrite } from '../pool-io';
 import type { Release } from './lock';
 import { pidFilePath, writePidFile } from './pid-file';
-import { ConsoleReceiver, InitStdio, closeConsoleReceiver, consoleReceiver, killInit, startInit } from '../process/init';
+import { ConsoleReceiver, EncodedInitPlan, InitStdio, closeConsoleReceiver, consoleReceiver, encodeForInit, killInit, startInit } from '../process/init';
 import type { ProcessHandle } from '../process/handle';
 import { discardSpareInit, initAhead, type InitAhead, type SpareInit } from '../process/spare';
 import { runHostHooks, runHostHooksWarnOnly } from '../process/hooks';
@@ -79,7 +79,7 @@ export interface PreparedCreate {
   readonly noPivot: boolean;
   readonly noNewKeyring: boolean;
   /** None with process.terminal: that plan names the console receiver of the create itself. */
-  readonly planned?: { cgroup: Cgroup; cgroupDirs: Record<string, string>; plan: InitPlan };
+  readonly planned?: { cgroup: Cgroup; cgroupDirs: Record<string, string>; plan: InitPlan; encoded: EncodedInitPlan };
 }
 
 /** Throws what a create of `opts.bundle` would (a ConfigError for a broken config.json). */
@@ -93,7 +93,9 @@ export function prepareCreate(runtime: Runtime, id: string, opts: { bundle: stri
   let planned: PreparedCreate['planned'];
   if (!spec.process?.terminal) {
     const { cgroup, cgroupDirs } = containerCgroup(spec, id, runtime.cgroupLayout, nativeDeviceFilter(runtime.sys));
-    planned = { cgroup, cgroupDirs, plan: compilePlan(runtime, spec, id, bundle, { preserveFds: 0, noPivot, noNewKeyring, cgroupDirs }) };
+    const plan = compilePlan(runtime, spec, id, bundle, { preserveFds: 0, noPivot, noNewKeyring, cgroupDirs });
+    // As createContainer has startInit send it: its cgroup made beside the init, timed when the log is at debug.
+    planned = { cgroup, cgroupDirs, plan, encoded: encodeForInit(plan, true, runtime.logger.debugEnabled) };
   }
   return { runtime, id, bundle, text, spec, noPivot, noNewKeyring, planned };
 }
@@ -231,6 +233,7 @@ export async function createContainer(runtime: Runtime, id: string, opts: Create
       cloneAhead: true,
       ahead: handedOver,
       spareCgroupParent: spareParent,
+      encoded: prepared?.encoded,
     });
     const created: ContainerState = { ...state, pid: init.pid, pidStartTime: init.startTime };
     if (pidFile) await writePidFile(pidFile, init.pid);

@@ -34,6 +34,9 @@ describe('a prepared create', () => {
     const spec = readBundleSpec(h.bundle, prepared);
     expect(spec).toBe(prepared.spec);
     expect(await planRecord('c1', { bundle: h.bundle, spec, prepared })).toMatch(/ops, prepared at start\)/);
+    // The plan was encoded ahead too: the bytes sent are those.
+    expect(h.sys.callsOf('sealedMemfd').map((c) => c.args[1])).toHaveLength(1);
+    expect(h.sys.callsOf('sealedMemfd')[0].args[1]).toBe(prepared.planned!.encoded.bytes);
   });
 
   const others: Array<[string, (p: PreparedCreate) => [string, CreateOptions]]> = [

@@ -52,6 +52,8 @@ export interface InitHooks {
    * its cgroup, to the plan's execFifoFd, which holds a placeholder until then: the plan's sending never waits for it.
    */
   execFifo?: () => Promise<string>;
+  /** `plan` encoded ahead (encodeForInit); used if it was made of this plan for these hooks, else it is encoded now. */
+  encoded?: EncodedInitPlan;
 }
 
 export interface CgroupPlacement {
@@ -280,6 +282,30 @@ async function discardSpare(spare: SpareInit | undefined): Promise<undefined> {
   return undefined;
 }
 
+/** A plan as its init is sent it, encoded: made ahead by a prepared create (container/create.ts: prepareCreate). */
+export interface EncodedInitPlan {
+  /** The plan it was made of. */
+  source: InitPlan;
+  /** Made for a cgroup placed beside the init's set-up (InitHooks.cgroup), and with the phases timed. */
+  cgroup: boolean;
+  timed: boolean;
+  /** The plan as sent: with its cgroup waits and, timed, OP_TIMESTAMPs ending its phases (MSG_READY brings their times). */
+  plan: InitPlan;
+  bytes: Buffer;
+  phases: StampedPhase[];
+}
+
+export function encodeForInit(source: InitPlan, cgroup: boolean, timed: boolean): EncodedInitPlan {
+  let plan = cgroup ? { ...source, ops: awaitCgroup(source.ops, source.execFifoFd) } : source;
+  const stamped = timed ? stampPhases(plan.ops) : undefined;
+  if (stamped) plan = { ...plan, ops: stamped.ops };
+  return { source, cgroup, timed, plan, bytes: encodeInitPlan(plan), phases: stamped?.phases ?? [] };
+}
+
+function fitsEncoded(encoded: EncodedInitPlan | undefined, plan: InitPlan, hooks: InitHooks): boolean {
+  return encoded !== undefined && encoded.source === plan && encoded.cgroup === !!hooks.cgroup && encoded.timed === !!hooks.phases?.enabled;
+}
+
 /**
  * Starts the init and drives it to MSG_READY. On failure the init is killed, and its exit awaited
  * (reaped, through the runtime's exits), before the error is thrown.
@@ -300,13 +326,11 @@ export async function startInit(runtime: Runtime, plan: InitPlan, io: InitStdio,
   let unsettledAhead = hooks.ahead;
   try {
     if (plan.execFifoFd !== undefined && !(hooks.cgroup && hooks.execFifo)) throw new TsruncError('an exec.fifo is sent with MSG_PLACED: it needs the cgroup placement');
-    if (hooks.cgroup) plan = { ...plan, ops: awaitCgroup(plan.ops, plan.execFifoFd) };
-    // With timings on, OP_TIMESTAMPs end the init's phases; MSG_READY brings their times back.
-    const stamped = hooks.phases?.enabled ? stampPhases(plan.ops) : undefined;
-    if (stamped) plan = { ...plan, ops: stamped.ops };
-    planBytes = encodeInitPlan(plan);
+    const encoded = fitsEncoded(hooks.encoded, plan, hooks) ? hooks.encoded! : encodeForInit(plan, !!hooks.cgroup, !!hooks.phases?.enabled);
+    plan = encoded.plan;
+    planBytes = encoded.bytes;
     early = !hooks.cgroup || planBytes.length <= EARLY_PLAN_MAX;
-    initPhases = stamped?.phases ?? [];
+    initPhases = encoded.phases;
     extra = openFdSources(runtime, plan);
     layout = [...io.stdio, ...(io.passFds ?? Array.from({ length: io.preserveFds }, (_, i) => 3 + i)), ...extra];
     spawnAt = hooks.phases?.now() ?? 0n;

@@ -189,7 +189,8 @@ static void announce_create(int fd, const struct flags *f, const unsigned char *
   for (int i = 0; i < 4; i++) frame[i] = (uint8_t)(len >> (24 - 8 * i)), frame[4 + i] = (uint8_t)(stream >> (24 - 8 * i));
   frame[8] = TTRPC_REQUEST;
   frame[9] = 0;
-  (void)!write(fd, frame, (size_t)(p - frame));
+  /* MSG_NOSIGNAL: a listener that has closed the connection already must not kill us with SIGPIPE. */
+  (void)!send(fd, frame, (size_t)(p - frame), MSG_NOSIGNAL);
   free(frame);
 }
 

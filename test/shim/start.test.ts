@@ -52,14 +52,19 @@ function encodeAny(any: AnyMessage): Buffer {
 
 const tomlBody = (toml: string): Buffer => encodeAny(packAny('runtimeoptions.v1.Options', { config_body: Buffer.from(toml) }));
 
-/** Runs `start` and resolves once its output pipe closes (as containerd waits: a daemon holding it would hang here). */
-function start(bundle: string, c: { namespace: string; address: string }, id: string, stdin: Buffer, env: NodeJS.ProcessEnv = process.env): Promise<StartResult> {
+/**
+ * Runs `start` and resolves once its output pipe closes (as containerd waits: a daemon holding it would hang here).
+ * `wrapper`: a command that runs the shim (its argv first).
+ */
+function start(bundle: string, c: { namespace: string; address: string }, id: string, stdin: Buffer, env: NodeJS.ProcessEnv = process.env, wrapper: string[] = []): Promise<StartResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(SHIM, ['-namespace', c.namespace, '-address', c.address, '-publish-binary', '/usr/bin/containerd', '-id', id, 'start'], {
+    const argv = [...wrapper, SHIM, '-namespace', c.namespace, '-address', c.address, '-publish-binary', '/usr/bin/containerd', '-id', id, 'start'];
+    const child = spawn(argv[0], argv.slice(1), {
       cwd: bundle,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.on('error', reject);
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -176,6 +181,22 @@ describeBuilt('containerd-shim-tsrunc-v2 start', () => {
       const server = await listenAt(socket);
       try {
         expectAddress(await start(bundle, c, 'task-1', options(), NO_NODE_ENV), bundle, socket);
+      } finally {
+        server.close();
+      }
+    });
+
+    // The C front tells the daemon of the create on the connection it opened (packages/shim/src/prepare.ts); a
+    // listener that has closed it by then (a daemon stopping) must not end `start` by SIGPIPE. strace holds the
+    // announcement's send back 300 ms, long after the listener closed the connection.
+    it('answers when the listener closed the connection before the announcement was sent (no SIGPIPE)', async () => {
+      const c = uniqueContainerd();
+      const bundle = makeBundle();
+      const socket = socketPath(c.address, c.namespace, groupKey('namespace', 'task-1', bundle));
+      const server = await listenAt(socket);
+      try {
+        const delayed = ['/usr/bin/strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=sendto', '-e', 'inject=sendto:delay_enter=300000'];
+        expectAddress(await start(bundle, c, 'task-1', Buffer.alloc(0), NO_NODE_ENV, delayed), bundle, socket);
       } finally {
         server.close();
       }

@@ -177,8 +177,9 @@ static void announce_create(int fd, const struct flags *f, const unsigned char *
   /* Each field: a tag byte, a varint length of at most 10 bytes, the bytes. */
   size_t create_cap = 3 * 11 + id_len + bundle_len + options_len;
   size_t cap = 10 + 3 * 11 + sizeof PREPARE_SERVICE + sizeof "Create" + create_cap;
-  uint8_t *frame = malloc(cap + create_cap), *create = frame + cap;
+  uint8_t *frame = malloc(cap + create_cap);
   if (!frame) return;
+  uint8_t *create = frame + cap;
   uint8_t *c = put_bytes(create, 1, f->id, id_len);
   c = put_bytes(c, 2, bundle, bundle_len);
   if (options_len) c = put_bytes(c, 10, options, options_len);

@@ -165,9 +165,9 @@ export class FakeContainerd {
     return new Promise((resolve) => child.on('close', (code) => resolve({ code, output })));
   }
 
-  /** `start`, then a connected Task client (and the daemon's pid, for cleanup). */
-  async connect(bundle: TestBundle): Promise<{ task: Stub<TaskMethods>; address: string; shimPid: number }> {
-    const started = await this.start(bundle);
+  /** `start` (with `stdin`, the options Any's bytes, as containerd gives them), then a connected Task client (and the daemon's pid, for cleanup). */
+  async connect(bundle: TestBundle, stdin?: Buffer): Promise<{ task: Stub<TaskMethods>; address: string; shimPid: number }> {
+    const started = await this.start(bundle, stdin);
     if (started.code !== 0) throw new Error(`start failed (${started.code}): ${started.output}`);
     const address = started.output.replace(/^unix:\/\//, '');
     this.sockets.add(address);

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'ttrpc-ts';
+import { packAny, protocol, type AnyMessage } from '@tsrunc/shim';
 import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason } from '../helpers/tsrunc';
 import { cgroupMounts, createTaskRequest, OutputFifo, useFakeContainerd, type TestBundle } from './harness';
@@ -44,6 +45,8 @@ const PREPARED = /create \S+: plan \(\d+ ops, prepared at start\)/;
     }
   }
 
+  // The daemon reads the announcement before it answers the Connect that connect() sends once `start` has exited (the
+  // announcement's bytes were in its socket first): what a test does to config.json after connect() comes after it.
   function rewriteSpec(b: TestBundle, args: string[]): void {
     const spec = JSON.parse(fs.readFileSync(path.join(b.dir, 'config.json'), 'utf8'));
     spec.process.args = args;
@@ -53,6 +56,27 @@ const PREPARED = /create \S+: plan \(\d+ ops, prepared at start\)/;
   it('the Create uses the plan the daemon compiled at start, and the container runs as configured', async () => {
     const b = fake().bundle('ahead', ['echo', 'prepared']);
     expect(await run(b)).toEqual({ status: 0, output: 'prepared\n' });
+    expect(b.log()).toMatch(PREPARED);
+  });
+
+  it('the options on start\'s stdin are those of the Create (runc Options no_pivot_root), for an id of 200 characters', async () => {
+    // The announcement then holds multi-byte lengths (over 127 bytes) and the options field.
+    const b = fake().bundle(`long-${'x'.repeat(195)}`, ['echo', 'no pivot']);
+    const options = packAny('containerd.runc.v1.Options', { no_pivot_root: true });
+    const out = new OutputFifo(path.join(fake().base, 'long-stdout'));
+    try {
+      const { task } = await fake().connect(b, Buffer.from(protocol().codec<AnyMessage>('google.protobuf.Any').encode(options)));
+      const opts = fake().callOptions();
+      await task.Create({ ...createTaskRequest(b, { stdout: out.path }), options }, opts);
+      const exited = task.Wait({ id: b.id, exec_id: '' }, opts);
+      await task.Start({ id: b.id, exec_id: '' }, opts);
+      expect((await exited).exit_status).toBe(0);
+      await out.ended;
+      expect(out.text()).toBe('no pivot\n');
+      await task.Delete({ id: b.id, exec_id: '' }, opts);
+    } finally {
+      out.close();
+    }
     expect(b.log()).toMatch(PREPARED);
   });
 

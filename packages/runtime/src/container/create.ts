@@ -42,8 +42,8 @@ export interface CreateOptions {
 }
 
 /**
- * The bundle's config.json, parsed and validated; `prepared`'s spec when the file still reads as it did then (a
- * byte-for-byte comparison: the parse and the checks are what a create spends its first ~0.4 ms on).
+ * The bundle's config.json, parsed and validated; `prepared`'s spec when the file still reads as the same text (the
+ * parse and the checks are what a create spends its first ~0.4 ms on, and depend on that text alone).
  */
 export function readBundleSpec(bundle: string, prepared?: PreparedCreate): Spec {
   const file = path.join(bundle, 'config.json');
@@ -100,11 +100,12 @@ export function prepareCreate(runtime: Runtime, id: string, opts: { bundle: stri
   return { runtime, id, bundle, text, spec, noPivot, noNewKeyring, planned };
 }
 
-/** `prepared`'s cgroup and plan, if it was made for exactly this create. */
+/** `prepared`'s cgroup and plan, if they were made for exactly this create. */
 function preparedFor(runtime: Runtime, id: string, bundle: string, spec: Spec, opts: CreateOptions): PreparedCreate['planned'] {
   const p = opts.prepared;
   if (!p || p.runtime !== runtime || p.id !== id || p.bundle !== bundle || p.spec !== spec) return undefined;
-  if (p.noPivot !== !!opts.noPivot || p.noNewKeyring !== !!opts.noNewKeyring || (opts.preserveFds ?? 0) !== 0 || opts.consoleSocket) return undefined;
+  // A console socket comes only with process.terminal, whose plan is never prepared.
+  if (p.noPivot !== !!opts.noPivot || p.noNewKeyring !== !!opts.noNewKeyring || (opts.preserveFds ?? 0) !== 0) return undefined;
   return p.planned;
 }
 

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '@tsrunc/common';
+import { Runtime } from '../runtime';
 import { makeHarness, type Harness } from '../testing/harness';
 import { prepareCreate, readBundleSpec, type CreateOptions, type PreparedCreate } from './create';
 
@@ -16,6 +17,14 @@ beforeEach(() => {
   fs.writeFileSync(path.join(h.bundle, 'config.json'), JSON.stringify(h.spec));
 });
 afterEach(() => h.cleanup());
+
+/** A second bundle beside the harness's, with the same config.json and a rootfs. */
+function otherBundle(): string {
+  const other = path.join(h.dir, 'other-bundle');
+  fs.mkdirSync(path.join(other, 'rootfs'), { recursive: true });
+  fs.copyFileSync(path.join(h.bundle, 'config.json'), path.join(other, 'config.json'));
+  return other;
+}
 
 /** The create's "plan" debug record; the create stops at the clone (nothing of it is under test past the plan). */
 async function planRecord(id: string, opts: CreateOptions): Promise<string> {
@@ -45,6 +54,8 @@ describe('a prepared create', () => {
     ['--no-new-keyring', (p) => ['c1', { bundle: h.bundle, spec: p.spec, prepared: p, noNewKeyring: true }]],
     ['preserved fds', (p) => ['c1', { bundle: h.bundle, spec: p.spec, prepared: p, preserveFds: 1 }]],
     ['a spec it was not made of', (p) => ['c1', { bundle: h.bundle, spec: JSON.parse(p.text), prepared: p }]],
+    ['another runtime', (p) => ['c1', { bundle: h.bundle, spec: p.spec, prepared: { ...p, runtime: new Runtime({ root: h.root, sys: h.sys, exits: h.exits, cgroupLayout: h.runtime.cgroupLayout }) } }]],
+    ['another bundle', (p) => ['c1', { bundle: otherBundle(), spec: p.spec, prepared: p }]],
   ];
   it.each(others)('is not used by a create with %s: that create compiles its own plan', async (_, create) => {
     const [id, opts] = create(prepareCreate(h.runtime, 'c1', { bundle: h.bundle }));

@@ -39,7 +39,7 @@ interface Report {
   loopUtilization: number;
   loopDelayMs: { max: number; p99: number; mean: number };
   warmUpMs: number;
-  stalls: Array<{ at: number; ms: number; blockedMs: number; runqueueMs: number; onCpuMs: number }>;
+  stalls: Array<{ at: number; ms: number; blockedMs: number; runqueueMs: number; onCpuMs: number; stolenMs: number }>;
   nativeMs: Record<string, { calls: number; total: number; max: number }>;
   fdsBefore: Record<string, string>;
   fdsAfter: Record<string, string>;
@@ -56,7 +56,7 @@ interface Report {
 /** The longest blocked turn, with how much of it the loop thread was on a CPU (the rest it slept in the kernel). */
 function longestBlocked(stalls: Report['stalls'] | undefined): string {
   const longest = (stalls ?? []).reduce<Report['stalls'][number] | undefined>((a, s) => (!a || s.blockedMs > a.blockedMs ? s : a), undefined);
-  return longest ? `${longest.blockedMs} ms (${longest.onCpuMs} ms of it on a CPU)` : '0 ms';
+  return longest ? `${longest.blockedMs} ms (${longest.onCpuMs} ms of it on a CPU; the turn ${longest.ms} ms, ${longest.stolenMs} ms of it stolen by the host)` : '0 ms';
 }
 
 /** Runs the scenario; resolves with its stdout and stderr (it is killed after `timeoutMs`). */
@@ -176,10 +176,11 @@ describeAsRoot('daemon: 100 containers in one process with the library', () => {
   });
 
   // monitorEventLoopDelay's max counts every late turn, also the time the kernel ran other tasks on the
-  // 2 cores while the loop was ready to go on (the containers being set up, the thread pool, jest). The
-  // loop thread's schedstat splits each late turn: the part it was on a CPU or asleep in a syscall is what
-  // our code blocked; that part must stay within the limit. (Both are printed above.)
-  it(`never blocks the daemon's event loop longer than ${LOOP_BLOCKED_BOUND_MS} ms (run-queue waits aside)`, () => {
+  // 2 cores while the loop was ready to go on (the containers being set up, the thread pool, jest), and the
+  // time the hypervisor took the loop's vCPU. The loop thread's schedstat and the CPUs' steal counters split
+  // each late turn: the part it was on a CPU or asleep in a syscall is what our code blocked; that part must
+  // stay within the limit. (The split of the longest is printed above.)
+  it(`never blocks the daemon's event loop longer than ${LOOP_BLOCKED_BOUND_MS} ms (run-queue waits and host steal aside)`, () => {
     expect(report.loopDelayMs.max).toBeGreaterThan(0);
     expect(report.stalls.filter((s) => s.blockedMs > LOOP_BLOCKED_BOUND_MS)).toEqual([]);
   });

@@ -6,7 +6,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
+const { PerformanceObserver, monitorEventLoopDelay, performance } = require('node:perf_hooks');
 
 const REPO = path.resolve(__dirname, '../..');
 const { Runtime, Reaper } = require(path.join(REPO, 'packages/runtime/dist'));
@@ -78,6 +78,8 @@ function stealByCpu(text) {
 }
 
 const STALL_MS = 15;
+/** perf_hooks' NODE_PERFORMANCE_GC_* flags, by name. */
+const GC_KINDS = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weak callbacks' };
 
 /**
  * Every turn of the event loop that came more than STALL_MS late, split by the kernel's accounting of the
@@ -86,10 +88,14 @@ const STALL_MS = 15;
  * syscall, or its vCPU was taken by the hypervisor: with steal accounting the kernel counts stolen time
  * neither as run nor as waiting. `stolenMs` is the part of that rest the steal counters explain (the most
  * any one CPU lost in the turn; the counters are 10 ms ticks, so it is right to a tick); `blockedMs` what is left once
- * run-queue waits and steal are taken out: what our code blocked.
+ * run-queue waits and steal are taken out: what our code blocked. `gcMs` is how much of the turn V8's
+ * collector held the loop (part of the time on a CPU).
  */
 function watchStalls() {
   const stalls = [];
+  const gcs = [];
+  const gcObserver = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  gcObserver.observe({ entryTypes: ['gc'] });
   const started = performance.now();
   let last = started;
   let lastStat = schedstat();
@@ -108,6 +114,8 @@ function watchStalls() {
       const stealMs = Math.max(0, ...stealByCpu(text).map((s, cpu) => s - stealBefore[cpu]));
       const stolenMs = Math.max(0, Math.min(stealMs, ms - runqueueMs - onCpuMs));
       stalls.push({
+        from: last,
+        to: now,
         at: Math.round(now - started),
         ms: Math.round(ms),
         blockedMs: Math.round(ms - runqueueMs - stolenMs),
@@ -124,7 +132,21 @@ function watchStalls() {
     stop() {
       clearInterval(timer);
       fs.closeSync(procStat);
-      return stalls;
+      gcs.push(...gcObserver.takeRecords());
+      gcObserver.disconnect();
+      const collections = {};
+      for (const e of gcs) {
+        const kind = GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind);
+        const k = (collections[kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
+        k.count++;
+        k.totalMs = Math.round(k.totalMs + e.duration);
+        k.maxMs = Math.max(k.maxMs, Number(e.duration.toFixed(1)));
+      }
+      const split = stalls.map(({ from, to, ...stall }) => {
+        const overlap = (e) => Math.max(0, Math.min(to, e.startTime + e.duration) - Math.max(from, e.startTime));
+        return { ...stall, gcMs: Math.round(gcs.reduce((sum, e) => sum + overlap(e), 0)) };
+      });
+      return { stalls: split, collections };
     },
   };
 }
@@ -304,6 +326,8 @@ async function main() {
   await lifecycle();
   const warmUpMs = performance.now() - warmUpStart;
 
+  // The slots of our fd table (the kernel's FDSize) as the measured part begins: every fd it opens must fit.
+  const fdSlots = Number(/^FDSize:\s+(\d+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
   const stalls = watchStalls();
@@ -317,7 +341,7 @@ async function main() {
   const durationMs = performance.now() - t0;
   const utilization = performance.eventLoopUtilization(eluStart).utilization;
   loopDelay.disable();
-  const stalled = stalls.stop();
+  const { stalls: stalled, collections } = stalls.stop();
 
   fs.closeSync(devNull);
   await runtime.close();
@@ -333,7 +357,9 @@ async function main() {
     loopUtilization: Number(utilization.toFixed(3)),
     loopDelayMs: { max: loopDelay.max / 1e6, p99: loopDelay.percentile(99) / 1e6, mean: loopDelay.mean / 1e6 },
     warmUpMs: Math.round(warmUpMs),
+    fdSlots,
     stalls: stalled,
+    collections,
     nativeMs: Object.fromEntries(
       Object.entries(nativeTimes)
         .sort((a, b) => b[1].totalMs - a[1].totalMs)

@@ -51,6 +51,12 @@ describe.each([
   ['the real addon', (): NativeLayer => native()],
   ['RecordingNative', (): NativeLayer => new RecordingNative()],
 ])('%s', (_name, make) => {
+  it('reserveFds: resolves with the slots asked for (below RLIMIT_NOFILE), leaving no fd open', async () => {
+    const before = fs.readdirSync('/proc/self/fd').length;
+    await expect(make().reserveFds(64)).resolves.toBe(64);
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(before);
+  });
+
   it('socketpair: two distinct open fds, each closed once', () => {
     const [a, b] = make().socketpair();
     expect(a).not.toBe(b);

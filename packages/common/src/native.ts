@@ -27,6 +27,12 @@ export type FileOp =
 export interface NativeLayer {
   /** Clones tsrunc-init on the thread pool (new namespaces take the kernel milliseconds); resolves with its pid. */
   spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): Promise<number>;
+  /**
+   * Grows this process's fd table to `slots` (at most its soft RLIMIT_NOFILE) on the thread pool, and resolves with
+   * the slots asked for after that clamp. A table threads share grows only after an RCU grace period (ms on a busy
+   * host): a daemon pays it here, not on its event loop at the fd that does not fit.
+   */
+  reserveFds(slots: number): Promise<number>;
   /** SOCK_STREAM when `stream`, else SOCK_SEQPACKET; both ends O_CLOEXEC. */
   socketpair(stream?: boolean): [number, number];
   /** One message on `fd`, with the fds given (at most 253) as SCM_RIGHTS. */

@@ -44,6 +44,13 @@ export interface RuntimeOptions {
   spareCgroupParent?: string;
 }
 
+/**
+ * The fd table a daemon's runtime grows to at once (NativeLayer.reserveFds): its fds grow with its containers, and each
+ * growth of a table its threads share waits for an RCU grace period, which must not happen on its event loop. 32 KiB
+ * of kernel memory.
+ */
+const DAEMON_FD_SLOTS = 4096;
+
 const silent: Logger = { debugEnabled: false, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 export class Runtime implements ExitSource {
@@ -78,6 +85,7 @@ export class Runtime implements ExitSource {
     this.initPathOption = options.initPath;
     this.hookEnv = options.hookEnv ?? [];
     this.spares = options.cloneAhead === 'spares' ? new SpareInits(this) : undefined;
+    if (this.spares) this.sys.reserveFds(DAEMON_FD_SLOTS).catch((e: Error) => this.logger.warn(`cannot grow the fd table ahead: ${e.message}`));
     this.cloneEachCreateAhead = options.cloneAhead === 'each-create';
     this.spareCgroupParent = this.spares && options.spareCgroupParent ? cleanCgroupsPath(options.spareCgroupParent) : undefined;
   }

@@ -88,6 +88,15 @@ export class RecordingNative implements NativeLayer {
     return (call.result = result) as ReturnType<NativeLayer[M]>;
   }
 
+  /** By default as the kernel with room below its RLIMIT_NOFILE: every slot asked for (the table itself is not grown). */
+  reserveFds(slots: number): Promise<number> {
+    try {
+      return Promise.resolve(this.call('reserveFds', [slots], () => slots));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   // No default: starting a process is the test's to script (it may hand out a stand-in's pid).
   // Recorded at the call; the scripted result (or error) settles the promise, as the addon's thread-pool clone does.
   spawnInit(initPath: string, cloneFlags: number, src: number[], dst: number[], syncFdTarget: number): Promise<number> {

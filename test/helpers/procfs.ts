@@ -1,5 +1,6 @@
 // Reading another process's open files from /proc while it runs: any of its fds may close between the directory's
 // listing and the readlink of that fd (a daemon cloning its next spare init, a container exiting).
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 
 /**
@@ -16,4 +17,61 @@ export function fdTargets(pid: number): Map<number, string> {
     }
   }
   return targets;
+}
+
+/** The comm of `pid`, or why there is none. */
+function commOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return 'gone';
+  }
+}
+
+/** Which processes hold `target` (e.g. socket:[123]) open, as "pid comm". */
+function holdersOf(target: string): string[] {
+  const holders: string[] = [];
+  for (const p of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if ([...fdTargets(Number(p)).values()].includes(target)) holders.push(`${p} ${commOf(Number(p))}`);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return holders;
+}
+
+/** Each connected unix socket's peer, by inode (`ss -xan`: local inode in column 6, the peer's in 8). */
+function unixPeers(): Map<string, string> {
+  const peers = new Map<string, string>();
+  for (const line of execFileSync('ss', ['-xan'], { encoding: 'utf8' }).split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length >= 8 && cols[7] !== '0') peers.set(cols[5], cols[7]);
+  }
+  return peers;
+}
+
+/**
+ * For a failure message: each socket and pidfd `pid` holds, with what is at its other end (the processes holding the
+ * peer socket, from `ss -x`; the process a pidfd names, from its fdinfo). Slow (reads every process's fds).
+ */
+export function describeHandles(pid: number): string[] {
+  const peerOf = unixPeers();
+  const out: string[] = [];
+  for (const [fd, target] of fdTargets(pid)) {
+    const socket = /^socket:\[(\d+)\]$/.exec(target);
+    if (socket) {
+      const peer = peerOf.get(socket[1]);
+      out.push(`${fd} ${target} peer ${peer ? `socket:[${peer}] held by ${holdersOf(`socket:[${peer}]`).join(', ') || 'no process'}` : 'none (a listener, or not unix)'}`);
+    } else if (target === 'anon_inode:[pidfd]') {
+      let named = '?';
+      try {
+        named = /^Pid:\s*(-?\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '?';
+      } catch {
+        // closed meanwhile
+      }
+      out.push(`${fd} pidfd of ${named} (${named === '-1' ? 'reaped' : commOf(Number(named))})`);
+    }
+  }
+  return out;
 }

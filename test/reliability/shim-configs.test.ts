@@ -12,7 +12,7 @@ import { builtSkipReason, mountsUnder, processesInCgroupOf } from '../helpers/ts
 import { SHIM, alive, cgroupMounts, createTaskRequest, useFakeContainerd } from '../shim/harness';
 import { pollUntil } from '../e2e/containerd';
 import { initChildren } from './load';
-import { fdTargets } from '../helpers/procfs';
+import { describeHandles, fdTargets } from '../helpers/procfs';
 
 const built = builtSkipReason() ?? (fs.existsSync(SHIM) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
 
@@ -80,9 +80,12 @@ const BAD_CONFIGS: BadConfig[] = [
 
     expect(alive(shimPid)).toBe(true);
     // A create that failed in its init had taken the spare; the next is cloned a moment later.
-    await pollUntil(() => fdKinds(shimPid).join() === fdsBefore.join(), 5000);
-    // With the inits the daemon has (one spare), so that extra fds say whether a second spare or a leaked handle holds them.
-    expect({ fds: fdKinds(shimPid), inits: initChildren(shimPid).length }).toEqual({ fds: fdsBefore, inits: 1 });
+    const settled = await pollUntil(() => fdKinds(shimPid).join() === fdsBefore.join(), 5000);
+    // With the inits the daemon has (one spare), so that extra fds say whether a second spare or a leaked handle holds
+    // them, and (only when they differ) what each socket and pidfd of the daemon is connected to.
+    const fds = fdKinds(shimPid);
+    const handles = settled && fds.join() === fdsBefore.join() ? [] : describeHandles(shimPid);
+    expect({ fds, inits: initChildren(shimPid).length, handles }).toEqual({ fds: fdsBefore, inits: 1, handles: [] });
     await task.Kill({ id: neighbour.id, exec_id: '', signal: 15, all: false }, opts);
     expect((await task.Wait({ id: neighbour.id, exec_id: '' }, opts)).exit_status).toBe(42);
     await task.Delete({ id: neighbour.id, exec_id: '' }, opts);

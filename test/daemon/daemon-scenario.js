@@ -89,7 +89,7 @@ const GC_KINDS = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weak callbacks'
  * neither as run nor as waiting. `stolenMs` is the part of that rest the steal counters explain (the most
  * any one CPU lost in the turn; the counters are 10 ms ticks, so it is right to a tick); `blockedMs` what is left once
  * run-queue waits and steal are taken out: what our code blocked. `gcMs` is how much of the turn V8's
- * collector held the loop (part of the time on a CPU).
+ * collector held the loop (on a CPU, or waiting for its helper threads).
  */
 function watchStalls() {
   const stalls = [];
@@ -139,9 +139,10 @@ function watchStalls() {
         const kind = GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind);
         const k = (collections[kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
         k.count++;
-        k.totalMs = Math.round(k.totalMs + e.duration);
+        k.totalMs += e.duration;
         k.maxMs = Math.max(k.maxMs, Number(e.duration.toFixed(1)));
       }
+      for (const k of Object.values(collections)) k.totalMs = Math.round(k.totalMs);
       const split = stalls.map(({ from, to, ...stall }) => {
         const overlap = (e) => Math.max(0, Math.min(to, e.startTime + e.duration) - Math.max(from, e.startTime));
         return { ...stall, gcMs: Math.round(gcs.reduce((sum, e) => sum + overlap(e), 0)) };

@@ -59,7 +59,7 @@ interface Report {
 /** The longest blocked turn, with how much of it the loop thread was on a CPU (the rest it slept in the kernel). */
 function longestBlocked(stalls: Report['stalls'] | undefined): string {
   const longest = (stalls ?? []).reduce<Report['stalls'][number] | undefined>((a, s) => (!a || s.blockedMs > a.blockedMs ? s : a), undefined);
-  return longest ? `${longest.blockedMs} ms (${longest.onCpuMs} ms of it on a CPU, ${longest.gcMs} ms of that collecting garbage; the turn ${longest.ms} ms, ${longest.stolenMs} ms of it stolen by the host)` : '0 ms';
+  return longest ? `${longest.blockedMs} ms (${longest.onCpuMs} ms of it on a CPU; the turn ${longest.ms} ms, ${longest.gcMs} ms of it in garbage collection, ${longest.stolenMs} ms stolen by the host)` : '0 ms';
 }
 
 /** Runs the scenario; resolves with its stdout and stderr (it is killed after `timeoutMs`). */

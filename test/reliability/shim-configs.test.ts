@@ -56,6 +56,7 @@ const BAD_CONFIGS: BadConfig[] = [
     // The daemon clones a spare init a moment after each create (process/spare.ts): the baseline holds it.
     expect(await pollUntil(() => initChildren(shimPid).length === 1, 5000)).toBe(true);
     const fdsBefore = fdKinds(shimPid);
+    const handlesBefore = describeHandles(shimPid);
 
     for (const [i, bad] of BAD_CONFIGS.entries()) {
       const id = `rs-bad${i}`;
@@ -84,7 +85,7 @@ const BAD_CONFIGS: BadConfig[] = [
     // With the inits the daemon has (one spare), so that extra fds say whether a second spare or a leaked handle holds
     // them, and (only when they differ) what each socket and pidfd of the daemon is connected to.
     const fds = fdKinds(shimPid);
-    const handles = settled && fds.join() === fdsBefore.join() ? [] : describeHandles(shimPid);
+    const handles = settled && fds.join() === fdsBefore.join() ? [] : [...handlesBefore.map((h) => `before: ${h}`), ...describeHandles(shimPid).map((h) => `now: ${h}`)];
     expect({ fds, inits: initChildren(shimPid).length, handles }).toEqual({ fds: fdsBefore, inits: 1, handles: [] });
     await task.Kill({ id: neighbour.id, exec_id: '', signal: 15, all: false }, opts);
     expect((await task.Wait({ id: neighbour.id, exec_id: '' }, opts)).exit_status).toBe(42);

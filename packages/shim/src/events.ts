@@ -1,6 +1,6 @@
 // Task events to containerd: Events/Forward on $TTRPC_ADDRESS, one at a time and in order (TaskExit must never
-// overtake TaskStart). A failed send is retried after 1, 2, 3, 4, 5 s, reconnecting when the connection dropped,
-// then dropped (as the runc shim does: containerd's clients re-Wait after a restart rather than rely on events).
+// overtake TaskStart). A failed send is retried after 1, 2, 3, 4, 5 s, each time on a new connection (the one it
+// failed on is closed), then dropped (as the runc shim does: containerd's clients re-Wait after a restart rather than rely on events).
 import { Client, stub, type Stub } from 'ttrpc-ts';
 import type { Logger } from '@tsrunc/common';
 import { packAny, protocol, timestamp, type Envelope, type EventsMethods, type Timestamp } from './protos';
@@ -77,7 +77,11 @@ export class Publisher implements EventSink {
         await events.Forward({ envelope }, { timeout: CALL_TIMEOUT_MS, metadata: { 'containerd-namespace-ttrpc': this.namespace } });
         return;
       } catch (err) {
+        // The next attempt connects anew: the connection this one failed on (a timeout, an error answered) is closed,
+        // not left open beside it for the daemon's lifetime.
         this.client = undefined;
+        this.connection?.close();
+        this.connection = undefined;
         if (attempt >= RETRY_DELAYS_MS.length) {
           this.logger.error(`dropping event ${topic} after ${attempt + 1} attempts: ${(err as Error).message}`);
           return;

@@ -51,6 +51,16 @@ function unixPeers(): Map<string, string> {
   return peers;
 }
 
+/** The pid a pidfd of `pid` names (its fdinfo's Pid: -1 once reaped), or undefined when `fd` is no pidfd or closed. */
+export function pidfdTarget(pid: number, fd: number): number | undefined {
+  try {
+    const named = /^Pid:\s*(-?\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+    return named === undefined ? undefined : Number(named);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * For a failure message: each socket and pidfd `pid` holds, with what is at its other end (the processes holding the
  * peer socket, from `ss -x`; the process a pidfd names, from its fdinfo). Slow (reads every process's fds).
@@ -64,13 +74,8 @@ export function describeHandles(pid: number): string[] {
       const peer = peerOf.get(socket[1]);
       out.push(`${fd} ${target} peer ${peer ? `socket:[${peer}] held by ${holdersOf(`socket:[${peer}]`).join(', ') || 'no process'}` : 'none (a listener, or not unix)'}`);
     } else if (target === 'anon_inode:[pidfd]') {
-      let named = '?';
-      try {
-        named = /^Pid:\s*(-?\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '?';
-      } catch {
-        // closed meanwhile
-      }
-      out.push(`${fd} pidfd of ${named} (${named === '-1' ? 'reaped' : commOf(Number(named))})`);
+      const named = pidfdTarget(pid, fd);
+      out.push(`${fd} pidfd of ${named ?? '?'} (${named === -1 ? 'reaped' : named === undefined ? 'closed' : commOf(named)})`);
     }
   }
   return out;

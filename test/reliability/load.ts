@@ -1,6 +1,7 @@
 // Shared by the reliability tests: the soak switch, the 1 MiB output a container prints, a reader that can be slow,
 // and the zombies a test run could leave.
 import * as fs from 'node:fs';
+import { fdTargets, pidfdTarget } from '../helpers/procfs';
 
 /** `npm run test:soak` sets TSRUNC_SOAK=1: the issue's full counts instead of CI's short form. */
 export const SOAK = process.env.TSRUNC_SOAK === '1';
@@ -61,3 +62,25 @@ export const zombieChildren = (parent = process.pid): number[] => childrenOf(par
  * plan (process/spare.ts) and inits setting up. They run from a memfd named tsrunc-init; comm keeps 15 characters.
  */
 export const initChildren = (parent = process.pid): number[] => childrenOf(parent, (state, comm) => state !== 'Z' && comm === 'memfd:tsrunc-in');
+
+/**
+ * The daemon's spare inits, once it holds each as a ready spare is held: a pidfd of it, and no longer the spare's end
+ * of their socket pair (closed once its start time is read: process/spare.ts cloneSpareInit). Until then a baseline of
+ * the daemon's fds would catch a clone half done. Undefined while one is not there yet. `others`: init children that
+ * are not spares (a container's process that has not exec'd yet is one too).
+ */
+export function settledSpares(daemon: number, others: number[] = []): number[] | undefined {
+  const spares = initChildren(daemon).filter((p) => !others.includes(p));
+  try {
+    const held = fdTargets(daemon);
+    const settled = spares.every((spare) => {
+      const spareHolds = new Set(fdTargets(spare).values());
+      const sharesSocket = [...held.values()].some((t) => t.startsWith('socket:') && spareHolds.has(t));
+      const pinned = [...held].some(([fd, t]) => t === 'anon_inode:[pidfd]' && pidfdTarget(daemon, fd) === spare);
+      return pinned && !sharesSocket;
+    });
+    return settled ? spares : undefined;
+  } catch {
+    return undefined; // one of them exited while read
+  }
+}

@@ -11,7 +11,7 @@ import { describeAsRoot } from '../helpers/busybox';
 import { builtSkipReason, mountsUnder, processesInCgroupOf } from '../helpers/tsrunc';
 import { SHIM, alive, cgroupMounts, createTaskRequest, useFakeContainerd } from '../shim/harness';
 import { pollUntil } from '../e2e/containerd';
-import { initChildren } from './load';
+import { initChildren, settledSpares } from './load';
 import { describeHandles, fdTargets } from '../helpers/procfs';
 
 const built = builtSkipReason() ?? (fs.existsSync(SHIM) ? undefined : 'needs bin/containerd-shim-tsrunc-v2 (npm run build)');
@@ -51,10 +51,11 @@ const BAD_CONFIGS: BadConfig[] = [
     const neighbour = fake().bundle('rs-neighbour', ['sh', '-c', 'trap "exit 42" TERM; sleep 1000 & wait']);
     const { task, shimPid } = await fake().connect(neighbour);
     const opts = fake().callOptions();
-    await task.Create(createTaskRequest(neighbour), opts);
+    const { pid: neighbourPid } = await task.Create(createTaskRequest(neighbour), opts);
     await task.Start({ id: neighbour.id, exec_id: '' }, opts);
-    // The daemon clones a spare init a moment after each create (process/spare.ts): the baseline holds it.
-    expect(await pollUntil(() => initChildren(shimPid).length === 1, 5000)).toBe(true);
+    // The daemon clones a spare init a moment after each create (process/spare.ts): the baseline holds it, cloned to
+    // the end. (The neighbour's process may not have exec'd sh yet when Start returns: it is an init child too.)
+    expect(await pollUntil(() => settledSpares(shimPid, [neighbourPid])?.length === 1, 5000)).toBe(true);
     const fdsBefore = fdKinds(shimPid);
     const handlesBefore = describeHandles(shimPid);
 

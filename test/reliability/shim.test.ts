@@ -12,7 +12,7 @@ import { bytesOf, expectWellFormedAnswers, hostilePiece, sendHostile } from '../
 import { describeAsRoot } from '../helpers/busybox';
 import { IMAGE, cleanEnv, containerReady, containerdSkipReason, pollUntil, usePrivateContainerd, which } from '../e2e/containerd';
 import { BINARY, RUNTIME, containerdRestartKeepsOutputFlowing, containerdRestartKeepsTasks } from '../e2e/restarts';
-import { MIB, SOAK, expectedOutput, initChildren, readAll, zombieChildren } from './load';
+import { MIB, SOAK, expectedOutput, readAll, settledSpares, zombieChildren } from './load';
 
 jest.setTimeout(SOAK ? 3_600_000 : 240_000);
 
@@ -117,8 +117,8 @@ describeE2e(`reliability through the shim (ctr run --runtime ${RUNTIME}, a priva
       };
       // the first cycle loads what the daemon loads lazily (modules, protobuf types): the baseline is after it
       await cycle('rs-cycle-warmup');
-      // with the spare init the daemon clones a moment after each create (process/spare.ts)
-      expect(await pollUntil(() => initChildren(daemon).length === 1, 5000)).toBe(true);
+      // with the spare init the daemon clones a moment after each create (process/spare.ts), cloned to the end
+      expect(await pollUntil(() => settledSpares(daemon)?.length === 1, 5000)).toBe(true);
       const fdsBefore = fdCount(daemon);
       const rssBefore = rssKiB(daemon);
 
@@ -167,7 +167,7 @@ describeE2e(`reliability through the shim (ctr run --runtime ${RUNTIME}, a priva
       // An exec first: the daemon then holds a spare init for execs beside the one for creates (process/spare.ts), as
       // it does after the last exec below.
       expect((await ctd().ctr(['task', 'exec', '--exec-id', 'rs-before', id, 'true'])).status).toBe(0);
-      expect(await pollUntil(() => initChildren(daemon).length === 2, 5000)).toBe(true);
+      expect(await pollUntil(() => settledSpares(daemon)?.length === 2, 5000)).toBe(true);
       const fdsBefore = fdCount(daemon);
       // Every Task method but Create, whose request names a bundle directory that the daemon writes into: random
       // bytes can decode to a path on this host, and only containerd (root) may connect (SO_PEERCRED) in any case.

@@ -1,5 +1,5 @@
 // Shared by the reliability tests: the soak switch, the 1 MiB output a container prints, a reader that can be slow,
-// and the zombies a test run could leave.
+// the zombies a test run could leave, and a daemon's init children (its spares).
 import * as fs from 'node:fs';
 import { fdTargets, pidfdTarget } from '../helpers/procfs';
 

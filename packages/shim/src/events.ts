@@ -1,6 +1,7 @@
 // Task events to containerd: Events/Forward on $TTRPC_ADDRESS, one at a time and in order (TaskExit must never
 // overtake TaskStart). A failed send is retried after 1, 2, 3, 4, 5 s, each time on a new connection (the one it
-// failed on is closed), then dropped (as the runc shim does: containerd's clients re-Wait after a restart rather than rely on events).
+// failed on is closed), then dropped (as the runc shim does: containerd's clients re-Wait after a restart rather
+// than rely on events).
 import { Client, stub, type Stub } from 'ttrpc-ts';
 import type { Logger } from '@tsrunc/common';
 import { packAny, protocol, timestamp, type Envelope, type EventsMethods, type Timestamp } from './protos';
